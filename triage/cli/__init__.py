@@ -1,0 +1,23 @@
+"""The ``triage`` command. Each area registers its own sub-commands from its module here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="triage",
+    help="Route hospital episodes between an automated ICD coder and human coders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from triage.cli import allocate, coder, data, route, run, serve, synth
+
+    for module in (data, synth, coder, route, run, serve, allocate):
+        module.register(app)
+
+
+_register()

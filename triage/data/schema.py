@@ -1,0 +1,20 @@
+"""The episode table: one row per hospital admission, the shape every loader produces."""
+
+from __future__ import annotations
+
+EPISODE_COLUMNS: dict[str, str] = {
+    "episode_id": "int64",        # hadm_id
+    "subject_id": "int64",
+    "text": "string",             # discharge summary, addenda merged ("" never: such episodes are excluded)
+    "diagnoses": "object",        # list[str] of canonical codes in seq_num order, principal first
+    "procedures": "object",       # list[str] of canonical codes in seq_num order
+    "icd_version": "int8",        # 9 or 10
+    "admittime": "datetime64[ns]",
+    "dischtime": "datetime64[ns]",
+    "los_days": "float64",        # NaN where times are missing or inverted
+    "admission_type": "string",
+    "age": "float64",             # at admission
+    "gender": "string",           # "M" / "F" / NA
+    "died": "boolean",            # in-hospital death (hospital_expire_flag)
+    "split": "string",            # "train" / "val" / "test"
+}
