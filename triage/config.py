@@ -1,0 +1,152 @@
+"""Typed configuration of a `triage run`: every setting in one place, loadable from YAML/TOML.
+
+Precedence: defaults < config file < CLI options. The resolved config
+is logged with each run so that a run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    path: Path | None = Field(None, description="MIMIC-III/IV folder or the reference pipeline's files; None = synthetic cohort")
+    format: Literal["auto", "mimic-iv", "mimic-iii", "reference"] = "auto"
+    icd_version: Literal[9, 10] | None = 10
+    split_file: Path | None = None
+    synthetic_episodes: int = Field(10_000, ge=200)
+    synthetic_care_type: Literal["inpatient", "outpatient", "mixed"] = "inpatient"
+    synthetic_note_words: float = Field(1.0, gt=0, description="scale of note length (1.0 = the seed paper's)")
+    split_fractions: tuple[float, float, float] = (0.75, 0.10, 0.15)
+    strict: bool = False
+
+
+class CoderConfig(_Section):
+    predictions: Path | None = Field(None, description="bring-your-own test predictions instead of training")
+    val_predictions: Path | None = None
+    path: Path | None = Field(None, description="a saved coder to use instead of training one")
+    model: Literal["torch-linear", "torch-mlp", "ovr-logistic"] = "torch-linear"
+    min_count: int = Field(10, ge=1)
+    n_folds: int = Field(5, ge=2)
+    decision_rule: Literal["global", "per_code", "top_k"] = "global"
+    top_k: int = Field(15, ge=1)
+    params: dict[str, Any] = Field(default_factory=dict, description="extra TextCoder parameters")
+
+
+class ConfidenceConfig(_Section):
+    target: Literal["exact", "exact3", "sequence", "drg", "jaccard"] = "exact"
+    jaccard_tau: float = Field(0.8, gt=0, le=1)
+    model: Literal["lightgbm", "torch-mlp", "product", "min-accepted"] = "lightgbm"
+    calibration: Literal["auto", "isotonic", "sigmoid", "temperature", "venn-abers", "none"] = "auto"
+    compare_models: list[str] = Field(default_factory=lambda: ["lightgbm", "torch-mlp", "product", "min-accepted"])
+    calibration_share: float = Field(0.3, gt=0, lt=1, description="share of the fitting episodes held out for calibration")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CostConfig(_Section):
+    unit: Literal["minutes", "money"] = "minutes"
+    manual_cost: float = Field(20.0, gt=0, description="coding one episode by hand")
+    assist_cost: float = Field(8.0, ge=0, description="a coder confirming suggested codes")
+    error_cost: float = Field(120.0, gt=0, description="an automated episode that is wrong (rework, denial, audit)")
+    capacity: float | None = Field(None, gt=0, description="episodes people can code per period")
+    period_episodes: float | None = Field(None, gt=0, description="episodes arriving per period")
+
+
+class PolicyConfig(_Section):
+    kind: Literal["chow", "capacity", "guaranteed", "human_parity", "three_way"] = "three_way"
+    alpha: float = Field(0.10, gt=0, lt=1, description="target error rate among automated episodes")
+    delta: float = Field(0.10, gt=0, lt=1, description="allowed probability that the guarantee fails")
+    method: Literal["sgr", "ltt"] = "ltt"
+    costs: CostConfig = Field(default_factory=CostConfig)
+
+
+class TrackingConfig(_Section):
+    uri: str | None = Field(None, description="MLflow tracking URI; default MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
+    experiment: str = "coding-triage"
+    registered_model: str = "coding-triage-router"
+    promote: bool = False
+    enabled: bool = True
+
+
+class RunConfig(_Section):
+    seed: int = 0
+    out: Path = Path("runs/latest")
+    export_dir: Path = Path("models/router")
+    data: DataConfig = Field(default_factory=DataConfig)
+    coder: CoderConfig = Field(default_factory=CoderConfig)
+    confidence: ConfidenceConfig = Field(default_factory=ConfidenceConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit RunConfig; the message names the file and field."""
+
+
+def _deep_update(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or TOML config file into a plain dict (errors name the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def resolve_config(
+    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """Defaults, then the file, then ``overrides`` (nested dict; None values are ignored)."""
+    data: dict[str, Any] = read_config_file(config_file) if config_file else {}
+    data = _deep_update(data, _drop_none(overrides or {}))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"{config_file}: " if config_file else ""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}invalid configuration: {problems}") from None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """JSON/YAML-ready dict (paths as strings)."""
+    return config.model_dump(mode="json")
