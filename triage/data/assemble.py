@@ -1,0 +1,146 @@
+"""Turn long code tables + one note per admission into the episode table, counting every exclusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from triage.data.errors import DataError, LoadReport
+from triage.data.schema import EPISODE_COLUMNS
+
+# Shapes of canonical codes, per (kind, version): anything else is "unparseable".
+CODE_PATTERNS = {
+    ("dx", 10): r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$",
+    ("px", 10): r"^[0-9A-HJ-NP-Z]{7}$",
+    ("dx", 9): r"^(?:\d{3}\d{0,2}|V\d{2}\d{0,2}|E\d{3}\d?)$",
+    ("px", 9): r"^\d{2}\d{0,2}$",
+}
+
+
+def canonical_codes(codes: pd.Series) -> pd.Series:
+    """Vectorised :func:`triage.codes.labels.canonical` (nulls stay null)."""
+    return codes.astype("str").str.strip().str.replace(".", "", regex=False).str.upper()
+
+
+def bad_code_mask(codes: pd.Series, versions: pd.Series, kind: str) -> np.ndarray:
+    """True where a canonical code does not fit its code system (or is missing)."""
+    bad = codes.isna().to_numpy().copy()
+    v = versions.to_numpy()
+    for version in (9, 10):
+        sel = (v == version) & ~bad
+        if sel.any():
+            ok = codes[sel].str.match(CODE_PATTERNS[(kind, version)]).to_numpy(dtype=bool)
+            idx = np.flatnonzero(sel)
+            bad[idx[~ok]] = True
+    bad |= ~np.isin(v, (9, 10))
+    return bad
+
+
+def ordered_lists(ids: np.ndarray, codes: list[str]) -> dict[int, list[str]]:
+    """Per-episode code lists from rows already sorted by (episode, seq_num); duplicates dropped, order kept."""
+    if len(ids) == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    return {int(ids[a]): list(dict.fromkeys(codes[a:b])) for a, b in zip(starts, ends)}
+
+
+def sort_codes(df: pd.DataFrame) -> pd.DataFrame:
+    """Stable sort by episode then seq_num (missing seq_num last, file order kept among ties)."""
+    return df.sort_values(["episode_id", "seq_num"], kind="stable", na_position="last")
+
+
+def build_episodes(
+    notes: pd.DataFrame,
+    dx: pd.DataFrame,
+    px: pd.DataFrame,
+    meta: pd.DataFrame | None,
+    report: LoadReport,
+    icd_version: int | None = None,
+    strict: bool = False,
+) -> pd.DataFrame:
+    """Episode table from ``notes`` (episode_id, subject_id, text; one row per episode), long code
+    tables ``dx``/``px`` (episode_id, seq_num, code, icd_version; code already canonical) and
+    optional ``meta`` indexed by episode_id (admittime, dischtime, admission_type, died, age, gender).
+    """
+    if icd_version not in (None, 9, 10):
+        raise DataError(f"icd_version must be 9, 10 or None, got {icd_version!r}")
+    # 1. unparseable codes poison their episode: a gold set missing a code would be wrong.
+    bad_ids: set[int] = set()
+    examples: list[str] = []
+    for frame, kind in ((dx, "dx"), (px, "px")):
+        if len(frame):
+            bad = bad_code_mask(frame["code"], frame["icd_version"], kind)
+            if bad.any():
+                bad_ids.update(frame.loc[bad, "episode_id"].astype("int64").tolist())
+                sample = frame.loc[bad].head(5)
+                examples += [f"{kind} {c!r} (v{v}) in episode {e}" for c, v, e in
+                             zip(sample["code"], sample["icd_version"], sample["episode_id"])]
+    # 2. version per episode; admissions coded in both versions cannot be one gold set.
+    versions = pd.concat([dx[["episode_id", "icd_version"]], px[["episode_id", "icd_version"]]])
+    vgroups = versions.groupby("episode_id")["icd_version"].agg(["min", "max"])
+    mixed = set(vgroups.index[vgroups["min"] != vgroups["max"]].astype("int64"))
+    ep_version = vgroups["min"]
+    # 3. ordered lists
+    dx_sorted, px_sorted = sort_codes(dx), sort_codes(px)
+    dx_lists = ordered_lists(dx_sorted["episode_id"].to_numpy("int64"), dx_sorted["code"].tolist())
+    px_lists = ordered_lists(px_sorted["episode_id"].to_numpy("int64"), px_sorted["code"].tolist())
+    del dx_sorted, px_sorted
+    coded = set(dx_lists) | set(px_lists)
+    # 4. the episode universe and its exclusions
+    has_text = notes["text"].notna().to_numpy() & (notes["text"].str.strip().str.len() > 0).to_numpy(dtype=bool)
+    note_ids = set(notes["episode_id"].to_numpy("int64")[has_text].tolist())
+    empty_note_ids = set(notes["episode_id"].to_numpy("int64")[~has_text].tolist()) - note_ids
+    if icd_version is not None:
+        other = {e for e in coded if ep_version.get(e) != icd_version and e not in mixed}
+        n_other = len(other & note_ids)
+        if n_other:
+            report.filtered[f"icd_version_{19 - icd_version}"] = n_other
+        coded -= other
+        note_ids -= other
+        empty_note_ids -= other
+    report.exclude("no_note", len(coded - note_ids), sorted(coded - note_ids)[:5])
+    uncoded = note_ids - coded - (set(vgroups.index) if icd_version is not None else set())
+    report.exclude("no_codes", len(uncoded), sorted(uncoded)[:5])
+    keep = coded & note_ids
+    bad_in = keep & bad_ids
+    report.exclude("unparseable_codes", len(bad_in), examples)
+    mixed_in = keep & mixed - bad_in
+    report.exclude("mixed_icd_versions", len(mixed_in), sorted(mixed_in)[:5])
+    keep -= bad_ids | mixed
+    if strict and report.excluded:
+        raise DataError(f"strict mode: {report.summary()}")
+    ids = np.array(sorted(keep), dtype="int64")
+    # 5. assemble, taking text by position (no copy of the whole note column)
+    pos = pd.Index(notes["episode_id"].to_numpy("int64")).get_indexer(ids)
+    out = pd.DataFrame({"episode_id": ids})
+    out["subject_id"] = notes["subject_id"].to_numpy()[pos]
+    out["text"] = notes["text"].take(pos).reset_index(drop=True)
+    out["diagnoses"] = [dx_lists.get(i, []) for i in ids.tolist()]
+    out["procedures"] = [px_lists.get(i, []) for i in ids.tolist()]
+    out["icd_version"] = ep_version.reindex(ids).to_numpy()
+    meta = meta if meta is not None else pd.DataFrame(index=pd.Index([], dtype="int64"))
+    for col in ("admittime", "dischtime", "admission_type", "died", "age", "gender"):
+        out[col] = meta[col].reindex(ids).to_numpy() if col in meta.columns else None
+    out["split"] = None
+    report.n_loaded = len(out)
+    return conform(out)
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """Cast to the schema's dtypes and order, computing ``los_days``."""
+    df = df.copy() if df.index.name is not None else df
+    for col in ("admittime", "dischtime"):
+        df[col] = pd.to_datetime(df[col], errors="coerce").astype("datetime64[ns]")
+    los = (df["dischtime"] - df["admittime"]).dt.total_seconds() / 86400.0
+    df["los_days"] = los.where(los >= 0)
+    for col, dtype in EPISODE_COLUMNS.items():
+        if col in ("diagnoses", "procedures", "los_days", "admittime", "dischtime"):
+            continue
+        if dtype == "string":
+            df[col] = df[col].astype("string")
+        elif dtype == "boolean":
+            df[col] = pd.array(df[col].to_numpy(), dtype="boolean") if df[col].notna().any() else pd.array([pd.NA] * len(df), dtype="boolean")
+        else:
+            df[col] = df[col].astype(dtype)
+    return df[list(EPISODE_COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,107 @@
+"""Patient-level train/val/test split, stratified on codes, and reuse of published split files.
+
+No subject appears in two splits (episodes of one patient share text and codes, so splitting
+them would leak). Stratification follows the greedy iterative scheme of Sechidis et al.
+(2011), the one the reference pipeline uses, applied to *subjects*: subjects whose rarest
+label is rarest are placed first, each in the split that still needs that label most.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from triage.codes.labels import episode_labels
+from triage.data.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
+    f = np.asarray(fractions, dtype=float)
+    if f.shape != (3,) or (f < 0).any() or not np.isclose(f.sum(), 1.0):
+        raise DataError(f"fractions must be three non-negative numbers summing to 1 (train, val, test), got {tuple(fractions)}")
+    return f
+
+
+def patient_split(
+    episodes: pd.DataFrame, fractions: Sequence[float] = (0.75, 0.10, 0.15), seed: int = 0
+) -> pd.Series:
+    """Split name per episode (index aligned with ``episodes``); same seed, same split."""
+    f = _check_fractions(fractions)
+    if len(episodes) == 0:
+        return pd.Series([], index=episodes.index, dtype="string")
+    rng = np.random.default_rng(seed)
+    subjects, subj_idx = np.unique(episodes["subject_id"].to_numpy("int64"), return_inverse=True)
+    n_sub = len(subjects)
+    # labels per subject (union over its episodes), as integer ids
+    vocab: dict[str, int] = {}
+    subj_labels: list[set[int]] = [set() for _ in range(n_sub)]
+    for s, dx, px, v in zip(subj_idx, episodes["diagnoses"], episodes["procedures"], episodes["icd_version"]):
+        ids = subj_labels[s]
+        for lab in episode_labels(dx, px, int(v)):
+            ids.add(vocab.setdefault(lab, len(vocab)))
+    label_subjects = np.zeros(len(vocab), dtype=np.int64)
+    for ids in subj_labels:
+        label_subjects[list(ids)] += 1
+    n_eps = np.bincount(subj_idx, minlength=n_sub).astype(float)
+    # label demand per split (in subjects) and size demand (in episodes)
+    demand = label_subjects[:, None] * f[None, :]
+    size_demand = n_eps.sum() * f
+    rarest = np.array([label_subjects[list(ids)].min() if ids else np.iinfo(np.int64).max for ids in subj_labels])
+    order = np.lexsort((rng.random(n_sub), rarest))
+    assignment = np.empty(n_sub, dtype=np.int8)
+    for s in order:
+        ids = list(subj_labels[s])
+        if ids:
+            lab = ids[int(np.argmin(label_subjects[ids]))]
+            need = demand[lab]
+            cands = np.flatnonzero(need == need.max())
+        else:
+            cands = np.arange(3)
+        if len(cands) > 1:
+            sizes = size_demand[cands]
+            cands = cands[sizes == sizes.max()]
+        k = int(cands[rng.integers(len(cands))]) if len(cands) > 1 else int(cands[0])
+        assignment[s] = k
+        if ids:
+            demand[ids, k] -= 1
+        size_demand[k] -= n_eps[s]
+    names = np.array(SPLITS, dtype=object)[assignment[subj_idx]]
+    return pd.Series(names, index=episodes.index, dtype="string")
+
+
+def read_split_file(path: str | Path) -> pd.Series:
+    """The reference pipeline's split file (feather, or CSV/parquet): ``_id`` -> ``split``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: split file not found")
+    try:
+        if path.suffix == ".feather":
+            df = pd.read_feather(path)
+        elif path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path)
+    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
+        raise DataError(f"{path}: cannot read split file ({type(exc).__name__}: {exc})") from None
+    for col in ("_id", "split"):
+        if col not in df.columns:
+            raise DataError(f"{path}: missing column {col!r} (has {', '.join(map(str, df.columns))})")
+    if len(df) == 0:
+        raise DataError(f"{path}: empty table (no rows)")
+    ids = pd.to_numeric(df["_id"], errors="coerce")
+    if ids.isna().any() or (ids != ids.round()).any():
+        bad = df["_id"][ids.isna() | (ids != ids.round())].iloc[0]
+        raise DataError(f"{path}: column '_id' should be integer admission ids, found {bad!r}")
+    split = df["split"].astype("string").str.strip().str.lower().replace({"dev": "val", "validation": "val"})
+    unknown = sorted(set(split.dropna()) - set(SPLITS))
+    if unknown or split.isna().any():
+        raise DataError(f"{path}: column 'split' must be train/val/test, found {unknown or ['<empty>']}")
+    ids = ids.astype("int64")
+    if ids.duplicated().any():
+        raise DataError(f"{path}: column '_id' repeats id {int(ids[ids.duplicated()].iloc[0])}")
+    return pd.Series(split.to_numpy(), index=pd.Index(ids.to_numpy(), name="_id"), dtype="string")

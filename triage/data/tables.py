@@ -1,0 +1,126 @@
+"""Finding and reading MIMIC CSV tables with pyarrow: only the needed columns, clear errors.
+
+Reading streams record batches so a filter (e.g. MIMIC-III discharge summaries out of all of
+NOTEEVENTS) applies before the whole table is in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from triage.data.errors import DataError
+
+Kind = str  # "int", "str", "time", "float"
+
+_ARROW = {"int": pa.int64(), "str": pa.string(), "time": pa.timestamp("ns"), "float": pa.float64()}
+_BLOCK = 1 << 24  # 16 MB: long notes need large blocks
+
+
+def find_table(folder: Path, name: str) -> Path | None:
+    """``name.csv.gz`` or ``name.csv`` in either case (MIMIC-III is upper-case), or None."""
+    for stem in (name, name.upper(), name.lower()):
+        for ext in (".csv.gz", ".csv"):
+            p = folder / f"{stem}{ext}"
+            if p.is_file():
+                return p
+    return None
+
+
+def require_table(folder: Path, name: str) -> Path:
+    p = find_table(folder, name)
+    if p is None:
+        raise DataError(f"{folder / (name + '.csv.gz')}: file not found (also tried .csv and upper case)")
+    return p
+
+
+def header(path: Path) -> list[str]:
+    """Column names of a CSV (gzipped or not)."""
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+            row = next(csv.reader(io.StringIO(fh.readline())), None)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read header ({exc})") from None
+    if not row:
+        raise DataError(f"{path}: empty table (no header)")
+    return [c.strip() for c in row]
+
+
+def read_table(
+    path: Path,
+    required: Mapping[str, Kind],
+    optional: Mapping[str, Kind] | None = None,
+    batch_filter: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+    allow_empty: bool = False,
+) -> tuple[pa.Table, set[str]]:
+    """Read the named columns (case-insensitive) and return them under the requested names.
+
+    Returns the table and the set of optional columns that were absent. Raises DataError naming
+    the file and column on a missing required column, a wrong type, or an empty table.
+    """
+    optional = dict(optional or {})
+    cols = header(path)
+    by_lower = {c.lower(): c for c in cols}
+    wanted: dict[str, str] = {}  # actual name -> requested name
+    for name in required:
+        actual = by_lower.get(name.lower())
+        if actual is None:
+            raise DataError(f"{path}: missing column {name!r} (has {', '.join(cols)})")
+        wanted[actual] = name
+    missing_optional = set()
+    for name in optional:
+        actual = by_lower.get(name.lower())
+        if actual is None:
+            missing_optional.add(name)
+        else:
+            wanted[actual] = name
+    kinds = {**required, **optional}
+    types = {actual: _ARROW[kinds[name]] for actual, name in wanted.items()}
+    convert = pacsv.ConvertOptions(
+        include_columns=list(wanted),
+        column_types=types,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        timestamp_parsers=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d", pacsv.ISO8601],
+    )
+    read = pacsv.ReadOptions(block_size=_BLOCK)
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    batches = []
+    try:
+        with pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert) as reader:
+            schema = reader.schema
+            for batch in reader:
+                if batch_filter is not None:
+                    batch = batch_filter(batch)
+                batches.append(batch)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(_explain(path, str(exc), cols, kinds, wanted)) from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    if batch_filter is not None and batches:
+        schema = batches[0].schema
+    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    table = table.rename_columns([wanted.get(c, c) for c in table.column_names])
+    if table.num_rows == 0 and not allow_empty:
+        raise DataError(f"{path}: empty table (no rows)")
+    return table, missing_optional
+
+
+def _explain(path: Path, msg: str, cols: list[str], kinds: Mapping[str, Kind], wanted: Mapping[str, str]) -> str:
+    m = re.search(r"column #(\d+)", msg)
+    if m and int(m.group(1)) < len(cols):
+        actual = cols[int(m.group(1))]
+        name = wanted.get(actual, actual)
+        kind = {"int": "integer", "time": "date-time", "float": "number", "str": "text"}.get(kinds.get(name, ""), "")
+        bad = re.search(r"invalid value '([^']*)'", msg)
+        value = f": bad value {bad.group(1)!r}" if bad else ""
+        return f"{path}: column {actual!r} should be {kind or 'parseable'}{value}"
+    return f"{path}: {msg.splitlines()[0] if msg else 'unparseable CSV'}"
