@@ -1,9 +1,65 @@
-"""Sub-commands of this area (being written)."""
+"""``triage data ...``: inspect a dataset (MIMIC-IV, MIMIC-III, reference files, synthetic cohort)."""
 
 from __future__ import annotations
 
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+data_app = typer.Typer(help="Inspect episode data.", no_args_is_help=True)
+
+
+class FormatChoice(str, Enum):
+    auto = "auto"
+    mimic_iv = "mimic-iv"
+    mimic_iii = "mimic-iii"
+    reference = "reference"
+
+
+@data_app.command("summary")
+def summary(
+    data: Path = typer.Option(..., "--data", help="Dataset folder (MIMIC-IV hosp/+note/, MIMIC-III) or reference .feather."),
+    format: FormatChoice = typer.Option(FormatChoice.auto, "--format", help="Input layout; auto-detected by default."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
+    icd_version: Optional[int] = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
+    strict: bool = typer.Option(False, "--strict", help="Fail instead of excluding episodes without note/codes."),
+) -> None:
+    """Seed-paper statistics of a dataset: episodes, codes and words per episode, code coverage."""
+    import warnings
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from triage.data import DataError, load_episodes_with_report
+    from triage.data.summary import dataset_summary
+
+    err = Console(stderr=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the report below carries every warning
+            episodes, report = load_episodes_with_report(data, format=format.value, icd_version=icd_version, strict=strict)
+    except DataError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    stats = dataset_summary(episodes)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+    else:
+        table = Table(title=f"Dataset summary: {data}")
+        table.add_column("statistic")
+        table.add_column("value", justify="right")
+        for key, value in stats.items():
+            shown = "-" if value is None else (f"{value:,}" if isinstance(value, int) else f"{value:.4g}")
+            table.add_row(key, shown)
+        Console().print(table)
+    err.print(report.summary())
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    """Add ``triage data`` to the main app."""
+    app.add_typer(data_app, name="data")

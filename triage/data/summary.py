@@ -1,0 +1,92 @@
+"""The dataset statistics the seed paper reports (Gan et al. 2024, Table 4, §3.1/Figure 2, Figure 4).
+
+Code counts use labels (diagnoses and procedures, as Table 4 counts them); words are
+whitespace-separated tokens. The 3-character category shares follow Figure 4, which counts
+unique three-character *diagnosis* categories per episode (procedures have no categories).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from triage.codes.labels import episode_labels, to_label, truncate_label
+
+SUMMARY_KEYS = (
+    "n_episodes", "n_subjects",
+    "codes_per_episode_median", "codes_per_episode_q1", "codes_per_episode_q3",
+    "words_per_note_median", "words_per_note_q1", "words_per_note_q3",
+    "unique_codes_full", "unique_codes_4", "unique_codes_3",
+    "code_freq_ge10_share", "top50_occurrence_share",
+    "top50_episode_any_coverage", "top50_episode_full_coverage", "top800_episode_full_coverage",
+    "share_episodes_1_cat3", "share_episodes_le2_cat3", "share_episodes_ge6_cat3",
+    "age_median", "los_days_median",
+)
+
+
+def word_counts(texts: pd.Series) -> np.ndarray:
+    """Whitespace-token count per text, computed in Arrow (no Python strings)."""
+    counts = pc.count_substring_regex(pa.array(texts.astype("string")), r"\S+")
+    return pc.fill_null(counts, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _quartiles(values: np.ndarray) -> tuple[float | None, float | None, float | None]:
+    if len(values) == 0:
+        return None, None, None
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return float(med), float(q1), float(q3)
+
+
+def _full_coverage(label_sets: list[list[str]], top: set[str]) -> float:
+    return float(np.mean([all(lab in top for lab in labs) for labs in label_sets])) if label_sets else math.nan
+
+
+def dataset_summary(episodes: pd.DataFrame) -> dict[str, float | int | None]:
+    """Seed-paper statistics of an episode table, under exactly the keys of :data:`SUMMARY_KEYS`."""
+    n = len(episodes)
+    labels = [
+        episode_labels(dx, px, int(v))
+        for dx, px, v in zip(episodes["diagnoses"], episodes["procedures"], episodes["icd_version"])
+    ]
+    n_codes = np.array([len(x) for x in labels], dtype=np.int64)
+    words = word_counts(episodes["text"]) if n else np.array([], dtype=np.int64)
+    freq = Counter(lab for labs in labels for lab in labs)  # episode frequency (labels are unique per episode)
+    ranked = [lab for lab, _ in freq.most_common()]
+    top50, top800 = set(ranked[:50]), set(ranked[:800])
+    total = sum(freq.values())
+    cat3_per_episode = np.array([
+        len({truncate_label(to_label(c, "dx", int(v)), 3) for c in dx})
+        for dx, v in zip(episodes["diagnoses"], episodes["icd_version"])
+    ], dtype=np.int64)
+    cm, c1, c3 = _quartiles(n_codes)
+    wm, w1, w3 = _quartiles(words)
+    out: dict[str, float | int | None] = {
+        "n_episodes": int(n),
+        "n_subjects": int(episodes["subject_id"].nunique()),
+        "codes_per_episode_median": cm, "codes_per_episode_q1": c1, "codes_per_episode_q3": c3,
+        "words_per_note_median": wm, "words_per_note_q1": w1, "words_per_note_q3": w3,
+        "unique_codes_full": len(freq),
+        "unique_codes_4": len({truncate_label(lab, 4) for lab in freq}),
+        "unique_codes_3": len({truncate_label(lab, 3) for lab in freq}),
+        "code_freq_ge10_share": _num(sum(c >= 10 for c in freq.values()) / len(freq)) if freq else None,
+        "top50_occurrence_share": _num(sum(freq[lab] for lab in top50) / total) if total else None,
+        "top50_episode_any_coverage": _num(np.mean([any(lab in top50 for lab in labs) for labs in labels])) if n else None,
+        "top50_episode_full_coverage": _num(_full_coverage(labels, top50)) if n else None,
+        "top800_episode_full_coverage": _num(_full_coverage(labels, top800)) if n else None,
+        "share_episodes_1_cat3": _num(np.mean(cat3_per_episode == 1)) if n else None,
+        "share_episodes_le2_cat3": _num(np.mean(cat3_per_episode <= 2)) if n else None,
+        "share_episodes_ge6_cat3": _num(np.mean(cat3_per_episode >= 6)) if n else None,
+        "age_median": _num(float(np.nanmedian(episodes["age"].astype("float64"))) if episodes["age"].notna().any() else None),
+        "los_days_median": _num(float(np.nanmedian(episodes["los_days"].astype("float64"))) if episodes["los_days"].notna().any() else None),
+    }
+    assert tuple(out) == SUMMARY_KEYS
+    return out
