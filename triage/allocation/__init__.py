@@ -1,0 +1,22 @@
+"""Task allocation for the episodes people code (seed paper §2.1).
+
+Queues by coder specialty, expected coding effort, business priority, an optimal assignment of a
+day's episodes to a roster, and a backlog simulation comparing routing policies.
+"""
+
+from triage.allocation.allocator import AllocationResult, Allocator
+from triage.allocation.chapters import chapter_of_label, normalise_chapter
+from triage.allocation.config import AllocationConfig, AllocationConfigError, default_config_path, load_config
+from triage.allocation.effort import EffortModel
+from triage.allocation.episodes import EpisodeInputError, prepare_episodes
+from triage.allocation.priority import PriorityScorer
+from triage.allocation.queues import QueueMapper
+from triage.allocation.roster import Roster, RosterError, make_roster
+from triage.allocation.solver import AssignmentSolution, solve_assignment
+
+__all__ = [
+    "AllocationConfig", "AllocationConfigError", "AllocationResult", "Allocator", "AssignmentSolution",
+    "EffortModel", "EpisodeInputError", "PriorityScorer", "QueueMapper", "Roster", "RosterError",
+    "chapter_of_label", "default_config_path", "load_config", "make_roster", "normalise_chapter",
+    "prepare_episodes", "solve_assignment",
+]
