@@ -1,0 +1,150 @@
+"""Render a RunResult into report.html with jinja2; figures are embedded as base64 PNG."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from triage.figures import HUMAN_LINES, write_figures
+from triage.report.practice import policy_in_practice
+from triage.report.tables import format_value, html_table, write_tables
+from triage.results import RunResult
+from triage.tracking.params import flatten, to_plain
+
+TEMPLATE = "report.html.j2"
+
+#: Sections in reading order: (id, title, table shown under it, figures shown in it).
+SECTIONS = (
+    ("policy", "The chosen policy and what it means", "policies", ("risk_coverage", "cost_coverage")),
+    ("dataset", "The data against the seed paper", "dataset_summary", ("coverage", "categories_per_episode")),
+    ("coder", "The automated coder", "coder_metrics", ()),
+    ("confidence", "How far to trust the coder: confidence and calibration", "confidence_models", ("reliability",)),
+    ("bounds", "Which subsets could be automated: upper bounds", "bounds", ("subset_bounds",)),
+    ("discovered", "Discovered subsets", "discovered_subsets", ()),
+)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: resources.files("triage.report").joinpath("templates", name).read_text("utf-8")
+        ),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda v, digits=0: "–" if v is None else f"{v:,.{digits}f}"
+    env.filters["pct"] = lambda v, digits=1: "–" if v is None else f"{v:.{digits}%}"
+    env.filters["fmt"] = lambda v: format_value(v)
+    return env
+
+
+def _embedded(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def coder_metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Seed Table 2 style: value ×100 ± half the 95% interval width when the metric is a rate."""
+    if "metric" not in metrics.columns or "value" not in metrics.columns:
+        raise ValueError(f"table 'coder_metrics' needs columns metric and value (has {list(metrics.columns)})")
+    rows = []
+    for rec in metrics.to_dict(orient="records"):
+        value = rec["value"]
+        lo, hi = rec.get("ci_low"), rec.get("ci_high")
+        numbers = [x for x in (value, lo, hi) if isinstance(x, (int, float)) and not math.isnan(x)]
+        scale = 100.0 if numbers and all(0.0 <= x <= 1.0 for x in numbers) else 1.0
+        has_ci = all(isinstance(x, (int, float)) and not math.isnan(x) for x in (lo, hi))
+        cell = "–" if not isinstance(value, (int, float)) or math.isnan(value) else f"{value * scale:.2f}"
+        if has_ci and cell != "–":
+            cell += f" ± {(hi - lo) * scale / 2:.2f}"
+        extra = {k: v for k, v in rec.items() if k not in ("metric", "value", "ci_low", "ci_high")}
+        rows.append({"metric": rec["metric"], "value" + (" (×100)" if scale == 100 else ""): cell,
+                     "95% interval": f"{lo * scale:.2f}–{hi * scale:.2f}" if has_ci else "–", **extra})
+    return pd.DataFrame(rows)
+
+
+def _section_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Markup | None]:
+    out: dict[str, Markup | None] = {}
+    for _, _, table, _ in SECTIONS:
+        df = tables.get(table)
+        if df is None or df.empty:
+            out[table] = None
+        elif table == "coder_metrics":
+            out[table] = html_table(coder_metrics_table(df), percent_columns=set())
+        else:
+            out[table] = html_table(df)
+    return out
+
+
+def _kpis(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Headline numbers that exist in this run's summary, formatted for the top of the page."""
+    wanted = [
+        ("automation_rate", "episodes automated", "pct"),
+        ("automated_error_rate", "error among automated (test)", "pct"),
+        ("automated_error_upper", "upper limit of that error", "pct"),
+        ("alpha", "target error α", "pct"),
+        ("oracle_automation_rate", "oracle bound (exactly right)", "pct"),
+        ("cost_per_episode", "cost per episode", "num"),
+        ("cost_per_episode_all_human", "cost per episode, all by hand", "num"),
+        ("ece", "calibration error (ECE)", "num"),
+        ("auroc_correct", "AUROC (right vs wrong)", "num"),
+    ]
+    out = []
+    for key, label, kind in wanted:
+        value = summary.get(key)
+        if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+            out.append((label, f"{value:.1%}" if kind == "pct" else f"{value:,.3g}"))
+    return out
+
+
+def render_report(result: RunResult, figure_paths: dict[str, Path]) -> str:
+    """The report as an HTML string (figures read from ``figure_paths`` and embedded)."""
+    summary = dict(result.summary)
+    config = to_plain(dict(result.config))
+    costs = (config.get("policy") or {}).get("costs") or {}
+    try:
+        practice = policy_in_practice(summary, costs)
+    except ValueError:
+        practice = None
+    sections = [
+        {"id": sid, "title": title, "table": table,
+         "figures": [(name, _embedded(figure_paths[name])) for name in figs if name in figure_paths]}
+        for sid, title, table, figs in SECTIONS
+    ]
+    context = {
+        "title": "Coding triage run report",
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "summary": summary,
+        "kpis": _kpis(summary),
+        "practice": practice,
+        "costs": costs,
+        "sections": sections,
+        "tables": _section_tables(result.tables),
+        "human_lines": HUMAN_LINES,
+        "config_rows": sorted(flatten(config).items()),
+        "timings": sorted(result.timings.items(), key=lambda kv: -kv[1]),
+        "summary_rows": sorted((k, format_value(v)) for k, v in summary.items()),
+    }
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def write_report(result: RunResult, out_dir: str | Path) -> Path:
+    """Write ``out_dir/report.html`` plus ``figures/*.png`` and ``tables/*.parquet|csv``."""
+    if not isinstance(result, RunResult):
+        raise TypeError(f"write_report needs a RunResult, got {type(result).__name__}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_tables(result.tables, out_dir / "tables")
+    figures = write_figures(result, out_dir / "figures")
+    path = out_dir / "report.html"
+    path.write_text(render_report(result, figures), encoding="utf-8")
+    return path

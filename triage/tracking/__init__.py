@@ -1,0 +1,31 @@
+"""MLflow logging, model registry and the ``champion`` alias for coding-triage runs.
+
+Names are imported lazily: ``triage.tracking.params`` (used by the report) must not pull in
+MLflow, which takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "log_run": "runs", "TrackingInfo": "runs", "load_run_result": "runs", "latest_run_id": "runs",
+    "DEFAULT_EXPERIMENT": "runs", "RunNotFoundError": "runs",
+    "export_model": "registry", "list_models": "registry", "promote": "registry",
+    "decide_promotion": "registry", "model_signature": "registry", "REGISTERED_MODEL": "registry",
+    "CHAMPION": "registry", "RegistryError": "registry",
+    "resolve_tracking_uri": "uri", "DEFAULT_TRACKING_URI": "uri",
+}
+
+__all__ = [
+    "CHAMPION", "DEFAULT_EXPERIMENT", "DEFAULT_TRACKING_URI", "REGISTERED_MODEL", "RegistryError",
+    "RunNotFoundError", "TrackingInfo", "decide_promotion", "export_model", "latest_run_id",
+    "list_models", "load_run_result", "log_run", "model_signature", "promote", "resolve_tracking_uri",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'triage.tracking' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"triage.tracking.{_EXPORTS[name]}"), name)
