@@ -1,0 +1,74 @@
+"""Dependencies the routes share: the current router, the store, the settings, the caller's role."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any, Callable
+
+from fastapi import Depends, HTTPException, Request, status
+
+from service.core.config import Settings
+from service.security import Role, require_admin, require_router
+from service.store import DecisionStore
+
+
+class RouterHolder:
+    """The live router reference.
+
+    A request takes the reference once and keeps that object to the end, so swapping in a new
+    router (reload, policy change) never disturbs requests already running: they finish on the
+    old object, new requests see the new one. Swaps and read-modify-write updates hold a lock so
+    two admin calls cannot lose each other's change.
+    """
+
+    def __init__(self, router: Any = None, model_uri: str | None = None) -> None:
+        self._router = router
+        self.model_uri = model_uri
+        self.lock = threading.RLock()
+
+    def get(self) -> Any:
+        return self._router
+
+    def swap(self, router: Any, model_uri: str | None = None) -> Any:
+        """Install a new router; return the old one."""
+        with self.lock:
+            old, self._router = self._router, router
+            if model_uri is not None:
+                self.model_uri = model_uri
+            return old
+
+    def update(self, change: Callable[[Any], Any]) -> tuple[Any, Any]:
+        """Replace the router by ``change(current)`` atomically; return (old, new)."""
+        with self.lock:
+            old = self._router
+            new = change(old)
+            self._router = new
+            return old, new
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> DecisionStore:
+    return request.app.state.store
+
+
+def get_holder(request: Request) -> RouterHolder:
+    return request.app.state.router_holder
+
+
+def get_router(request: Request) -> Any:
+    """The router this request will use from start to finish."""
+    router = request.app.state.router_holder.get()
+    if router is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="no model is loaded")
+    return router
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[DecisionStore, Depends(get_store)]
+HolderDep = Annotated[RouterHolder, Depends(get_holder)]
+RouterDep = Annotated[Any, Depends(get_router)]
+RouterRole = Annotated[Role, Depends(require_router)]
+AdminRole = Annotated[Role, Depends(require_admin)]

@@ -1,0 +1,68 @@
+"""POST /v1/admin/reload: load the model again (e.g. after the registry alias moved)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request, status
+
+from service.api.deps import AdminRole, HolderDep, SettingsDep, StoreDep
+from service.api.errors import FieldErrors, field_error
+from service.schemas import ReloadIn, ReloadOut
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+log = logging.getLogger("service")
+
+
+def apply_saved_policy(routing: Any, store: Any) -> Any:
+    """Re-apply the last policy an admin set for this model, so it survives reloads/restarts."""
+    params = store.latest_policy_params(routing.model_version)
+    return routing.with_policy(**params) if params else routing
+
+
+@router.post(
+    "/admin/reload",
+    response_model=ReloadOut,
+    summary="Reload the model (admin)",
+    responses={403: {"description": "Needs an admin key"}},
+)
+def reload_model(
+    request: Request,
+    holder: HolderDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    role: AdminRole,
+    body: ReloadIn | None = Body(default=None),
+) -> Any:
+    """In-flight requests finish on the old router; new ones get the new router once swapped."""
+    uri = (body.model if body and body.model else None) or settings.resolved_model_uri()
+    loader = request.app.state.router_loader
+    with holder.lock:
+        try:
+            new = apply_saved_policy(loader(uri), store)
+        except Exception as exc:
+            log.warning("reload of %s failed: %s", uri, type(exc).__name__)
+            message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
+            if body and body.model:
+                raise FieldErrors([field_error(["body", "model"], message, body.model)]) from None
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=message) from None
+        old = holder.get()
+        store.record_policy_change(
+            action="reload",
+            role=role,
+            key_fingerprint=getattr(request.state, "key_fingerprint", None),
+            model_version=new.model_version,
+            old_policy_version=old.policy.version if old is not None else None,
+            new_policy_version=new.policy.version,
+            params={"model_uri": uri},
+            policy=None,
+        )
+        holder.swap(new, model_uri=uri)
+    request.app.state.metrics.reloads.inc()
+    return {
+        "model_uri": uri,
+        "model_version": new.model_version,
+        "policy_version": new.policy.version,
+        "previous_model_version": old.model_version if old is not None else None,
+    }

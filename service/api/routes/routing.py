@@ -1,0 +1,126 @@
+"""POST /v1/route and /v1/route/batch: validate, call the router, persist, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
+from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
+from service.store import new_decision_id, utcnow
+from triage.router import InvalidEpisode
+
+router = APIRouter(prefix="/v1", tags=["routing"])
+
+
+def _call_args(episode: Episode) -> dict[str, Any]:
+    return {
+        "episode_id": episode.episode_id,
+        "code_scores": episode.code_scores,
+        "text": episode.text,
+        "metadata": (
+            episode.metadata.model_dump(mode="json", exclude_none=True)
+            if episode.metadata is not None
+            else None
+        ),
+    }
+
+
+def _row(decision: dict[str, Any], text: str | None, store_text: bool, now) -> dict[str, Any]:
+    return {
+        "decision_id": decision["decision_id"],
+        "episode_id": str(decision["episode_id"]),
+        "route": decision["route"],
+        "p_correct": float(decision["p_correct"]),
+        "model_version": decision["model_version"],
+        "policy_version": decision["policy_version"],
+        "decision": decision,
+        # NUL cannot be stored in PostgreSQL text; the note is kept only when configured.
+        "text": text.replace("\x00", "") if (store_text and text) else None,
+        "created_at": now,
+    }
+
+
+def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
+    counter = request.app.state.metrics.routes
+    for d in decisions:
+        counter.labels(d["route"], d["model_version"], d["policy_version"]).inc()
+
+
+@router.post(
+    "/route",
+    response_model=Decision,
+    summary="Route one episode",
+    responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
+)
+def route_episode(
+    episode: Episode,
+    request: Request,
+    routing: RouterDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    _role: RouterRole,
+) -> Any:
+    """Automate, assisted review or manual — with the codes, the confidence and the reasons."""
+    try:
+        decision = routing.route_one(**_call_args(episode)).to_dict()
+    except InvalidEpisode as exc:
+        raise invalid_episode_error(exc) from None
+    decision["decision_id"] = new_decision_id()
+    store.record_decisions([_row(decision, episode.text, settings.store_text, utcnow())])
+    _count_routes(request, [decision])
+    return decision
+
+
+@router.post(
+    "/route/batch",
+    response_model=BatchDecisions,
+    summary="Route many episodes in one call",
+    responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
+)
+def route_batch(
+    batch: RouteBatchRequest,
+    request: Request,
+    routing: RouterDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    _role: RouterRole,
+) -> Any:
+    """Up to the configured batch limit (default 1,000); all decisions or none are stored."""
+    n = len(batch.episodes)
+    if n > settings.batch_limit:
+        raise FieldErrors(
+            [
+                field_error(
+                    ["body", "episodes"],
+                    f"batch has {n} episodes; the limit is {settings.batch_limit}",
+                    n,
+                    "too_long",
+                )
+            ]
+        )
+    calls = [_call_args(e) for e in batch.episodes]
+    try:
+        decisions = [d.to_dict() for d in routing.route_many(calls)]
+    except InvalidEpisode:
+        raise _locate_invalid(routing, calls) from None
+    now = utcnow()
+    rows = []
+    for decision, episode in zip(decisions, batch.episodes):
+        decision["decision_id"] = new_decision_id()
+        rows.append(_row(decision, episode.text, settings.store_text, now))
+    store.record_decisions(rows)
+    _count_routes(request, decisions)
+    return {"decisions": decisions}
+
+
+def _locate_invalid(routing: Any, calls: list[dict[str, Any]]) -> FieldErrors:
+    """Which episode of a rejected batch is bad (error path only: routes one at a time)."""
+    for i, call in enumerate(calls):
+        try:
+            routing.route_one(**call)
+        except InvalidEpisode as exc:
+            return invalid_episode_error(exc, ("body", "episodes", i))
+    return FieldErrors([field_error(["body", "episodes"], "the router rejected the batch")])

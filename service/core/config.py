@@ -1,0 +1,61 @@
+"""Service settings, read from the environment (prefix ``TRIAGE_``) by pydantic-settings."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REGISTRY_MODEL_URI = "models:/coding-triage-router@champion"
+LOCAL_MODEL_PATH = "models/router"
+
+
+class Settings(BaseSettings):
+    """Everything an operator may change without editing code."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", protected_namespaces=())
+
+    model_uri: str | None = Field(
+        default=None,
+        description="Router bundle directory or MLflow model URI. Default: the registry champion "
+        "when an MLflow tracking server is configured, else models/router.",
+    )
+    database_url: str = Field(
+        default="sqlite:///triage-service.db",
+        description="SQLAlchemy URL of the decision store (SQLite in WAL mode, or PostgreSQL).",
+    )
+    table_prefix: str = Field(
+        default="triage_",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Prefix of the store's table names (lets several deployments share a database).",
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="SQLite synchronous pragma. In WAL mode NORMAL survives a process crash; "
+        "FULL also survives power loss at a few extra ms per commit.",
+    )
+    api_keys: str = Field(
+        default="",
+        description="Comma-separated role:key pairs (roles: router, admin); a key may be given "
+        "pre-hashed as role:sha256:<hex>.",
+    )
+    batch_limit: int = Field(default=1000, ge=1, description="Most episodes in one batch call.")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Larger request bodies get 413."
+    )
+    store_text: bool = Field(
+        default=False, description="Also store episode note text with the decision."
+    )
+    monitoring_confidence: float = Field(
+        default=0.95, gt=0.0, lt=1.0, description="Level of the exact (Clopper-Pearson) interval."
+    )
+
+    def resolved_model_uri(self) -> str:
+        """The model to load: explicit setting, else registry champion if tracking is set up."""
+        if self.model_uri:
+            return self.model_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return REGISTRY_MODEL_URI
+        return LOCAL_MODEL_PATH

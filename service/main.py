@@ -1,0 +1,88 @@
+"""The FastAPI app factory: ``uvicorn --factory service.main:create_app``."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from service.api import errors
+from service.api.deps import RouterHolder
+from service.api.routes import admin, health, monitoring, outcomes, policy, routing
+from service.core.config import Settings
+from service.loading import load_router
+from service.metrics import MetricsMiddleware, ServiceMetrics
+from service.security import ApiKeyRegistry
+from service.store import DecisionStore
+
+log = logging.getLogger("service")
+
+DESCRIPTION = """Decides who codes each discharged episode: the automated coder alone
+(**automate**), a human checking the coder's suggestions (**assist**), or a human from scratch
+(**manual**). Every call needs an `X-API-Key` header; roles are `router` and `admin`."""
+
+
+def _load_initial(app: FastAPI) -> None:
+    """Load the configured model; on failure keep serving, not ready, so an admin can reload."""
+    uri = app.state.settings.resolved_model_uri()
+    try:
+        routing = admin.apply_saved_policy(app.state.router_loader(uri), app.state.store)
+    except Exception as exc:
+        log.error("could not load model %s: %s: %s", uri, type(exc).__name__, exc)
+        return
+    app.state.router_holder.swap(routing, model_uri=uri)
+    log.info("loaded model %s (%s)", uri, routing.model_version)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    store: DecisionStore = app.state.store
+    await run_in_threadpool(store.create_all)
+    if app.state.router_holder.get() is None:
+        await run_in_threadpool(_load_initial, app)
+    try:
+        yield
+    finally:
+        store.dispose()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    router_loader: Callable[[str], Any] | None = None,
+    router: Any = None,
+) -> FastAPI:
+    """Build the app. ``router_loader(uri)`` loads a model (default: bundle dir or MLflow URI);
+    ``router`` pre-installs one (then nothing is loaded at start-up)."""
+    settings = settings or Settings()
+    api_keys = ApiKeyRegistry.from_spec(settings.api_keys)
+    if not len(api_keys):
+        log.warning("no API keys configured (TRIAGE_API_KEYS): every /v1 call will get 401")
+
+    app = FastAPI(
+        title="coding-triage routing service",
+        description=DESCRIPTION,
+        version="1",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.api_keys = api_keys
+    app.state.store = DecisionStore(
+        settings.database_url,
+        table_prefix=settings.table_prefix,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    app.state.router_loader = router_loader or load_router
+    app.state.router_holder = RouterHolder(router)
+    app.state.metrics = ServiceMetrics()
+
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    for module in (routing, outcomes, monitoring, policy, admin):
+        app.include_router(module.router)
+    app.include_router(health.router)
+    return app

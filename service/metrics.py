@@ -1,0 +1,73 @@
+"""Prometheus metrics, one CollectorRegistry per app (several apps may live in one process)."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "triage_http_requests_total",
+            "HTTP requests by method, route template and status code.",
+            ("method", "path", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "triage_http_request_duration_seconds",
+            "Time from request start to the end of the response, by route template.",
+            ("method", "path"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.routes = Counter(
+            "triage_routes_total",
+            "Routed episodes by route and model/policy version.",
+            ("route", "model_version", "policy_version"),
+            registry=self.registry,
+        )
+        self.outcomes = Counter(
+            "triage_outcomes_total",
+            "Recorded human outcomes by route and realised correctness.",
+            ("route", "correct"),
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "triage_model_reloads_total", "Successful model reloads.", registry=self.registry
+        )
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (bounded label set)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, path, str(status)).inc()
+            self.metrics.latency.labels(method, path).observe(perf_counter() - start)

@@ -1,0 +1,295 @@
+"""Request and response bodies of the routing API (documented in OpenAPI, with examples)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Route = Literal["automate", "assist", "manual"]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Printable ASCII only: the router judges the spelling, the edge keeps out control bytes.
+CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[ -~]+$")]
+EpisodeId = int | Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
+DecisionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+EXAMPLE_SCORES = {"I50.9": 0.93, "I10": 0.88, "N18.3": 0.41, "E11.9": 0.12}
+EXAMPLE_METADATA = {
+    "age": 71,
+    "gender": "F",
+    "admission_type": "EW EMER.",
+    "los_days": 4.2,
+    "discharge_date": "2026-11-20",
+}
+
+
+class Metadata(BaseModel):
+    """What is known about the admission at routing time."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_METADATA]})
+
+    age: Annotated[float, Field(ge=0, le=130, allow_inf_nan=False)] | None = None
+    gender: Annotated[str, StringConstraints(max_length=16, pattern=r"^[ -~]*$")] | None = None
+    admission_type: (
+        Annotated[str, StringConstraints(max_length=64, pattern=r"^[ -~]*$")] | None
+    ) = None
+    los_days: Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
+    discharge_date: date | None = None
+
+
+class Episode(BaseModel):
+    """One discharged episode: its coder's scores, or its note when the bundle has a coder."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"episode_id": 123, "code_scores": EXAMPLE_SCORES, "metadata": EXAMPLE_METADATA}
+            ]
+        },
+    )
+
+    episode_id: EpisodeId = Field(description="The platform's identifier of the episode.")
+    code_scores: dict[CodeStr, Probability] | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Code -> probability from the automated coder; any accepted spelling "
+        "(I50.9, I509, i50.9), normalised by the router.",
+    )
+    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        default=None, description="Discharge summary; used instead of scores when the bundle has a coder."
+    )
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Episode":
+        if not self.code_scores and not (self.text and self.text.strip()):
+            raise ValueError("episode has neither code_scores nor text")
+        return self
+
+
+class RouteBatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "episodes": [
+                        {"episode_id": 1, "code_scores": EXAMPLE_SCORES},
+                        {"episode_id": 2, "code_scores": {"J18.9": 0.97, "I10": 0.9}},
+                    ]
+                }
+            ]
+        },
+    )
+
+    episodes: list[Episode] = Field(min_length=1, description="At most the configured batch limit.")
+
+
+class CodeOut(BaseModel):
+    code: str
+    description: str | None = None
+    kind: str | None = None
+    score: float | None = None
+
+
+class Suggestion(BaseModel):
+    code: str
+    description: str | None = None
+    score: float | None = None
+
+
+class Reason(BaseModel):
+    feature: str
+    contribution: float
+
+
+class Thresholds(BaseModel):
+    automate: float | None = None
+    assist: float | None = None
+
+
+class Decision(BaseModel):
+    """Who codes the episode, with the codes, the confidence and the reasons."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "4f1c2b9a0d3e4c5f8a7b6c5d4e3f2a1b",
+                    "episode_id": 123,
+                    "route": "automate",
+                    "p_correct": 0.97,
+                    "thresholds": {"automate": 0.95, "assist": 0.6},
+                    "codes": [
+                        {"code": "I50.9", "description": "Heart failure, unspecified",
+                         "kind": "dx", "score": 0.93},
+                        {"code": "I10.", "description": "Essential (primary) hypertension",
+                         "kind": "dx", "score": 0.88},
+                    ],
+                    "principal": "I50.9",
+                    "drg": "293",
+                    "mdc": "05",
+                    "drg_weight": 0.6502,
+                    "suggestions": [],
+                    "reasons": [{"feature": "top1_score", "contribution": 0.8}],
+                    "queue": None,
+                    "priority": None,
+                    "model_version": "synthetic-3f2a9c1e",
+                    "policy_version": "three_way-a0.05-d0.1-7c1d",
+                }
+            ]
+        }
+    )
+
+    decision_id: str
+    episode_id: int | str
+    route: Route
+    p_correct: float
+    thresholds: Thresholds
+    codes: list[CodeOut]
+    principal: str | None = None
+    drg: str | None = None
+    mdc: str | None = None
+    drg_weight: float | None = None
+    suggestions: list[Suggestion] = []
+    reasons: list[Reason] = []
+    queue: str | None = None
+    priority: float | None = None
+    model_version: str
+    policy_version: str
+
+
+class BatchDecisions(BaseModel):
+    decisions: list[Decision]
+
+
+class OutcomeIn(BaseModel):
+    """The final code list human coders settled on for a routed episode."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision_id": "4f1c2b9a0d3e4c5f8a7b6c5d4e3f2a1b", "final_codes": ["I50.9", "I10"]},
+                {"episode_id": 123, "final_codes": ["I509", "I10", "N183"]},
+            ]
+        },
+    )
+
+    decision_id: DecisionId | None = Field(default=None, description="The routed decision.")
+    episode_id: EpisodeId | None = Field(
+        default=None, description="Instead of decision_id: the episode's latest decision."
+    )
+    final_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> "OutcomeIn":
+        if (self.decision_id is None) == (self.episode_id is None):
+            raise ValueError("give exactly one of decision_id or episode_id")
+        return self
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    episode_id: str
+    route: Route
+    automated: bool
+    correct: bool = Field(description="Exact set match of the decision's codes and the final codes.")
+    model_version: str
+    policy_version: str
+    recorded_at: datetime
+
+
+class Interval(BaseModel):
+    lower: float
+    upper: float
+    confidence: float
+
+
+class MonitoringGroup(BaseModel):
+    model_version: str
+    policy_version: str
+    routed: dict[str, int]
+    total: int
+    automation_rate: float
+    outcomes: int
+    automated_with_outcome: int
+    automated_errors: int
+    realised_error: float | None
+    realised_error_interval: Interval | None = Field(
+        description="Exact Clopper-Pearson interval of the realised error among automated episodes."
+    )
+
+
+class Monitoring(BaseModel):
+    groups: list[MonitoringGroup]
+
+
+class PolicyOut(BaseModel):
+    model_version: str
+    policy_version: str
+    policy: dict[str, Any]
+    calibration: dict[str, Any]
+
+
+class PolicyUpdate(BaseModel):
+    """New policy parameters; the policy is re-chosen from the bundle's calibration data."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "three_way", "alpha": 0.05, "delta": 0.1},
+                {"costs": {"manual": 1.0, "assist": 0.4, "error": 20.0}},
+            ]
+        },
+    )
+
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    delta: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    costs: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")],
+            Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
+        ]
+        | None
+    ) = Field(default=None, max_length=16)
+    capacity: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "PolicyUpdate":
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("give at least one policy parameter")
+        return self
+
+
+class ReloadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = Field(
+        default=None, description="Model to load instead of the configured one."
+    )
+
+
+class ReloadOut(BaseModel):
+    model_uri: str
+    model_version: str
+    policy_version: str
+    previous_model_version: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    model_loaded: bool
+    database: bool
+    model_version: str | None = None

@@ -1,0 +1,102 @@
+"""API keys: hashed at rest, compared in constant time, each with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader
+
+Role = Literal["router", "admin"]
+ROLES: tuple[Role, ...] = ("router", "admin")
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key; its role is router or admin."
+)
+
+
+def hash_key(key: str) -> str:
+    """Hex sha256 of a key: the only form a key is kept in."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeyRegistry:
+    """Maps hashed keys to roles; never holds a key in clear."""
+
+    def __init__(self, hashed: dict[str, Role] | None = None) -> None:
+        self._entries: list[tuple[bytes, Role]] = [
+            (h.encode("ascii"), role) for h, role in (hashed or {}).items()
+        ]
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "ApiKeyRegistry":
+        """Parse ``"router:abc,admin:xyz"`` (or ``role:sha256:<hex>`` for pre-hashed keys)."""
+        hashed: dict[str, Role] = {}
+        for i, item in enumerate(p.strip() for p in spec.split(",")):
+            if not item:
+                continue
+            role, sep, key = item.partition(":")
+            role = role.strip()
+            if not sep or not key:
+                raise ValueError(f"TRIAGE_API_KEYS entry {i + 1} is not role:key")
+            if role not in ROLES:
+                raise ValueError(
+                    f"TRIAGE_API_KEYS entry {i + 1} has unknown role {role!r}; use one of {ROLES}"
+                )
+            if key.startswith("sha256:"):
+                digest = key[len("sha256:"):].lower()
+                if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                    raise ValueError(f"TRIAGE_API_KEYS entry {i + 1}: sha256 digest must be 64 hex")
+            else:
+                digest = hash_key(key)
+            hashed[digest] = role  # type: ignore[assignment]
+        return cls(hashed)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def role_for(self, key: str) -> Role | None:
+        """Role of a presented key, or None. Compares against every entry in constant time."""
+        presented = hash_key(key).encode("ascii")
+        found: Role | None = None
+        for digest, role in self._entries:
+            if hmac.compare_digest(presented, digest):
+                found = role
+        return found
+
+
+def _authenticate(request: Request, key: str | None) -> Role:
+    if not key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing API key (X-API-Key header)",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    role = request.app.state.api_keys.role_for(key)
+    request.state.key_fingerprint = hash_key(key)[:12]
+    if role is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="unknown API key",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    return role
+
+
+def require_router(
+    request: Request, key: Annotated[str | None, Depends(api_key_header)]
+) -> Role:
+    """Any valid key: the router role, or admin (admin may do everything)."""
+    return _authenticate(request, key)
+
+
+def require_admin(
+    request: Request, key: Annotated[str | None, Depends(api_key_header)]
+) -> Role:
+    """Admin keys only."""
+    role = _authenticate(request, key)
+    if role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this endpoint needs an admin key")
+    return role

@@ -1,0 +1,289 @@
+"""The decision store: every decision, outcome and policy change, through SQLAlchemy Core.
+
+SQLite (WAL) by default, PostgreSQL by URL. Each write is one transaction committed before the
+caller answers, so an acknowledged decision survives a crash of the service. The hot path is a
+single INSERT per decision (one executemany per batch) on Core tables, no ORM objects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+
+class OutcomeExists(Exception):
+    """An outcome was already recorded for this decision."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    md = sa.MetaData()
+    decisions = sa.Table(
+        f"{prefix}decisions",
+        md,
+        sa.Column("decision_id", sa.String(32), primary_key=True),
+        sa.Column("episode_id", sa.String(128), nullable=False, index=True),
+        sa.Column("route", sa.String(16), nullable=False),
+        sa.Column("p_correct", sa.Float, nullable=False),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("policy_version", sa.String(128), nullable=False),
+        sa.Column("decision", sa.JSON, nullable=False),
+        sa.Column("text", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Index(f"ix_{prefix}decisions_versions", "model_version", "policy_version"),
+    )
+    outcomes = sa.Table(
+        f"{prefix}outcomes",
+        md,
+        sa.Column(
+            "decision_id",
+            sa.String(32),
+            sa.ForeignKey(decisions.c.decision_id),
+            primary_key=True,
+        ),
+        sa.Column("final_codes", sa.JSON, nullable=False),
+        sa.Column("correct", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    policies = sa.Table(
+        f"{prefix}policies",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("policy_version", sa.String(128), nullable=False),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("policy", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    audit = sa.Table(
+        f"{prefix}policy_audit",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("key_fingerprint", sa.String(16), nullable=True),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("old_policy_version", sa.String(128), nullable=True),
+        sa.Column("new_policy_version", sa.String(128), nullable=True),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return md, {"decisions": decisions, "outcomes": outcomes, "policies": policies, "audit": audit}
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """Engine with SQLite set to WAL (readers never block the writer) and a busy timeout."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Routed counts and outcomes of one (model_version, policy_version, route) cell."""
+
+    model_version: str
+    policy_version: str
+    route: str
+    routed: int
+    with_outcome: int
+    errors: int
+
+
+class DecisionStore:
+    """Reads and writes decisions, outcomes and policy versions."""
+
+    def __init__(
+        self, url: str, *, table_prefix: str = "triage_", sqlite_synchronous: str = "NORMAL"
+    ) -> None:
+        self.url = url
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.metadata, t = _tables(table_prefix)
+        self.decisions, self.outcomes = t["decisions"], t["outcomes"]
+        self.policies, self.audit = t["policies"], t["audit"]
+        self._insert_decision = self.decisions.insert()
+        self._insert_outcome = self.outcomes.insert()
+
+    def create_all(self) -> None:
+        self.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        self.metadata.drop_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    # decisions -------------------------------------------------------------------------------
+    def record_decisions(self, rows: list[dict[str, Any]]) -> None:
+        """Insert decision rows (keys: the decisions columns) in one committed transaction."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_decision, rows)
+
+    def get_decision(self, decision_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(self.decisions).where(self.decisions.c.decision_id == decision_id)
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def latest_decision_for_episode(self, episode_id: str) -> dict[str, Any] | None:
+        d = self.decisions
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(d)
+                .where(d.c.episode_id == episode_id)
+                .order_by(d.c.created_at.desc())
+                .limit(1)
+            ).mappings().first()
+        return dict(row) if row else None
+
+    # outcomes --------------------------------------------------------------------------------
+    def record_outcome(
+        self, decision_id: str, final_codes: list[str], correct: bool
+    ) -> datetime:
+        """Insert the human outcome of a decision; raises OutcomeExists on a second one."""
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    self._insert_outcome,
+                    {
+                        "decision_id": decision_id,
+                        "final_codes": final_codes,
+                        "correct": correct,
+                        "created_at": now,
+                    },
+                )
+        except IntegrityError as exc:
+            raise OutcomeExists(decision_id) from exc
+        return now
+
+    def group_stats(self) -> list[GroupStats]:
+        """Counts per model version, policy version and route, with outcome errors."""
+        d, o = self.decisions, self.outcomes
+        stmt = (
+            sa.select(
+                d.c.model_version,
+                d.c.policy_version,
+                d.c.route,
+                sa.func.count(),
+                sa.func.count(o.c.decision_id),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((o.c.correct == sa.false(), 1), else_=0)), 0
+                ),
+            )
+            .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+            .group_by(d.c.model_version, d.c.policy_version, d.c.route)
+            .order_by(d.c.model_version, d.c.policy_version, d.c.route)
+        )
+        with self.engine.connect() as conn:
+            return [
+                GroupStats(mv, pv, r, int(n), int(no), int(err))
+                for mv, pv, r, n, no, err in conn.execute(stmt)
+            ]
+
+    # policies --------------------------------------------------------------------------------
+    def record_policy_change(
+        self,
+        *,
+        action: str,
+        role: str,
+        key_fingerprint: str | None,
+        model_version: str,
+        old_policy_version: str | None,
+        new_policy_version: str | None,
+        params: dict[str, Any],
+        policy: dict[str, Any] | None,
+    ) -> None:
+        """Persist a new policy version (when given) and its audit row in one transaction."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if policy is not None and new_policy_version is not None:
+                conn.execute(
+                    self.policies.insert(),
+                    {
+                        "model_version": model_version,
+                        "policy_version": new_policy_version,
+                        "params": params,
+                        "policy": policy,
+                        "created_at": now,
+                    },
+                )
+            conn.execute(
+                self.audit.insert(),
+                {
+                    "action": action,
+                    "role": role,
+                    "key_fingerprint": key_fingerprint,
+                    "model_version": model_version,
+                    "old_policy_version": old_policy_version,
+                    "new_policy_version": new_policy_version,
+                    "params": params,
+                    "created_at": now,
+                },
+            )
+
+    def latest_policy_params(self, model_version: str) -> dict[str, Any] | None:
+        """Parameters of the last policy set through the service for this model, if any."""
+        p = self.policies
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(p.c.params)
+                .where(p.c.model_version == model_version)
+                .order_by(p.c.id.desc())
+                .limit(1)
+            ).first()
+        return dict(row[0]) if row else None
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(sa.select(self.audit).order_by(self.audit.c.id)).mappings()
+            ]
+
+    def count(self, table: str) -> int:
+        tbl: sa.Table = getattr(self, table)
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar_one())

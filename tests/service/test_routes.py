@@ -1,0 +1,339 @@
+"""Every endpoint through HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import sqlalchemy as sa
+from scipy.stats import binomtest
+
+
+def test_route_one_persists_before_answering(client, keys, episode):
+    r = client.post("/v1/route", json=episode, headers=keys["router"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["route"] in ("automate", "assist", "manual")
+    assert body["episode_id"] == 123
+    assert [c["code"] for c in body["codes"]][0] == body["principal"]
+    store = client.app.state.store
+    row = store.get_decision(body["decision_id"])
+    assert row is not None
+    assert row["route"] == body["route"]
+    assert row["p_correct"] == pytest.approx(body["p_correct"])
+    assert row["model_version"] == body["model_version"]
+    assert row["policy_version"] == body["policy_version"]
+    assert row["decision"]["codes"] == body["codes"]
+    assert row["text"] is None
+    assert row["created_at"] is not None
+
+
+def test_route_batch(client, keys, episode):
+    episodes = [dict(episode, episode_id=i) for i in range(25)]
+    r = client.post("/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
+    assert r.status_code == 200, r.text
+    decisions = r.json()["decisions"]
+    assert [d["episode_id"] for d in decisions] == list(range(25))
+    assert len({d["decision_id"] for d in decisions}) == 25
+    assert client.app.state.store.count("decisions") == 25
+
+
+def test_batch_limit_is_422(app_factory, sqlite_url, keys, episode):
+    c = app_factory(sqlite_url, batch_limit=3)
+    r = c.post("/v1/route/batch", json={"episodes": [episode] * 4}, headers=keys["router"])
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "episodes"]
+    assert "limit is 3" in r.json()["detail"][0]["msg"]
+    assert c.app.state.store.count("decisions") == 0
+
+
+def test_batch_bad_episode_named_by_index_and_nothing_stored(sqlite_client, keys, episode):
+    bad = dict(episode, episode_id=9, code_scores={"NOTACODE!": 0.5})
+    r = sqlite_client.post(
+        "/v1/route/batch", json={"episodes": [episode, bad]}, headers=keys["router"]
+    )
+    assert r.status_code == 422
+    d = r.json()["detail"][0]
+    assert d["loc"][:3] == ["body", "episodes", 1]
+    assert d["loc"][-1] == "code_scores"
+    assert d["input"] == "NOTACODE!"
+    assert sqlite_client.app.state.store.count("decisions") == 0
+
+
+@pytest.mark.parametrize(
+    "scores, loc_tail",
+    [
+        ({"I50.9": 1.5}, "I50.9"),
+        ({"I50.9": -0.1}, "I50.9"),
+        ({"I50.9": None}, "I50.9"),
+        ({"I50.9": "high"}, "I50.9"),
+    ],
+)
+def test_schema_rejects_bad_probabilities(sqlite_client, keys, scores, loc_tail):
+    r = sqlite_client.post(
+        "/v1/route", json={"episode_id": 1, "code_scores": scores}, headers=keys["router"]
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][:2] == ["body", "code_scores"]
+    assert r.json()["detail"][0]["loc"][-1] == loc_tail
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_json_nan_is_422_not_a_crash(sqlite_client, keys, literal):
+    body = '{"episode_id": 1, "code_scores": {"I50.9": %s}}' % literal
+    r = sqlite_client.post(
+        "/v1/route",
+        content=body,
+        headers={**keys["router"], "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == ["body", "code_scores", "I50.9"]
+    assert detail["input"] in ("nan", "inf", "-inf")
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"episode_id": 1, "code_scores": {"I50.9": 0.9, "i509": 0.8}}, "code_scores"),
+        ({"episode_id": 1, "code_scores": {"XYZ123!": 0.9}}, "code_scores"),
+    ],
+)
+def test_router_rejections_are_field_level_422(sqlite_client, keys, payload, field):
+    r = sqlite_client.post("/v1/route", json=payload, headers=keys["router"])
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", field]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"episode_id": 1},
+        {"episode_id": 1, "code_scores": {}},
+        {"episode_id": 1, "text": "   "},
+        {"code_scores": {"I50.9": 0.9}},
+        {"episode_id": "bad id with spaces", "code_scores": {"I50.9": 0.9}},
+        {"episode_id": 1, "code_scores": {"I50.9": 0.9}, "metadata": {"age": -3}},
+        {"episode_id": 1, "code_scores": {"I50.9": 0.9}, "unexpected": True},
+        [],
+    ],
+)
+def test_empty_or_malformed_episodes_are_422(sqlite_client, keys, payload):
+    r = sqlite_client.post("/v1/route", json=payload, headers=keys["router"])
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_invalid_json_is_422(sqlite_client, keys):
+    r = sqlite_client.post(
+        "/v1/route", content=b"{not json", headers={**keys["router"], "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+
+
+def test_oversized_body_is_413(app_factory, sqlite_url, keys):
+    c = app_factory(sqlite_url, max_body_bytes=2048)
+    payload = {"episode_id": 1, "code_scores": {"I50.9": 0.9}, "text": "x" * 5000}
+    r = c.post("/v1/route", json=payload, headers=keys["router"])
+    assert r.status_code == 413
+
+
+def test_note_text_stored_only_when_configured(app_factory, sqlite_url, keys, episode, caplog):
+    secret = "patient SECRET-NOTE-CONTENT fell"
+    for store_text in (False, True):
+        c = app_factory(sqlite_url, store_text=store_text)
+        r = c.post("/v1/route", json=dict(episode, text=secret), headers=keys["router"])
+        assert r.status_code == 200
+        row = c.app.state.store.get_decision(r.json()["decision_id"])
+        assert row["text"] == (secret if store_text else None)
+    assert "SECRET-NOTE-CONTENT" not in caplog.text
+
+
+def test_outcomes_and_monitoring_interval(client, keys, episode):
+    ids = []
+    for i in range(6):
+        r = client.post("/v1/route", json=dict(episode, episode_id=i), headers=keys["router"])
+        assert r.json()["route"] == "automate"
+        ids.append((r.json()["decision_id"], [c["code"] for c in r.json()["codes"]]))
+    # 3 exact matches (any spelling, any order), 2 errors, 1 without outcome
+    finals = [
+        ["i509", "I10"],
+        ["I10.", "I50.9"],
+        ["I509", "I10"],
+        ["I50.9"],
+        ["I50.9", "I10", "N18.3"],
+    ]
+    for (decision_id, _), final in zip(ids, finals):
+        r = client.post(
+            "/v1/outcomes", json={"decision_id": decision_id, "final_codes": final},
+            headers=keys["router"],
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["automated"] is True
+    again = client.post(
+        "/v1/outcomes", json={"decision_id": ids[0][0], "final_codes": ["I10"]},
+        headers=keys["router"],
+    )
+    assert again.status_code == 409
+    r = client.get("/v1/monitoring", headers=keys["router"])
+    assert r.status_code == 200
+    (g,) = r.json()["groups"]
+    assert g["routed"] == {"automate": 6, "assist": 0, "manual": 0}
+    assert g["total"] == 6 and g["automation_rate"] == 1.0
+    assert g["automated_with_outcome"] == 5 and g["automated_errors"] == 2
+    assert g["realised_error"] == pytest.approx(0.4)
+    ci = binomtest(2, 5).proportion_ci(confidence_level=0.95, method="exact")
+    assert g["realised_error_interval"]["lower"] == pytest.approx(ci.low, abs=1e-12)
+    assert g["realised_error_interval"]["upper"] == pytest.approx(ci.high, abs=1e-12)
+    r90 = client.get("/v1/monitoring?confidence=0.9", headers=keys["router"]).json()
+    ci90 = binomtest(2, 5).proportion_ci(confidence_level=0.9, method="exact")
+    assert r90["groups"][0]["realised_error_interval"]["upper"] == pytest.approx(ci90.high)
+
+
+def test_outcome_by_episode_id_and_errors(sqlite_client, keys, episode):
+    r = sqlite_client.post("/v1/route", json=episode, headers=keys["router"])
+    decision_id = r.json()["decision_id"]
+    r = sqlite_client.post(
+        "/v1/outcomes", json={"episode_id": 123, "final_codes": ["I50.9", "I10"]},
+        headers=keys["router"],
+    )
+    assert r.status_code == 201 and r.json()["decision_id"] == decision_id
+    assert r.json()["correct"] is True
+    r = sqlite_client.post(
+        "/v1/outcomes", json={"episode_id": 999, "final_codes": ["I10"]}, headers=keys["router"]
+    )
+    assert r.status_code == 404 and "999" in r.json()["detail"]
+    r = sqlite_client.post(
+        "/v1/outcomes", json={"decision_id": "0" * 32, "final_codes": ["I10"]},
+        headers=keys["router"],
+    )
+    assert r.status_code == 404
+    r2 = sqlite_client.post("/v1/route", json=dict(episode, episode_id=5), headers=keys["router"])
+    r = sqlite_client.post(
+        "/v1/outcomes",
+        json={"decision_id": r2.json()["decision_id"], "final_codes": ["I10", "??"]},
+        headers=keys["router"],
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "final_codes", 1]
+    r = sqlite_client.post(
+        "/v1/outcomes", json={"final_codes": ["I10"]}, headers=keys["router"]
+    )
+    assert r.status_code == 422
+
+
+def test_policy_get_put_versioned_and_audited(client, keys, episode):
+    before = client.get("/v1/policy", headers=keys["router"])
+    assert before.status_code == 200
+    old_version = before.json()["policy_version"]
+    r = client.put("/v1/policy", json={"kind": "three_way", "alpha": 0.5}, headers=keys["admin"])
+    assert r.status_code == 200, r.text
+    new_version = r.json()["policy_version"]
+    assert new_version != old_version
+    assert client.get("/v1/policy", headers=keys["router"]).json()["policy_version"] == new_version
+    d = client.post("/v1/route", json=episode, headers=keys["router"]).json()
+    assert d["policy_version"] == new_version
+    audit = client.app.state.store.audit_rows()
+    assert audit[-1]["action"] == "set_policy"
+    assert audit[-1]["old_policy_version"] == old_version
+    assert audit[-1]["new_policy_version"] == new_version
+    assert audit[-1]["params"] == {"kind": "three_way", "alpha": 0.5}
+    assert audit[-1]["role"] == "admin" and len(audit[-1]["key_fingerprint"]) == 12
+    assert client.app.state.store.latest_policy_params(d["model_version"]) == {
+        "kind": "three_way", "alpha": 0.5
+    }
+    bad = client.put("/v1/policy", json={"kind": "nonsense"}, headers=keys["admin"])
+    assert bad.status_code == 422
+    assert client.put("/v1/policy", json={}, headers=keys["admin"]).status_code == 422
+    assert client.put("/v1/policy", json={"alpha": 2}, headers=keys["admin"]).status_code == 422
+
+
+def test_reload_swaps_model_and_reapplies_saved_policy(app_factory, sqlite_url, keys, make_router):
+    c = app_factory(sqlite_url)
+    c.put("/v1/policy", json={"alpha": 0.2}, headers=keys["admin"])
+    c.app.state.router_loader = lambda uri: make_router(model_version="fake-1")
+    r = c.post("/v1/admin/reload", headers=keys["admin"])
+    assert r.status_code == 200, r.text
+    assert r.json()["model_uri"] == "test-model"
+    # the policy an admin set for this model survives the reload
+    assert c.get("/v1/policy", headers=keys["router"]).json()["policy"]["automate"] == pytest.approx(0.8)
+    c.app.state.router_loader = lambda uri: make_router(model_version=f"other:{uri}")
+    r = c.post("/v1/admin/reload", json={"model": "elsewhere"}, headers=keys["admin"])
+    assert r.json()["model_version"] == "other:elsewhere"
+    assert r.json()["previous_model_version"] == "fake-1"
+
+    def broken(uri):
+        raise FileNotFoundError(f"router bundle not found: {uri}")
+
+    c.app.state.router_loader = broken
+    r = c.post("/v1/admin/reload", json={"model": "missing/dir"}, headers=keys["admin"])
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "model"]
+    assert c.post("/v1/admin/reload", headers=keys["admin"]).status_code == 503
+    # a failed reload keeps the old model serving
+    assert c.get("/v1/policy", headers=keys["router"]).json()["model_version"] == "other:elsewhere"
+
+
+def test_health_ready_metrics(client, keys, episode):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["model_loaded"] and ready.json()["database"]
+    client.post("/v1/route", json=episode, headers=keys["router"])
+    client.post("/v1/route", json={"episode_id": 1}, headers=keys["router"])
+    text = client.get("/metrics").text
+    assert 'triage_http_requests_total{method="POST",path="/v1/route",status="200"} 1.0' in text
+    assert 'triage_http_requests_total{method="POST",path="/v1/route",status="422"} 1.0' in text
+    assert "triage_http_request_duration_seconds_bucket" in text
+    assert 'triage_routes_total{model_version="fake-1",policy_version=' in text
+
+
+def test_readyz_not_ready_without_model_or_database(app_factory, sqlite_url, tmp_path):
+    def broken(uri):
+        raise FileNotFoundError(uri)
+
+    c = app_factory(sqlite_url)
+    c.app.state.router_holder.swap(None)
+    r = c.get("/readyz")
+    assert r.status_code == 503 and r.json()["model_loaded"] is False
+    c.app.state.router_holder.swap(object())
+    store = c.app.state.store
+    good = store.engine
+    store.engine = sa.create_engine(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    try:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["database"] is False
+    finally:
+        store.engine = good
+
+
+def test_each_app_has_its_own_metrics_registry(app_factory, sqlite_url, keys, episode):
+    a, b = app_factory(sqlite_url), app_factory(sqlite_url)
+    a.post("/v1/route", json=episode, headers=keys["router"])
+    assert 'path="/v1/route"' in a.get("/metrics").text
+    assert 'path="/v1/route"' not in b.get("/metrics").text
+
+
+def test_unhandled_error_is_generic_500(app_factory, sqlite_url, keys, episode, make_router):
+    from fastapi.testclient import TestClient
+
+    class Exploding(make_router):
+        def route_one(self, **kw):
+            raise RuntimeError("secret internals /etc/passwd")
+
+    c = app_factory(sqlite_url, router=Exploding())
+    raw = TestClient(c.app, raise_server_exceptions=False)
+    r = raw.post("/v1/route", json=episode, headers=keys["router"])
+    assert r.status_code == 500
+    assert set(r.json()) == {"detail", "error_id"}
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_openapi_has_examples(sqlite_client):
+    schema = sqlite_client.get("/openapi.json").json()
+    comps = schema["components"]["schemas"]
+    for name in ("Episode", "Decision", "OutcomeIn", "PolicyUpdate", "RouteBatchRequest"):
+        assert comps[name].get("examples"), name
+    assert {"/v1/route", "/v1/route/batch", "/v1/outcomes", "/v1/monitoring", "/v1/policy",
+            "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
+    json.dumps(schema)
+    assert not math.isnan(0.0)
