@@ -101,9 +101,10 @@ class RiskControlResult:
     delta_per_test: float
     valid_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0))
     tested: int = 0
+    tested_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
-def default_grid(resolution: int = 1000) -> np.ndarray:
+def default_grid(resolution: int = 100) -> np.ndarray:
     """Data-independent threshold grid for Learn-then-Test: 0, 1/resolution, ..., 1."""
     return np.linspace(0.0, 1.0, resolution + 1)
 
@@ -122,9 +123,11 @@ def sgr_threshold(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float
     z_min, z_max = 0, m - 1
     best: tuple[float, float] | None = None
     passing: list[float] = []
+    tested: list[float] = []
     for _ in range(k_tests):
         z = (z_min + z_max + 1) // 2
         theta = float(counts.p_sorted[z])
+        tested.append(theta)
         n, k = counts.at(theta)
         bound = float(clopper_pearson_upper(k, n, d))
         if bound <= alpha:
@@ -137,8 +140,8 @@ def sgr_threshold(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float
         if z_max - z_min <= 1:
             break
     if best is None:
-        return RiskControlResult(math.inf, False, 1.0, "sgr", d, np.empty(0), k_tests)
-    return RiskControlResult(best[0], True, best[1], "sgr", d, np.array(sorted(passing)), k_tests)
+        return RiskControlResult(math.inf, False, 1.0, "sgr", d, np.empty(0), k_tests, np.array(tested))
+    return RiskControlResult(best[0], True, best[1], "sgr", d, np.array(sorted(passing)), k_tests, np.array(tested))
 
 
 def ltt_valid(

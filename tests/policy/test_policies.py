@@ -1,0 +1,233 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triage.policy import (
+    HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
+    HUMAN_INSTANCE_ACCURACY_UK_STUDY,
+    CostModel,
+    InfeasiblePolicyError,
+    Policy,
+    chow_thresholds,
+    choose_policy,
+    evaluate_policy,
+    human_parity_alpha,
+)
+
+
+def _cal(seed=0, m=4000, a=5.0, b=2.0):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(a, b, m)
+    return p, rng.random(m) < p
+
+
+# -- Chow / Bayes ---------------------------------------------------------------------------------
+
+
+def test_chow_two_way_hand_example():
+    # automate when (1 - p) * 40 < 10  <=>  p > 0.75
+    cm = CostModel(manual_cost=10, error_cost=40)
+    assert chow_thresholds(cm) == (pytest.approx(0.75), None)
+    pol = choose_policy("chow", [0.5, 0.8], [True, True], cm)
+    assert list(pol.route([0.74, 0.76, 0.99])) == ["manual", "automate", "automate"]
+
+
+def test_chow_three_way_hand_examples():
+    # assist with no residual error: automate only when (1-p)*40 < 4  <=>  p > 0.9; assist otherwise
+    t_auto, t_assist = chow_thresholds(CostModel(manual_cost=10, assist_cost=4, error_cost=40))
+    assert (t_auto, t_assist) == (pytest.approx(0.9), 0.0)
+    # with assist_error_cost 20: automate vs assist p > 1 - 4/20 = 0.8; assist vs manual p > 1 - 6/20 = 0.7
+    cm = CostModel(manual_cost=10, assist_cost=4, error_cost=40, assist_error_cost=20)
+    t_auto, t_assist = chow_thresholds(cm)
+    assert (t_auto, t_assist) == (pytest.approx(0.8), pytest.approx(0.7))
+    pol = choose_policy("chow", [0.5, 0.9], [False, True], cm)
+    assert list(pol.route([0.65, 0.75, 0.85])) == ["manual", "assist", "automate"]
+    # errors free: automate everything; assist dearer than manual: never assist
+    assert chow_thresholds(CostModel(manual_cost=10, error_cost=0)) == (0.0, None)
+    assert chow_thresholds(CostModel(manual_cost=10, assist_cost=12, error_cost=40))[1] is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.floats(0.5, 50), a=st.floats(0.0, 50), e=st.floats(0.0, 500), ae=st.floats(0.0, 100),
+    p=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+)
+def test_chow_routes_to_the_cheapest_expected_route(m, a, e, ae, p):
+    cm = CostModel(manual_cost=m, assist_cost=a, error_cost=e, assist_error_cost=ae)
+    pol = choose_policy("chow", p, [True] * len(p), cm)
+    routes = pol.route(p)
+    exp = cm.expected_costs(p)
+    chosen = np.select([routes == r for r in exp], [exp[r] for r in exp])
+    best = np.min(np.vstack(list(exp.values())), axis=0)
+    np.testing.assert_allclose(chosen, best, rtol=1e-9, atol=1e-9)
+    # so the model-expected cost on calibration data never exceeds the all-human cost
+    assert pol.expected["model_cost_per_episode"] <= cm.all_human_cost() + 1e-9
+
+
+def test_chow_drg_weighted_routes_per_episode():
+    cm = CostModel(manual_cost=50, error_cost=0, unit="money", drg_weighted=True, base_rate=1000)
+    p = np.array([0.9, 0.9])
+    gap = np.array([0.1, 2.0])  # expected costs 10 and 200 against 50
+    pol = choose_policy("chow", p, [True, True], cm, weight_gap=gap)
+    assert pol.rule == "expected_cost"
+    assert list(pol.route(p, weight_gap=gap)) == ["automate", "manual"]
+    with pytest.raises(ValueError, match="weight_gap"):
+        pol.route(p)
+
+
+# -- thresholds: monotone automation ----------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(t1=st.floats(0, 1), t2=st.floats(0, 1), seed=st.integers(0, 10_000))
+def test_automation_rate_is_monotone_in_threshold(t1, t2, seed):
+    p = np.random.default_rng(seed).random(300)
+    lo, hi = min(t1, t2), max(t1, t2)
+    cm = CostModel()
+    rates = []
+    for t in (lo, hi):
+        pol = Policy("guaranteed", t, None, cm.to_dict(), {"alpha": 0.1}, {})
+        rates.append((pol.route(p) == "automate").mean())
+    assert rates[0] >= rates[1]
+
+
+# -- guaranteed risk / human parity ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["sgr", "ltt"])
+def test_guaranteed_policy_reports_its_guarantee(method):
+    p, c = _cal(1)
+    pol = choose_policy("guaranteed", p, c, CostModel(manual_cost=10, error_cost=60), alpha=0.12, delta=0.1, method=method)
+    assert pol.feasible
+    assert pol.expected["automated_error_guaranteed_upper"] <= 0.12
+    assert 0 < pol.expected["automation_rate"] < 1
+    assert pol.expected["automated_error_lower"] <= pol.expected["automated_error_rate"] <= pol.expected["automated_error_upper"]
+    ev = evaluate_policy(pol, *_cal(2))
+    assert ev["alpha"] == 0.12 and ev["automated_error_rate"] <= 0.12 + 0.03
+
+
+def test_human_parity_constants_and_alpha():
+    assert HUMAN_INSTANCE_ACCURACY_UK_STUDY == 0.54 and HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL == 0.675
+    assert human_parity_alpha("uk_study") == pytest.approx(0.46)
+    p, c = _cal(0, a=2, b=2)
+    pol = choose_policy("human_parity", p, c, CostModel(), human_reference="uk_hospital")
+    assert pol.constraints["alpha"] == pytest.approx(0.325)
+    assert pol.expected["automated_error_guaranteed_upper"] <= 0.325
+    with pytest.raises(ValueError, match="reference"):
+        choose_policy("human_parity", p, c, CostModel(), human_reference="mars")
+
+
+def test_infeasible_guarantee_automates_nothing_or_raises():
+    p, c = _cal(0, m=300, a=2, b=2)
+    pol = choose_policy("guaranteed", p, c, CostModel(), alpha=0.001, delta=0.05)
+    assert not pol.feasible and "alpha=0.001" in pol.note
+    assert (pol.route(p) == "manual").all()
+    with pytest.raises(InfeasiblePolicyError):
+        choose_policy("guaranteed", p, c, CostModel(), alpha=0.001, delta=0.05, strict=True)
+
+
+# -- capacity ------------------------------------------------------------------------------------------
+
+
+def test_capacity_feasible_automates_what_humans_cannot_absorb():
+    p, c = _cal(3, a=8, b=1)
+    cm = CostModel(manual_cost=10, error_cost=30, capacity=700, period_episodes=1000)
+    pol = choose_policy("capacity", p, c, cm, alpha=0.2, delta=0.1)
+    assert pol.feasible
+    assert pol.expected["automation_rate"] == pytest.approx(0.3, abs=0.002)
+    # the automated ones are the most confident
+    auto = pol.route(p) == "automate"
+    assert p[auto].min() >= p[~auto].max()
+
+
+def test_capacity_infeasible_case_says_so():
+    p, c = _cal(3, a=2, b=2)  # ~50% accuracy
+    cm = CostModel(manual_cost=10, error_cost=30, capacity=200, period_episodes=1000)
+    pol = choose_policy("capacity", p, c, cm, alpha=0.05, delta=0.1)
+    assert not pol.feasible
+    assert "requires automating >= 80.0%" in pol.note and "alpha=0.05" in pol.note
+    assert pol.expected["automation_rate"] == pytest.approx(0.8, abs=0.002)
+    with pytest.raises(InfeasiblePolicyError, match="capacity"):
+        choose_policy("capacity", p, c, cm, alpha=0.05, delta=0.1, strict=True)
+    with pytest.raises(ValueError, match="capacity"):
+        choose_policy("capacity", p, c, CostModel())
+
+
+# -- three-way ---------------------------------------------------------------------------------------------
+
+
+def _brute_three_way_cost(p, c, cm, t_auto, t_assist):
+    routes = np.where(p >= t_auto, "automate", np.where(p >= t_assist, "assist", "manual"))
+    return cm.realised_costs(routes, c).mean()
+
+
+def test_three_way_minimises_cost_under_the_guarantee():
+    p, c = _cal(4, m=1500, a=8, b=1.5)
+    cm = CostModel(manual_cost=10, assist_cost=4, error_cost=40, assist_error_cost=6)
+    grid = np.linspace(0, 1, 41)
+    pol = choose_policy("three_way", p, c, cm, alpha=0.08, delta=0.1, method="ltt", grid=grid)
+    assert pol.t_assist is not None and pol.t_assist <= pol.t_automate
+    assert pol.expected["n_automated"] > 0
+    assert pol.expected["automated_error_guaranteed_upper"] <= 0.08
+    from triage.policy import ltt_valid
+
+    valid, _ = ltt_valid(p, c, 0.08, 0.1, grid, "holm")
+    best = min(
+        _brute_three_way_cost(p, c, cm, ta, ts)
+        for ta in list(valid) + [math.inf] for ts in grid if ts <= ta
+    )
+    assert pol.expected["cost_per_episode"] == pytest.approx(best)
+    assert pol.expected["cost_per_episode"] <= cm.all_human_cost()
+    with pytest.raises(ValueError, match="assist_cost"):
+        choose_policy("three_way", p, c, CostModel(), alpha=0.1)
+
+
+# -- serialisation -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["chow", "guaranteed", "three_way", "capacity", "human_parity"])
+def test_json_round_trip(kind):
+    p, c = _cal(5, m=1000)
+    cm = CostModel(manual_cost=10, assist_cost=3, error_cost=50, capacity=400, period_episodes=1000)
+    pol = choose_policy(kind, p, c, cm, alpha=0.1 if kind != "human_parity" else None)
+    text = pol.to_json()
+    json.loads(text)  # strict JSON (no NaN / Infinity)
+    assert "NaN" not in text and "Infinity" not in text
+    back = Policy.from_json(text)
+    assert back.to_dict() == pol.to_dict()
+    assert back.version == pol.version
+    np.testing.assert_array_equal(back.route(p), pol.route(p))
+
+
+def test_version_is_a_content_hash_and_edits_are_caught():
+    p, c = _cal(6, m=500)
+    a = choose_policy("guaranteed", p, c, CostModel(), alpha=0.1)
+    b = choose_policy("guaranteed", p, c, CostModel(), alpha=0.1)
+    assert a.version == b.version and len(a.version) == 16
+    assert choose_policy("guaranteed", p, c, CostModel(), alpha=0.15).version != a.version
+    data = a.to_dict()
+    data["t_automate"] = 0.01
+    with pytest.raises(ValueError, match="edited"):
+        Policy.from_dict(data)
+    with pytest.raises(ValueError, match="missing"):
+        Policy.from_dict({"kind": "chow"})
+    with pytest.raises(ValueError, match="not valid"):
+        Policy.from_json("{oops")
+
+
+def test_bad_inputs_name_the_argument():
+    cm = CostModel()
+    with pytest.raises(ValueError, match="p_cal"):
+        choose_policy("chow", [0.2, 1.3], [True, False], cm)
+    with pytest.raises(ValueError, match="correct_cal"):
+        choose_policy("chow", [0.2, 0.3], [True], cm)
+    with pytest.raises(ValueError, match="kind"):
+        choose_policy("magic", [0.2], [True], cm)
+    with pytest.raises(ValueError, match="alpha"):
+        choose_policy("guaranteed", [0.2], [True], cm)
+    with pytest.raises(ValueError, match="correct_test"):
+        evaluate_policy(choose_policy("chow", [0.2], [True], cm), [0.3], [2])
