@@ -1,8 +1,9 @@
 """Any spelling of a code -> its label (the shared dotted form of ``labels.py``).
 
 Accepts dotted or undotted, any case, stray spaces, and labels themselves. A dotted spelling
-fixes the kind (diagnosis vs procedure); an undotted ICD-9 code of 3-4 digits is both a
-possible diagnosis and procedure (``3893``), so ``kind`` must be given for it.
+fixes the kind (diagnosis vs procedure); an undotted 4-digit ICD-9 code is both a possible
+diagnosis and procedure (``3893``), so ``kind`` must be given for it. An undotted 3-digit
+ICD-9 code is read as its label, a diagnosis category (a procedure label is dotted: ``40.1``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def normalize_label(spelling: str, version: int = 10, kind: Kind | None = None) 
     if kind is None:
         dx_ok, px_ok = _fits(code, "dx", version), _fits(code, "px", version)
         if dx_ok and px_ok:
-            if version == 9:
+            if version == 9 and len(code) == 3:
+                kind = "dx"  # the label form: a 3-digit procedure label would be dotted (40.1)
+            elif version == 9:
                 raise ValueError(
                     f"ICD-9 code {spelling!r} could be a diagnosis or a procedure: pass kind='dx' or 'px'"
                 )

