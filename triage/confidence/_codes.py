@@ -1,0 +1,95 @@
+"""Thin, cached bridges from predicted label lists to the code-system modules.
+
+The DRG grouper, Elixhauser mapper and ICD-10-CM hierarchy each take seconds to load, so they
+are touched lazily; per-list results are cached by the code modules themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from triage.codes.labels import canonical, label_kind
+
+# ICD-9-CM diagnosis chapters by 3-digit range (tabular list; V and E are supplementary).
+_ICD9_DX_CHAPTERS = (139, 239, 279, 289, 319, 389, 459, 519, 579, 629, 679, 709, 739, 759, 779, 799, 999)
+# ICD-9-CM procedure chapters by 2-digit range.
+_ICD9_PX_CHAPTERS = (0, 5, 7, 16, 17, 20, 29, 34, 39, 41, 54, 59, 64, 71, 75, 84, 86, 99)
+
+
+def split_dx_px(labels: Sequence[str], version: int = 10) -> tuple[list[str], list[str]]:
+    """Diagnosis and procedure labels of an ordered list, each keeping its order."""
+    dx = [lab for lab in labels if label_kind(lab, version) == "dx"]
+    px = [lab for lab in labels if label_kind(lab, version) != "dx"]
+    return dx, px
+
+
+def _is_alive(died: object) -> bool:
+    """Unknown (None/NA/NaN) counts as alive, as drgpy's default does."""
+    if died is None or died is pd.NA or (isinstance(died, float) and math.isnan(died)):
+        return True
+    return not bool(died)
+
+
+def drg_of(labels: Sequence[str], gender: object, died: object) -> tuple[str, float, float]:
+    """(MS-DRG, relative weight, MDC as a number; PRE = 0) of an ordered ICD-10 label list.
+
+    Lists without a diagnosis, or that drgpy cannot group, give ("", NaN, NaN).
+    """
+    from triage.codes.drg import group_episode
+
+    dx, px = split_dx_px(labels, 10)
+    if not dx:
+        return "", math.nan, math.nan
+    r = group_episode(dx, px, None if gender is pd.NA else gender, is_alive=_is_alive(died))
+    if r.mdc is None:
+        return (r.drg if r.drg != "000" else ""), r.weight, math.nan
+    mdc = 0.0 if r.mdc == "PRE" else float(r.mdc)
+    return r.drg, r.weight, mdc
+
+
+def drg_codes(label_lists: Sequence[Sequence[str]], meta: pd.DataFrame) -> np.ndarray:
+    """MS-DRG of each list ("" when ungroupable); ``meta`` has columns gender, died."""
+    out = np.empty(len(label_lists), dtype=object)
+    for i, (labels, g, d) in enumerate(zip(label_lists, meta["gender"], meta["died"])):
+        out[i] = drg_of(list(labels), g, d)[0]
+    return out
+
+
+def elixhauser_index(labels: Sequence[str]) -> float:
+    """AHRQ Elixhauser mortality index of the diagnoses in an ordered ICD-10 label list."""
+    from triage.codes.elixhauser import elixhauser
+
+    dx, _ = split_dx_px(labels, 10)
+    if not dx:
+        return math.nan
+    return float(elixhauser(dx)["index_mortality"])
+
+
+@lru_cache(maxsize=1 << 18)
+def chapter_of(label: str, version: int = 10) -> str | None:
+    """Chapter key of a label (None when the code is not in its code system)."""
+    kind = label_kind(label, version)
+    code = canonical(label)
+    if version == 10:
+        if kind == "px":
+            return "pcs:" + code[:1] if code else None  # ICD-10-PCS section
+        from triage.codes.icd10cm import chapter
+
+        try:
+            return "cm:" + chapter(code)
+        except ValueError:
+            return None
+    if kind == "dx":
+        if code[:1] in ("V", "E"):
+            return "9dx:" + code[:1]
+        if not code[:3].isdigit():
+            return None
+        return "9dx:" + str(int(np.searchsorted(_ICD9_DX_CHAPTERS, int(code[:3]))))
+    if not code[:2].isdigit():
+        return None
+    return "9px:" + str(int(np.searchsorted(_ICD9_PX_CHAPTERS, int(code[:2]))))

@@ -1,0 +1,324 @@
+"""Routing-time features of an episode: what is known when the router must decide.
+
+Only the coder's scores and admission metadata enter (never the gold codes), so the same
+features exist in production. The batch path (``transform``) and the single-episode path
+(``transform_one``, used by the HTTP service, pure numpy/python) share one numpy core so
+they give the same row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from triage.codes.labels import episode_labels, label_kind, truncate_label
+from triage.coder.scores import CodeScores
+
+SCORE_FEATURES = (
+    "n_accepted",
+    "sum_p",
+    "expected_minus_accepted",
+    "min_accepted",
+    "max_rejected",
+    "margin_accepted",
+    "margin_rejected",
+    "min_abs_margin",
+    "n_near_threshold",
+    "entropy",
+    "log_p_exact",
+    "p_exact",
+    "top1",
+    "n_dx_accepted",
+    "n_px_accepted",
+    "min_log_freq_accepted",
+    "mean_log_freq_accepted",
+    "n_unseen_accepted",
+)
+SET_FEATURES = ("n_categories3", "n_chapters", "drg_weight", "mdc", "elixhauser_index")
+META_FEATURES = (
+    "note_chars",
+    "note_sections",
+    "admission_type",
+    "age",
+    "los_days",
+    "gender_male",
+)
+FEATURE_NAMES: tuple[str, ...] = SCORE_FEATURES + SET_FEATURES + META_FEATURES
+
+_EPS = 1e-6
+# A section heading: a short capitalised line ending in a colon ("Discharge Diagnosis:").
+_SECTION = re.compile(r"^[ \t]*[A-Z][A-Za-z /&()-]{2,48}:", re.MULTILINE)
+
+
+def _score_core(
+    S: np.ndarray,
+    cand: np.ndarray,
+    logf: np.ndarray,
+    isdx: np.ndarray,
+    sum_p: np.ndarray,
+    t: float,
+    near: float,
+) -> np.ndarray:
+    """Score and rarity features from the top-n candidates (rows sorted by score, descending).
+
+    ``S`` (n, k) scores padded with 0; ``cand`` marks real candidates; ``logf`` log(1 + train
+    count) of each candidate's label; ``isdx`` whether it is a diagnosis.
+    """
+    acc = cand & (S > t)
+    rej = cand & ~acc
+    n_acc = acc.sum(axis=1).astype(np.float64)
+    any_acc = n_acc > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        min_acc = np.where(any_acc, np.where(acc, S, np.inf).min(axis=1), np.nan)
+        max_rej = np.where(rej, S, 0.0).max(axis=1)
+        dist = np.abs(S - t)
+        min_abs = np.where(cand.any(axis=1), np.where(cand, dist, np.inf).min(axis=1), np.nan)
+        n_near = (cand & (dist < near)).sum(axis=1).astype(np.float64)
+        Sc = np.clip(S, _EPS, 1 - _EPS)
+        ent = np.where(cand, -(Sc * np.log(Sc) + (1 - Sc) * np.log1p(-Sc)), 0.0).sum(axis=1)
+        logp = np.where(acc, np.log(Sc), np.where(rej, np.log1p(-Sc), 0.0)).sum(axis=1)
+        min_f = np.where(any_acc, np.where(acc, logf, np.inf).min(axis=1), np.nan)
+        mean_f = np.where(any_acc, np.where(acc, logf, 0.0).sum(axis=1) / np.maximum(n_acc, 1), np.nan)
+    top1 = np.where(cand[:, 0], S[:, 0], 0.0) if S.shape[1] else np.zeros(len(S))
+    return np.column_stack(
+        [
+            n_acc,
+            sum_p,
+            sum_p - n_acc,
+            min_acc,
+            max_rej,
+            min_acc - t,
+            t - max_rej,
+            min_abs,
+            n_near,
+            ent,
+            logp,
+            np.exp(logp),
+            top1,
+            (acc & isdx).sum(axis=1),
+            (acc & ~isdx).sum(axis=1),
+            min_f,
+            mean_f,
+            (acc & (logf == 0)).sum(axis=1),
+        ]
+    )
+
+
+def _num(value: Any) -> float:
+    """A metadata value as float; missing or unparsable -> NaN (the model handles NaN)."""
+    if value is None or value is pd.NA:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class RoutingFeatures(TransformerMixin, BaseEstimator):
+    """Feature matrix (float32, NaN = unknown) from code scores and admission metadata.
+
+    Parameters
+    ----------
+    threshold : codes scoring strictly above it form the predicted set (the coder's rule).
+    top_n : number of highest-scoring candidates the score statistics look at.
+    near : half-width of the band around the threshold counted as "near" (uncertain) codes.
+    code_systems : compute chapters, MS-DRG weight/MDC and Elixhauser index (loads the code
+        packages, a few seconds once); False leaves those columns NaN.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        top_n: int = 30,
+        near: float = 0.1,
+        code_systems: bool = True,
+    ) -> None:
+        self.threshold = threshold
+        self.top_n = top_n
+        self.near = near
+        self.code_systems = code_systems
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, scores: CodeScores, episodes: pd.DataFrame, y: Any = None) -> "RoutingFeatures":
+        """Learn train label frequencies (from the training episodes' codes) and admission types."""
+        if not 0.0 <= float(self.threshold) < 1.0:
+            raise ValueError(f"threshold must be in [0, 1), got {self.threshold!r}")
+        if int(self.top_n) < 1:
+            raise ValueError(f"top_n must be >= 1, got {self.top_n!r}")
+        eps = self._align(scores, episodes)
+        for col in ("diagnoses", "procedures"):
+            if col not in eps.columns:
+                raise ValueError(f"fit needs the training episodes' column {col!r}")
+        versions = eps["icd_version"] if "icd_version" in eps.columns else [10] * len(eps)
+        counts: dict[str, int] = {}
+        for dx, px, v in zip(eps["diagnoses"], eps["procedures"], versions):
+            for lab in episode_labels(list(dx), list(px), int(v)):
+                counts[lab] = counts.get(lab, 0) + 1
+        self.label_counts_ = counts
+        if "admission_type" in eps.columns:
+            types = sorted(str(x) for x in eps["admission_type"].dropna().unique())
+        else:
+            types = []
+        self.admission_types_ = {t: float(i) for i, t in enumerate(types)}
+        self.feature_names_ = list(FEATURE_NAMES)
+        self.n_features_out_ = len(FEATURE_NAMES)
+        return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(FEATURE_NAMES, dtype=object)
+
+    # ----------------------------------------------------------- helpers
+    @staticmethod
+    def _align(scores: CodeScores, episodes: pd.DataFrame | None) -> pd.DataFrame:
+        """Episodes in the scores' row order (matched on episode_id when the column exists)."""
+        n = len(scores)
+        if episodes is None:
+            return pd.DataFrame(index=range(n))
+        if "episode_id" in episodes.columns:
+            idx = pd.Index(episodes["episode_id"].astype("int64"))
+            if not idx.is_unique:
+                raise ValueError("episodes column 'episode_id' has duplicate ids")
+            pos = idx.get_indexer(scores.episode_ids)
+            if (pos < 0).any():
+                missing = scores.episode_ids[pos < 0][:10].tolist()
+                raise ValueError(f"episodes lack these episode_id values of the scores: {missing}")
+            return episodes.iloc[pos].reset_index(drop=True)
+        if len(episodes) != n:
+            raise ValueError(
+                f"episodes has {len(episodes)} rows and no 'episode_id' column; scores have {n}"
+            )
+        return episodes.reset_index(drop=True)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "label_counts_"):
+            raise RuntimeError("RoutingFeatures is not fitted: call fit(scores, episodes) first")
+
+    def _set_features(self, labels: list[str], version: int, gender: Any, died: Any) -> list[float]:
+        """Categories, chapters, DRG weight/MDC and Elixhauser index of the predicted list."""
+        n_cat = float(len({truncate_label(lab, 3) for lab in labels}))
+        if not self.code_systems:
+            return [n_cat, math.nan, math.nan, math.nan, math.nan]
+        from triage.confidence._codes import chapter_of, drg_of, elixhauser_index
+
+        chapters = {chapter_of(lab, version) for lab in labels}
+        chapters.discard(None)
+        if version == 10 and labels:
+            _, weight, mdc = drg_of(labels, gender, died)
+            elix = elixhauser_index(labels)
+        else:
+            weight = mdc = elix = math.nan
+        return [n_cat, float(len(chapters)), weight, mdc, elix]
+
+    def _meta_row(self, text: Any, adm: Any, age: Any, los: Any, gender: Any) -> list[float]:
+        if isinstance(text, str):
+            chars, sections = float(len(text)), float(len(_SECTION.findall(text)))
+        else:
+            chars = sections = math.nan
+        adm_code = math.nan if adm is None or adm is pd.NA else self.admission_types_.get(str(adm), math.nan)
+        g = None if gender is None or gender is pd.NA else str(gender).strip().upper()[:1]
+        male = 1.0 if g == "M" else 0.0 if g == "F" else math.nan
+        return [chars, sections, adm_code, _num(age), _num(los), male]
+
+    # ---------------------------------------------------------- transform
+    def transform(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> np.ndarray:
+        """(n, len(FEATURE_NAMES)) float32 for every episode of ``scores``."""
+        self._check_fitted()
+        eps = self._align(scores, episodes)
+        n, k = len(scores), int(self.top_n)
+        t = float(self.threshold)
+        M = scores.matrix
+        if M.nnz and (M.data.min() < 0 or M.data.max() > 1 or not np.isfinite(M.data).all()):
+            raise ValueError("code scores must be probabilities in [0, 1]")
+        classes = scores.classes.astype(str)
+        versions = (
+            pd.to_numeric(eps["icd_version"], errors="coerce").fillna(10).astype(int).to_numpy()
+            if "icd_version" in eps.columns
+            else np.full(n, 10)
+        )
+
+        # Top-k per row, sorted by score desc then label (the same tie order transform_one uses).
+        lengths = np.diff(M.indptr)
+        row = np.repeat(np.arange(n), lengths)
+        label_rank = np.empty(len(classes), dtype=np.int64)
+        label_rank[np.argsort(classes, kind="stable")] = np.arange(len(classes))
+        order = np.lexsort((label_rank[M.indices], -M.data.astype(np.float64), row))
+        pos = np.arange(M.nnz) - M.indptr[row]
+        keep = pos < k
+        S = np.zeros((n, k))
+        L = np.full((n, k), -1, dtype=np.int64)
+        S[row[keep], pos[keep]] = M.data[order][keep]
+        L[row[keep], pos[keep]] = M.indices[order][keep]
+        cand = (L >= 0) & (S > 0)  # explicit stored zeros are no candidates (as in transform_one)
+        Lc = np.where(cand, L, 0)
+
+        counts = np.array([self.label_counts_.get(c, 0) for c in classes], dtype=np.float64)
+        logf = np.where(cand, np.log1p(counts)[Lc], 0.0)
+        dx10 = np.array([label_kind(c, 10) == "dx" for c in classes])
+        dx9 = np.array([label_kind(c, 9) == "dx" for c in classes])
+        isdx = np.where((versions == 10)[:, None], dx10[Lc], dx9[Lc]) & cand
+        sum_p = np.asarray(M.sum(axis=1), dtype=np.float64).ravel()
+        core = _score_core(S, cand, logf, isdx, sum_p, t, float(self.near))
+
+        acc = cand & (S > t)
+        gender = eps["gender"].tolist() if "gender" in eps.columns else [None] * n
+        died = eps["died"].tolist() if "died" in eps.columns else [None] * n
+        set_rows = np.empty((n, len(SET_FEATURES)))
+        for i in range(n):
+            labels = classes[L[i, acc[i]]].tolist()
+            set_rows[i] = self._set_features(labels, int(versions[i]), gender[i], died[i])
+
+        def col(name: str) -> list:
+            return eps[name].tolist() if name in eps.columns else [None] * n
+
+        meta = np.array(
+            [
+                self._meta_row(*vals)
+                for vals in zip(col("text"), col("admission_type"), col("age"), col("los_days"), gender)
+            ],
+            dtype=np.float64,
+        ).reshape(n, len(META_FEATURES))
+        return np.hstack([core, set_rows, meta]).astype(np.float32)
+
+    def transform_one(self, code_scores: Mapping[str, float], metadata: Mapping[str, Any] | None = None) -> np.ndarray:
+        """One episode's feature row (shape (len(FEATURE_NAMES),), float32) from label -> score.
+
+        ``metadata`` keys (all optional): text, admission_type, age, los_days, gender, died,
+        icd_version. Pure python/numpy: this is the service's per-request path.
+        """
+        self._check_fitted()
+        md = metadata or {}
+        t, k = float(self.threshold), int(self.top_n)
+        items = []
+        total = 0.0
+        for lab, s in code_scores.items():
+            s = float(np.float32(s))  # the batch path stores float32
+            if not 0.0 <= s <= 1.0:
+                raise ValueError(f"score of code {lab!r} must be in [0, 1], got {s!r}")
+            total += s
+            if s > 0.0:
+                items.append((-s, str(lab)))
+        items.sort()
+        items = items[:k]
+        v = _num(md.get("icd_version", 10))
+        version = 10 if math.isnan(v) else int(v)
+        S = np.zeros((1, k))
+        cand = np.zeros((1, k), dtype=bool)
+        logf = np.zeros((1, k))
+        isdx = np.zeros((1, k), dtype=bool)
+        m = len(items)
+        labels_sorted = [lab for _, lab in items]
+        S[0, :m] = [-s for s, _ in items]
+        cand[0, :m] = True
+        logf[0, :m] = [math.log1p(self.label_counts_.get(lab, 0)) for lab in labels_sorted]
+        isdx[0, :m] = [label_kind(lab, version) == "dx" for lab in labels_sorted]
+        core = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))[0]
+        accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
+        gender = md.get("gender")
+        sets = self._set_features(accepted, version, gender, md.get("died"))
+        meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender)
+        return np.concatenate([core, sets, meta]).astype(np.float32)

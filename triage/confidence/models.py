@@ -1,0 +1,254 @@
+"""Confidence models: P(the automated code list is correct | routing-time features).
+
+Four kinds share one interface and one calibration step:
+``lightgbm`` (default), ``torch-mlp``, and two baselines that need no training, ``product``
+(the product-form probability that the thresholded set is exact) and ``min-accepted`` (the
+lowest accepted score). Every kind produces a logit; a :class:`LogitCalibrator` fitted on a
+held-out split turns it into a probability.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+
+from triage.confidence.calibration import METHODS, LogitCalibrator, choose_method
+from triage.confidence.features import FEATURE_NAMES
+
+KINDS: tuple[str, ...] = ("lightgbm", "torch-mlp", "product", "min-accepted")
+BASELINES: tuple[str, ...] = ("product", "min-accepted")
+_CLIP = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1 - _CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+class ConfidenceModel(ClassifierMixin, BaseEstimator):
+    """Calibrated probability that an episode's automated code list is correct.
+
+    Parameters
+    ----------
+    kind : "lightgbm" | "torch-mlp" | "product" | "min-accepted".
+    calibration : "auto" (lowest cross-validated log loss on the calibration split) or one of
+        "isotonic", "sigmoid", "temperature", "venn-abers", "none".
+    feature_names : column names of X (default: :data:`FEATURE_NAMES`); baselines read their
+        column by name.
+    cal_fraction : share of (X, y) held out for calibration when no X_cal is given.
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM.
+    hidden, epochs, batch_size, lr, weight_decay : torch MLP.
+    n_jobs : threads for LightGBM and torch (1 by default: OpenMP threads spin badly on a
+        shared, oversubscribed machine).
+    """
+
+    def __init__(
+        self,
+        kind: str = "lightgbm",
+        calibration: str = "auto",
+        random_state: int | None = 0,
+        feature_names: Sequence[str] | None = None,
+        cal_fraction: float = 0.2,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        hidden: tuple[int, ...] = (64, 32),
+        epochs: int = 20,
+        batch_size: int = 512,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        n_jobs: int = 1,
+    ) -> None:
+        self.kind = kind
+        self.calibration = calibration
+        self.random_state = random_state
+        self.feature_names = feature_names
+        self.cal_fraction = cal_fraction
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------ checks
+    def _names(self) -> list[str]:
+        return list(self.feature_names) if self.feature_names is not None else list(FEATURE_NAMES)
+
+    def _check_X(self, X: Any, what: str = "X") -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"{what} must be 2-D (episodes x features), got shape {X.shape}")
+        n_expected = getattr(self, "n_features_in_", len(self._names()))
+        if X.shape[1] != n_expected:
+            raise ValueError(f"{what} has {X.shape[1]} feature columns, expected {n_expected}")
+        if np.isinf(X).any():
+            col = int(np.flatnonzero(np.isinf(X).any(axis=0))[0])
+            raise ValueError(f"{what} column {self._names()[col]!r} contains infinity")
+        return X
+
+    @staticmethod
+    def _check_y(y: Any, n: int, what: str = "y") -> np.ndarray:
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"{what} must have shape ({n},), got {y.shape}")
+        if not np.isin(y, (0, 1, True, False)).all():
+            raise ValueError(f"{what} must be 0/1 or boolean (correct or not)")
+        return y.astype(int)
+
+    # --------------------------------------------------------------- fit
+    def fit(self, X, y, X_cal=None, y_cal=None) -> "ConfidenceModel":
+        """Train on (X, y); calibrate on (X_cal, y_cal), or on a held-out part of (X, y)."""
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.calibration != "auto" and self.calibration not in METHODS:
+            raise ValueError(f"calibration must be 'auto' or one of {METHODS}, got {self.calibration!r}")
+        names = self._names()
+        self.n_features_in_ = len(names)
+        X = self._check_X(X)
+        y = self._check_y(y, len(X))
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        if X_cal is None:
+            if self.kind in BASELINES:
+                X_tr, y_tr, X_cal, y_cal = X, y, X, y  # nothing is trained: all of it calibrates
+            else:
+                X_tr, X_cal, y_tr, y_cal = train_test_split(
+                    X, y, test_size=self.cal_fraction, random_state=self.random_state, stratify=y
+                )
+        else:
+            X_tr, y_tr = X, y
+            X_cal = self._check_X(X_cal, "X_cal")
+            y_cal = self._check_y(y_cal, len(X_cal), "y_cal")
+        with warnings.catch_warnings():  # all-NaN columns have no median: use 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.reference_ = np.nan_to_num(np.nanmedian(X_tr, axis=0))
+        self._fit_model(X_tr, y_tr)
+        z_cal = self.decision_function(X_cal)
+        if self.calibration == "auto":
+            method, self.calibration_losses_ = choose_method(
+                z_cal, y_cal, random_state=self.random_state
+            )
+        else:
+            method, self.calibration_losses_ = self.calibration, {}
+        self.calibration_method_ = method
+        self.calibrator_ = LogitCalibrator(method).fit(z_cal, y_cal)
+        return self
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray) -> None:
+        names = self._names()
+        if self.kind == "product":
+            self._col_ = names.index("log_p_exact")
+            return
+        if self.kind == "min-accepted":
+            self._col_ = names.index("min_accepted")
+            return
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"y has only class {int(y[0])}: a {self.kind} model needs both")
+        if self.kind == "lightgbm":
+            import lightgbm as lgb
+
+            params = {
+                "objective": "binary",
+                "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves,
+                "min_data_in_leaf": self.min_child_samples,
+                "feature_fraction": 0.9,
+                "seed": 0 if self.random_state is None else int(self.random_state),
+                "deterministic": True,
+                "force_row_wise": True,
+                "num_threads": self.n_jobs,
+                "verbose": -1,
+            }
+            data = lgb.Dataset(X, label=y, feature_name=[f"f{i}" for i in range(X.shape[1])])
+            self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
+        else:
+            from triage.confidence.mlp import fit_mlp
+
+            self.mlp_ = fit_mlp(
+                X, y, hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size,
+                lr=self.lr, weight_decay=self.weight_decay, random_state=self.random_state,
+                n_threads=self.n_jobs,
+            )
+
+    # ----------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "calibrator_"):
+            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated logit, X already checked."""
+        if self.kind == "product":
+            lp = np.minimum(np.nan_to_num(X[:, self._col_], nan=np.log(_CLIP)), -1e-12)
+            lp = np.maximum(lp, np.log(_CLIP))
+            return lp - np.log(-np.expm1(lp))
+        if self.kind == "min-accepted":
+            # No accepted code: an empty set is never exact, so confidence is as low as it goes.
+            return _logit(np.nan_to_num(X[:, self._col_], nan=0.0))
+        if self.kind == "lightgbm":
+            return self.booster_.predict(X, raw_score=True, num_threads=self.n_jobs)
+        return self.mlp_.logit(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Uncalibrated logit of correctness."""
+        if not hasattr(self, "n_features_in_"):
+            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+        return self._raw(self._check_X(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, 2): columns P(incorrect), P(correct)."""
+        self._check_fitted()
+        p = self.calibrator_.map(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+    def predict_one(self, x: np.ndarray) -> float:
+        """Calibrated P(correct) of one feature row: the service's per-request path."""
+        x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+        if x.shape[1] != self.n_features_in_:
+            raise ValueError(f"feature row has {x.shape[1]} values, expected {self.n_features_in_}")
+        return float(self.calibrator_.map(self._raw(x))[0])
+
+    def contributions(self, X_one, top_k: int = 5) -> list[tuple[str, float]]:
+        """Largest per-feature contributions to one episode's logit ("reasons"), by magnitude.
+
+        LightGBM: exact SHAP values (``pred_contrib``). Other kinds: occlusion, the change in
+        logit when the feature is replaced by its training median.
+        """
+        self._check_fitted()
+        x = self._check_X(np.asarray(X_one, dtype=np.float64).reshape(1, -1), "X_one")
+        if self.kind == "lightgbm":
+            contrib = self.booster_.predict(x, pred_contrib=True)[0, :-1]
+        else:
+            base = self._raw(x)[0]
+            occluded = np.repeat(x, x.shape[1], axis=0)
+            occluded[np.arange(x.shape[1]), np.arange(x.shape[1])] = self.reference_
+            contrib = base - self._raw(occluded)
+        names = self._names()
+        order = np.argsort(-np.abs(contrib), kind="stable")[:top_k]
+        return [(names[i], float(contrib[i])) for i in order]
+
+    # ------------------------------------------------------------ persist
+    def save(self, path: str | Path) -> None:
+        self._check_fitted()
+        joblib.dump(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ConfidenceModel":
+        obj = joblib.load(path)
+        if not isinstance(obj, cls):
+            raise ValueError(f"{path}: holds a {type(obj).__name__}, not a ConfidenceModel")
+        return obj
