@@ -1,0 +1,400 @@
+"""Realistic upper bounds on tractable subsets (seed paper §3.5, recommendation 5).
+
+For each subset of episodes (by number of 3-character categories, chapter, MDC, admission type,
+LOS band, note length band, care type, number of predicted codes):
+
+* the *oracle bound*: the coder's exact-match rate, with a Clopper–Pearson interval — the share
+  one could automate if one knew exactly which episodes the coder gets right;
+* the *realistic bound*: the automation rate reached on test data by the guaranteed-risk policy
+  (error among automated <= alpha w.p. >= 1 - delta) fitted on the subset's calibration part;
+* the cost saving per episode of that policy against all-human coding.
+
+:func:`discover_subsets` searches rules over routing-time features (leaves of a shallow decision
+tree) whose error can be guaranteed <= alpha, found on one split and confirmed on another.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier
+
+from triage.codes.labels import label_kind, truncate_label
+from triage.policy.costs import CostModel, check_correct, check_probabilities
+from triage.policy.guarantees import clopper_pearson_interval, clopper_pearson_upper
+from triage.policy.human import HUMAN_REFERENCE_LINES
+from triage.policy.policies import choose_policy, evaluate_policy
+
+CATEGORY_BANDS = ("1", "2", "3", "4-5", ">=6")
+SUBSET_COLUMNS = (
+    "gold_categories_band",
+    "pred_categories_band",
+    "principal_chapter",
+    "mdc",
+    "admission_type",
+    "los_band",
+    "note_length_band",
+    "care_type",
+    "n_predicted_codes_band",
+)
+
+# ICD-10-CM chapters by 3-character range (FY2026 tabular). Lexical comparison works: "O9A" > "O99".
+_ICD10_CHAPTERS: tuple[tuple[str, str, str], ...] = (
+    ("A00", "B99", "01 Infectious"), ("C00", "D49", "02 Neoplasms"), ("D50", "D89", "03 Blood"),
+    ("E00", "E89", "04 Endocrine"), ("F01", "F99", "05 Mental"), ("G00", "G99", "06 Nervous"),
+    ("H00", "H59", "07 Eye"), ("H60", "H95", "08 Ear"), ("I00", "I99", "09 Circulatory"),
+    ("J00", "J99", "10 Respiratory"), ("K00", "K95", "11 Digestive"), ("L00", "L99", "12 Skin"),
+    ("M00", "M99", "13 Musculoskeletal"), ("N00", "N99", "14 Genitourinary"),
+    ("O00", "O9A", "15 Pregnancy"), ("P00", "P96", "16 Perinatal"), ("Q00", "Q99", "17 Congenital"),
+    ("R00", "R99", "18 Symptoms"), ("S00", "T88", "19 Injury"), ("U00", "U85", "22 Special"),
+    ("V00", "Y99", "20 External causes"), ("Z00", "Z99", "21 Health status"),
+)
+# ICD-9-CM diagnosis chapters by numeric 3-digit range; V and E codes are chapters of their own.
+_ICD9_CHAPTERS: tuple[tuple[int, int, str], ...] = (
+    (1, 139, "01 Infectious"), (140, 239, "02 Neoplasms"), (240, 279, "03 Endocrine"),
+    (280, 289, "04 Blood"), (290, 319, "05 Mental"), (320, 389, "06 Nervous"),
+    (390, 459, "07 Circulatory"), (460, 519, "08 Respiratory"), (520, 579, "09 Digestive"),
+    (580, 629, "10 Genitourinary"), (630, 679, "11 Pregnancy"), (680, 709, "12 Skin"),
+    (710, 739, "13 Musculoskeletal"), (740, 759, "14 Congenital"), (760, 779, "15 Perinatal"),
+    (780, 799, "16 Symptoms"), (800, 999, "17 Injury"),
+)
+
+
+def diagnosis_chapter(code: str, version: int) -> str:
+    """ICD chapter of a canonical (undotted) diagnosis code, e.g. ('I509', 10) -> 'ICD-10 09 Circulatory'."""
+    c = str(code).strip().replace(".", "").upper()
+    if version == 10:
+        cat = c[:3]
+        for lo, hi, name in _ICD10_CHAPTERS:
+            if lo <= cat <= hi:
+                return f"ICD-10 {name}"
+        return "unknown"
+    if version == 9:
+        if c.startswith("V"):
+            return "ICD-9 18 Supplementary V"
+        if c.startswith("E"):
+            return "ICD-9 19 External causes E"
+        if c[:3].isdigit():
+            n = int(c[:3])
+            for lo, hi, name in _ICD9_CHAPTERS:
+                if lo <= n <= hi:
+                    return f"ICD-9 {name}"
+        return "unknown"
+    raise ValueError(f"icd_version must be 9 or 10, got {version!r}")
+
+
+def category_band(n: int) -> str:
+    """Band of a number of unique 3-character categories, as in seed Figure 4."""
+    if n <= 0:
+        return "0"
+    if n <= 3:
+        return str(n)
+    return "4-5" if n <= 5 else ">=6"
+
+
+def _count_band(n: int) -> str:
+    if n <= 3:
+        return str(n)
+    if n <= 5:
+        return "4-5"
+    if n <= 10:
+        return "6-10"
+    return ">10"
+
+
+def _interval_band(values: pd.Series, edges: Sequence[float], unit: str) -> pd.Series:
+    labels = [f"{edges[i]:g}-{edges[i + 1]:g}{unit}" for i in range(len(edges) - 2)] + [f">={edges[-2]:g}{unit}"]
+    out = pd.cut(values.astype(float), bins=list(edges), right=False, labels=labels)
+    return out.astype(object).where(out.notna(), "unknown").astype(str)
+
+
+def build_subset_columns(
+    episodes: pd.DataFrame,
+    predicted: Sequence[Sequence[str]] | None = None,
+    mdc: Sequence[Any] | None = None,
+    los_edges: Sequence[float] = (0, 1, 3, 7, 14, np.inf),
+    note_word_edges: Sequence[float] = (0, 500, 1000, 1500, 2000, 3000, np.inf),
+    day_case_max_los: float = 1.0,
+) -> pd.DataFrame:
+    """Subset columns for :func:`subset_bounds`, one row per episode (same index as ``episodes``).
+
+    ``predicted`` is the coder's predicted label list per episode (routing-time); the gold
+    band (``gold_categories_band``, ``principal_chapter``) is for analysis only — it is not
+    known when routing. ``mdc`` is the predicted MDC per episode if the caller has grouped
+    DRGs. ``care_type`` is taken from an episodes column of that name when present, else
+    derived from LOS: a stay under ``day_case_max_los`` days is a day case (MIMIC has no
+    care-type field).
+    """
+    needed = {"diagnoses", "icd_version"}
+    missing = needed - set(episodes.columns)
+    if missing:
+        raise ValueError(f"episodes is missing column(s) {sorted(missing)}")
+    n = len(episodes)
+    out = pd.DataFrame(index=episodes.index)
+    versions = episodes["icd_version"].to_numpy()
+    gold_counts = []
+    chapters = []
+    for i, (dx, v) in enumerate(zip(episodes["diagnoses"], versions)):
+        if not isinstance(dx, (list, tuple, np.ndarray)):
+            raise ValueError(f"episodes column 'diagnoses' must hold lists of codes; row {i} is {dx!r}")
+        # ICD-9 E codes have 4-character categories (E879); everything else 3.
+        e9 = int(v) == 9
+        gold_counts.append(len({str(c)[:4] if e9 and str(c).startswith("E") else str(c)[:3] for c in dx}))
+        chapters.append(diagnosis_chapter(dx[0], int(v)) if len(dx) else "none")
+    out["gold_categories_band"] = [category_band(k) for k in gold_counts]
+    out["principal_chapter"] = chapters
+    if predicted is not None:
+        if len(predicted) != n:
+            raise ValueError(f"predicted has {len(predicted)} label lists, expected {n} (one per episode)")
+        pred_cats, pred_counts = [], []
+        for labels, v in zip(predicted, versions):
+            labels = list(labels)
+            dx = [lab for lab in labels if label_kind(lab, int(v)) == "dx"]
+            pred_cats.append(len({truncate_label(lab, 3) for lab in dx}))
+            pred_counts.append(len(labels))
+        out["pred_categories_band"] = [category_band(k) for k in pred_cats]
+        out["n_predicted_codes_band"] = [_count_band(k) for k in pred_counts]
+    if mdc is not None:
+        if len(mdc) != n:
+            raise ValueError(f"mdc has {len(mdc)} values, expected {n}")
+        out["mdc"] = pd.Series(list(mdc), index=episodes.index).astype(object).fillna("unknown").astype(str)
+    if "admission_type" in episodes:
+        out["admission_type"] = episodes["admission_type"].astype(object).fillna("unknown").astype(str)
+    if "los_days" in episodes:
+        out["los_band"] = _interval_band(episodes["los_days"], los_edges, "d")
+    if "text" in episodes:
+        words = episodes["text"].fillna("").astype(str).str.split().str.len()
+        out["note_length_band"] = _interval_band(words, note_word_edges, "w")
+    if "care_type" in episodes:
+        out["care_type"] = episodes["care_type"].astype(object).fillna("unknown").astype(str)
+    elif "los_days" in episodes:
+        los = episodes["los_days"].astype(float)
+        out["care_type"] = np.where(los.isna(), "unknown", np.where(los < day_case_max_los, "day_case", "inpatient"))
+    return out
+
+
+def _split_masks(n: int, calibration: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
+    cal = check_correct("calibration", calibration, n)
+    tst = ~cal if test is None else check_correct("test", test, n)
+    if (cal & tst).any():
+        raise ValueError("calibration and test masks overlap: the realistic bound needs disjoint splits")
+    return cal, tst
+
+
+def _bound_row(
+    p: np.ndarray, correct: np.ndarray, cal: np.ndarray, tst: np.ndarray, costs: CostModel,
+    alpha: float, delta: float, method: str, level: float, min_calibration: int, n_test_total: int,
+) -> dict[str, Any]:
+    n_cal, n_test = int(cal.sum()), int(tst.sum())
+    k_right = int(correct[tst].sum())
+    lo, hi = clopper_pearson_interval(k_right, n_test, level)
+    row: dict[str, Any] = {
+        "n_calibration": n_cal,
+        "n_test": n_test,
+        "share": n_test / n_test_total if n_test_total else np.nan,
+        "exact_match_rate": k_right / n_test if n_test else np.nan,
+        "exact_match_lower": float(lo),
+        "exact_match_upper": float(hi),
+        "oracle_automation_rate": k_right / n_test if n_test else np.nan,
+    }
+    blank = {
+        "threshold": np.inf, "feasible": False, "realistic_automation_rate": 0.0,
+        "automated_error_rate": np.nan, "automated_error_upper": np.nan,
+        "cost_per_episode": costs.all_human_cost(), "cost_saving_per_episode": 0.0,
+    }
+    if n_cal < min_calibration or n_test == 0:
+        row.update(blank, note=f"fewer than {min_calibration} calibration episodes" if n_cal < min_calibration else "no test episodes")
+        return row
+    pol = choose_policy("guaranteed", p[cal], correct[cal], costs, alpha=alpha, delta=delta, method=method)  # type: ignore[arg-type]
+    ev = evaluate_policy(pol, p[tst], correct[tst], costs, level=level)
+    row.update(
+        threshold=pol.t_automate,
+        feasible=pol.feasible,
+        realistic_automation_rate=ev["automation_rate"],
+        automated_error_rate=ev["automated_error_rate"],
+        automated_error_upper=ev["automated_error_upper"],
+        cost_per_episode=ev["cost_per_episode"],
+        cost_saving_per_episode=ev["cost_saving_per_episode"],
+        note=pol.note,
+    )
+    return row
+
+
+def subset_bounds(
+    subsets: pd.DataFrame,
+    p: Any,
+    correct: Any,
+    calibration: Any,
+    test: Any = None,
+    costs: CostModel | None = None,
+    alpha: float = 0.1,
+    delta: float = 0.1,
+    columns: Iterable[str] | None = None,
+    method: str = "sgr",
+    level: float = 0.95,
+    min_calibration: int = 30,
+) -> pd.DataFrame:
+    """Oracle and realistic bounds per subset: one tidy row per (subset column, value).
+
+    ``p``/``correct`` are per-episode arrays aligned with ``subsets`` rows; ``calibration`` and
+    ``test`` are boolean masks (test defaults to the complement). Shares, exact-match rates and
+    realised automation are measured on the test part; the policy is fitted on the calibration
+    part of the same subset. A first row ``subset == "all"`` gives the whole population.
+    """
+    p = check_probabilities("p", p)
+    n = p.shape[0]
+    if len(subsets) != n:
+        raise ValueError(f"subsets has {len(subsets)} rows, p has {n}: they must be aligned")
+    correct = check_correct("correct", correct, n)
+    cal, tst = _split_masks(n, calibration, test)
+    costs = CostModel() if costs is None else costs
+    cols = [c for c in SUBSET_COLUMNS if c in subsets.columns] if columns is None else list(columns)
+    for c in cols:
+        if c not in subsets.columns:
+            raise ValueError(f"subsets has no column {c!r} (columns: {list(subsets.columns)})")
+    n_test_total = int(tst.sum())
+    args = (costs, alpha, delta, method, level, min_calibration, n_test_total)
+    rows = [{"subset": "all", "value": "all", **_bound_row(p, correct, cal, tst, *args)}]
+    for col in cols:
+        codes, uniques = pd.factorize(subsets[col].astype(object).fillna("unknown").astype(str), sort=True)
+        for j, value in enumerate(uniques):
+            m = codes == j
+            rows.append({"subset": col, "value": value, **_bound_row(
+                p[m], correct[m], cal[m], tst[m], *args)})
+    df = pd.DataFrame(rows)
+    df.insert(2, "alpha", alpha)
+    df.insert(3, "delta", delta)
+    df["unit"] = costs.unit
+    return df
+
+
+def human_reference_frame() -> pd.DataFrame:
+    """Published human accuracy as reference lines (seed paper §3.5)."""
+    sources = {
+        "human_instance_accuracy_uk_study": ("instance (exact set)", "UK study, 50 episodes (Gan et al. 2024 §3.5)"),
+        "human_instance_accuracy_uk_hospital": ("instance (exact set)", "Abdulla et al. 2020, UK hospital, 4 months"),
+        "human_code_accuracy_uk_median": ("code", "Burns et al. 2012, median of 32 UK studies (50-98%)"),
+    }
+    return pd.DataFrame(
+        [{"reference": k, "accuracy": v, "metric": sources[k][0], "source": sources[k][1]}
+         for k, v in HUMAN_REFERENCE_LINES.items()]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# discovered subsets
+
+#: Columns that carry gold information and must never be routing features.
+GOLD_COLUMNS = frozenset({"correct", "diagnoses", "procedures", "gold_categories_band", "principal_chapter", "split"})
+
+
+def _leaf_rules(tree: DecisionTreeClassifier, names: Sequence[str]) -> dict[int, str]:
+    t = tree.tree_
+    rules: dict[int, str] = {}
+
+    def text(bounds: dict[str, list[float]]) -> str:
+        # keep only the tightest bound per feature: "p > 0.7 and p > 0.8" reads "p > 0.8"
+        parts = []
+        for name, (lo, hi) in bounds.items():
+            if lo > -np.inf:
+                parts.append(f"{name} > {lo:.6g}")
+            if hi < np.inf:
+                parts.append(f"{name} <= {hi:.6g}")
+        return " and ".join(parts) if parts else "all"
+
+    def walk(node: int, bounds: dict[str, list[float]]) -> None:
+        if t.children_left[node] == -1:
+            rules[node] = text(bounds)
+            return
+        name, thr = names[t.feature[node]], float(t.threshold[node])
+        lo, hi = bounds.get(name, [-np.inf, np.inf])
+        walk(t.children_left[node], {**bounds, name: [lo, min(hi, thr)]})
+        walk(t.children_right[node], {**bounds, name: [max(lo, thr), hi]})
+
+    walk(0, {})
+    return rules
+
+
+def discover_subsets(
+    features: pd.DataFrame,
+    correct: Any,
+    find: Any,
+    confirm: Any,
+    alpha: float = 0.1,
+    delta: float = 0.1,
+    max_depth: int = 3,
+    min_samples_leaf: int | float = 0.01,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Rules over routing-time features whose error among automated is guaranteed <= alpha.
+
+    A shallow tree predicting ``correct`` is fitted on the ``find`` split; each leaf is a rule
+    that automates every episode it matches. Candidates are leaves whose Clopper–Pearson upper
+    limit on ``find`` (at delta / number of leaves) is <= alpha; each candidate is then
+    confirmed on the disjoint ``confirm`` split at delta / number of candidates (Bonferroni), so
+    every confirmed rule holds with probability >= 1 - delta jointly. Returns one row per leaf,
+    most accurate first, with a final ``rule == "confirmed union"`` row (automate every episode
+    any confirmed rule matches; its bound is the largest rule bound, valid because the union's
+    risk is a mixture of the rules' risks). The fitted tree is in ``result.attrs["tree"]``.
+    """
+    if not isinstance(features, pd.DataFrame):
+        raise ValueError("features must be a pandas DataFrame of routing-time features")
+    leaked = sorted(GOLD_COLUMNS & set(features.columns))
+    if leaked:
+        raise ValueError(f"features contain gold-derived column(s) {leaked}: rules may use routing-time features only")
+    nonnum = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if nonnum:
+        raise ValueError(f"features column(s) {nonnum} are not numeric: encode them first")
+    n = len(features)
+    correct = check_correct("correct", correct, n)
+    f_mask = check_correct("find", find, n)
+    c_mask = check_correct("confirm", confirm, n)
+    if (f_mask & c_mask).any():
+        raise ValueError("find and confirm masks overlap: confirmation needs a disjoint split")
+    if not f_mask.any() or not c_mask.any():
+        raise ValueError("find and confirm splits must both be non-empty")
+    X = features.to_numpy(dtype=float)
+    if np.isnan(X).any():
+        col = features.columns[np.isnan(X).any(axis=0)][0]
+        raise ValueError(f"features column {col!r} has missing values: impute them first")
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
+    tree.fit(X[f_mask], correct[f_mask])
+    rules = _leaf_rules(tree, list(features.columns))
+    leaves = tree.apply(X)
+    ids = np.array(sorted(rules))
+    d_find = delta / len(ids)
+    rows = []
+    for leaf in ids:
+        in_leaf = leaves == leaf
+        nf, nc = int((in_leaf & f_mask).sum()), int((in_leaf & c_mask).sum())
+        kf, kc = int((in_leaf & f_mask & ~correct).sum()), int((in_leaf & c_mask & ~correct).sum())
+        rows.append({
+            "leaf": int(leaf), "rule": rules[leaf],
+            "share_find": nf / f_mask.sum(), "error_find": kf / nf if nf else np.nan,
+            "upper_find": float(clopper_pearson_upper(kf, nf, d_find)),
+            "share_confirm": nc / c_mask.sum(), "n_confirm": nc, "errors_confirm": kc,
+            "error_confirm": kc / nc if nc else np.nan,
+        })
+    df = pd.DataFrame(rows)
+    df["candidate"] = df["upper_find"] <= alpha
+    n_cand = max(1, int(df["candidate"].sum()))
+    df["upper_confirm"] = clopper_pearson_upper(df["errors_confirm"], df["n_confirm"], delta / n_cand)
+    df["confirmed"] = df["candidate"] & (df["upper_confirm"] <= alpha)
+    df = df.sort_values(["confirmed", "error_find"], ascending=[False, True]).reset_index(drop=True)
+    conf = df[df["confirmed"]]
+    nc, kc = int(conf["n_confirm"].sum()), int(conf["errors_confirm"].sum())
+    union = {
+        "leaf": -1, "rule": "confirmed union", "share_find": float(conf["share_find"].sum()),
+        "error_find": np.nan, "upper_find": np.nan, "share_confirm": nc / c_mask.sum(),
+        "n_confirm": nc, "errors_confirm": kc, "error_confirm": kc / nc if nc else np.nan,
+        # each confirmed rule's risk is <= its bound on one joint event, so the union's (a mixture) is <= the max
+        "candidate": bool(len(conf)), "upper_confirm": float(conf["upper_confirm"].max()) if nc else np.nan,
+        "confirmed": bool(len(conf)),
+    }
+    df = pd.concat([df, pd.DataFrame([union])], ignore_index=True)
+    df.insert(0, "alpha", alpha)
+    df.insert(1, "delta", delta)
+    df.attrs["tree"] = tree
+    return df
