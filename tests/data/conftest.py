@@ -127,3 +127,18 @@ def mimic3_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+class MimicWriters:
+    """The writers above as a fixture (pytest's importlib mode cannot import conftest)."""
+
+    mimic4_tables = staticmethod(mimic4_tables)
+    mimic3_tables = staticmethod(mimic3_tables)
+    write_mimic4 = staticmethod(write_mimic4)
+    write_mimic3 = staticmethod(write_mimic3)
+    write_csv = staticmethod(write_csv)
+
+
+@pytest.fixture
+def mimic() -> type[MimicWriters]:
+    return MimicWriters

@@ -1,0 +1,117 @@
+import warnings
+
+import pandas as pd
+import pytest
+
+from triage.data import DataError, gold_labels, load_episodes, load_episodes_with_report
+from triage.data.schema import EPISODE_COLUMNS
+
+
+def by_id(df: pd.DataFrame) -> pd.DataFrame:
+    return df.set_index("episode_id")
+
+
+def test_schema_order_and_exclusions(mimic4_dir):
+    df, report = load_episodes_with_report(mimic4_dir)
+    assert list(df.columns) == list(EPISODE_COLUMNS)
+    assert {c: str(df[c].dtype) for c in ("episode_id", "icd_version", "los_days", "died")} == {
+        "episode_id": "int64", "icd_version": "int8", "los_days": "float64", "died": "boolean"}
+    assert df["episode_id"].tolist() == [101, 102, 103, 104, 105]
+    assert report.excluded == {"no_note": 1, "no_codes": 1}
+    assert report.n_loaded == 5
+
+
+def test_seq_num_order_is_kept_not_sorted(mimic4_dir):
+    e = by_id(load_episodes(mimic4_dir))
+    assert e.loc[101, "diagnoses"] == ["I214", "E119", "N1830"]  # file order was E119, I214, N1830
+    assert e.loc[101, "procedures"] == ["02703DZ"]
+    assert e.loc[103, "diagnoses"] == ["4019", "E8790", "V3001"]
+    assert gold_labels(e.loc[[101, 103]].reset_index()) == [
+        ["I21.4", "E11.9", "N18.30", "02703DZ"], ["401.9", "E879.0", "V30.01", "38.93"]]
+
+
+def test_addendum_follows_report(mimic4_dir):
+    e = by_id(load_episodes(mimic4_dir))
+    assert e.loc[105, "text"] == "Pneumonia, treated.\n\nADDENDUM: culture positive."
+
+
+def test_admission_metadata(mimic4_dir):
+    e = by_id(load_episodes(mimic4_dir))
+    assert e.loc[101, "los_days"] == pytest.approx(4.1666667)
+    assert e.loc[102, "age"] == 61.0           # anchor_age 60 at anchor_year 2180, admitted 2181
+    assert e.loc[101, "gender"] == "M"
+    assert bool(e.loc[104, "died"]) and not bool(e.loc[101, "died"])
+    assert e.loc[103, "admission_type"] == "NEWBORN"
+
+
+def test_icd_version_filter(mimic4_dir):
+    df10, rep10 = load_episodes_with_report(mimic4_dir, icd_version=10)
+    df9, rep9 = load_episodes_with_report(mimic4_dir, icd_version=9)
+    assert df10["episode_id"].tolist() == [101, 102, 104, 105]
+    assert df9["episode_id"].tolist() == [103]
+    assert rep10.filtered == {"icd_version_9": 1} and rep9.filtered == {"icd_version_10": 4}
+    assert set(df10["icd_version"]) == {10}
+
+
+def test_plain_csv_and_missing_optional_tables_degrade(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    tables["hosp/procedures_icd"] = tables["hosp/procedures_icd"].drop(columns="chartdate")
+    del tables["hosp/admissions"], tables["hosp/patients"]
+    root = mimic.write_mimic4(tmp_path / "m4", tables, gz=False)
+    with pytest.warns(UserWarning, match="no admissions table"):
+        df = load_episodes(root)
+    e = by_id(df)
+    assert e.loc[101, "procedures"] == ["02703DZ"]
+    assert df["admittime"].isna().all() and df["age"].isna().all() and df["los_days"].isna().all()
+
+
+def test_no_procedures_table_warns(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    del tables["hosp/procedures_icd"]
+    with pytest.warns(UserWarning, match="no procedures_icd"):
+        df = load_episodes(mimic.write_mimic4(tmp_path / "m4", tables))
+    assert all(p == [] for p in df["procedures"])
+
+
+def test_strict_turns_exclusions_into_errors(mimic4_dir):
+    with pytest.raises(DataError, match="no_note"):
+        load_episodes(mimic4_dir, strict=True)
+
+
+def test_unparseable_codes_excluded_and_counted(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    dx = tables["hosp/diagnoses_icd"]
+    dx.loc[dx["hadm_id"] == 104, "icd_code"] = "I50-9?"
+    df, rep = load_episodes_with_report(mimic.write_mimic4(tmp_path / "m4", tables))
+    assert 104 not in df["episode_id"].tolist()
+    assert rep.excluded["unparseable_codes"] == 1
+    assert "I50-9?" in rep.examples["unparseable_codes"][0]
+
+
+def test_inputs_are_read_only(mimic4_dir, tmp_path):
+    before = sorted(p.relative_to(mimic4_dir) for p in mimic4_dir.rglob("*"))
+    mimic4_dir.chmod(0o555)
+    for sub in ("hosp", "note"):
+        (mimic4_dir / sub).chmod(0o555)
+    try:
+        load_episodes(mimic4_dir, cache=True)
+        load_episodes(mimic4_dir, cache=True)
+    finally:
+        for sub in ("hosp", "note"):
+            (mimic4_dir / sub).chmod(0o755)
+        mimic4_dir.chmod(0o755)
+    assert sorted(p.relative_to(mimic4_dir) for p in mimic4_dir.rglob("*")) == before
+    assert list((tmp_path / "cache" / "episodes").glob("*.parquet"))
+
+
+def test_cache_round_trip_is_identical(mimic4_dir):
+    a, ra = load_episodes_with_report(mimic4_dir, cache=True)
+    b, rb = load_episodes_with_report(mimic4_dir, cache=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert ra.excluded == rb.excluded
+
+
+def test_cache_inside_data_folder_is_refused(mimic4_dir, monkeypatch):
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(mimic4_dir / "cache"))
+    with pytest.raises(DataError, match="inside the input folder"):
+        load_episodes(mimic4_dir, cache=True)
