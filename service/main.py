@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,7 @@ def _load_initial(app: FastAPI) -> None:
     uri = app.state.settings.resolved_model_uri()
     try:
         routing = admin.apply_saved_policy(app.state.router_loader(uri), app.state.store)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - serve not-ready; an admin can reload
         log.error("could not load model %s: %s: %s", uri, type(exc).__name__, exc)
         return
     app.state.router_holder.swap(routing, model_uri=uri)

@@ -66,7 +66,7 @@ class Episode(BaseModel):
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Episode":
+    def _not_empty(self) -> Episode:
         if not self.code_scores and not (self.text and self.text.strip()):
             raise ValueError("episode has neither code_scores nor text")
         return self
@@ -188,7 +188,7 @@ class OutcomeIn(BaseModel):
     final_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")
-    def _one_reference(self) -> "OutcomeIn":
+    def _one_reference(self) -> OutcomeIn:
         if (self.decision_id is None) == (self.episode_id is None):
             raise ValueError("give exactly one of decision_id or episode_id")
         return self
@@ -263,7 +263,7 @@ class PolicyUpdate(BaseModel):
     capacity: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "PolicyUpdate":
+    def _something(self) -> PolicyUpdate:
         if not self.model_dump(exclude_none=True):
             raise ValueError("give at least one policy parameter")
         return self

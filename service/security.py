@@ -31,7 +31,7 @@ class ApiKeyRegistry:
         ]
 
     @classmethod
-    def from_spec(cls, spec: str) -> "ApiKeyRegistry":
+    def from_spec(cls, spec: str) -> ApiKeyRegistry:
         """Parse ``"router:abc,admin:xyz"`` (or ``role:sha256:<hex>`` for pre-hashed keys)."""
         hashed: dict[str, Role] = {}
         for i, item in enumerate(p.strip() for p in spec.split(",")):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ class OutcomeExists(Exception):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_decision_id() -> str:
@@ -149,7 +149,7 @@ class DecisionStore:
             with self.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             return True
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means not reachable
             return False
 
     # decisions -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 

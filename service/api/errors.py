@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError

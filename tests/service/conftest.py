@@ -133,13 +133,14 @@ except ImportError:
 def make_settings(database_url: str, **overrides: Any):
     from service.core.config import Settings
 
-    return Settings(
-        database_url=database_url,
-        api_keys=API_KEYS,
-        model_uri="test-model",
-        table_prefix=f"t{uuid.uuid4().hex[:8]}_",
+    values = {
+        "database_url": database_url,
+        "api_keys": API_KEYS,
+        "model_uri": "test-model",
+        "table_prefix": f"t{uuid.uuid4().hex[:8]}_",
         **overrides,
-    )
+    }
+    return Settings(**values)
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def postgres_available() -> bool:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001
         return False
 
 

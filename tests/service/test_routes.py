@@ -16,7 +16,7 @@ def test_route_one_persists_before_answering(client, keys, episode):
     body = r.json()
     assert body["route"] in ("automate", "assist", "manual")
     assert body["episode_id"] == 123
-    assert [c["code"] for c in body["codes"]][0] == body["principal"]
+    assert body["codes"][0]["code"] == body["principal"]
     store = client.app.state.store
     row = store.get_decision(body["decision_id"])
     assert row is not None
@@ -81,7 +81,7 @@ def test_schema_rejects_bad_probabilities(sqlite_client, keys, scores, loc_tail)
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_json_nan_is_422_not_a_crash(sqlite_client, keys, literal):
-    body = '{"episode_id": 1, "code_scores": {"I50.9": %s}}' % literal
+    body = '{"episode_id": 1, "code_scores": {"I50.9": ' + literal + "}}"
     r = sqlite_client.post(
         "/v1/route",
         content=body,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
 
@@ -33,7 +33,7 @@ def reload_model(
     store: StoreDep,
     settings: SettingsDep,
     role: AdminRole,
-    body: ReloadIn | None = Body(default=None),
+    body: Annotated[ReloadIn | None, Body()] = None,
 ) -> Any:
     """In-flight requests finish on the old router; new ones get the new router once swapped."""
     uri = (body.model if body and body.model else None) or settings.resolved_model_uri()
@@ -41,7 +41,7 @@ def reload_model(
     with holder.lock:
         try:
             new = apply_saved_policy(loader(uri), store)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any load failure keeps the old model
             log.warning("reload of %s failed: %s", uri, type(exc).__name__)
             message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
             if body and body.model:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from triage.router import InvalidEpisode
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
 from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
 from service.store import new_decision_id, utcnow
-from triage.router import InvalidEpisode
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 
