@@ -36,7 +36,7 @@ def summary(
     from triage.data import DataError, load_episodes_with_report
     from triage.data.summary import dataset_summary
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the report below carries every warning

@@ -56,12 +56,15 @@ def patient_split(
     assignment = np.empty(n_sub, dtype=np.int8)
     for s in order:
         ids = list(subj_labels[s])
+        # splits that are already full take no more subjects (keeps the sizes near ``fractions``)
+        open_ = np.flatnonzero(size_demand > 0)
+        open_ = open_ if len(open_) else np.arange(3)
         if ids:
             lab = ids[int(np.argmin(label_subjects[ids]))]
-            need = demand[lab]
-            cands = np.flatnonzero(need == need.max())
+            need = demand[lab, open_]
+            cands = open_[need == need.max()]
         else:
-            cands = np.arange(3)
+            cands = open_
         if len(cands) > 1:
             sizes = size_demand[cands]
             cands = cands[sizes == sizes.max()]
