@@ -45,7 +45,7 @@ def test_decisions_round_trip(store):
 
 def test_batch_insert_is_atomic(store):
     a = _row()
-    with pytest.raises(Exception):  # noqa: B017,PT011 - duplicate primary key, any driver error
+    with pytest.raises(Exception):  # noqa: B017 - duplicate primary key, any driver error
         store.record_decisions([_row(), a, a])
     assert store.count("decisions") == 0
 
