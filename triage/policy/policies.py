@@ -307,7 +307,7 @@ def choose_policy(
     costs: CostModel,
     alpha: float | None = None,
     delta: float = 0.1,
-    method: Method = "sgr",
+    method: Method | None = None,
     fwer: str = "holm",
     grid: Any = None,
     human_reference: str = "uk_hospital",
@@ -324,12 +324,19 @@ def choose_policy(
     manual thresholds minimising calibration cost, t_automate constrained to guaranteed-valid
     thresholds when ``alpha`` is given; needs ``costs.assist_cost``).
 
+    ``method`` (default: ``sgr``; ``ltt`` for ``three_way``) picks SGR or Learn-then-Test with
+    ``fwer`` (``holm`` or ``fixed_sequence``) over ``grid`` (default 0, 0.01, ..., 1).
+
     An infeasible target gives a Policy with ``feasible=False`` that automates nothing (or, for
     capacity, the capacity-driven threshold) and a ``note`` saying why; ``strict=True`` raises
     :class:`InfeasiblePolicyError` instead.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if method is None:
+        # SGR for one threshold; LTT for three-way, whose cost search needs the whole valid set
+        # (SGR only certifies the few thresholds its binary search visits, all near alpha).
+        method = "ltt" if kind == "three_way" else "sgr"
     if not isinstance(costs, CostModel):
         raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")
     p = check_probabilities("p_cal", p_cal)
