@@ -119,3 +119,9 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
 @pytest.fixture
 def small_run_result() -> RunResult:
     return build_run_result()
+
+
+@pytest.fixture(scope="session")
+def run_result_factory():
+    """``build_run_result`` itself, for module- and session-scoped fixtures."""
+    return build_run_result

@@ -92,7 +92,7 @@ def decisions_to_frame(decisions: list[Any]) -> pd.DataFrame:
     for d in decisions:
         t_assist = d.thresholds.get("assist")
         rows.append({
-            "episode_id": str(d.episode_id),
+            "episode_id": d.episode_id,
             "route": d.route,
             "p_correct": float(d.p_correct),
             "t_automate": float(d.thresholds["automate"]),

@@ -67,8 +67,9 @@ def coder_metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
         if has_ci and cell != "–":
             cell += f" ± {(hi - lo) * scale / 2:.2f}"
         extra = {k: v for k, v in rec.items() if k not in ("metric", "value", "ci_low", "ci_high")}
-        rows.append({"metric": rec["metric"], "value" + (" (×100)" if scale == 100 else ""): cell,
-                     "95% interval": f"{lo * scale:.2f}–{hi * scale:.2f}" if has_ci else "–", **extra})
+        rows.append({"metric": rec["metric"], "value": cell,
+                     "95% interval": f"{lo * scale:.2f}–{hi * scale:.2f}" if has_ci else "–",
+                     "scale": "×100" if scale == 100 else "", **extra})
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,69 @@
+"""Figures: drawn from the run tables, reference lines where the seed paper puts them, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage.figures import (
+    HUMAN_LINES,
+    categories_figure,
+    cost_coverage_figure,
+    reliability_figure,
+    risk_coverage_figure,
+    run_figures,
+    subset_bounds_figure,
+)
+
+
+def test_subset_bounds_figure_draws_human_reference_lines(small_run_result):
+    fig = subset_bounds_figure(small_run_result.tables["bounds"])
+    ax = fig.axes[0]
+    vertical = sorted(line.get_xdata()[0] for line in ax.get_lines() if len(set(line.get_xdata())) == 1)
+    assert vertical == pytest.approx([0.54, 0.675])
+    assert set(HUMAN_LINES.values()) == {0.54, 0.675}
+    assert len(ax.get_yticklabels()) == len(small_run_result.tables["bounds"])
+
+
+def test_risk_coverage_marks_alpha_and_the_chosen_policy(small_run_result):
+    s = small_run_result.summary
+    fig = risk_coverage_figure(small_run_result.tables["risk_coverage"], s["alpha"],
+                               (s["automation_rate"], s["automated_error_rate"]))
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "chosen policy" in labels and any("α = 15%" in t for t in labels)
+    star = next(line for line in ax.get_lines() if line.get_label() == "chosen policy")
+    assert star.get_xdata()[0] == pytest.approx(s["automation_rate"])
+
+
+def test_cost_coverage_baseline_is_the_all_human_cost(small_run_result):
+    fig = cost_coverage_figure(small_run_result.tables["cost_coverage"])
+    base = next(line for line in fig.axes[0].get_lines() if line.get_label() == "all coded by hand")
+    assert base.get_ydata()[0] == pytest.approx(20.0)
+
+
+def test_reliability_skips_empty_bins_and_draws_each_model():
+    rel = pd.DataFrame({"model": ["a"] * 3 + ["b"] * 3, "bin": [0, 1, 2] * 2, "p_mean": [0.1, 0.5, 0.9] * 2,
+                        "observed": [0.1, 0.4, 0.95, 0.2, 0.5, 0.8], "count": [10, 0, 5, 3, 3, 3]})
+    lines = {line.get_label(): line for line in reliability_figure(rel).axes[0].get_lines()}
+    assert len(lines["a"].get_xdata()) == 2 and len(lines["b"].get_xdata()) == 3
+
+
+def test_categories_bars_are_the_shares():
+    cat = pd.DataFrame({"n_categories": [1, 2, 3], "share": [0.01, 0.03, 0.96]})
+    heights = [p.get_height() for p in categories_figure(cat).axes[0].patches]
+    assert np.allclose(heights, [0.01, 0.03, 0.96])
+
+
+def test_missing_columns_and_empty_tables_are_named():
+    with pytest.raises(ValueError, match=r"'bounds' lacks column\(s\) \['ci_low', 'ci_high'\]"):
+        subset_bounds_figure(pd.DataFrame({"subset_family": ["a"], "subset": ["b"], "exact_match": [0.5]}))
+    with pytest.raises(ValueError, match="'risk_coverage' is empty"):
+        risk_coverage_figure(pd.DataFrame({"coverage": [], "risk": []}))
+
+
+def test_run_figures_skips_figures_whose_table_is_missing(small_run_result):
+    small_run_result.tables.pop("coverage")
+    assert "coverage" not in run_figures(small_run_result)
+    assert {"reliability", "risk_coverage", "cost_coverage", "subset_bounds"} <= set(run_figures(small_run_result))
