@@ -26,7 +26,8 @@ TABLE_NAMES = (
     "policy_sweep",        # parameter, value, threshold, automation_rate, error_rate, cost_per_episode
     "bounds",              # subset_family, subset, share, n, exact_match, ci_low, ci_high, realistic_automation, cost_saving
     "discovered_subsets",  # rule, share_found, error_found, upper_found, share_confirmed, error_confirmed, upper_confirmed
-    "test_episodes",       # episode_id, p_correct, correct, route, subset columns (for notebooks)
+    "test_episodes",       # episode_id, role ("calibration" = policy-choice episodes, "test"), p_correct,
+                           # correct, route, n_codes, subset columns: what notebooks recompute policies from
 )
 
 
