@@ -7,6 +7,7 @@ after standardisation.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -46,7 +47,8 @@ def fit_mlp(
     n_threads: int = 2,
 ) -> MLPLogit:
     """Train with Adam on binary cross-entropy; same seed and threads, same weights."""
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # all-NaN columns: mean 0, scale 1
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nan_to_num(np.nanmean(X, axis=0))
         scale = np.nan_to_num(np.nanstd(X, axis=0))
     scale[scale == 0] = 1.0

@@ -1,0 +1,81 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage.coder.scores import CodeScores
+from triage.confidence.features import FEATURE_NAMES, RoutingFeatures
+
+IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+def test_shape_names_and_transform_one_matches_batch(data):
+    scores, episodes, _, _ = data
+    f = RoutingFeatures(top_n=8, code_systems=False).fit(scores, episodes)
+    X = f.transform(scores, episodes)
+    assert X.shape == (len(scores), len(FEATURE_NAMES)) and X.dtype == np.float32
+    assert f.feature_names_ == list(FEATURE_NAMES)
+    for i in range(0, len(scores), 7):
+        one = f.transform_one(scores.row(i), episodes.iloc[i].to_dict())
+        np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_code_system_features_match_between_paths(data):
+    scores, episodes, _, _ = data
+    sub = scores.subset(scores.episode_ids[:15])
+    f = RoutingFeatures(code_systems=True).fit(sub, episodes)
+    X = f.transform(sub, episodes)
+    assert np.isfinite(X[:, IDX["drg_weight"]]).any()
+    assert np.isfinite(X[:, IDX["n_chapters"]]).all()
+    for i in range(len(sub)):
+        one = f.transform_one(sub.row(i), episodes.iloc[i].to_dict())
+        np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_no_gold_leakage(data):
+    scores, episodes, _, _ = data
+    f = RoutingFeatures(code_systems=False).fit(scores, episodes)
+    X = f.transform(scores, episodes)
+    changed = episodes.copy()
+    changed["diagnoses"] = [["Z000"]] * len(changed)
+    changed["procedures"] = [[]] * len(changed)
+    np.testing.assert_array_equal(f.transform(scores, changed), X)
+    np.testing.assert_array_equal(f.transform(scores, changed.drop(columns=["diagnoses", "procedures"])), X)
+
+
+def test_hand_example():
+    train = pd.DataFrame(
+        {"episode_id": [1], "diagnoses": [["I10"]], "procedures": [[]], "icd_version": [10]}
+    )
+    s = CodeScores([1], ["I10."], np.array([[0.9]]))
+    f = RoutingFeatures(threshold=0.5, code_systems=False).fit(s, train)
+    x = f.transform_one({"I10.": 0.9, "E11.9": 0.6, "J18.9": 0.4, "N17.9": 0.1}, {"age": 71})
+    assert x[IDX["n_accepted"]] == 2
+    assert x[IDX["sum_p"]] == pytest.approx(2.0)
+    assert x[IDX["min_accepted"]] == pytest.approx(0.6)
+    assert x[IDX["max_rejected"]] == pytest.approx(0.4)
+    assert x[IDX["p_exact"]] == pytest.approx(0.9 * 0.6 * 0.6 * 0.9, rel=1e-5)
+    assert x[IDX["n_unseen_accepted"]] == 1  # E11.9 never coded in training
+    assert x[IDX["min_log_freq_accepted"]] == 0
+    assert x[IDX["mean_log_freq_accepted"]] == pytest.approx(math.log(2) / 2)
+    assert x[IDX["n_categories3"]] == 2
+    assert x[IDX["age"]] == 71
+    for name in ("los_days", "note_chars", "admission_type", "gender_male", "drg_weight"):
+        assert math.isnan(x[IDX[name]])
+    empty = f.transform_one({"I10.": 0.2}, {})
+    assert empty[IDX["n_accepted"]] == 0 and math.isnan(empty[IDX["min_accepted"]])
+
+
+def test_bad_inputs_are_named(data):
+    scores, episodes, _, _ = data
+    f = RoutingFeatures(code_systems=False)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        f.transform(scores, episodes)
+    f.fit(scores, episodes)
+    with pytest.raises(ValueError, match="episode_id"):
+        f.transform(scores, episodes.iloc[5:])
+    with pytest.raises(ValueError, match="'J18.9'"):
+        f.transform_one({"J18.9": 1.5})
+    with pytest.raises(ValueError, match="diagnoses"):
+        RoutingFeatures().fit(scores, episodes.drop(columns=["diagnoses"]))
