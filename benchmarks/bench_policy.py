@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from triage.bounds import discover_subsets, subset_bounds
-from triage.policy import CostModel, choose_policy, cost_coverage_curve, evaluate_policy, risk_coverage_curve
+from triage.policy import (
+    CostModel,
+    choose_policy,
+    cost_coverage_curve,
+    evaluate_policy,
+    risk_coverage_curve,
+)
 
 
 def _rss_mb() -> float:

@@ -79,7 +79,7 @@ def test_subset_bounds_known_answer():
     easy, hard, all_ = df.loc["easy"], df.loc["hard"], df.loc["all"]
     assert easy["share"] == 0.5 and easy["n_test"] == 200 and easy["n_calibration"] == 200
     assert easy["exact_match_rate"] == 1.0 and easy["oracle_automation_rate"] == 1.0
-    lo, hi = clopper_pearson_interval(200, 200, 0.95)
+    lo, _ = clopper_pearson_interval(200, 200, 0.95)
     assert easy["exact_match_lower"] == pytest.approx(lo) and easy["exact_match_upper"] == 1.0
     # zero errors in 200: the guarantee lets us automate all of 'easy' and save the whole manual cost
     assert easy["feasible"] and easy["realistic_automation_rate"] == 1.0

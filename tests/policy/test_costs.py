@@ -60,3 +60,12 @@ def test_capacity_share_and_round_trip():
     assert CostModel.from_dict(cm.to_dict()) == cm
     with pytest.raises(ValueError, match="bogus"):
         CostModel.from_dict({**cm.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize("field", ["assist_cost", "capacity", "error_cost"])
+def test_non_numbers_are_rejected_by_name(field):
+    kwargs = {field: "ten"}
+    if field == "capacity":
+        kwargs["period_episodes"] = 100
+    with pytest.raises(ValueError, match=field):
+        CostModel(**kwargs)

@@ -12,8 +12,8 @@ from triage.policy import (
     CostModel,
     InfeasiblePolicyError,
     Policy,
-    chow_thresholds,
     choose_policy,
+    chow_thresholds,
     evaluate_policy,
     human_parity_alpha,
 )

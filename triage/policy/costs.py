@@ -73,31 +73,31 @@ class CostModel:
     period_episodes: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("manual_cost", "error_cost", "assist_error_cost"):
+        def number(name: str, minimum: float, strict: bool = False, optional: bool = False) -> None:
             value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating, np.integer)) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"CostModel.{name} must be a finite number >= 0, got {value!r}")
-        if self.manual_cost <= 0:
-            raise ValueError(f"CostModel.manual_cost must be > 0, got {self.manual_cost!r}")
-        if self.assist_cost is not None:
-            if not np.isfinite(self.assist_cost) or self.assist_cost < 0:
-                raise ValueError(f"CostModel.assist_cost must be a finite number >= 0, got {self.assist_cost!r}")
+            if value is None and optional:
+                return
+            ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+            if not ok or not np.isfinite(value) or value < minimum or (strict and value == minimum):
+                op = ">" if strict else ">="
+                raise ValueError(f"CostModel.{name} must be a finite number {op} {minimum:g}, got {value!r}")
+
+        number("manual_cost", 0, strict=True)
+        number("error_cost", 0)
+        number("assist_error_cost", 0)
+        number("assist_cost", 0, optional=True)
         if self.unit not in UNITS:
             raise ValueError(f"CostModel.unit must be one of {UNITS}, got {self.unit!r}")
         if self.drg_weighted:
-            if self.base_rate is None or not np.isfinite(self.base_rate) or self.base_rate <= 0:
-                raise ValueError(
-                    f"CostModel.base_rate must be a number > 0 when drg_weighted=True, got {self.base_rate!r}"
-                )
+            if self.base_rate is None:
+                raise ValueError("CostModel.base_rate (payment per unit of DRG relative weight) is required when drg_weighted=True")
+            number("base_rate", 0, strict=True)
             if self.unit != "money":
                 raise ValueError("CostModel.unit must be 'money' when drg_weighted=True (payment at risk is money)")
         if (self.capacity is None) != (self.period_episodes is None):
             raise ValueError("CostModel.capacity and CostModel.period_episodes must be given together")
-        if self.capacity is not None:
-            if not np.isfinite(self.capacity) or self.capacity < 0:
-                raise ValueError(f"CostModel.capacity must be a number >= 0, got {self.capacity!r}")
-            if not np.isfinite(self.period_episodes) or self.period_episodes <= 0:
-                raise ValueError(f"CostModel.period_episodes must be a number > 0, got {self.period_episodes!r}")
+        number("capacity", 0, optional=True)
+        number("period_episodes", 0, strict=True, optional=True)
 
     # -- derived quantities -------------------------------------------------------------------
     @property
@@ -171,7 +171,7 @@ class CostModel:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CostModel":
+    def from_dict(cls, data: dict[str, Any]) -> CostModel:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"CostModel got unknown field(s) {sorted(unknown)}")

@@ -74,7 +74,7 @@ class SelectiveCounts:
     errors_at_or_above: np.ndarray  # errors among p_sorted[i:], length m + 1
 
     @classmethod
-    def from_arrays(cls, p: np.ndarray, correct: np.ndarray) -> "SelectiveCounts":
+    def from_arrays(cls, p: np.ndarray, correct: np.ndarray) -> SelectiveCounts:
         order = np.argsort(p, kind="stable")
         err = (~correct[order]).astype(np.int64)
         tail = np.concatenate([np.cumsum(err[::-1])[::-1], [0]])

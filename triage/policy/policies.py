@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -23,8 +23,8 @@ from triage.policy.guarantees import (
     clopper_pearson_interval,
     clopper_pearson_upper,
     default_grid,
-    ltt_valid,
     ltt_threshold,
+    ltt_valid,
     sgr_threshold,
 )
 from triage.policy.human import human_parity_alpha
@@ -74,7 +74,7 @@ class Policy:
     feasible: bool = True
     note: str = ""
     rule: str = "threshold"          # or "expected_cost" (Chow with DRG-weighted error costs)
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     schema_version: int = POLICY_SCHEMA_VERSION
     version: str = ""
 
@@ -130,7 +130,7 @@ class Policy:
         return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Policy":
+    def from_dict(cls, data: dict[str, Any]) -> Policy:
         missing = {"kind", "t_automate", "costs", "constraints", "expected"} - set(data)
         if missing:
             raise ValueError(f"policy is missing field(s) {sorted(missing)}")
@@ -154,13 +154,13 @@ class Policy:
         return policy
 
     @classmethod
-    def from_json(cls, text: str) -> "Policy":
+    def from_json(cls, text: str) -> Policy:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"policy JSON is not valid: {exc}") from exc
         if not isinstance(data, dict):
-            raise ValueError("policy JSON must be an object")
+            raise ValueError("policy JSON must be an object")  # noqa: TRY004 (the project reports bad input as ValueError)
         return cls.from_dict(data)
 
 
@@ -338,7 +338,7 @@ def choose_policy(
         # (SGR only certifies the few thresholds its binary search visits, all near alpha).
         method = "ltt" if kind == "three_way" else "sgr"
     if not isinstance(costs, CostModel):
-        raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")
+        raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")  # noqa: TRY004 (the project reports bad input as ValueError)
     p = check_probabilities("p_cal", p_cal)
     if p.size == 0:
         raise ValueError("p_cal is empty: a policy needs calibration episodes")
@@ -383,7 +383,7 @@ def choose_policy(
             raise ValueError("CostModel.capacity and CostModel.period_episodes are required for the capacity policy")
         need = max(0.0, 1.0 - share)
         constraints["required_automation_rate"] = need
-        n_need = int(math.ceil(need * p.size - 1e-9))
+        n_need = math.ceil(need * p.size - 1e-9)
         t_auto = math.inf if n_need == 0 else float(np.sort(p)[::-1][n_need - 1])
         if alpha is not None and n_need > 0:
             counts = SelectiveCounts.from_arrays(p, correct)
