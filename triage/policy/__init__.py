@@ -1,6 +1,6 @@
 """Cost model, routing policies with finite-sample guarantees, risk/cost-coverage curves."""
 
-from triage.policy.costs import CostModel
+from triage.policy.costs import CostModel, drg_weight_gap
 from triage.policy.curves import aurc, cost_coverage_curve, risk_coverage_curve
 from triage.policy.guarantees import (
     binomial_p_values,
@@ -44,6 +44,7 @@ __all__ = [
     "clopper_pearson_interval",
     "clopper_pearson_upper",
     "cost_coverage_curve",
+    "drg_weight_gap",
     "evaluate_policy",
     "human_parity_alpha",
     "ltt_threshold",

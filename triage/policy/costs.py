@@ -176,3 +176,14 @@ class CostModel:
         if unknown:
             raise ValueError(f"CostModel got unknown field(s) {sorted(unknown)}")
         return cls(**data)
+
+
+def drg_weight_gap(predicted_weights: Any, gold_weights: Any) -> np.ndarray:
+    """Realised payment-at-risk weight per episode, |w_pred - w_gold| of MS-DRG relative weights.
+
+    Pass it as ``weight_gap`` to :meth:`CostModel.realised_costs`; at routing time pass an
+    *expected* gap instead (e.g. from a model of the DRG given the predicted codes).
+    """
+    pred = _check_array("predicted_weights", predicted_weights)
+    gold = _check_array("gold_weights", gold_weights, pred.shape[0])
+    return np.abs(pred - gold)
