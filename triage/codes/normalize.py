@@ -17,7 +17,6 @@ _CM = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 _PCS = re.compile(r"^[0-9A-HJ-NP-Z]{7}$")
 _DX9 = re.compile(r"^(?:\d{3}\d{0,2}|V\d{2}\d{0,2}|E\d{3}\d?)$")
 _PX9 = re.compile(r"^\d{2}\d{0,2}$")
-_SPACE = re.compile(r"\s+")
 
 
 def _fits(code: str, kind: Kind, version: int) -> bool:
@@ -51,7 +50,9 @@ def normalize_label(spelling: str, version: int = 10, kind: Kind | None = None) 
         raise ValueError(f"kind must be 'dx', 'px' or None, got {kind!r} (code {spelling!r})")
     if not isinstance(spelling, str):
         raise ValueError(f"code must be a string, got {spelling!r}")
-    raw = _SPACE.sub("", spelling).upper()
+    raw = spelling.upper()
+    if not raw.isalnum():
+        raw = "".join(raw.split())
     if raw.count(".") > 1:
         raise ValueError(f"not an ICD-{version} code: {spelling!r} (more than one dot)")
     code = raw.replace(".", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from triage.data.errors import DataError, LoadReport
 from triage.data.schema import EPISODE_COLUMNS
@@ -52,6 +53,7 @@ def sort_codes(df: pd.DataFrame) -> pd.DataFrame:
 
 def build_episodes(
     notes: pd.DataFrame,
+    texts: pa.ChunkedArray,
     dx: pd.DataFrame,
     px: pd.DataFrame,
     meta: pd.DataFrame | None,
@@ -59,7 +61,8 @@ def build_episodes(
     icd_version: int | None = None,
     strict: bool = False,
 ) -> pd.DataFrame:
-    """Episode table from ``notes`` (episode_id, subject_id, text; one row per episode), long code
+    """Episode table from ``notes`` (episode_id, subject_id, text_pos, has_text; one row per episode,
+    ``text_pos`` indexing ``texts``, see :func:`triage.data.notes.merge_addenda`), long code
     tables ``dx``/``px`` (episode_id, seq_num, code, icd_version; code already canonical) and
     optional ``meta`` indexed by episode_id (admittime, dischtime, admission_type, died, age, gender).
     """
@@ -88,7 +91,7 @@ def build_episodes(
     del dx_sorted, px_sorted
     coded = set(dx_lists) | set(px_lists)
     # 4. the episode universe and its exclusions
-    has_text = notes["text"].notna().to_numpy() & (notes["text"].str.strip().str.len() > 0).to_numpy(dtype=bool)
+    has_text = notes["has_text"].to_numpy(dtype=bool)
     note_ids = set(notes["episode_id"].to_numpy("int64")[has_text].tolist())
     empty_note_ids = set(notes["episode_id"].to_numpy("int64")[~has_text].tolist()) - note_ids
     if icd_version is not None:
@@ -115,7 +118,8 @@ def build_episodes(
     pos = pd.Index(notes["episode_id"].to_numpy("int64")).get_indexer(ids)
     out = pd.DataFrame({"episode_id": ids})
     out["subject_id"] = notes["subject_id"].to_numpy()[pos]
-    out["text"] = notes["text"].take(pos).reset_index(drop=True)
+    text_pos = notes["text_pos"].to_numpy("int64")[pos]
+    out["text"] = pd.Series(pd.arrays.ArrowStringArray(texts.take(pa.array(text_pos))))
     out["diagnoses"] = [dx_lists.get(i, []) for i in ids.tolist()]
     out["procedures"] = [px_lists.get(i, []) for i in ids.tolist()]
     out["icd_version"] = ep_version.reindex(ids).to_numpy()

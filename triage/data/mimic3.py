@@ -51,7 +51,7 @@ def _discharge_filter(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch.filter(pc.fill_null(keep, False))
 
 
-def _notes(path: Path, report: LoadReport) -> pd.DataFrame:
+def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArray]:
     table, _ = read_table(
         path,
         {"SUBJECT_ID": "int", "HADM_ID": "int", "CATEGORY": "str", "TEXT": "str"},
@@ -61,11 +61,12 @@ def _notes(path: Path, report: LoadReport) -> pd.DataFrame:
     )
     if table.num_rows == 0:
         raise DataError(f"{path}: no usable 'Discharge summary' rows in column 'CATEGORY'")
-    df = table.to_pandas().rename(columns={"HADM_ID": "episode_id", "SUBJECT_ID": "subject_id", "TEXT": "text"})
+    texts = table.column("TEXT")
+    df = table.drop_columns(["TEXT"]).to_pandas().rename(columns={"HADM_ID": "episode_id", "SUBJECT_ID": "subject_id"})
     desc = df["DESCRIPTION"].astype("str").str.strip().str.lower() if "DESCRIPTION" in df else None
     df["rank"] = (desc != "report").astype("int8") if desc is not None else 0
     df["order"] = df["CHARTDATE"] if "CHARTDATE" in df else 0
-    return merge_addenda(df[["episode_id", "subject_id", "text", "rank", "order"]])
+    return merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
 
 
 def _meta(root: Path, report: LoadReport) -> pd.DataFrame | None:
@@ -113,7 +114,7 @@ def load_mimic3(root: Path, icd_version: int | None = None, strict: bool = False
         px = dx.iloc[:0]
     else:
         px = _codes(px_path, report)
-    notes = _notes(require_table(root, "NOTEEVENTS"), report)
+    notes, texts = _notes(require_table(root, "NOTEEVENTS"), report)
     meta = _meta(root, report)
-    df = build_episodes(notes, dx, px, meta, report, icd_version=icd_version, strict=strict)
+    df = build_episodes(notes, texts, dx, px, meta, report, icd_version=icd_version, strict=strict)
     return df, report

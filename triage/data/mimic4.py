@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from triage.data.assemble import build_episodes, canonical_codes
@@ -41,7 +42,7 @@ def _codes(path: Path, report: LoadReport) -> pd.DataFrame:
     return df[["episode_id", "seq_num", "code", "icd_version"]]
 
 
-def _notes(path: Path, report: LoadReport) -> pd.DataFrame:
+def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArray]:
     table, missing = read_table(
         path,
         {"subject_id": "int", "hadm_id": "int", "text": "str"},
@@ -52,11 +53,11 @@ def _notes(path: Path, report: LoadReport) -> pd.DataFrame:
     if n_null:
         report.warn(f"{path}: {n_null} notes without hadm_id ignored")
         table = table.filter(pc.is_valid(table.column("hadm_id")))
-    df = table.to_pandas()
-    df = df.rename(columns={"hadm_id": "episode_id"})
+    texts = table.column("text")
+    df = table.drop_columns(["text"]).to_pandas().rename(columns={"hadm_id": "episode_id"})
     df["rank"] = (df["note_type"].astype("str").str.upper() == "AD").astype("int8") if "note_type" in df else 0
     df["order"] = df["note_seq"] if "note_seq" in df else (df["charttime"] if "charttime" in df else 0)
-    return merge_addenda(df[["episode_id", "subject_id", "text", "rank", "order"]])
+    return merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
 
 
 def _meta(hosp: Path, report: LoadReport) -> pd.DataFrame | None:
@@ -108,7 +109,7 @@ def load_mimic4(root: Path, icd_version: int | None = None, strict: bool = False
         px = dx.iloc[:0]
     else:
         px = _codes(px_path, report)
-    notes = _notes(require_table(note_dir, "discharge"), report)
+    notes, texts = _notes(require_table(note_dir, "discharge"), report)
     meta = _meta(hosp, report)
-    df = build_episodes(notes, dx, px, meta, report, icd_version=icd_version, strict=strict)
+    df = build_episodes(notes, texts, dx, px, meta, report, icd_version=icd_version, strict=strict)
     return df, report

@@ -40,38 +40,36 @@ def patient_split(
     # labels per subject (union over its episodes), as integer ids
     vocab: dict[str, int] = {}
     subj_labels: list[set[int]] = [set() for _ in range(n_sub)]
-    for s, dx, px, v in zip(subj_idx, episodes["diagnoses"], episodes["procedures"], episodes["icd_version"]):
+    for s, dx, px, v in zip(subj_idx.tolist(), episodes["diagnoses"], episodes["procedures"], episodes["icd_version"]):
         ids = subj_labels[s]
         for lab in episode_labels(dx, px, int(v)):
             ids.add(vocab.setdefault(lab, len(vocab)))
-    label_subjects = np.zeros(len(vocab), dtype=np.int64)
+    label_subjects = [0] * len(vocab)
     for ids in subj_labels:
-        label_subjects[list(ids)] += 1
-    n_eps = np.bincount(subj_idx, minlength=n_sub).astype(float)
-    # label demand per split (in subjects) and size demand (in episodes)
-    demand = label_subjects[:, None] * f[None, :]
-    size_demand = n_eps.sum() * f
-    rarest = np.array([label_subjects[list(ids)].min() if ids else np.iinfo(np.int64).max for ids in subj_labels])
-    order = np.lexsort((rng.random(n_sub), rarest))
+        for i in ids:
+            label_subjects[i] += 1
+    n_eps = np.bincount(subj_idx, minlength=n_sub).tolist()
+    fr = f.tolist()
+    # label demand per split (in subjects) and size demand (in episodes); plain lists: the loop
+    # below touches 3 numbers at a time, where numpy's per-call overhead would dominate
+    demand = [[c * x for x in fr] for c in label_subjects]
+    size_demand = [sum(n_eps) * x for x in fr]
+    none = len(episodes) + 1
+    rarest = [min(ids, key=label_subjects.__getitem__) if ids else -1 for ids in subj_labels]
+    rarest_count = np.array([label_subjects[r] if r >= 0 else none for r in rarest])
+    order = np.lexsort((rng.random(n_sub), rarest_count)).tolist()
+    tiebreak = rng.random((n_sub, 3)).tolist()
     assignment = np.empty(n_sub, dtype=np.int8)
     for s in order:
-        ids = list(subj_labels[s])
-        # splits that are already full take no more subjects (keeps the sizes near ``fractions``)
-        open_ = np.flatnonzero(size_demand > 0)
-        open_ = open_ if len(open_) else np.arange(3)
-        if ids:
-            lab = ids[int(np.argmin(label_subjects[ids]))]
-            need = demand[lab, open_]
-            cands = open_[need == need.max()]
-        else:
-            cands = open_
-        if len(cands) > 1:
-            sizes = size_demand[cands]
-            cands = cands[sizes == sizes.max()]
-        k = int(cands[rng.integers(len(cands))]) if len(cands) > 1 else int(cands[0])
+        # splits that are already full take no more subjects (keeps sizes near ``fractions``)
+        open_ = [k for k in range(3) if size_demand[k] > 0] or [0, 1, 2]
+        lab = rarest[s]
+        need = demand[lab] if lab >= 0 else (0.0, 0.0, 0.0)
+        tb = tiebreak[s]
+        k = max(open_, key=lambda j: (need[j], size_demand[j], tb[j]))
         assignment[s] = k
-        if ids:
-            demand[ids, k] -= 1
+        for i in subj_labels[s]:
+            demand[i][k] -= 1
         size_demand[k] -= n_eps[s]
     names = np.array(SPLITS, dtype=object)[assignment[subj_idx]]
     return pd.Series(names, index=episodes.index, dtype="string")
