@@ -62,12 +62,12 @@ def drg_codes(label_lists: Sequence[Sequence[str]], meta: pd.DataFrame) -> np.nd
 
 def elixhauser_index(labels: Sequence[str]) -> float:
     """AHRQ Elixhauser mortality index of the diagnoses in an ordered ICD-10 label list."""
-    from triage.codes.elixhauser import elixhauser
+    from triage.codes.elixhauser import comorbidities, index
 
     dx, _ = split_dx_px(labels, 10)
     if not dx:
         return math.nan
-    return float(elixhauser(dx)["index_mortality"])
+    return float(index(comorbidities(dx), "mortality"))
 
 
 @lru_cache(maxsize=1 << 18)

@@ -8,6 +8,7 @@ model itself is never refitted; each fitted calibrator is then reduced to a few 
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -67,7 +68,9 @@ class LogitCalibrator:
             from venn_abers import VennAbers
 
             p = sigmoid(z)
-            self.sk_ = VennAbers().fit(np.column_stack([1 - p, p]), y)
+            with warnings.catch_warnings():  # the package probes all-NaN gradient slices
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.sk_ = VennAbers().fit(np.column_stack([1 - p, p]), y)
             self.p0_, self.p1_, self.c_ = self.sk_.p0_, self.sk_.p1_, self.sk_.c_
             return self
         base = FrozenEstimator(LogitPassThrough().fit(z[:, None], y))
