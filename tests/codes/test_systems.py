@@ -100,3 +100,5 @@ def test_elixhauser_assumes_poa_and_skips_principal():
     frame = elixhauser_frame(pd.DataFrame({"diagnoses": [["I214", "I509"], ["4280"]], "icd_version": [10, 9]}))
     assert bool(frame.loc[0, "HF"]) and frame.loc[1, "HF"] is pd.NA
     assert set(measure_names()) <= set(frame.columns)
+    with pytest.raises(ValueError, match="ICD-10-CM only"):
+        elixhauser(["4280"], version=9)

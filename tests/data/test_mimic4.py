@@ -115,3 +115,15 @@ def test_cache_inside_data_folder_is_refused(mimic4_dir, monkeypatch):
     monkeypatch.setenv("TRIAGE_CACHE_DIR", str(mimic4_dir / "cache"))
     with pytest.raises(DataError, match="inside the input folder"):
         load_episodes(mimic4_dir, cache=True)
+
+
+def test_admission_whose_notes_are_all_blank_counts_as_no_note(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    notes = tables["note/discharge"]
+    extra = notes[notes["hadm_id"] == 104].assign(note_id="3-AD-9", note_type="AD", note_seq=9)
+    notes = pd.concat([notes, extra], ignore_index=True)
+    notes.loc[notes["hadm_id"] == 104, "text"] = "   "
+    tables["note/discharge"] = notes
+    df, rep = load_episodes_with_report(mimic.write_mimic4(tmp_path / "m4", tables))
+    assert 104 not in df["episode_id"].tolist()
+    assert rep.excluded["no_note"] == 2  # 104 (blank) and 106 (none)

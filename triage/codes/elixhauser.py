@@ -7,7 +7,8 @@ Assumptions, stated because they change results:
   code, i.e. we assume every secondary diagnosis was present on admission; this over-counts
   complications that arose during the stay.
 * The first diagnosis is the principal one and is excluded from comorbidities (AHRQ rule).
-* Only ICD-10-CM is mapped; ICD-9 code lists raise ValueError.
+* Only ICD-10-CM is mapped: ``version=9`` raises ValueError, and :func:`elixhauser_frame`
+  leaves ICD-9 episodes NA.
 * The index is AHRQ's refit of the van Walraven approach on the v2026 measures (mortality, or
   readmission). The original 2009 van Walraven weights need the "cardiac arrhythmia" and
   "fluid/electrolyte" measures that AHRQ has removed, so they are not computed.
@@ -45,8 +46,10 @@ def measure_names() -> list[str]:
     return sorted(flags)
 
 
-def comorbidities(diagnoses: Sequence[str]) -> dict[str, bool]:
+def comorbidities(diagnoses: Sequence[str], version: int = 10) -> dict[str, bool]:
     """Elixhauser measures of one ICD-10-CM diagnosis list, principal diagnosis first."""
+    if version != 10:
+        raise ValueError(f"Elixhauser (AHRQ v2026.1) maps ICD-10-CM only, got icd_version={version!r}")
     dx = [canonical(c) for c in diagnoses]
     return _comorbidities(tuple(dx))
 
@@ -66,9 +69,9 @@ def index(flags: dict[str, bool], kind: IndexKind = "mortality") -> int:
     return int(sum(w.get(k, 0) for k, v in flags.items() if v))
 
 
-def elixhauser(diagnoses: Sequence[str]) -> dict[str, object]:
+def elixhauser(diagnoses: Sequence[str], version: int = 10) -> dict[str, object]:
     """Measures plus ``count``, ``index_mortality`` and ``index_readmission`` of one episode."""
-    flags = comorbidities(diagnoses)
+    flags = comorbidities(diagnoses, version)
     out: dict[str, object] = dict(flags)
     out["count"] = int(sum(flags.values()))
     out["index_mortality"] = index(flags, "mortality")

@@ -133,7 +133,6 @@ def build_episodes(
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Cast to the schema's dtypes and order, computing ``los_days``."""
-    df = df.copy() if df.index.name is not None else df
     for col in ("admittime", "dischtime"):
         df[col] = pd.to_datetime(df[col], errors="coerce").astype("datetime64[ns]")
     los = (df["dischtime"] - df["admittime"]).dt.total_seconds() / 86400.0
