@@ -175,7 +175,7 @@ def sample_coded_cohort(n_episodes: int, seed: int = 0, care_type: str = "inpati
 
     patients, adm_patient, years_offset = _patients(rng, n, p)
     sex = patients["gender"].to_numpy()[adm_patient]
-    age = np.minimum(patients["anchor_age"].to_numpy()[adm_patient] + years_offset, 91).astype(float)
+    age = (patients["anchor_age"].to_numpy()[adm_patient] + years_offset).astype(float)
     if care_type == "outpatient":
         outpatient = np.ones(n, dtype=bool)
     elif care_type == "mixed":

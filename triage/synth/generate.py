@@ -4,6 +4,7 @@ the same cohort directly as an episode table, for tests and in-process pipelines
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 from triage.synth.cohort import CodedCohort, CohortParams, sample_coded_cohort
 from triage.synth.notes import NoteParams, NoteWriter
 from triage.synth.vocab import icd10cm, icd10pcs
-from triage.synth.writer import GzipCsvWriter, write_csv_gz
+from triage.synth.writer import GzipCsvWriter, gzip_csv_bytes, write_csv_gz
 
 #: MIMIC-IV's exact columns (REFERENCE.md §2), in order.
 MIMIC4_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -60,14 +61,16 @@ def _notes(cohort: CodedCohort, seed: int, params: NoteParams, chunk: int):
     """Yield (start, texts) chunks of notes in admission order."""
     writer = NoteWriter(seed, params)
     adm = cohort.admissions
-    targets = writer.target_words(cohort.complexity, np.random.default_rng([seed, 2]))
+    note_rng = np.random.default_rng([seed, 2])
+    targets = writer.target_words(cohort.complexity, note_rng)
+    distractors = writer.distractor_counts(len(adm), note_rng).tolist()
     services = [_SERVICE.get(p, "MEDICINE") for p in adm["profile"].tolist()]
     sex = adm["gender"].tolist()
     died = adm["died"].tolist()
     for start in range(0, len(adm), chunk):
         stop = min(start + chunk, len(adm))
         texts = [writer.write(cohort.diagnoses[i], cohort.procedures[i], sex[i], died[i], services[i],
-                              float(targets[i])) for i in range(start, stop)]
+                              float(targets[i]), distractors[i]) for i in range(start, stop)]
         yield start, texts
 
 
@@ -179,6 +182,16 @@ def _code_tables(cohort: CodedCohort, rng: np.random.Generator) -> tuple[pd.Data
     return dx, px
 
 
+@lru_cache(maxsize=2)
+def _dictionary_bytes(compresslevel: int) -> dict[str, bytes]:
+    """The two code dictionaries, compressed once per process: they do not depend on the cohort."""
+    out = {}
+    for name, voc in (("hosp/d_icd_diagnoses", icd10cm()), ("hosp/d_icd_procedures", icd10pcs())):
+        frame = pd.DataFrame({"icd_code": voc.codes, "icd_version": 10, "long_title": voc.titles})
+        out[name] = gzip_csv_bytes(frame, compresslevel)
+    return out
+
+
 def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_type: str = "inpatient",
              note_words_scale: float = 1.0, note_words: float | None = None,
              mixed_outpatient_share: float = 0.3, compresslevel: int = 4,
@@ -210,8 +223,6 @@ def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_
     used_dx = set(dx["icd_code"])
     used_px = set(px["icd_code"])
     cm, pcs = icd10cm(), icd10pcs()
-    d_dx = pd.DataFrame({"icd_code": cm.codes, "icd_version": 10, "long_title": cm.titles})
-    d_px = pd.DataFrame({"icd_code": pcs.codes, "icd_version": 10, "long_title": pcs.titles})
     missing = (used_dx - set(cm.codes.tolist())) | (used_px - set(pcs.codes.tolist()))
     if missing:  # a profile typo must never reach the files
         raise RuntimeError(f"generated codes missing from the code tables: {sorted(missing)[:10]}")
@@ -221,11 +232,11 @@ def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_
         "hosp/admissions": _admissions_table(cohort, rng),
         "hosp/diagnoses_icd": dx,
         "hosp/procedures_icd": px,
-        "hosp/d_icd_diagnoses": d_dx,
-        "hosp/d_icd_procedures": d_px,
     }
     for name, frame in tables.items():
         write_csv_gz(frame[list(MIMIC4_COLUMNS[name])], files[name], compresslevel)
+    for name, data in _dictionary_bytes(compresslevel).items():
+        files[name].write_bytes(data)
 
     adm = cohort.admissions
     note_seq = adm.groupby("subject_id").cumcount().to_numpy() + 1

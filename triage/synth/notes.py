@@ -128,15 +128,20 @@ def _filler_bank(rng: random.Random) -> dict[str, list[str]]:
     return bank
 
 
+def _paragraphs(bank: dict[str, list[str]], rng: random.Random, n: int = 600,
+                size: int = 4) -> dict[str, list[str]]:
+    """Pre-joined runs of filler sentences, so a note picks a few paragraphs, not many sentences."""
+    return {k: ["\n".join(rng.choice(v) for _ in range(size)) for _ in range(n)] for k, v in bank.items()}
+
+
 class NoteWriter:
     """Writes notes for one cohort; deterministic for a seed (its own random.Random stream)."""
 
     def __init__(self, seed: int, params: NoteParams | None = None):
         self.params = params or NoteParams()
         self.rng = random.Random(seed * 1_000_003 + 17)
-        self.bank = _filler_bank(random.Random(seed))
-        self.bank_len = {k: np.array([len(s.split()) for s in v]) for k, v in self.bank.items()}
-        self.bank_avg = {k: float(v.mean()) for k, v in self.bank_len.items()}
+        self.bank = _paragraphs(_filler_bank(random.Random(seed)), random.Random(seed + 1))
+        self.bank_avg = {k: float(np.mean([len(s.split()) for s in v])) for k, v in self.bank.items()}
         cm, pcs = icd10cm(), icd10pcs()
         self._cm_titles = dict(zip(cm.codes.tolist(), cm.titles.tolist()))
         self._cm_parent = dict(zip(cm.codes.tolist(), cm.parent_titles.tolist()))
@@ -176,11 +181,18 @@ class NoteWriter:
             return ""
         bank = self.bank[section]
         k = max(1, int(round(words / self.bank_avg[section])))
-        r = self.rng
-        return "\n".join(bank[int(r.random() * len(bank))] for _ in range(k))
+        rand = self.rng.random
+        n = len(bank)
+        return "\n".join([bank[int(rand() * n)] for _ in range(k)])
+
+    def distractor_counts(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Per note: numbers of negated, historical, family-history and uncoded mentions."""
+        p = self.params
+        lam = [p.negated_per_note, p.historical_per_note, p.family_per_note, p.uncoded_per_note]
+        return rng.poisson(lam, size=(n, 4))
 
     def write(self, dx: list[str], px: list[str], sex: str, died: bool, service: str,
-              target_words: float) -> str:
+              target_words: float, distractors: tuple[int, int, int, int] = (0, 0, 0, 0)) -> str:
         """One discharge summary for an admission's gold codes."""
         r, p = self.rng, self.params
         evid_course: list[str] = []
@@ -221,9 +233,7 @@ class NoteWriter:
                     out.append(self.mention(c))
             return out
 
-        rs = np.random.default_rng(int(r.random() * 2**32))
-        k_neg, k_hist, k_fam, k_unc = rs.poisson(
-            [p.negated_per_note, p.historical_per_note, p.family_per_note, p.uncoded_per_note])
+        k_neg, k_hist, k_fam, k_unc = distractors
         negated = [r.choice(NEGATED).format(m) for m in others(k_neg)]
         historical = [r.choice(HISTORICAL).format(m) for m in others(k_hist)]
         family = [r.choice(FAMILY).format(m) for m in others(k_fam)]

@@ -10,12 +10,15 @@ import csv
 import gzip
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+_MIMIC_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,13 @@ def icd10cm() -> Vocabulary:
             os.replace(tmp, path)
         except OSError:  # a read-only cache only costs time
             pass
+    # MIMIC-era code shape (letter, digit, alphanumeric): the 2026 tabular's new "QA0" codes postdate
+    # every MIMIC release and are rejected by loaders that check code shape.
+    keep = [i for i, c in enumerate(data["codes"]) if _MIMIC_SHAPE.fullmatch(c)]
     return Vocabulary(
-        np.array(data["codes"], dtype=object),
-        np.array(data["titles"], dtype=object),
-        np.array(data["parent_titles"], dtype=object),
+        np.array([data["codes"][i] for i in keep], dtype=object),
+        np.array([data["titles"][i] for i in keep], dtype=object),
+        np.array([data["parent_titles"][i] for i in keep], dtype=object),
     )
 
 
