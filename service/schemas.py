@@ -38,6 +38,7 @@ class Metadata(BaseModel):
         Annotated[str, StringConstraints(max_length=64, pattern=r"^[ -~]*$")] | None
     ) = None
     los_days: Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
+    died: bool | None = None
     discharge_date: date | None = None
 
 
@@ -101,6 +102,7 @@ class Suggestion(BaseModel):
     code: str
     description: str | None = None
     score: float | None = None
+    accepted: bool | None = Field(default=None, description="In the predicted list already.")
 
 
 class Reason(BaseModel):
@@ -237,6 +239,25 @@ class PolicyOut(BaseModel):
     calibration: dict[str, Any]
 
 
+NonNegative = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+
+
+class CostsUpdate(BaseModel):
+    """Fields of triage.policy.CostModel to change; the others keep their current values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manual_cost: NonNegative | None = None
+    assist_cost: NonNegative | None = None
+    error_cost: NonNegative | None = None
+    assist_error_cost: NonNegative | None = None
+    unit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_ ]{1,32}$")] | None = None
+    drg_weighted: bool | None = None
+    base_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    capacity: NonNegative | None = Field(default=None, description="Episodes humans can code per period.")
+    period_episodes: NonNegative | None = Field(default=None, description="Episodes arriving per period.")
+
+
 class PolicyUpdate(BaseModel):
     """New policy parameters; the policy is re-chosen from the bundle's calibration data."""
 
@@ -245,28 +266,30 @@ class PolicyUpdate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"kind": "three_way", "alpha": 0.05, "delta": 0.1},
-                {"costs": {"manual": 1.0, "assist": 0.4, "error": 20.0}},
+                {"costs": {"manual_cost": 20, "assist_cost": 8, "error_cost": 60}},
+                {"kind": "capacity", "costs": {"capacity": 300, "period_episodes": 1000}},
             ]
         },
     )
 
-    kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+    kind: Literal["chow", "capacity", "guaranteed", "human_parity", "three_way"] | None = None
     alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
     delta: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
-    costs: (
-        dict[
-            Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")],
-            Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
-        ]
-        | None
-    ) = Field(default=None, max_length=16)
-    capacity: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    method: Literal["sgr", "ltt"] | None = None
+    costs: CostsUpdate | None = None
 
     @model_validator(mode="after")
     def _something(self) -> PolicyUpdate:
-        if not self.model_dump(exclude_none=True):
+        if not self.params():
             raise ValueError("give at least one policy parameter")
         return self
+
+    def params(self) -> dict[str, Any]:
+        """Keyword arguments of Router.with_policy (unset fields keep the current policy's)."""
+        out = self.model_dump(exclude_none=True)
+        if "costs" in out and not out["costs"]:
+            del out["costs"]
+        return out
 
 
 class ReloadIn(BaseModel):

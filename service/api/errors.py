@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -39,12 +40,33 @@ def field_error(loc: Sequence[str | int], msg: str, value: Any = None, kind: str
     return {"loc": list(loc), "msg": msg, "type": kind, "input": safe_input(value)}
 
 
+_BATCH_ITEM = re.compile(r"^episodes\[(\d+)\]\.(.+)$")
+
+
+def field_loc(field: str) -> list[str | int]:
+    """``episodes[3].code_scores.I50.9`` -> ``["episodes", 3, "code_scores", "I50.9"]``.
+
+    The router names a score by its code after the first dot; codes may contain dots.
+    """
+    loc: list[str | int] = []
+    m = _BATCH_ITEM.match(field)
+    if m:
+        loc += ["episodes", int(m.group(1))]
+        field = m.group(2)
+    head, _, rest = field.partition(".")
+    return [*loc, head, rest] if rest else [*loc, head]
+
+
 def invalid_episode_error(exc: Any, prefix: Sequence[str | int] = ("body",)) -> FieldErrors:
     """Map the router's InvalidEpisode(field, message, value) to a 422 at ``prefix + field``."""
     field = getattr(exc, "field", None) or "episode"
     message = getattr(exc, "message", None) or str(exc)
     return FieldErrors(
-        [field_error([*prefix, field], message, getattr(exc, "value", None), "invalid_episode")]
+        [
+            field_error(
+                [*prefix, *field_loc(field)], message, getattr(exc, "value", None), "invalid_episode"
+            )
+        ]
     )
 
 

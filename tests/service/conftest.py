@@ -2,131 +2,63 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import sys
 import time
-import types
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from triage.codes.normalize import normalize_label
+from triage.router import Router
+
+sys.path.insert(0, str(Path(__file__).parent))
+from router_bundle import build_bundle
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROUTER_KEY, ADMIN_KEY = "router-key-abc", "admin-key-xyz"
 API_KEYS = f"router:{ROUTER_KEY},admin:{ADMIN_KEY}"
 
 
-# -- test double of triage.router (ROUTER_API.md), used until the real module lands ----------
-class InvalidEpisode(ValueError):
-    def __init__(self, field: str, message: str, value: Any = None) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.value = field, message, value
-
-
+# -- a real router, fitted once per session on a tiny synthetic cohort ------------------------
 @dataclass
-class FakePolicy:
-    automate: float = 0.9
-    assist: float | None = 0.6
-    kind: str = "three_way"
+class SlowRouter(Router):
+    """A real router that takes ``delay`` seconds longer per call (for in-flight tests)."""
 
-    @property
-    def version(self) -> str:
-        return f"{self.kind}-{self.automate:.3f}-{self.assist}"
+    delay: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "version": self.version}
+    def route_one(self, *args: Any, **kwargs: Any):
+        time.sleep(self.delay)
+        return super().route_one(*args, **kwargs)
 
 
-@dataclass
-class FakeDecision:
-    episode_id: Any
-    route: str
-    p_correct: float
-    thresholds: dict
-    codes: list
-    principal: str | None
-    model_version: str
-    policy_version: str
-    drg: str | None = None
-    mdc: str | None = None
-    drg_weight: float | None = None
-    suggestions: list = field(default_factory=list)
-    reasons: list = field(default_factory=list)
-    queue: str | None = None
-    priority: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory) -> Path:
+    return build_bundle(tmp_path_factory.mktemp("router") / "bundle", n=600, seed=0)
 
 
-class FakeRouter:
-    """Same interface as triage.router.Router; p_correct = mean score of the kept codes."""
+@pytest.fixture(scope="session")
+def base_router(bundle_dir) -> Router:
+    from service.loading import load_router
 
-    has_coder = False
-
-    def __init__(self, model_version: str = "fake-1", policy: FakePolicy | None = None,
-                 delay: float = 0.0) -> None:
-        self.model_version = model_version
-        self.policy = policy or FakePolicy()
-        self.delay = delay
-
-    def route_one(self, code_scores=None, metadata=None, text=None, episode_id=None):
-        if self.delay:
-            time.sleep(self.delay)
-        if not code_scores:
-            raise InvalidEpisode("code_scores", "episode has no scores and no text", None)
-        labels: dict[str, float] = {}
-        for code, score in code_scores.items():
-            try:
-                label = normalize_label(code)
-            except ValueError as exc:
-                raise InvalidEpisode("code_scores", str(exc), code) from None
-            if not (0.0 <= score <= 1.0) or math.isnan(score):
-                raise InvalidEpisode("code_scores", f"score of {code} outside [0, 1]", score)
-            if label in labels:
-                raise InvalidEpisode("code_scores", f"duplicate code {label}", code)
-            labels[label] = score
-        kept = sorted(((s, c) for c, s in labels.items() if s >= 0.5), reverse=True)
-        p = sum(s for s, _ in kept) / len(kept) if kept else 0.0
-        pol = self.policy
-        route = ("automate" if p >= pol.automate
-                 else "assist" if pol.assist is not None and p >= pol.assist else "manual")
-        return FakeDecision(
-            episode_id=episode_id, route=route, p_correct=p,
-            thresholds={"automate": pol.automate, "assist": pol.assist},
-            codes=[{"code": c, "description": None, "kind": "dx", "score": s} for s, c in kept],
-            principal=kept[0][1] if kept else None,
-            reasons=[{"feature": "mean_score", "contribution": p}],
-            model_version=self.model_version, policy_version=pol.version,
-        )
-
-    def route_many(self, episodes):
-        return [self.route_one(**e) for e in episodes]
-
-    def with_policy(self, kind="three_way", alpha=None, delta=None, costs=None, capacity=None):
-        if kind not in ("three_way", "two_way"):
-            raise ValueError(f"unknown policy kind {kind!r}")
-        automate = 1.0 - (alpha or 0.1)
-        new = FakePolicy(automate, None if kind == "two_way" else 0.6, kind)
-        return FakeRouter(self.model_version, new, self.delay)
-
-    def calibration_summary(self) -> dict[str, Any]:
-        return {"n": 100}
+    return load_router(str(bundle_dir))  # warmed up: code tables load once per session
 
 
-try:
-    import triage.router  # noqa: F401
-    HAVE_ROUTER = True
-except ImportError:
-    HAVE_ROUTER = False
-    _mod = types.ModuleType("triage.router")
-    _mod.InvalidEpisode, _mod.Router = InvalidEpisode, FakeRouter
-    sys.modules["triage.router"] = _mod
+@pytest.fixture
+def make_router(base_router):
+    """``make_router(model_version=..., delay=...)``: variants of the session's real router."""
+
+    def make(model_version: str | None = None, delay: float = 0.0, cls: type = SlowRouter):
+        fields = {f.name: getattr(base_router, f.name) for f in dataclasses.fields(Router)}
+        if model_version is not None:
+            fields["model_version"] = model_version
+        return cls(**fields, delay=delay) if cls is SlowRouter else cls(**fields)
+
+    return make
 
 
 # -- apps and clients ------------------------------------------------------------------------
@@ -141,11 +73,6 @@ def make_settings(database_url: str, **overrides: Any):
         **overrides,
     }
     return Settings(**values)
-
-
-@pytest.fixture
-def make_router():
-    return FakeRouter
 
 
 @pytest.fixture

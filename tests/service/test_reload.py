@@ -83,17 +83,21 @@ def test_reload_under_load_drops_nothing(live_server, make_router, keys, episode
 def test_in_flight_request_finishes_on_the_old_router(live_server, make_router, keys, episode):
     entered, release = threading.Event(), threading.Event()
 
-    class Gated(make_router):
+    from triage.router import Router
+
+    class Gated(Router):
         def route_one(self, **kw):
-            entered.set()
-            assert release.wait(10)
+            if kw.get("episode_id") == "gated":
+                entered.set()
+                assert release.wait(10)
             return super().route_one(**kw)
 
-    app, base = live_server(Gated(model_version="old"))
+    app, base = live_server(make_router(model_version="old", cls=Gated))
     app.state.router_loader = lambda uri: make_router(model_version="new")
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(
-            httpx.post, f"{base}/v1/route", json=episode, headers=keys["router"], timeout=30
+            httpx.post, f"{base}/v1/route", json=dict(episode, episode_id="gated"),
+            headers=keys["router"], timeout=30,
         )
         assert entered.wait(10)
         r = httpx.post(f"{base}/v1/admin/reload", headers=keys["admin"], timeout=30)

@@ -16,7 +16,8 @@ def test_route_one_persists_before_answering(client, keys, episode):
     body = r.json()
     assert body["route"] in ("automate", "assist", "manual")
     assert body["episode_id"] == 123
-    assert body["codes"][0]["code"] == body["principal"]
+    assert body["principal"] == next(c["code"] for c in body["codes"] if c["kind"] == "dx")
+    assert body["principal"] == "I50.9"
     store = client.app.state.store
     row = store.get_decision(body["decision_id"])
     assert row is not None
@@ -55,9 +56,8 @@ def test_batch_bad_episode_named_by_index_and_nothing_stored(sqlite_client, keys
     )
     assert r.status_code == 422
     d = r.json()["detail"][0]
-    assert d["loc"][:3] == ["body", "episodes", 1]
-    assert d["loc"][-1] == "code_scores"
-    assert d["input"] == "NOTACODE!"
+    assert d["loc"] == ["body", "episodes", 1, "code_scores", "NOTACODE!"]
+    assert d["input"] == "NOTACODE!" and "NOTACODE!" in d["msg"]
     assert sqlite_client.app.state.store.count("decisions") == 0
 
 
@@ -94,16 +94,23 @@ def test_json_nan_is_422_not_a_crash(sqlite_client, keys, literal):
 
 
 @pytest.mark.parametrize(
-    "payload, field",
+    "payload, loc, words",
     [
-        ({"episode_id": 1, "code_scores": {"I50.9": 0.9, "i509": 0.8}}, "code_scores"),
-        ({"episode_id": 1, "code_scores": {"XYZ123!": 0.9}}, "code_scores"),
+        ({"episode_id": 1, "code_scores": {"I50.9": 0.9, "i509": 0.8}},
+         ["body", "code_scores", "i509"], "duplicate"),
+        ({"episode_id": 1, "code_scores": {"XYZ123!": 0.9}},
+         ["body", "code_scores", "XYZ123!"], "XYZ123!"),
+        ({"episode_id": 1, "code_scores": {"I50.9.1": 0.9}},
+         ["body", "code_scores", "I50.9.1"], "dot"),
+        ({"episode_id": 1, "text": "chest pain, admitted"}, ["body", "text"], "no coder"),
     ],
 )
-def test_router_rejections_are_field_level_422(sqlite_client, keys, payload, field):
+def test_router_rejections_are_field_level_422(sqlite_client, keys, payload, loc, words):
     r = sqlite_client.post("/v1/route", json=payload, headers=keys["router"])
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["body", field]
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == loc
+    assert words in detail["msg"]
 
 
 @pytest.mark.parametrize(
@@ -150,37 +157,43 @@ def test_note_text_stored_only_when_configured(app_factory, sqlite_url, keys, ep
     assert "SECRET-NOTE-CONTENT" not in caplog.text
 
 
-def test_outcomes_and_monitoring_interval(client, keys, episode):
-    ids = []
-    for i in range(6):
-        r = client.post("/v1/route", json=dict(episode, episode_id=i), headers=keys["router"])
-        assert r.json()["route"] == "automate"
-        ids.append((r.json()["decision_id"], [c["code"] for c in r.json()["codes"]]))
-    # 3 exact matches (any spelling, any order), 2 errors, 1 without outcome
-    finals = [
-        ["i509", "I10"],
-        ["I10.", "I50.9"],
-        ["I509", "I10"],
-        ["I50.9"],
-        ["I50.9", "I10", "N18.3"],
-    ]
-    for (decision_id, _), final in zip(ids, finals):
+def test_outcomes_and_monitoring_interval(client, keys, base_router):
+    from router_bundle import sample_episodes
+
+    automated = []
+    for ep in sample_episodes(60, seed=3):
+        r = client.post("/v1/route", json=ep, headers=keys["router"])
+        assert r.status_code == 200
+        if r.json()["route"] == "automate":
+            automated.append(r.json())
+        if len(automated) == 6:
+            break
+    assert len(automated) == 6
+    # 3 exact matches (other spelling, other order), 2 errors, 1 without outcome
+    def respell(codes):
+        return [c.replace(".", "").lower() for c in reversed(codes)]
+
+    codes = [[c["code"] for c in d["codes"]] for d in automated]
+    finals = [respell(codes[0]), codes[1][::-1], respell(codes[2]), codes[3][:-1] or ["Z00.00"],
+              [*codes[4], "R69."]]
+    for d, final in zip(automated, finals):
         r = client.post(
-            "/v1/outcomes", json={"decision_id": decision_id, "final_codes": final},
+            "/v1/outcomes", json={"decision_id": d["decision_id"], "final_codes": final},
             headers=keys["router"],
         )
         assert r.status_code == 201, r.text
         assert r.json()["automated"] is True
     again = client.post(
-        "/v1/outcomes", json={"decision_id": ids[0][0], "final_codes": ["I10"]},
+        "/v1/outcomes", json={"decision_id": automated[0]["decision_id"], "final_codes": ["I10"]},
         headers=keys["router"],
     )
     assert again.status_code == 409
     r = client.get("/v1/monitoring", headers=keys["router"])
     assert r.status_code == 200
     (g,) = r.json()["groups"]
-    assert g["routed"] == {"automate": 6, "assist": 0, "manual": 0}
-    assert g["total"] == 6 and g["automation_rate"] == 1.0
+    assert g["routed"]["automate"] == 6
+    assert g["total"] == sum(g["routed"].values())
+    assert g["automation_rate"] == pytest.approx(6 / g["total"])
     assert g["automated_with_outcome"] == 5 and g["automated_errors"] == 2
     assert g["realised_error"] == pytest.approx(0.4)
     ci = binomtest(2, 5).proportion_ci(confidence_level=0.95, method="exact")
@@ -228,6 +241,7 @@ def test_policy_get_put_versioned_and_audited(client, keys, episode):
     assert before.status_code == 200
     old_version = before.json()["policy_version"]
     r = client.put("/v1/policy", json={"kind": "three_way", "alpha": 0.5}, headers=keys["admin"])
+    assert r.json()["policy"]["constraints"]["alpha"] == 0.5
     assert r.status_code == 200, r.text
     new_version = r.json()["policy_version"]
     assert new_version != old_version
@@ -245,6 +259,16 @@ def test_policy_get_put_versioned_and_audited(client, keys, episode):
     }
     bad = client.put("/v1/policy", json={"kind": "nonsense"}, headers=keys["admin"])
     assert bad.status_code == 422
+    # capacity policy without capacity: the library refuses, the service says why
+    bad = client.put("/v1/policy", json={"kind": "capacity"}, headers=keys["admin"])
+    assert bad.status_code == 422 and "capacity" in bad.json()["detail"][0]["msg"]
+    ok = client.put(
+        "/v1/policy",
+        json={"kind": "capacity", "costs": {"capacity": 300, "period_episodes": 1000}},
+        headers=keys["admin"],
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["policy"]["kind"] == "capacity"
     assert client.put("/v1/policy", json={}, headers=keys["admin"]).status_code == 422
     assert client.put("/v1/policy", json={"alpha": 2}, headers=keys["admin"]).status_code == 422
 
@@ -252,16 +276,17 @@ def test_policy_get_put_versioned_and_audited(client, keys, episode):
 def test_reload_swaps_model_and_reapplies_saved_policy(app_factory, sqlite_url, keys, make_router):
     c = app_factory(sqlite_url)
     c.put("/v1/policy", json={"alpha": 0.2}, headers=keys["admin"])
-    c.app.state.router_loader = lambda uri: make_router(model_version="fake-1")
+    c.app.state.router_loader = lambda uri: make_router()
     r = c.post("/v1/admin/reload", headers=keys["admin"])
     assert r.status_code == 200, r.text
     assert r.json()["model_uri"] == "test-model"
     # the policy an admin set for this model survives the reload
-    assert c.get("/v1/policy", headers=keys["router"]).json()["policy"]["automate"] == pytest.approx(0.8)
+    policy = c.get("/v1/policy", headers=keys["router"]).json()["policy"]
+    assert policy["constraints"]["alpha"] == 0.2
     c.app.state.router_loader = lambda uri: make_router(model_version=f"other:{uri}")
     r = c.post("/v1/admin/reload", json={"model": "elsewhere"}, headers=keys["admin"])
     assert r.json()["model_version"] == "other:elsewhere"
-    assert r.json()["previous_model_version"] == "fake-1"
+    assert r.json()["previous_model_version"] == "synthetic-test"
 
     def broken(uri):
         raise FileNotFoundError(f"router bundle not found: {uri}")
@@ -284,7 +309,7 @@ def test_health_ready_metrics(client, keys, episode):
     assert 'triage_http_requests_total{method="POST",path="/v1/route",status="200"} 1.0' in text
     assert 'triage_http_requests_total{method="POST",path="/v1/route",status="422"} 1.0' in text
     assert "triage_http_request_duration_seconds_bucket" in text
-    assert 'triage_routes_total{model_version="fake-1",policy_version=' in text
+    assert 'triage_routes_total{model_version="synthetic-test",policy_version=' in text
 
 
 def test_readyz_not_ready_without_model_or_database(app_factory, sqlite_url, tmp_path):
@@ -316,11 +341,13 @@ def test_each_app_has_its_own_metrics_registry(app_factory, sqlite_url, keys, ep
 def test_unhandled_error_is_generic_500(app_factory, sqlite_url, keys, episode, make_router):
     from fastapi.testclient import TestClient
 
-    class Exploding(make_router):
+    from triage.router import Router
+
+    class Exploding(Router):
         def route_one(self, **kw):
             raise RuntimeError("secret internals /etc/passwd")
 
-    c = app_factory(sqlite_url, router=Exploding())
+    c = app_factory(sqlite_url, router=make_router(cls=Exploding))
     raw = TestClient(c.app, raise_server_exceptions=False)
     r = raw.post("/v1/route", json=episode, headers=keys["router"])
     assert r.status_code == 500

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def _is_uri(model: str) -> bool:
 
 
 def serve(
-    model: Optional[str] = typer.Option(
+    model: str | None = typer.Option(
         None,
         "--model",
         help="Router bundle directory or MLflow URI (default: models:/coding-triage-router@champion "
@@ -22,7 +21,7 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-    db: Optional[str] = typer.Option(
+    db: str | None = typer.Option(
         None, "--db", help="SQLAlchemy URL of the decision store (default sqlite:///triage-service.db)."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the model)."),

@@ -42,7 +42,7 @@ def put_policy(
     role: AdminRole,
 ) -> Any:
     """New costs / alpha / delta / capacity; no retraining. Versioned and audited."""
-    params = body.model_dump(exclude_none=True)
+    params = body.params()
     with holder.lock:  # read-modify-write: concurrent admin calls must not lose a change
         current = holder.get()
         try:

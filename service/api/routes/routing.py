@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from triage.router import InvalidEpisode
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
 from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
 from service.store import new_decision_id, utcnow
+from triage.router import InvalidEpisode
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 
@@ -104,8 +104,8 @@ def route_batch(
     calls = [_call_args(e) for e in batch.episodes]
     try:
         decisions = [d.to_dict() for d in routing.route_many(calls)]
-    except InvalidEpisode:
-        raise _locate_invalid(routing, calls) from None
+    except InvalidEpisode as exc:  # field is "episodes[i].<field>": the loc names the episode
+        raise invalid_episode_error(exc) from None
     now = utcnow()
     rows = []
     for decision, episode in zip(decisions, batch.episodes):
@@ -114,13 +114,3 @@ def route_batch(
     store.record_decisions(rows)
     _count_routes(request, decisions)
     return {"decisions": decisions}
-
-
-def _locate_invalid(routing: Any, calls: list[dict[str, Any]]) -> FieldErrors:
-    """Which episode of a rejected batch is bad (error path only: routes one at a time)."""
-    for i, call in enumerate(calls):
-        try:
-            routing.route_one(**call)
-        except InvalidEpisode as exc:
-            return invalid_episode_error(exc, ("body", "episodes", i))
-    return FieldErrors([field_error(["body", "episodes"], "the router rejected the batch")])
