@@ -143,7 +143,7 @@ class TextCoder(BaseEstimator):
         else:
             state["state_dict"] = {k: v.detach().numpy() for k, v in self.net_.state_dict().items()}
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(state, path, compress=3)
+        joblib.dump(state, path)  # uncompressed: compressing 2^18 x 256 weights costs minutes
         return path
 
     @classmethod

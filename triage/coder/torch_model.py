@@ -24,7 +24,8 @@ class SparseTextNet(nn.Module):
         self.embed = nn.EmbeddingBag(n_features, width, mode="sum", sparse=True)
         self.embed_bias = nn.Parameter(torch.zeros(width))
         if hidden_size:
-            nn.init.normal_(self.embed.weight, std=1.0 / np.sqrt(hidden_size))
+            # TF-IDF rows have unit L2 norm, so std 1 gives unit-variance hidden units
+            nn.init.normal_(self.embed.weight, std=1.0)
             self.out = nn.Linear(hidden_size, n_classes)
             self.dropout = nn.Dropout(0.2)
         else:

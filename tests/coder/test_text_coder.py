@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+
+from triage.coder import CodeScores, TextCoder, patient_folds
+from triage.data import gold_labels
+
+FAST = dict(min_count=5, max_features=2**16, ngram_range=(1, 1), epochs=4, batch_size=64, n_jobs=1,
+            hidden_size=32, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(episodes):
+    train = episodes[episodes.split == "train"]
+    coder = TextCoder(**FAST)
+    oof = coder.fit_cross_fit(train)
+    return coder, train, oof
+
+
+def test_classes_are_codes_seen_min_count_times(fitted):
+    coder, train, _ = fitted
+    counts = {}
+    for labs in gold_labels(train):
+        for lab in set(labs):
+            counts[lab] = counts.get(lab, 0) + 1
+    assert set(coder.classes_) == {lab for lab, c in counts.items() if c >= 5}
+    assert list(coder.classes_) == sorted(coder.classes_)
+
+
+def test_predict_proba_learns_the_text_signal(fitted, episodes):
+    coder, _, _ = fitted
+    test = episodes[episodes.split != "train"]
+    scores = coder.predict_proba(test)
+    assert isinstance(scores, CodeScores)
+    assert scores.matrix.shape == (len(test), len(coder.classes_))
+    assert (scores.episode_ids == test.episode_id.to_numpy()).all()
+    assert scores.matrix.data.min() >= 0 and scores.matrix.data.max() <= 1
+    gold = gold_labels(test)
+    index = {lab: j for j, lab in enumerate(coder.classes_)}
+    dense = scores.matrix.toarray()
+    pos = [dense[i, index[lab]] for i, labs in enumerate(gold) for lab in labs if lab in index]
+    neg_mask = np.ones_like(dense, dtype=bool)
+    for i, labs in enumerate(gold):
+        for lab in labs:
+            if lab in index:
+                neg_mask[i, index[lab]] = False
+    assert np.mean(pos) > 1.5 * dense[neg_mask].mean()  # gold codes score clearly higher
+
+
+def test_cross_fit_is_out_of_fold_and_grouped_by_patient(fitted):
+    coder, train, oof = fitted
+    assert (oof.episode_ids == train.episode_id.to_numpy()).all()
+    assert list(oof.classes) == list(coder.classes_)
+    # out-of-fold scores differ from in-sample ones (the full model saw these episodes)
+    in_sample = coder.predict_proba(train)
+    assert not np.allclose(oof.matrix.toarray(), in_sample.matrix.toarray())
+    folds = patient_folds(train.subject_id.to_numpy(), 5, 0)
+    by_subject = train.assign(fold=folds).groupby("subject_id").fold.nunique()
+    assert (by_subject == 1).all()
+    assert len(np.unique(folds)) == 5
+
+
+def test_same_seed_same_scores(episodes):
+    train = episodes[episodes.split == "train"].head(150)
+    a = TextCoder(**FAST).fit(train).predict_proba(train)
+    b = TextCoder(**FAST).fit(train).predict_proba(train)
+    np.testing.assert_array_equal(a.matrix.toarray(), b.matrix.toarray())
+
+
+def test_keep_top_k_bounds_stored_scores(episodes):
+    train = episodes[episodes.split == "train"].head(150)
+    coder = TextCoder(**{**FAST, "keep_top_k": 3}).fit(train)
+    s = coder.predict_proba(train)
+    assert np.diff(s.matrix.indptr).max() <= 3
+
+
+@pytest.mark.parametrize("model", ["torch-linear", "ovr-logistic"])
+def test_other_models_fit_and_round_trip(model, episodes, tmp_path):
+    train = episodes[episodes.split == "train"].head(200)
+    coder = TextCoder(model=model, **{**FAST, "max_features": 2**12}).fit(train)
+    s = coder.predict_proba(train)
+    path = coder.save(tmp_path / "c.joblib")
+    again = TextCoder.load(path).predict_proba(train)
+    np.testing.assert_allclose(s.matrix.toarray(), again.matrix.toarray(), rtol=1e-6)
+
+
+def test_mlp_save_load_round_trip(fitted, episodes, tmp_path):
+    coder, _, _ = fitted
+    test = episodes[episodes.split == "test"]
+    coder.save(tmp_path)  # a folder
+    loaded = TextCoder.load(tmp_path)
+    assert loaded.get_params() == coder.get_params()
+    np.testing.assert_array_equal(
+        coder.predict_proba(test).matrix.toarray(), loaded.predict_proba(test).matrix.toarray()
+    )
+
+
+def test_bad_inputs_name_the_problem(episodes, tmp_path):
+    with pytest.raises(ValueError, match="'text'"):
+        TextCoder(**FAST).fit(episodes.drop(columns="text"))
+    with pytest.raises(ValueError, match="model must be"):
+        TextCoder(model="bert", **FAST).fit(episodes)
+    with pytest.raises(ValueError, match="min_count=10000"):
+        TextCoder(**{**FAST, "min_count": 10_000}).fit(episodes)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        TextCoder().predict_proba(episodes)
+    with pytest.raises(FileNotFoundError):
+        TextCoder.load(tmp_path / "nothing.joblib")
