@@ -11,12 +11,16 @@ from triage.allocation.effort import EffortModel
 from triage.allocation.episodes import EpisodeInputError, prepare_episodes
 from triage.allocation.priority import PriorityScorer
 from triage.allocation.queues import QueueMapper
-from triage.allocation.roster import Roster, RosterError, make_roster
+from triage.allocation.roster import Roster, RosterError, example_roster, make_roster
+from triage.allocation.simulate import (
+    PolicyFileError, RoutingPolicy, SimulationResult, compare_policies, simulate_backlog, synthetic_arrivals,
+)
 from triage.allocation.solver import AssignmentSolution, solve_assignment
 
 __all__ = [
     "AllocationConfig", "AllocationConfigError", "AllocationResult", "Allocator", "AssignmentSolution",
     "EffortModel", "EpisodeInputError", "PriorityScorer", "QueueMapper", "Roster", "RosterError",
     "chapter_of_label", "default_config_path", "load_config", "make_roster", "normalise_chapter",
-    "prepare_episodes", "solve_assignment",
+    "prepare_episodes", "solve_assignment", "example_roster", "PolicyFileError", "RoutingPolicy",
+    "SimulationResult", "compare_policies", "simulate_backlog", "synthetic_arrivals",
 ]

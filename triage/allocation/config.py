@@ -94,7 +94,7 @@ _REPLACED_MAPS = {"mdc", "chapters", "levels", "chapter_weights"}
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError as exc:
         raise AllocationConfigError(f"config file not found: {path}") from exc
     except yaml.YAMLError as exc:

@@ -97,3 +97,38 @@ def make_roster(
     hours_arr = np.asarray(hours, float)
     return Roster(tuple(ids), tuple(specs), np.asarray(levels, np.int16), hours_arr,
                   hours_arr * 60.0 * config.productive_fraction)
+
+
+def example_roster(n_coders: int = 50, hours: float = 7.5, seed: int = 0,
+                   specialties: tuple[str, ...] = ("cardiology", "oncology", "obstetrics", "orthopaedics",
+                                                   "neurology", "respiratory", "renal")) -> pd.DataFrame:
+    """A plausible roster for demos and benchmarks: a third generalists, the rest one specialty
+    each (cycling), experience levels 40% junior / 35% intermediate / 25% senior (seeded)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for j in range(n_coders):
+        spec = "general" if j % 3 == 0 else f"{specialties[j % len(specialties)]};general"
+        level = rng.choice(["junior", "intermediate", "senior"], p=[0.4, 0.35, 0.25])
+        rows.append({"coder_id": f"coder-{j:03d}", "specialties": spec, "level": str(level), "hours": hours})
+    return pd.DataFrame(rows)
+
+
+def pool_roster(roster: Roster) -> Roster:
+    """Merge coders with the same specialties and level into one pool with their summed minutes.
+
+    Used by the backlog simulation, which needs each day's throughput rather than who codes what:
+    the LP relaxation is unchanged by the merge (identical coders are interchangeable), the
+    optimisation shrinks by the pool factor, and the only thing lost is the packing slack of
+    splitting a pool's minutes between its coders (under one episode per coder per day).
+    """
+    keys: dict[tuple, list[int]] = {}
+    for i, (specs, level) in enumerate(zip(roster.specialties, roster.levels)):
+        keys.setdefault((specs, int(level)), []).append(i)
+    groups = list(keys.values())
+    return Roster(
+        coder_ids=tuple("+".join(roster.coder_ids[i] for i in g) for g in groups),
+        specialties=tuple(roster.specialties[g[0]] for g in groups),
+        levels=np.array([roster.levels[g[0]] for g in groups], dtype=np.int16),
+        hours=np.array([roster.hours[g].sum() for g in groups]),
+        capacity=np.array([roster.capacity[g].sum() for g in groups]),
+    )

@@ -82,7 +82,7 @@ def solve_assignment(
     pair_episode: np.ndarray,
     pair_coder: np.ndarray,
     *,
-    exact_max_pairs: int = 20000,
+    exact_max_pairs: int = 2000,
     time_limit: float = 30.0,
     mip_rel_gap: float = 0.0,
     repair_per_coder: int = 12,
@@ -116,7 +116,7 @@ def solve_assignment(
     else:
         a = _matrices(n_e, len(capacity), pe, pc, minutes)
         lp = linprog(-value[pe], A_ub=a, b_ub=np.concatenate([np.ones(n_e), capacity]),
-                     bounds=(0, 1), method="highs-ds")
+                     bounds=(0, 1), method="highs-ds", options={"presolve": False})
         if lp.x is None:
             raise RuntimeError(f"assignment LP failed: {lp.message}")
         bound = -lp.fun
