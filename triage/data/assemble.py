@@ -119,7 +119,12 @@ def build_episodes(
     out = pd.DataFrame({"episode_id": ids})
     out["subject_id"] = notes["subject_id"].to_numpy()[pos]
     text_pos = notes["text_pos"].to_numpy("int64")[pos]
-    out["text"] = pd.Series(pd.arrays.ArrowStringArray(texts.take(pa.array(text_pos))))
+    if len(text_pos) == len(texts) and (text_pos == np.arange(len(texts))).all():
+        kept = texts  # every note kept, already in episode order: no copy at all
+    else:
+        kept = texts.take(pa.array(text_pos))
+    del texts
+    out["text"] = pd.Series(pd.arrays.ArrowStringArray(kept))
     out["diagnoses"] = [dx_lists.get(i, []) for i in ids.tolist()]
     out["procedures"] = [px_lists.get(i, []) for i in ids.tolist()]
     out["icd_version"] = ep_version.reindex(ids).to_numpy()

@@ -54,7 +54,7 @@ def _discharge_filter(batch: pa.RecordBatch) -> pa.RecordBatch:
 def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArray]:
     table, _ = read_table(
         path,
-        {"SUBJECT_ID": "int", "HADM_ID": "int", "CATEGORY": "str", "TEXT": "str"},
+        {"SUBJECT_ID": "int", "HADM_ID": "int", "CATEGORY": "str", "TEXT": "text"},
         {"DESCRIPTION": "str", "CHARTDATE": "time", "ISERROR": "int"},
         batch_filter=_discharge_filter,
         allow_empty=True,

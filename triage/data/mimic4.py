@@ -45,7 +45,7 @@ def _codes(path: Path, report: LoadReport) -> pd.DataFrame:
 def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArray]:
     table, missing = read_table(
         path,
-        {"subject_id": "int", "hadm_id": "int", "text": "str"},
+        {"subject_id": "int", "hadm_id": "int", "text": "text"},
         {"note_type": "str", "note_seq": "int", "charttime": "time"},
     )
     # rows without an admission are not episodes (MIMIC-IV discharge notes always have one)

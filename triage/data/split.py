@@ -8,13 +8,13 @@ label is rarest are placed first, each in the split that still needs that label 
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from triage.codes.labels import episode_labels
 from triage.data.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -37,17 +37,29 @@ def patient_split(
     rng = np.random.default_rng(seed)
     subjects, subj_idx = np.unique(episodes["subject_id"].to_numpy("int64"), return_inverse=True)
     n_sub = len(subjects)
-    # labels per subject (union over its episodes), as integer ids
-    vocab: dict[str, int] = {}
-    subj_labels: list[set[int]] = [set() for _ in range(n_sub)]
-    for s, dx, px, v in zip(subj_idx.tolist(), episodes["diagnoses"], episodes["procedures"], episodes["icd_version"]):
-        ids = subj_labels[s]
-        for lab in episode_labels(dx, px, int(v)):
-            ids.add(vocab.setdefault(lab, len(vocab)))
-    label_subjects = [0] * len(vocab)
-    for ids in subj_labels:
-        for i in ids:
-            label_subjects[i] += 1
+    # (subject, code) pairs as integers, vectorised: diagnoses and procedures (and versions) get
+    # separate code ids because ICD-9 ``3893`` is both a diagnosis and a procedure
+    n_dx = np.fromiter((len(x) for x in episodes["diagnoses"]), dtype=np.int64, count=len(episodes))
+    n_px = np.fromiter((len(x) for x in episodes["procedures"]), dtype=np.int64, count=len(episodes))
+    is10 = (episodes["icd_version"].to_numpy("int64") == 10).astype(np.int64)
+
+    def code_ids(lists: pd.Series, counts: np.ndarray) -> np.ndarray:
+        raw, _ = pd.factorize(pd.Series(list(chain.from_iterable(lists)), dtype=object))
+        ids, _ = pd.factorize(raw.astype(np.int64) * 2 + np.repeat(is10, counts))
+        return ids.astype(np.int64)
+
+    dx_ids, px_ids = code_ids(episodes["diagnoses"], n_dx), code_ids(episodes["procedures"], n_px)
+    n_dx_labels = int(dx_ids.max()) + 1 if len(dx_ids) else 0
+    codes = np.r_[dx_ids, px_ids + n_dx_labels]
+    n_labels = max(int(codes.max()) + 1 if len(codes) else 0, 1)
+    owners = np.r_[np.repeat(subj_idx, n_dx), np.repeat(subj_idx, n_px)].astype(np.int64)
+    pairs = np.sort(owners * n_labels + codes)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    pair_subj, pair_label = pairs // n_labels, pairs % n_labels
+    label_subjects_arr = np.bincount(pair_label, minlength=n_labels)
+    bounds = np.searchsorted(pair_subj, np.arange(n_sub + 1))
+    subj_labels = [pair_label[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
+    label_subjects = label_subjects_arr.tolist()
     n_eps = np.bincount(subj_idx, minlength=n_sub).tolist()
     fr = f.tolist()
     # label demand per split (in subjects) and size demand (in episodes); plain lists: the loop

@@ -20,7 +20,9 @@ from triage.data.errors import DataError
 
 Kind = str  # "int", "str", "time", "float"
 
-_ARROW = {"int": pa.int64(), "str": pa.string(), "time": pa.timestamp("ns"), "float": pa.float64()}
+# "text": large_string so >2 GB of notes fit one column and never need a cast (a full copy)
+_ARROW = {"int": pa.int64(), "str": pa.string(), "text": pa.large_string(), "time": pa.timestamp("ns"),
+          "float": pa.float64()}
 _BLOCK = 1 << 24  # 16 MB: long notes need large blocks
 
 
@@ -119,7 +121,7 @@ def _explain(path: Path, msg: str, cols: list[str], kinds: Mapping[str, Kind], w
     if m and int(m.group(1)) < len(cols):
         actual = cols[int(m.group(1))]
         name = wanted.get(actual, actual)
-        kind = {"int": "integer", "time": "date-time", "float": "number", "str": "text"}.get(kinds.get(name, ""), "")
+        kind = {"int": "integer", "time": "date-time", "float": "number", "str": "text", "text": "text"}.get(kinds.get(name, ""), "")
         bad = re.search(r"invalid value '([^']*)'", msg)
         value = f": bad value {bad.group(1)!r}" if bad else ""
         return f"{path}: column {actual!r} should be {kind or 'parseable'}{value}"
