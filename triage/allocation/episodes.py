@@ -165,7 +165,7 @@ def _days_since_discharge(df: pd.DataFrame, ids: pd.Series, as_of, default: floa
         days = values
     if "discharge_date" in df.columns:
         raw = df["discharge_date"].reset_index(drop=True)
-        dates = pd.to_datetime(raw, errors="coerce", utc=True)
+        dates = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
         bad = raw.notna().to_numpy() & dates.isna().to_numpy()
         if bad.any():
             i = int(bad.argmax())
