@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from triage.data.errors import DataError, LoadReport
+from triage.data.notes import gather
 from triage.data.schema import EPISODE_COLUMNS
 
 # Shapes of canonical codes, per (kind, version): anything else is "unparseable".
@@ -113,18 +114,18 @@ def build_episodes(
     keep -= bad_ids | mixed
     if strict and report.excluded:
         raise DataError(f"strict mode: {report.summary()}")
-    ids = np.array(sorted(keep), dtype="int64")
-    # 5. assemble, taking text by position (no copy of the whole note column)
-    pos = pd.Index(notes["episode_id"].to_numpy("int64")).get_indexer(ids)
+    # 5. assemble in note-file order (admissions with addenda last), so the texts are gathered
+    #    with ascending positions: zero-copy slices or one copy of the kept texts only
+    note_ids_all = notes["episode_id"].to_numpy("int64")
+    kept_rows = np.flatnonzero(np.isin(note_ids_all, np.fromiter(keep, dtype=np.int64, count=len(keep))))
+    text_pos = notes["text_pos"].to_numpy("int64")[kept_rows]
+    order = np.argsort(text_pos, kind="stable")
+    kept_rows, text_pos = kept_rows[order], text_pos[order]
+    ids = note_ids_all[kept_rows]
     out = pd.DataFrame({"episode_id": ids})
-    out["subject_id"] = notes["subject_id"].to_numpy()[pos]
-    text_pos = notes["text_pos"].to_numpy("int64")[pos]
-    if len(text_pos) == len(texts) and (text_pos == np.arange(len(texts))).all():
-        kept = texts  # every note kept, already in episode order: no copy at all
-    else:
-        kept = texts.take(pa.array(text_pos))
+    out["subject_id"] = notes["subject_id"].to_numpy()[kept_rows]
+    out["text"] = pd.Series(pd.arrays.ArrowStringArray(gather(texts, text_pos)))
     del texts
-    out["text"] = pd.Series(pd.arrays.ArrowStringArray(kept))
     out["diagnoses"] = [dx_lists.get(i, []) for i in ids.tolist()]
     out["procedures"] = [px_lists.get(i, []) for i in ids.tolist()]
     out["icd_version"] = ep_version.reindex(ids).to_numpy()

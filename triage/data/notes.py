@@ -13,6 +13,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 ADDENDUM_SEPARATOR = "\n\n"
+MAX_SLICES = 1000  # beyond this many runs, copying the kept texts beats a fragmented column
+
+
+def gather(texts: pa.ChunkedArray, positions: np.ndarray) -> pa.ChunkedArray:
+    """``texts[positions]`` for ascending positions, without concatenating the chunks.
+
+    ``ChunkedArray.take`` first combines every chunk into one array (a full copy of all notes);
+    here runs of consecutive positions become zero-copy slices, or, when there are too many
+    runs, each chunk is filtered on its own so only the kept texts are copied.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) == 0:
+        return pa.chunked_array([], type=texts.type)
+    if (np.diff(positions) < 0).any():
+        raise ValueError("gather needs ascending positions")
+    starts = np.r_[0, np.flatnonzero(np.diff(positions) != 1) + 1]
+    if len(starts) <= MAX_SLICES:
+        ends = np.r_[starts[1:], len(positions)]
+        chunks = [c for a, b in zip(starts.tolist(), ends.tolist())
+                  for c in texts.slice(int(positions[a]), b - a).chunks]
+        return pa.chunked_array(chunks, type=texts.type)
+    offsets = np.r_[0, np.cumsum([len(c) for c in texts.chunks])]
+    bounds = np.searchsorted(positions, offsets)
+    chunks = [chunk.take(pa.array(positions[bounds[i]:bounds[i + 1]] - offsets[i]))
+              for i, chunk in enumerate(texts.chunks) if bounds[i + 1] > bounds[i]]
+    return pa.chunked_array(chunks, type=texts.type)
 
 
 def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataFrame, pa.ChunkedArray]:
@@ -22,7 +48,6 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
     Returns a frame (episode_id, subject_id, text_pos, has_text) and the texts that ``text_pos``
     indexes: the original chunks plus one chunk of merged texts (no copy of the originals).
     """
-    texts = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
     ids = notes["episode_id"].to_numpy("int64")
     has_text = pc.fill_null(pc.match_substring_regex(texts, r"\S"), False).to_numpy(zero_copy_only=False)
     dup = pd.Index(ids).duplicated(keep=False)
@@ -37,7 +62,7 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
         return out, texts
     pos = np.flatnonzero(dup & has_text)  # empty addenda add nothing
     multi = notes.iloc[pos][["episode_id", "subject_id", "rank", "order"]].assign(
-        text=texts.take(pa.array(pos)).to_pylist()
+        text=gather(texts, pos).to_pylist()
     )
     multi = multi.sort_values(["episode_id", "rank", "order"], kind="stable", na_position="last")
     merged = multi.groupby("episode_id", sort=False).agg(
