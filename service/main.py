@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import errors
 from service.api.deps import RouterHolder
-from service.api.routes import admin, health, monitoring, outcomes, policy, routing
+from service.api.routes import admin, allocation, health, monitoring, outcomes, policy, routing
 from service.core.config import Settings
 from service.loading import load_router
 from service.metrics import MetricsMiddleware, ServiceMetrics
@@ -83,7 +83,7 @@ def create_app(
 
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (routing, outcomes, monitoring, policy, admin):
+    for module in (routing, outcomes, monitoring, policy, admin, allocation):
         app.include_router(module.router)
     app.include_router(health.router)
     return app

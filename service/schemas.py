@@ -292,6 +292,53 @@ class PolicyUpdate(BaseModel):
         return out
 
 
+class RosterCoder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    coder_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[ -~]+$")]
+    specialties: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[ -~]+$")]
+    ] = Field(min_length=1, max_length=16)
+    level: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[ -~]+$")]
+    hours: Annotated[float, Field(ge=0, le=24, allow_inf_nan=False)]
+
+
+class AllocateIn(BaseModel):
+    """Today's roster and the routed decisions to share out among its coders."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "roster": [
+                        {"coder_id": "c1", "specialties": ["cardiology"], "level": "senior",
+                         "hours": 7.5},
+                        {"coder_id": "c2", "specialties": ["general"], "level": "junior",
+                         "hours": 6},
+                    ],
+                    "decision_ids": ["4f1c2b9a0d3e4c5f8a7b6c5d4e3f2a1b"],
+                    "as_of": "2026-11-27",
+                }
+            ]
+        },
+    )
+
+    roster: list[RosterCoder] = Field(min_length=1, max_length=1000)
+    decision_ids: list[DecisionId] = Field(min_length=1, max_length=20_000)
+    as_of: date | None = Field(default=None, description="Date billing urgency is counted from.")
+
+
+class AllocateOut(BaseModel):
+    """The allocator's result; episodes are named by decision_id (and episode_id)."""
+
+    summary: dict[str, Any]
+    assignments: list[dict[str, Any]]
+    backlog: list[dict[str, Any]]
+    automated: list[dict[str, Any]]
+    coders: list[dict[str, Any]]
+
+
 class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -167,6 +167,13 @@ class DecisionStore:
             ).mappings().first()
         return dict(row) if row else None
 
+    def get_decisions(self, decision_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """decision_id -> row for those that exist (one query)."""
+        d = self.decisions
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(d).where(d.c.decision_id.in_(decision_ids))).mappings()
+            return {r["decision_id"]: dict(r) for r in rows}
+
     def latest_decision_for_episode(self, episode_id: str) -> dict[str, Any] | None:
         d = self.decisions
         with self.engine.connect() as conn:

@@ -361,6 +361,6 @@ def test_openapi_has_examples(sqlite_client):
     for name in ("Episode", "Decision", "OutcomeIn", "PolicyUpdate", "RouteBatchRequest"):
         assert comps[name].get("examples"), name
     assert {"/v1/route", "/v1/route/batch", "/v1/outcomes", "/v1/monitoring", "/v1/policy",
-            "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
+            "/v1/admin/reload", "/v1/allocate", "/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
     json.dumps(schema)
     assert not math.isnan(0.0)

@@ -17,6 +17,9 @@ ENDPOINTS = [
     ("get", "/v1/policy", None, "router"),
     ("put", "/v1/policy", {"alpha": 0.1}, "admin"),
     ("post", "/v1/admin/reload", None, "admin"),
+    ("post", "/v1/allocate", {"roster": [{"coder_id": "a", "specialties": ["general"],
+                                          "level": "senior", "hours": 7}],
+                              "decision_ids": ["0" * 32]}, "router"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,7 +29,14 @@ def _call_args(episode: Episode) -> dict[str, Any]:
     }
 
 
-def _row(decision: dict[str, Any], text: str | None, store_text: bool, now) -> dict[str, Any]:
+def _row(
+    decision: dict[str, Any], episode: Episode, store_text: bool, now: datetime
+) -> dict[str, Any]:
+    text = episode.text
+    stored = decision
+    if episode.metadata is not None and episode.metadata.discharge_date is not None:
+        # kept for POST /v1/allocate (billing urgency); not part of the response
+        stored = {**decision, "discharge_date": episode.metadata.discharge_date.isoformat()}
     return {
         "decision_id": decision["decision_id"],
         "episode_id": str(decision["episode_id"]),
@@ -36,7 +44,7 @@ def _row(decision: dict[str, Any], text: str | None, store_text: bool, now) -> d
         "p_correct": float(decision["p_correct"]),
         "model_version": decision["model_version"],
         "policy_version": decision["policy_version"],
-        "decision": decision,
+        "decision": stored,
         # NUL cannot be stored in PostgreSQL text; the note is kept only when configured.
         "text": text.replace("\x00", "") if (store_text and text) else None,
         "created_at": now,
@@ -69,7 +77,7 @@ def route_episode(
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
     decision["decision_id"] = new_decision_id()
-    store.record_decisions([_row(decision, episode.text, settings.store_text, utcnow())])
+    store.record_decisions([_row(decision, episode, settings.store_text, utcnow())])
     _count_routes(request, [decision])
     return decision
 
@@ -110,7 +118,7 @@ def route_batch(
     rows = []
     for decision, episode in zip(decisions, batch.episodes):
         decision["decision_id"] = new_decision_id()
-        rows.append(_row(decision, episode.text, settings.store_text, now))
+        rows.append(_row(decision, episode, settings.store_text, now))
     store.record_decisions(rows)
     _count_routes(request, decisions)
     return {"decisions": decisions}
