@@ -21,6 +21,7 @@ def test_shape_names_and_transform_one_matches_batch(data):
         np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
+@pytest.mark.slow  # loads simple-icd-10-cm, elixhauser-ahrq and drgpy (~10 s once)
 def test_code_system_features_match_between_paths(data):
     scores, episodes, _, _ = data
     sub = scores.subset(scores.episode_ids[:15])

@@ -42,7 +42,8 @@ def drg_of(labels: Sequence[str], gender: object, died: object) -> tuple[str, fl
     """
     from triage.codes.drg import group_episode
 
-    dx, px = split_dx_px(labels, 10)
+    dx = [lab for lab in labels if "." in lab]  # ICD-10: diagnosis labels are the dotted ones
+    px = [lab for lab in labels if "." not in lab]
     if not dx:
         return "", math.nan, math.nan
     r = group_episode(dx, px, None if gender is pd.NA else gender, is_alive=_is_alive(died))
@@ -64,7 +65,7 @@ def elixhauser_index(labels: Sequence[str]) -> float:
     """AHRQ Elixhauser mortality index of the diagnoses in an ordered ICD-10 label list."""
     from triage.codes.elixhauser import comorbidities, index
 
-    dx, _ = split_dx_px(labels, 10)
+    dx = [lab for lab in labels if "." in lab]
     if not dx:
         return math.nan
     return float(index(comorbidities(dx), "mortality"))
