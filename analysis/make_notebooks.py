@@ -22,8 +22,6 @@ TRACKING_URI = None'''
 LOAD = '''%matplotlib inline
 import warnings
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
@@ -63,17 +61,20 @@ the target error α — and what the three-way (automate / assist / manual) rout
     ("code", LOAD),
     ("md", """## Calibration and evaluation episodes
 
-Policies are chosen on calibration episodes and evaluated on held-out test episodes. When the run's
-`test_episodes` table marks calibration rows (`split == "calibration"`) they are used; otherwise the test
-episodes are halved at random (seeded) so that choosing and evaluating never use the same episodes."""),
+Policies are chosen on calibration episodes and evaluated on held-out test episodes, as in the run: the
+`test_episodes` table marks the episodes the run chose its policy on with `role == "calibration"`. (A table
+without a `role` column is halved at random, seeded, so choosing and evaluating never share episodes.)"""),
     ("code", '''import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
 
 from triage.policy import CostModel, choose_policy, evaluate_policy, risk_coverage_curve
 
 SEED = int(config.get("seed", 0))
 episodes = table("test_episodes")
-if "split" in episodes.columns and episodes["split"].eq("calibration").any():
-    cal, test = episodes[episodes["split"] == "calibration"], episodes[episodes["split"] != "calibration"]
+if "role" in episodes.columns and episodes["role"].eq("calibration").any():
+    cal, test = episodes[episodes["role"] == "calibration"], episodes[episodes["role"] != "calibration"]
 else:
     half = np.random.default_rng(SEED).random(len(episodes)) < 0.5
     cal, test = episodes[half], episodes[~half]
@@ -222,7 +223,10 @@ automation rate reachable at the target α with the guarantee. Published human i
 (54% UK study, 67.5% UK hospital) is the reference."""),
     ("code", PARAMETERS),
     ("code", LOAD),
-    ("code", '''from triage.figures import subset_bounds_figure
+    ("code", '''import matplotlib.pyplot as plt
+import numpy as np
+
+from triage.figures import standard_columns, subset_bounds_figure
 from triage.policy import (
     HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
     HUMAN_INSTANCE_ACCURACY_UK_STUDY,
@@ -231,6 +235,7 @@ from triage.policy import (
 
 bounds = table("bounds")
 if bounds is not None:
+    bounds = standard_columns("bounds", bounds)  # subset_family, subset, exact_match, ci_low, ci_high, ...
     display(subset_bounds_figure(bounds))'''),
     ("md", """## Oracle versus realistic
 
@@ -258,10 +263,10 @@ The same oracle bounds recomputed from the per-episode table for every subset co
 with few distinct values), with the share each subset has automated under the run's chosen policy. The
 overall oracle bound must equal the run's `oracle_automation_rate`."""),
     ("code", '''episodes = table("test_episodes")
-test = episodes[episodes["split"] != "calibration"] if "split" in episodes.columns else episodes
+test = episodes[episodes["role"] != "calibration"] if "role" in episodes.columns else episodes
 correct = test["correct"].to_numpy().astype(bool)
 print(f"oracle bound on test: {correct.mean():.4f}; run summary: {summary.get('oracle_automation_rate')}")
-core = {"episode_id", "p_correct", "correct", "route", "split"}
+core = {"episode_id", "p_correct", "correct", "route", "role", "product_p"}
 subset_columns = [c for c in test.columns if c not in core and 1 < test[c].nunique() <= 30]
 rows = []
 for col in subset_columns:
@@ -280,6 +285,7 @@ Rules over routing-time features found on one part of the data and confirmed on 
 when its confirmed upper error bound stays within α and its confirmed share is not tiny."""),
     ("code", '''found = table("discovered_subsets")
 if found is not None:
+    found = standard_columns("discovered_subsets", found)
     display(found.round(4))
     alpha = summary.get("alpha")
     if {"share_confirmed", "upper_confirmed"} <= set(found.columns):

@@ -54,10 +54,10 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
     ids = np.arange(100_000, 100_000 + n)
     test_episodes = pd.DataFrame({
         "episode_id": ids, "p_correct": p_test, "correct": c_test, "route": routes,
-        "split": "test", "n_categories": n_cats,
+        "role": "test", "n_categories": n_cats,
         "admission_type": rng.choice(["EW EMER.", "ELECTIVE", "URGENT"], size=n),
     })
-    cal_episodes = test_episodes.assign(p_correct=p_cal, correct=c_cal, split="calibration",
+    cal_episodes = test_episodes.assign(p_correct=p_cal, correct=c_cal, role="calibration",
                                         episode_id=ids + n, route=chosen.route(p_cal))
     bands = pd.cut(n_cats, [0, 1, 2, 3, 5, 99], labels=["1", "2", "3", "4-5", ">=6"]).astype(str)
     bounds_rows = []

@@ -27,6 +27,27 @@ HUMAN_LINES = {
 }
 DPI = 110
 
+#: Column names the pipeline writes -> the names documented in triage.results (both are accepted).
+COLUMN_ALIASES: dict[str, dict[str, str]] = {
+    "reliability": {"mean_confidence": "p_mean", "share_correct": "observed"},
+    "bounds": {"subset": "subset_family", "value": "subset", "exact_match_rate": "exact_match",
+               "exact_match_lower": "ci_low", "exact_match_upper": "ci_high",
+               "realistic_automation_rate": "realistic_automation", "cost_saving_per_episode": "cost_saving"},
+    "discovered_subsets": {"share_find": "share_found", "error_find": "error_found", "upper_find": "upper_found",
+                           "share_confirm": "share_confirmed", "error_confirm": "error_confirmed",
+                           "upper_confirm": "upper_confirmed"},
+}
+
+
+def standard_columns(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the documented column names, whichever spelling the pipeline used."""
+    candidates = {old: new for old, new in COLUMN_ALIASES.get(name, {}).items() if old in table.columns}
+    # A documented name already present blocks its alias, unless that column is itself renamed
+    # away (bounds: "subset" becomes "subset_family" while "value" becomes "subset").
+    staying = set(table.columns) - set(candidates)
+    aliases = {old: new for old, new in candidates.items() if new not in staying}
+    return table.rename(columns=aliases) if aliases else table
+
 
 def require_columns(table: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
     """Fail with the table and the missing column names rather than a KeyError deep in matplotlib."""
@@ -229,7 +250,7 @@ def run_figures(result: RunResult) -> dict[str, Figure]:
     figures = {}
     for stem, (table, make) in makers.items():
         if table in t and t[table] is not None and not t[table].empty:
-            figures[stem] = make(t[table])
+            figures[stem] = make(standard_columns(table, t[table]))
     return figures
 
 

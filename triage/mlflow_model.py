@@ -90,12 +90,13 @@ def decisions_to_frame(decisions: list[Any]) -> pd.DataFrame:
     """One output row per ``RoutingDecision``."""
     rows = []
     for d in decisions:
-        t_assist = d.thresholds.get("assist")
+        t_automate, t_assist = d.thresholds.get("automate"), d.thresholds.get("assist")
         rows.append({
             "episode_id": d.episode_id,
             "route": d.route,
             "p_correct": float(d.p_correct),
-            "t_automate": float(d.thresholds["automate"]),
+            # None means "never" (an infeasible policy automates nothing): NaN in a float column
+            "t_automate": math.nan if t_automate is None else float(t_automate),
             "t_assist": math.nan if t_assist is None else float(t_assist),
             "codes": json.dumps(d.codes),
             "model_version": str(d.model_version),

@@ -57,7 +57,7 @@ def model_signature() -> ModelSignature:
         ColSpec("long", "episode_id"),
         ColSpec("string", "route"),
         ColSpec("double", "p_correct"),
-        ColSpec("double", "t_automate"),
+        ColSpec("double", "t_automate", required=False),
         ColSpec("double", "t_assist", required=False),
         ColSpec("string", "codes"),
         ColSpec("string", "model_version"),

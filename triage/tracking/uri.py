@@ -32,13 +32,27 @@ def artifact_root_for(uri: str) -> str | None:
 
 @contextmanager
 def tracking_uri_set(uri: str) -> Iterator[str]:
-    """Point MLflow's fluent API at ``uri`` for the block, then restore the previous URI."""
-    previous_tracking = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
+    """Point MLflow's fluent API at ``uri`` for the block, then restore exactly what was there.
+
+    ``mlflow.set_tracking_uri``/``set_registry_uri`` also export MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI; restoring through them would pin the caller to whatever URI was
+    resolved before, so the module state and the environment are put back as they were.
+    """
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_tracking = tracking_utils._tracking_uri
+    saved_registry = registry_utils._registry_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield uri
     finally:
-        mlflow.set_tracking_uri(previous_tracking)
-        mlflow.set_registry_uri(previous_registry)
+        mlflow.set_tracking_uri(saved_tracking)
+        registry_utils._registry_uri = saved_registry
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
