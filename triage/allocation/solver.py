@@ -86,6 +86,7 @@ def solve_assignment(
     time_limit: float = 30.0,
     mip_rel_gap: float = 0.0,
     repair_per_coder: int = 12,
+    presolve: bool = False,
 ) -> AssignmentSolution:
     """Assign episodes to coders over the given eligible (episode, coder) pairs.
 
@@ -116,7 +117,7 @@ def solve_assignment(
     else:
         a = _matrices(n_e, len(capacity), pe, pc, minutes)
         lp = linprog(-value[pe], A_ub=a, b_ub=np.concatenate([np.ones(n_e), capacity]),
-                     bounds=(0, 1), method="highs-ds", options={"presolve": False})
+                     bounds=(0, 1), method="highs-ds", options={"presolve": presolve})
         if lp.x is None:
             raise RuntimeError(f"assignment LP failed: {lp.message}")
         bound = -lp.fun
