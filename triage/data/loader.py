@@ -76,6 +76,9 @@ def load_episodes_with_report(
     dropped and counted under ``filtered``. Without one, a seeded patient-level split stratified
     on codes is drawn with ``fractions`` (train, val, test). ``cache=True`` keeps the parsed table
     in :func:`triage.data.cache.cache_dir` (keyed on file sizes and times), never beside the data.
+
+    Rows follow the note file's order (MIMIC admissions with addenda come last; the reference
+    file is sorted by ``episode_id``): gathering texts in file order avoids copying the notes.
     """
     path = Path(path)
     if format not in ("auto", *FORMATS):
