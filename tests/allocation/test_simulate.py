@@ -80,3 +80,18 @@ def test_threshold_policy_file_and_errors(tmp_path):
         RoutingPolicy.from_file(g)
     with pytest.raises(ValueError, match="days"):
         simulate_backlog(ROSTER, 0, 10)
+
+
+def test_saved_triage_policy_file(tmp_path):
+    policies = pytest.importorskip("triage.policy.policies")
+    from triage.policy.costs import CostModel
+
+    pol = policies.Policy(kind="three_way", t_automate=0.8, t_assist=0.4, costs=CostModel().to_dict(),
+                          constraints={}, expected={})
+    f = tmp_path / "policy.json"
+    f.write_text(pol.to_json())
+    rp = RoutingPolicy.from_file(f)
+    assert list(rp.route(np.array([0.95, 0.5, 0.1]), np.zeros(3))) == ["automate", "assist", "manual"]
+    f.write_text(pol.to_json().replace('"t_automate": 0.8', '"t_automate": 0.7'))
+    with pytest.raises(ValueError, match="edited|version"):
+        RoutingPolicy.from_file(f)

@@ -47,8 +47,8 @@ class RoutingPolicy:
         if not (0 <= self.automate <= 1 and 0 <= self.assist <= 1 and self.automate + self.assist <= 1 + 1e-12):
             raise ValueError(f"policy {self.name!r}: shares automate={self.automate}, assist={self.assist} "
                              "must be in [0, 1] and sum to at most 1")
-        if self.automate_threshold is not None and not (0 <= self.assist_threshold <= self.automate_threshold <= 1):
-            raise ValueError(f"policy {self.name!r}: need 0 <= assist_threshold <= automate_threshold <= 1")
+        if self.automate_threshold is not None and not (self.assist_threshold <= self.automate_threshold):
+            raise ValueError(f"policy {self.name!r}: need assist_threshold <= automate_threshold")
 
     @classmethod
     def all_human(cls) -> "RoutingPolicy":
@@ -77,6 +77,8 @@ class RoutingPolicy:
             raise PolicyFileError(f"{path}: expected a mapping at top level")
         name = str(data.get("name", path.stem))
         try:
+            if "t_automate" in data:  # a saved triage.policy.Policy (JSON from the policy area)
+                return cls._from_saved_policy(data, name, path)
             if "automate_threshold" in data:
                 return cls(name, automate_threshold=float(data["automate_threshold"]),
                            assist_threshold=float(data.get("assist_threshold", 0.0)))
@@ -92,6 +94,19 @@ class RoutingPolicy:
             raise PolicyFileError(f"{path}: {exc}") from None
         raise PolicyFileError(f"{path}: needs 'automate_threshold' (and optional 'assist_threshold') "
                               "or 'shares: {automate: r, assist: s}'")
+
+    @classmethod
+    def _from_saved_policy(cls, data: Mapping, name: str, path: Path) -> "RoutingPolicy":
+        from triage.policy.policies import Policy
+
+        policy = Policy.from_dict(dict(data))  # validates (schema, version hash), naming the bad field
+        if policy.rule != "threshold":
+            raise PolicyFileError(f"{path}: policy rule {policy.rule!r} needs per-episode DRG weight gaps; "
+                                  "the simulation supports threshold policies")
+        # Thresholds may be +/-inf ("never"/"always" automate); routing compares p >= threshold.
+        t_assist = policy.t_automate if policy.t_assist is None else policy.t_assist
+        return cls(f"{name} ({policy.kind} {policy.version})", automate_threshold=float(policy.t_automate),
+                   assist_threshold=float(t_assist))
 
     def route(self, p_correct: np.ndarray, u: np.ndarray) -> np.ndarray:
         if self.automate_threshold is not None:
