@@ -187,7 +187,7 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "calibrator_"):
             raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
 
-    def _raw(self, X: np.ndarray) -> np.ndarray:
+    def _raw(self, X: np.ndarray, n_threads: int | None = None) -> np.ndarray:
         """Uncalibrated logit, X already checked."""
         if self.kind == "product":
             lp = np.minimum(np.nan_to_num(X[:, self._col_], nan=np.log(_CLIP)), -1e-12)
@@ -197,7 +197,7 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
             # No accepted code: an empty set is never exact, so confidence is as low as it goes.
             return _logit(np.nan_to_num(X[:, self._col_], nan=0.0))
         if self.kind == "lightgbm":
-            return self.booster_.predict(X, raw_score=True, num_threads=self.n_jobs)
+            return self.booster_.predict(X, raw_score=True, num_threads=n_threads or self.n_jobs)
         return self.mlp_.logit(X)
 
     def decision_function(self, X) -> np.ndarray:
@@ -220,7 +220,8 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         x = np.asarray(x, dtype=np.float64).reshape(1, -1)
         if x.shape[1] != self.n_features_in_:
             raise ValueError(f"feature row has {x.shape[1]} values, expected {self.n_features_in_}")
-        return float(self.calibrator_.map(self._raw(x))[0])
+        # one thread: for a single row, waking an OpenMP team costs ~25x the prediction itself
+        return float(self.calibrator_.map(self._raw(x, n_threads=1))[0])
 
     def contributions(self, X_one, top_k: int = 5) -> list[tuple[str, float]]:
         """Largest per-feature contributions to one episode's logit ("reasons"), by magnitude.
