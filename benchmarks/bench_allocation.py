@@ -10,7 +10,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from triage.allocation import Allocator, RoutingPolicy, example_roster, simulate_backlog, synthetic_arrivals
+from triage.allocation import (
+    Allocator,
+    RoutingPolicy,
+    example_roster,
+    simulate_backlog,
+    synthetic_arrivals,
+)
 
 LABELS = ["I50.9", "C34.90", "O80.", "J18.9", "M17.11", "N17.9", "G40.909", "K35.80", "E11.9", "R07.9",
           "S72.001A", "A41.9"]

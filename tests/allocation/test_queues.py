@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from triage.allocation import AllocationConfigError, QueueMapper, chapter_of_label, load_config, normalise_chapter
+from triage.allocation import (
+    AllocationConfigError,
+    QueueMapper,
+    chapter_of_label,
+    load_config,
+    normalise_chapter,
+)
 
 
 @pytest.mark.parametrize("label,chapter", [

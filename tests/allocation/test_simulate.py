@@ -3,7 +3,13 @@ import pandas as pd
 import pytest
 
 from triage.allocation import (
-    Allocator, PolicyFileError, RoutingPolicy, compare_policies, example_roster, load_config, simulate_backlog,
+    Allocator,
+    PolicyFileError,
+    RoutingPolicy,
+    compare_policies,
+    example_roster,
+    load_config,
+    simulate_backlog,
     synthetic_arrivals,
 )
 

@@ -6,21 +6,51 @@ day's episodes to a roster, and a backlog simulation comparing routing policies.
 
 from triage.allocation.allocator import AllocationResult, Allocator
 from triage.allocation.chapters import chapter_of_label, normalise_chapter
-from triage.allocation.config import AllocationConfig, AllocationConfigError, default_config_path, load_config
+from triage.allocation.config import (
+    AllocationConfig,
+    AllocationConfigError,
+    default_config_path,
+    load_config,
+)
 from triage.allocation.effort import EffortModel
 from triage.allocation.episodes import EpisodeInputError, prepare_episodes
 from triage.allocation.priority import PriorityScorer
 from triage.allocation.queues import QueueMapper
 from triage.allocation.roster import Roster, RosterError, example_roster, make_roster
 from triage.allocation.simulate import (
-    PolicyFileError, RoutingPolicy, SimulationResult, compare_policies, simulate_backlog, synthetic_arrivals,
+    PolicyFileError,
+    RoutingPolicy,
+    SimulationResult,
+    compare_policies,
+    simulate_backlog,
+    synthetic_arrivals,
 )
 from triage.allocation.solver import AssignmentSolution, solve_assignment
 
 __all__ = [
-    "AllocationConfig", "AllocationConfigError", "AllocationResult", "Allocator", "AssignmentSolution",
-    "EffortModel", "EpisodeInputError", "PriorityScorer", "QueueMapper", "Roster", "RosterError",
-    "chapter_of_label", "default_config_path", "load_config", "make_roster", "normalise_chapter",
-    "prepare_episodes", "solve_assignment", "example_roster", "PolicyFileError", "RoutingPolicy",
-    "SimulationResult", "compare_policies", "simulate_backlog", "synthetic_arrivals",
+    "AllocationConfig",
+    "AllocationConfigError",
+    "AllocationResult",
+    "Allocator",
+    "AssignmentSolution",
+    "EffortModel",
+    "EpisodeInputError",
+    "PolicyFileError",
+    "PriorityScorer",
+    "QueueMapper",
+    "Roster",
+    "RosterError",
+    "RoutingPolicy",
+    "SimulationResult",
+    "chapter_of_label",
+    "compare_policies",
+    "default_config_path",
+    "example_roster",
+    "load_config",
+    "make_roster",
+    "normalise_chapter",
+    "prepare_episodes",
+    "simulate_backlog",
+    "solve_assignment",
+    "synthetic_arrivals",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +80,7 @@ class Allocator:
         except ValueError as exc:
             raise EpisodeInputError(f"episode: drg/mdc {exc.args[0]!r} is not a number") from None
         chapter = None
-        if (raw := episode.get("chapter")) is not None and raw == raw:
+        if (raw := episode.get("chapter")) is not None and not _isnan(raw):
             chapter = normalise_chapter(raw)
             if chapter is None:
                 raise EpisodeInputError(f"episode: field 'chapter' has {raw!r}")
@@ -229,7 +231,7 @@ class Allocator:
 
 
 def _opt_int(v: Any) -> int | None:
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or _isnan(v):
         return None
     if isinstance(v, int):
         return v
@@ -244,7 +246,7 @@ def _num(episode: Mapping[str, Any], key: str, defaults: Mapping[str, float]) ->
         x = float(v)
     except (TypeError, ValueError):
         raise EpisodeInputError(f"episode: field {key!r} has {v!r}; expected a number") from None
-    if x != x:
+    if math.isnan(x):
         return defaults[key]
     if x < 0:
         raise EpisodeInputError(f"episode: field {key!r} has {v!r}; expected a non-negative number")
@@ -265,3 +267,7 @@ def _days_from(discharge: Any, as_of: date | None) -> float:
         except ValueError:
             raise EpisodeInputError(f"episode: field 'discharge_date' has {discharge!r}; expected YYYY-MM-DD") from None
     return float(max((ref - d).days, 0))
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)

@@ -8,6 +8,7 @@ mapping serves both code versions.
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
 from functools import lru_cache
@@ -93,7 +94,7 @@ def normalise_chapter(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return None
         value = int(value)
     if isinstance(value, int):

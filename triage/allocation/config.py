@@ -7,10 +7,12 @@ limits) lives in the YAML file so a coding manager can change it without touchin
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -116,7 +118,7 @@ def _num(value: Any, where: str, source: str, minimum: float | None = 0.0) -> fl
         x = float(value)
     except (TypeError, ValueError):
         raise AllocationConfigError(f"{source}: {where} must be a number, got {value!r}") from None
-    if x != x or (minimum is not None and x < minimum):
+    if math.isnan(x) or (minimum is not None and x < minimum):
         raise AllocationConfigError(f"{source}: {where} must be a number >= {minimum}, got {value!r}")
     return x
 

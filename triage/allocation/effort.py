@@ -9,7 +9,7 @@ a negative per-code time is meaningless and would make long notes look free.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class EffortModel:
         routes = self._cfg().effort_routes
         return {r: np.array([routes[r][k] for k in EFFORT_FEATURES]) for r in HUMAN_ROUTES}
 
-    def fit(self, timings: pd.DataFrame, minutes: np.ndarray | None = None) -> "EffortModel":
+    def fit(self, timings: pd.DataFrame, minutes: np.ndarray | None = None) -> EffortModel:
         """Estimate per-route coefficients from observed coding times.
 
         ``timings`` has columns route, note_words, n_codes, n_categories and, unless ``minutes`` is

@@ -8,8 +8,10 @@ chapter is derived from the principal label when absent.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,7 @@ _INT_RE = re.compile(r"(\d+)")
 
 def _code_number(value: Any) -> int:
     """MDC / DRG as an int from 5, "05", "MDC 05", "DRG 291"; -1 when missing."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return -1
     if isinstance(value, (int, np.integer)):
         return int(value)
@@ -148,7 +150,7 @@ def prepare_episodes(
 
 
 def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
 def _days_since_discharge(df: pd.DataFrame, ids: pd.Series, as_of, default: float, source: str) -> np.ndarray:

@@ -76,7 +76,7 @@ class PriorityScorer:
         u = d ** self.power + self.overdue * max(d - 1.0, 0.0)
         s = (self.w_payment * drg_weight + self.w_urgency * u + self.w_complexity * complexity
              + self.w_confidence * p_correct)
-        return s if s > self.floor else self.floor
+        return max(self.floor, s)
 
     def terms(self, drg_weight, days, complexity, p_correct) -> dict[str, np.ndarray]:
         """Each weighted term separately (for explaining a priority to a coding manager)."""

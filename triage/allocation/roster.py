@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,7 +68,7 @@ def make_roster(
     for i, row in enumerate(df.itertuples(index=False)):
         rec = row._asdict()
         cid = rec["coder_id"]
-        if cid is None or (isinstance(cid, float) and cid != cid) or not str(cid).strip():
+        if cid is None or (isinstance(cid, float) and math.isnan(cid)) or not str(cid).strip():
             raise RosterError(f"{source}: column 'coder_id' is empty at row {i}")
         cid = str(cid).strip()
         where = f"{source}: coder {cid!r} (row {i})"

@@ -10,9 +10,10 @@ numbers), so differences between policies are the policies', not the dice's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,17 +52,17 @@ class RoutingPolicy:
             raise ValueError(f"policy {self.name!r}: need assist_threshold <= automate_threshold")
 
     @classmethod
-    def all_human(cls) -> "RoutingPolicy":
+    def all_human(cls) -> RoutingPolicy:
         return cls("all-human")
 
     @classmethod
-    def from_rate(cls, automation_rate: float, assist: float | None = None) -> "RoutingPolicy":
+    def from_rate(cls, automation_rate: float, assist: float | None = None) -> RoutingPolicy:
         """Automate ``automation_rate`` of arrivals; the rest is assisted unless ``assist`` says otherwise."""
         a = 1.0 - automation_rate if assist is None else assist
         return cls(f"routed (automate {automation_rate:.0%})", automate=automation_rate, assist=a)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "RoutingPolicy":
+    def from_file(cls, path: str | Path) -> RoutingPolicy:
         """YAML/JSON with either ``automate_threshold`` [+ ``assist_threshold``] or ``shares``
         (``{automate: r, assist: s}``); optional ``name``. A saved triage Policy with thresholds works too."""
         path = Path(path)
@@ -96,7 +97,7 @@ class RoutingPolicy:
                               "or 'shares: {automate: r, assist: s}'")
 
     @classmethod
-    def _from_saved_policy(cls, data: Mapping, name: str, path: Path) -> "RoutingPolicy":
+    def _from_saved_policy(cls, data: Mapping, name: str, path: Path) -> RoutingPolicy:
         from triage.policy.policies import Policy
 
         policy = Policy.from_dict(dict(data))  # validates (schema, version hash), naming the bad field
@@ -204,7 +205,7 @@ def simulate_backlog(
         age = day - arrival[waiting] + lag[waiting]
         prio = alloc.scorer.score(weight[waiting], age, complexity[waiting], p[waiting])
         if len(waiting):
-            coder, _, sol = alloc.assign_arrays(queue[waiting], level[waiting], minutes[waiting], prio, r,
+            coder, _, _ = alloc.assign_arrays(queue[waiting], level[waiting], minutes[waiting], prio, r,
                                                 candidate_factor=candidate_factor)
             done = coder >= 0
             if (completed[waiting[done]] >= 0).any():

@@ -143,7 +143,7 @@ def solve_assignment(
     _check(coder, minutes, capacity)
     served = float(value[coder >= 0].sum())
     return AssignmentSolution(coder, served, max(bound, served), method, status,
-                              time.perf_counter() - t0, int(len(pe)))
+                              time.perf_counter() - t0, len(pe))
 
 
 def _top_per_group(group: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

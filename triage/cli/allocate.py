@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 import typer
 import yaml
 
 from triage.allocation import (
-    Allocator, PolicyFileError, RoutingPolicy, compare_policies, load_config,
+    Allocator,
+    PolicyFileError,
+    RoutingPolicy,
+    compare_policies,
+    load_config,
 )
 
 app = typer.Typer(help="Allocate routed episodes to coders and simulate the coding backlog.",
@@ -43,7 +47,7 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
             return pd.DataFrame(data)
     except ValueError as exc:
         raise ValueError(f"{what} file {path}: cannot read ({exc})") from None
-    except Exception as exc:  # parser errors of pandas/pyarrow/yaml
+    except Exception as exc:  # noqa: BLE001 (parser errors of pandas/pyarrow/yaml, re-raised with the file)
         raise ValueError(f"{what} file {path}: cannot read ({type(exc).__name__}: {exc})") from None
     raise ValueError(f"{what} file {path}: unsupported format {suffix!r} (use csv, parquet, json, jsonl, yaml)")
 
@@ -71,8 +75,8 @@ def _clean(obj: Any) -> Any:
 def allocate_cmd(
     episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json or jsonl."),
     roster: Path = typer.Option(..., "--roster", help="Coders: csv, yaml or json (coder_id, specialties, level, hours)."),
-    date: Optional[str] = typer.Option(None, "--date", help="As-of date (YYYY-MM-DD) for days since discharge; default today."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),
+    date: str | None = typer.Option(None, "--date", help="As-of date (YYYY-MM-DD) for days since discharge; default today."),
+    config: Path | None = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Assign a day's routed episodes to the roster; print assignments and the backlog with reasons."""
@@ -126,11 +130,11 @@ def simulate_cmd(
     days: int = typer.Option(..., "--days", min=1, help="Days to simulate."),
     arrivals_per_day: float = typer.Option(..., "--arrivals-per-day", min=0, help="Mean episodes arriving per day (Poisson)."),
     roster: Path = typer.Option(..., "--roster", help="Coders: csv, yaml or json."),
-    automation_rate: Optional[float] = typer.Option(None, "--automation-rate", min=0, max=1,
+    automation_rate: float | None = typer.Option(None, "--automation-rate", min=0, max=1,
                                                     help="Share automated by the routed policy (rest assisted)."),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="Routing policy file (thresholds or shares)."),
+    policy: Path | None = typer.Option(None, "--policy", help="Routing policy file (thresholds or shares)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the arrivals."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),
+    config: Path | None = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),
     as_json: bool = typer.Option(False, "--json", help="Print summaries and daily tables as JSON."),
 ) -> None:
     """Simulate the coding backlog under all-human coding vs the routed policy, same arrivals."""
