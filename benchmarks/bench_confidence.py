@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from triage.codes._lazy import package_file
 from triage.codes.labels import canonical, label_kind
+from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
 
@@ -108,14 +109,6 @@ def synthesize(n: int, seed: int = 0, k: int = 30, n_dx: int = 1500, n_px: int =
     return scores, episodes
 
 
-def predicted_lists(scores: CodeScores, threshold: float) -> list[list[str]]:
-    out = []
-    for i in range(len(scores)):
-        r = scores.row(i)
-        out.append([lab for lab, s in sorted(r.items(), key=lambda t: (-t[1], t[0])) if s > threshold])
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=122_279)
@@ -130,7 +123,7 @@ def main() -> None:
 
     gold = [[*(c[:3] + "." + c[3:] for c in dx), *px]
             for dx, px in zip(episodes["diagnoses"], episodes["procedures"])]
-    pred = predicted_lists(scores, 0.5)
+    pred = DecisionRule(kind="global", threshold=0.5).predict(scores)
     y = correctness(pred, gold)
     split = episodes["split"].to_numpy()
     tr, cal, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
