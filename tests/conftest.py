@@ -125,3 +125,36 @@ def small_run_result() -> RunResult:
 def run_result_factory():
     """``build_run_result`` itself, for module- and session-scoped fixtures."""
     return build_run_result
+
+
+# -- a real, tiny `triage run` (shared: tracking, analysis and end-to-end tests) -------------------
+#: Small enough to finish quickly on 2 cores; outpatient episodes and a lenient target so that the
+#: coder gets some episodes right and the confidence model sees both classes.
+TINY_RUN_OVERRIDES = {
+    "seed": 0,
+    "data": {"synthetic_episodes": 800, "synthetic_care_type": "outpatient"},
+    "coder": {"n_folds": 2},
+    "confidence": {"target": "jaccard", "jaccard_tau": 0.3,
+                   "compare_models": ["lightgbm", "product", "min-accepted"]},
+    "tracking": {"enabled": False},
+}
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """RunResult of ``run_pipeline`` on a tiny synthetic cohort (not logged to MLflow)."""
+    pipeline = pytest.importorskip("triage.pipeline", reason="triage.pipeline not available yet")
+    from triage.config import resolve_config
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    overrides = {**TINY_RUN_OVERRIDES, "out": str(folder / "out"), "export_dir": str(folder / "export")}
+    return pipeline.run_pipeline(resolve_config(overrides=overrides), log_to_mlflow=False)
+
+
+@pytest.fixture(scope="session")
+def tracked_run(finished_run, tmp_path_factory):
+    """The tiny run logged to a fresh SQLite tracking store: (tracking_uri, TrackingInfo, RunResult)."""
+    from triage.tracking import log_run
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('tiny-mlflow') / 'mlflow.db'}"
+    return uri, log_run(finished_run, tracking_uri=uri), finished_run

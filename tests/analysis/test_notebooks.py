@@ -14,13 +14,17 @@ NOTEBOOKS = ("policy_analysis.ipynb", "upper_bounds.ipynb", "workflow_metrics.ip
 
 
 @pytest.fixture(scope="module")
-def logged_run(tmp_path_factory, run_result_factory):
-    """A small run logged to a temporary tracking store, found by the notebooks as the latest run."""
-    from triage.tracking import log_run
+def logged_run(request, tmp_path_factory, run_result_factory):
+    """The shared tiny ``triage run`` logged to MLflow (the notebooks find it as the latest run);
+    while the pipeline is unavailable, a simulated RunResult logged the same way."""
+    folder = tmp_path_factory.mktemp("nb-work")
+    try:
+        uri, info, _ = request.getfixturevalue("tracked_run")
+    except pytest.skip.Exception:
+        from triage.tracking import log_run
 
-    folder = tmp_path_factory.mktemp("nb-mlflow")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    info = log_run(run_result_factory(seed=3), tracking_uri=uri)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        info = log_run(run_result_factory(seed=3), tracking_uri=uri)
     return uri, info.run_id, folder
 
 
