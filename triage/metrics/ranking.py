@@ -71,7 +71,19 @@ def _lookup(S: sp.csr_matrix, Y: sp.csr_matrix) -> np.ndarray:
 
 
 def _column_order(cols: np.ndarray, vals: np.ndarray, descending: bool) -> np.ndarray:
-    return np.lexsort((-vals if descending else vals, cols))
+    """Stable order by (group, value), the value ascending or descending within each group.
+
+    One float64 sort on ``group + value / 2`` is ~2x faster than ``np.lexsort``; nearly equal
+    values can collide in that key, so the result is checked and the two-key sort used if so.
+    """
+    v = vals.astype(np.float64)
+    if cols.size > 1 and cols.max() < 2**20:
+        order = np.argsort(cols + 0.5 * ((1.0 - v) if descending else v), kind="stable")
+        c, w = cols[order], v[order]
+        step = np.diff(w) if not descending else -np.diff(w)
+        if ((np.diff(c) > 0) | ((np.diff(c) == 0) & (step >= 0))).all():
+            return order
+    return np.lexsort((-v if descending else v, cols))
 
 
 def _tie_groups(cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +200,7 @@ class RowRanking:
 
 def row_ranking(a: AlignedScores) -> RowRanking:
     rows, _, vals = _coo(a)
-    order = np.lexsort((-vals, rows))
+    order = _column_order(rows, vals, descending=True)
     r, v, p = rows[order], vals[order], a.entry_is_gold[order]
     n = a.shape[0]
     row_start = a.S.indptr[:-1]
