@@ -106,7 +106,6 @@ def _patients(rng: np.random.Generator, n: int, p: CohortParams) -> tuple[pd.Dat
             counts = counts[counts > 0]
     elif total < n:
         counts = np.concatenate([counts, np.ones(n - total, dtype=counts.dtype)])
-    counts = counts[: len(counts)]
     n_pat = len(counts)
     adm_patient = np.repeat(np.arange(n_pat), counts)
     first_in_patient = np.r_[0, np.cumsum(counts)[:-1]]
@@ -188,7 +187,10 @@ def sample_coded_cohort(n_episodes: int, seed: int = 0, care_type: str = "inpati
     prof = np.empty(n, dtype=int)
     fertile = (sex == "F") & (age <= 45)
     w_other = np.array([0.0 if pr.sex is not None and pr.sex != "M" else pr.weight for pr in PROFILES])
-    for mask, w in ((fertile, weights), (~fertile, w_other)):
+    # outpatient care sees the low-acuity profiles (no sepsis, shock or ventilation)
+    low_acuity = np.array([pr.mortality <= 0.02 for pr in PROFILES])
+    for mask, w in ((fertile & ~outpatient, weights), (~fertile & ~outpatient, w_other),
+                    (fertile & outpatient, weights * low_acuity), (~fertile & outpatient, w_other * low_acuity)):
         prof[mask] = rng.choice(len(PROFILES), size=mask.sum(), p=w / w.sum())
     age_std = (age - p.age_median) / p.age_sd
     z = 0.35 * age_std + np.sqrt(1 - 0.35**2) * rng.standard_normal(n)
