@@ -57,7 +57,7 @@ def wait_for(url: str, timeout: float, proc: subprocess.Popen) -> None:
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
 def timed_sequential(send, bodies: list) -> list[float]:

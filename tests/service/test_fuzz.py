@@ -23,7 +23,7 @@ def test_no_server_errors_on_generated_requests(app_factory, sqlite_url, keys):
 
     @given(case=cases)
     @settings(
-        max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+        max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
     )
     def run(case):
         seen.add((case.operation.method.upper(), case.operation.path))
