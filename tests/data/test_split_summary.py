@@ -113,3 +113,12 @@ def test_cli_summary_json(mimic, tmp_path):
     assert table.exit_code == 0 and "top800_episode_full_coverage" in table.stdout
     bad = CliRunner().invoke(app, ["data", "summary", "--data", str(tmp_path / "missing")])
     assert bad.exit_code == 2 and "no such file or folder" in bad.output
+
+
+def test_cat3_counts_icd9_e_codes_on_four_characters():
+    eps = pd.DataFrame({"episode_id": [1], "subject_id": [1], "text": ["a"],
+                        "diagnoses": [["E8790", "E8791", "4019", "4011"]], "procedures": [["3893"]],
+                        "icd_version": [9], "age": [np.nan], "los_days": [np.nan]})
+    s = dataset_summary(eps)
+    assert s["share_episodes_le2_cat3"] == 1.0 and s["share_episodes_1_cat3"] == 0.0  # E879 and 401
+    assert s["unique_codes_3"] == 3  # E879. 401. 38.9 (procedure kept apart)

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from triage.codes.labels import episode_labels, to_label, truncate_label
+from triage.codes.labels import episode_labels, truncate_label
 
 SUMMARY_KEYS = (
     "n_episodes", "n_subjects",
@@ -29,10 +29,19 @@ SUMMARY_KEYS = (
 )
 
 
-def word_counts(texts: pd.Series) -> np.ndarray:
-    """Whitespace-token count per text, computed in Arrow (no Python strings)."""
-    counts = pc.count_substring_regex(pa.array(texts.astype("string")), r"\S+")
-    return pc.fill_null(counts, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+def word_counts(texts: pd.Series, batch: int = 8192) -> np.ndarray:
+    """Whitespace-token count per text, computed in Arrow a batch at a time.
+
+    Tokens are split on ASCII whitespace (MIMIC notes are ASCII); batching bounds the
+    temporary token lists, and Arrow's regex counting is ~4x slower than splitting.
+    """
+    arr = pa.array(texts.astype("string"))
+    out = np.empty(len(arr), dtype=np.int64)
+    for start in range(0, len(arr), batch):
+        part = arr.slice(start, batch)
+        counts = pc.list_value_length(pc.ascii_split_whitespace(part))
+        out[start:start + len(part)] = pc.fill_null(counts, 0).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _num(x: float) -> float | None:
@@ -63,9 +72,10 @@ def dataset_summary(episodes: pd.DataFrame) -> dict[str, float | int | None]:
     ranked = [lab for lab, _ in freq.most_common()]
     top50, top800 = set(ranked[:50]), set(ranked[:800])
     total = sum(freq.values())
+    # 3-character category of a canonical diagnosis = truncate_label(to_label(c, "dx", v), 3)
     cat3_per_episode = np.array([
-        len({truncate_label(to_label(c, "dx", int(v)), 3) for c in dx})
-        for dx, v in zip(episodes["diagnoses"], episodes["icd_version"])
+        len({c[:4] if v == 9 and c[:1] == "E" else c[:3] for c in dx})
+        for dx, v in zip(episodes["diagnoses"], episodes["icd_version"].tolist())
     ], dtype=np.int64)
     cm, c1, c3 = _quartiles(n_codes)
     wm, w1, w3 = _quartiles(words)
