@@ -38,6 +38,7 @@ class CoderConfig(_Section):
     min_count: int = Field(10, ge=1)
     n_folds: int = Field(5, ge=2)
     decision_rule: Literal["global", "per_code", "top_k"] = "global"
+    threshold: float | None = Field(None, ge=0, lt=1, description="fixed global threshold instead of tuning one")
     top_k: int = Field(15, ge=1)
     params: dict[str, Any] = Field(default_factory=dict, description="extra TextCoder parameters")
 

@@ -1,0 +1,361 @@
+"""The deployable router: coder scores -> predicted codes -> P(correct) -> automate / assist / manual.
+
+A :class:`Router` bundles what the pipeline fitted (decision rule, routing features, calibrated
+confidence model, policy) with the calibration data the policy was chosen on, so that a new
+policy (other costs, alpha, delta, capacity) can be chosen later without retraining. The HTTP
+service, the MLflow pyfunc model and ``triage route`` all call this one class, so a decision is
+the same wherever it is made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from triage.codes import describe_label, label_kind, normalize_label, truncate_label
+from triage.coder.decision import DecisionRule
+from triage.coder.scores import CodeScores
+from triage.confidence import ConfidenceModel, RoutingFeatures
+from triage.policy import CostModel, Policy, choose_policy
+
+BUNDLE_FORMAT = 1
+MANIFEST = "manifest.json"
+#: Candidates shown to an assisting coder: the accepted codes plus this many near misses.
+N_SUGGESTIONS = 10
+#: Top feature contributions returned as the decision's reasons.
+N_REASONS = 3
+
+
+class InvalidEpisode(ValueError):
+    """An episode the router cannot route; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.value = value
+
+
+@dataclass
+class RoutingDecision:
+    """Who codes one episode, with the codes and why. ``to_dict()`` is JSON-ready."""
+
+    episode_id: Any
+    route: str
+    p_correct: float
+    thresholds: dict[str, float | None]
+    codes: list[dict[str, Any]]
+    principal: str | None
+    drg: str | None
+    mdc: str | None
+    drg_weight: float | None
+    suggestions: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    queue: str | None
+    priority: float | None
+    model_version: str
+    policy_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Router:
+    """Fitted routing components plus the calibration data behind the policy."""
+
+    decision_rule: DecisionRule
+    features: RoutingFeatures
+    confidence: ConfidenceModel
+    policy: Policy
+    p_calibration: np.ndarray
+    correct_calibration: np.ndarray
+    icd_version: int = 10
+    target: str = "exact"
+    model_version: str = "unversioned"
+    coder: Any = None
+    allocator: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def has_coder(self) -> bool:
+        return self.coder is not None
+
+    def normalise_scores(self, code_scores: Mapping[str, Any], field_name: str = "code_scores") -> dict[str, float]:
+        """Label -> score from any code spelling; InvalidEpisode names the code that is wrong."""
+        if not isinstance(code_scores, Mapping):
+            raise InvalidEpisode(field_name, "must be an object mapping codes to probabilities", code_scores)
+        out: dict[str, float] = {}
+        for spelling, score in code_scores.items():
+            where = f"{field_name}.{spelling}"
+            try:
+                label = normalize_label(str(spelling), self.icd_version)
+            except ValueError as exc:
+                raise InvalidEpisode(where, str(exc), spelling) from None
+            if isinstance(score, bool) or not isinstance(score, (int, float, np.floating, np.integer)):
+                raise InvalidEpisode(where, f"score must be a number, got {score!r}", score)
+            s = float(score)
+            if not math.isfinite(s) or s < 0.0 or s > 1.0:
+                raise InvalidEpisode(where, f"score must be a probability in [0, 1], got {score!r}", score)
+            if label in out:
+                raise InvalidEpisode(where, f"duplicate code: {spelling!r} is {label}, already given", spelling)
+            out[label] = s
+        return out
+
+    def _scores_for(self, code_scores: Mapping[str, Any] | None, text: str | None) -> dict[str, float]:
+        if code_scores:
+            return self.normalise_scores(code_scores)
+        if text is not None and str(text).strip():
+            if self.coder is None:
+                raise InvalidEpisode("text", "this router bundle has no coder: send code_scores instead")
+            frame = pd.DataFrame({"episode_id": [0], "subject_id": [0], "text": [str(text)]})
+            return self.coder.predict_proba(frame).row(0)
+        raise InvalidEpisode("code_scores", "the episode has neither code_scores nor text")
+
+    # ------------------------------------------------------------------ routing
+    def route_one(
+        self,
+        code_scores: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        episode_id: Any = None,
+    ) -> RoutingDecision:
+        """Route one episode (the service's per-request path: numpy and python only)."""
+        scores = self._scores_for(code_scores, text)
+        md = dict(metadata or {})
+        if text is not None:
+            md.setdefault("text", text)
+        md.setdefault("icd_version", self.icd_version)
+        codes = self.decision_rule.predict_row(scores)
+        x = self.features.transform_one(scores, md)
+        p = self.confidence.predict_one(x)
+        route = str(self.policy.route(np.array([p]))[0])
+        reasons = self.confidence.contributions(x, top_k=N_REASONS)
+        return self._decision(episode_id, scores, codes, p, route, reasons, md)
+
+    def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
+        """Route a batch: each item has ``episode_id``, ``code_scores`` or ``text``, and ``metadata``.
+
+        The model runs once over the batch; each decision equals ``route_one``'s.
+        """
+        items = list(episodes)
+        scores_list, metas = [], []
+        for i, item in enumerate(items):
+            try:
+                scores_list.append(self._scores_for(item.get("code_scores"), item.get("text")))
+            except InvalidEpisode as exc:
+                raise InvalidEpisode(f"episodes[{i}].{exc.field}", exc.message, exc.value) from None
+            md = dict(item.get("metadata") or {})
+            if item.get("text") is not None:
+                md.setdefault("text", item["text"])
+            md.setdefault("icd_version", self.icd_version)
+            metas.append(md)
+        if not items:
+            return []
+        X = np.vstack([self.features.transform_one(s, md) for s, md in zip(scores_list, metas)])
+        p = self.confidence.predict_proba(X)[:, 1]
+        routes = self.policy.route(p)
+        contribs = [self.confidence.contributions(x, top_k=N_REASONS) for x in X]
+        return [
+            self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md)
+            for item, s, pi, r, rs, md in zip(items, scores_list, p, routes, contribs, metas)
+        ]
+
+    def route_scores(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Batch routing of a whole score table (pipeline, MLflow model): one row per episode."""
+        X = self.features.transform(scores, episodes)
+        p = self.confidence.predict_proba(X)[:, 1]
+        codes = self.decision_rule.predict(scores)
+        return pd.DataFrame(
+            {
+                "episode_id": scores.episode_ids,
+                "p_correct": p,
+                "route": self.policy.route(p),
+                "codes": codes,
+                "n_codes": [len(c) for c in codes],
+            }
+        )
+
+    def _decision(self, episode_id, scores, codes, p, route, reasons, md) -> RoutingDecision:
+        v = self.icd_version
+        code_rows = [
+            {"code": lab, "description": _describe(lab, v), "kind": label_kind(lab, v), "score": scores[lab]}
+            for lab in codes
+        ]
+        dx = [lab for lab in codes if label_kind(lab, v) == "dx"]
+        px = [lab for lab in codes if label_kind(lab, v) == "px"]
+        principal = dx[0] if dx else None
+        drg = mdc = None
+        weight = None
+        if v == 10 and dx:
+            g = _group(tuple(dx), tuple(px), md.get("gender"), md.get("died"))
+            if g is not None:
+                drg, mdc = g.drg, g.mdc
+                weight = None if g.weight is None or math.isnan(g.weight) else float(g.weight)
+        accepted = set(codes)
+        near = sorted(((s, lab) for lab, s in scores.items() if lab not in accepted and s > 0), reverse=True)
+        suggestions = [
+            {"code": lab, "description": _describe(lab, v), "score": s, "accepted": True}
+            for lab, s in sorted(((lab, scores[lab]) for lab in codes), key=lambda t: -t[1])
+        ] + [{"code": lab, "description": _describe(lab, v), "score": s, "accepted": False}
+             for s, lab in near[:N_SUGGESTIONS]]
+        queue = priority = None
+        if self.allocator is not None and route != "automate":
+            episode = {
+                "route": route, "p_correct": p, "principal": principal, "icd_version": v,
+                "drg": drg, "mdc": None if mdc in (None, "PRE") else mdc, "drg_weight": weight,
+                "n_codes": len(codes), "n_categories": len({truncate_label(c, 3) for c in codes}),
+                "discharge_date": md.get("discharge_date"),
+            }
+            try:
+                queue, priority = self.allocator.queue_and_priority(episode)
+            except ValueError as exc:
+                raise InvalidEpisode("metadata", str(exc)) from None
+            priority = float(priority)
+        return RoutingDecision(
+            episode_id=episode_id,
+            route=route,
+            p_correct=float(p),
+            thresholds={"automate": _finite(self.policy.t_automate), "assist": _finite(self.policy.t_assist)},
+            codes=code_rows,
+            principal=principal,
+            drg=drg,
+            mdc=mdc,
+            drg_weight=weight,
+            suggestions=suggestions if route != "automate" else [],
+            reasons=[{"feature": f, "contribution": float(c)} for f, c in reasons],
+            queue=queue,
+            priority=priority,
+            model_version=self.model_version,
+            policy_version=self.policy.version,
+        )
+
+    # ------------------------------------------------------------------ policy
+    def with_policy(
+        self,
+        kind: str | None = None,
+        alpha: float | None = None,
+        delta: float | None = None,
+        costs: Mapping[str, Any] | CostModel | None = None,
+        method: str | None = None,
+    ) -> "Router":
+        """A new router whose policy is re-chosen on the stored calibration data (no retraining)."""
+        old = self.policy
+        cost_model = costs if isinstance(costs, CostModel) else CostModel.from_dict(
+            {**old.costs, **dict(costs or {})})
+        policy = choose_policy(
+            kind or old.kind,
+            self.p_calibration,
+            self.correct_calibration,
+            cost_model,
+            alpha=old.constraints.get("alpha") if alpha is None else alpha,
+            delta=old.constraints.get("delta", 0.1) if delta is None else delta,
+            method=method or old.constraints.get("method"),
+        )
+        return replace(self, policy=policy)
+
+    def calibration_summary(self) -> dict[str, Any]:
+        """The policy in force and the calibration data it was chosen on."""
+        return {
+            "policy": self.policy.to_dict(),
+            "target": self.target,
+            "n_calibration": int(self.p_calibration.size),
+            "calibration_correct_rate": float(self.correct_calibration.mean()) if self.p_calibration.size else None,
+            "model_version": self.model_version,
+        }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle directory: manifest.json, components.joblib, calibration.npz, coder/."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
+                    path / "components.joblib")
+        np.savez(path / "calibration.npz", p=self.p_calibration, correct=self.correct_calibration)
+        if self.coder is not None:
+            self.coder.save(path / "coder")
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "model_version": self.model_version,
+            "icd_version": self.icd_version,
+            "target": self.target,
+            "decision_rule": self.decision_rule.to_dict(),
+            "policy": self.policy.to_dict(),
+            "has_coder": self.coder is not None,
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "info": self.info,
+        }
+        (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Router":
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{path}: not a router bundle (no {MANIFEST})")
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"{manifest_path}: bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
+        parts = joblib.load(path / "components.joblib")
+        with np.load(path / "calibration.npz") as cal:
+            p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
+        coder = None
+        if manifest.get("has_coder"):
+            from triage.coder import TextCoder
+
+            coder = TextCoder.load(path / "coder")
+        return cls(
+            decision_rule=DecisionRule.from_dict(manifest["decision_rule"]),
+            features=parts["features"],
+            confidence=parts["confidence"],
+            policy=Policy.from_dict(manifest["policy"]),
+            p_calibration=p_cal,
+            correct_calibration=correct_cal,
+            icd_version=int(manifest["icd_version"]),
+            target=manifest["target"],
+            model_version=manifest["model_version"],
+            coder=coder,
+            allocator=parts.get("allocator"),
+            info=manifest.get("info", {}),
+        )
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+_DESCRIPTIONS: dict[tuple[str, int], str | None] = {}
+
+
+def _describe(label: str, version: int) -> str | None:
+    key = (label, version)
+    if key not in _DESCRIPTIONS:
+        try:
+            _DESCRIPTIONS[key] = describe_label(label, version)
+        except (ValueError, KeyError):
+            _DESCRIPTIONS[key] = None
+    return _DESCRIPTIONS[key]
+
+
+def _group(dx: tuple[str, ...], px: tuple[str, ...], gender: Any, died: Any):
+    from triage.codes.drg import group_episode
+
+    try:
+        return group_episode(dx, px, gender, is_alive=not (died is True or died == 1))
+    except ValueError:
+        return None
