@@ -151,6 +151,11 @@ def main() -> None:
 
     n_score = min(args.score_n, len(scores))
     sub = scores.subset(scores.episode_ids[:n_score])
+    # cold caches: the DRG/Elixhauser results of these episodes were cached by the fit above
+    from triage.codes import drg as drg_mod, elixhauser as elix_mod
+
+    drg_mod._default_grouper(drg_mod.DEFAULT_VERSION)._cache.clear()
+    elix_mod._comorbidities.cache_clear()
     t, c = time.perf_counter(), time.process_time()
     model.predict_proba(feats.transform(sub, episodes))
     dt, dc = time.perf_counter() - t, time.process_time() - c
@@ -167,10 +172,12 @@ def main() -> None:
     for cs, md in zip(code_scores[:50], metas[:50]):  # warm-up
         model.predict_one(feats.transform_one(cs, md))
     lat = np.empty(len(rows))
+    c = time.process_time()
     for j, (cs, md) in enumerate(zip(code_scores, metas)):
         s = time.perf_counter()
         model.predict_one(feats.transform_one(cs, md))
         lat[j] = time.perf_counter() - s
+    cpu_one = (time.process_time() - c) / len(rows)
     assert abs(model.predict_one(feats.transform_one(code_scores[0], metas[0])) - model.predict_proba(X[rows[:1]])[0, 1]) < 1e-6
     lat_feat = np.empty(len(rows))
     for j, (cs, md) in enumerate(zip(code_scores, metas)):
@@ -179,7 +186,7 @@ def main() -> None:
         lat_feat[j] = time.perf_counter() - s
     print(f"one episode (features + model): median {np.median(lat) * 1e3:.3f} ms, "
           f"p99 {np.quantile(lat, 0.99) * 1e3:.3f} ms (features alone median "
-          f"{np.median(lat_feat) * 1e3:.3f} ms)  [target <= 1 ms]")
+          f"{np.median(lat_feat) * 1e3:.3f} ms; mean CPU {cpu_one * 1e3:.3f} ms)  [target <= 1 ms]")
 
     models = {
         "lightgbm": model,
