@@ -14,9 +14,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from triage.cli import allocate, coder, data, route, run, serve, synth
+    from triage.cli import allocate, coder, data, models, run, serve, synth
 
-    for module in (data, synth, coder, route, run, serve, allocate):
+    for module in (data, synth, coder, run, models, serve, allocate):
         module.register(app)
 
 

@@ -1,9 +1,209 @@
-"""Sub-commands of this area (being written)."""
+"""``triage run`` (the main job) and ``triage route`` (fit the router and report on test, no tracking)."""
 
 from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
 
+class Target(str, Enum):
+    exact = "exact"
+    exact3 = "exact3"
+    sequence = "sequence"
+    drg = "drg"
+    jaccard = "jaccard"
+
+
+class PolicyKind(str, Enum):
+    chow = "chow"
+    capacity = "capacity"
+    guaranteed = "guaranteed"
+    human_parity = "human_parity"
+    three_way = "three_way"
+
+
+#: The keys `triage route --json` always emits (core-router issue).
+ROUTE_KEYS = (
+    "target", "alpha", "delta", "threshold", "automation_rate", "automated_error_rate", "automated_error_upper",
+    "oracle_automation_rate", "ece", "brier", "auroc_correct", "aurc", "eaurc", "baseline_product_aurc",
+    "cost_per_episode", "cost_per_episode_all_human",
+)
+
+
+def _overrides(**kw: Any) -> dict[str, Any]:
+    """CLI options -> nested config overrides (None = not given, so the file or default stands)."""
+    return {
+        "seed": kw["seed"],
+        "out": kw["out"],
+        "data": {"path": kw["data"], "synthetic_episodes": kw["synthetic_episodes"], "split_file": kw["split_file"],
+                 "icd_version": kw["icd_version"], "synthetic_care_type": kw.get("care_type"),
+                 "synthetic_note_words": kw.get("note_words")},
+        "coder": {"predictions": kw["predictions"], "val_predictions": kw["val_predictions"], "path": kw["coder"],
+                  "threshold": kw["threshold"]},
+        "confidence": {"target": kw["target"].value if kw["target"] else None},
+        "policy": {"kind": kw["policy"].value if kw["policy"] else None, "alpha": kw["alpha"], "delta": kw["delta"],
+                   "costs": {"manual_cost": kw.get("manual_cost"), "assist_cost": kw.get("assist_cost"),
+                             "error_cost": kw.get("error_cost"), "capacity": kw.get("capacity"),
+                             "period_episodes": kw.get("period_episodes")}},
+        "tracking": {"uri": kw.get("tracking_uri"), "experiment": kw.get("experiment"),
+                     "promote": kw.get("promote") or None},
+    }
+
+
+def _resolve(config_file: Optional[Path], overrides: dict[str, Any]):
+    from triage.config import ConfigError, resolve_config
+
+    try:
+        return resolve_config(config_file, overrides)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _execute(config, console, **kw):
+    from triage.data import DataError
+    from triage.pipeline import PipelineError, run_pipeline
+
+    try:
+        return run_pipeline(config, console=console, **kw)
+    except (DataError, PipelineError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
+
+
+def print_summary(console, s: dict[str, Any]) -> None:
+    """The final terminal summary a coding manager or ML engineer reads first."""
+    from rich.table import Table
+
+    t = Table(title="Coder (test split) — seed paper Table 2 style", show_lines=False)
+    t.add_column("level")
+    t.add_column("exact match", justify="right")
+    t.add_column("Jaccard", justify="right")
+    for level, key in (("full code", "full"), ("4-character", "4"), ("3-character", "3")):
+        t.add_row(level, _pct(s.get(f"exact_match_{key}")), _pct(s.get(f"jaccard_{key}")))
+    console.print(t)
+    console.print(
+        f"micro-F1 {s.get('f1_micro', float('nan')):.3f} · macro AUC-ROC {s.get('auc_roc_macro') or float('nan'):.3f}"
+        f" · macro AUC-PR {s.get('auc_pr_macro') or float('nan'):.3f} · principal accuracy {_pct(s.get('principal_accuracy'))}"
+    )
+    r = Table(title=f"Routing on test — policy {s['policy_kind']} (target: {s['target']}, "
+                    f"α={s['alpha']}, δ={s['delta']})")
+    r.add_column("")
+    r.add_column("value", justify="right")
+    r.add_row("automated", f"{_pct(s['automation_rate'])} ({s.get('n_automated', 0)} episodes)")
+    if s.get("assist_rate") is not None:
+        r.add_row("assisted review", _pct(s.get("assist_rate")))
+    r.add_row("manual", _pct(s.get("manual_rate")))
+    r.add_row("error among automated", f"{_pct(s.get('automated_error_rate'))} "
+                                       f"(95% upper {_pct(s.get('automated_error_upper'))})")
+    r.add_row("oracle bound (all correct episodes)", _pct(s["oracle_automation_rate"]))
+    r.add_row("confidence AUROC / ECE", f"{s['auroc_correct']:.3f} / {s['ece']:.3f}")
+    unit = s.get("cost_unit", "minutes")
+    r.add_row(f"cost per episode ({unit})",
+              f"{s['cost_per_episode']:.2f} vs {s['cost_per_episode_all_human']:.2f} all-human "
+              f"(saving {_pct(s.get('cost_saving_share'))})")
+    console.print(r)
+    if not s.get("policy_feasible", True):
+        console.print("[yellow]The guarantee cannot be met at this α on the calibration episodes: "
+                      "the policy automates nothing.[/]")
+    for key, label in (("report", "report"), ("router_dir", "router bundle"),
+                       ("exported_router_dir", "exported for serving"), ("mlflow_run_id", "MLflow run"),
+                       ("registered_version", "registered version")):
+        if s.get(key) is not None:
+            console.print(f"{label}: [bold]{s[key]}[/]")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    """Add ``triage run`` and ``triage route``."""
+
+    @app.command("run")
+    def run(
+        data: Optional[Path] = typer.Option(None, "--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort."),
+        synthetic_episodes: Optional[int] = typer.Option(None, "--synthetic-episodes", help="Size of the synthetic cohort (default 10,000)."),
+        care_type: Optional[str] = typer.Option(None, "--care-type", help="Synthetic care type: inpatient, outpatient or mixed."),
+        note_words: Optional[float] = typer.Option(None, "--note-words", help="Scale of synthetic note length (1.0 = seed paper)."),
+        predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your coder's test predictions (reference feather or long table)."),
+        val_predictions: Optional[Path] = typer.Option(None, "--val-predictions", help="Your coder's val predictions."),
+        coder: Optional[Path] = typer.Option(None, "--coder", help="A saved coder (triage coder train) instead of training one."),
+        split_file: Optional[Path] = typer.Option(None, "--split-file", help="Reuse a published split (_id, split)."),
+        icd_version: Optional[int] = typer.Option(None, "--icd-version", help="9 or 10 (default 10)."),
+        threshold: Optional[float] = typer.Option(None, "--threshold", help="Fixed coder threshold instead of tuning one."),
+        target: Optional[Target] = typer.Option(None, "--target", help="What counts as a correct automated episode."),
+        policy: Optional[PolicyKind] = typer.Option(None, "--policy", help="Routing policy of the router bundle."),
+        alpha: Optional[float] = typer.Option(None, "--alpha", help="Target error rate among automated episodes."),
+        delta: Optional[float] = typer.Option(None, "--delta", help="Allowed probability that the guarantee fails."),
+        manual_cost: Optional[float] = typer.Option(None, "--manual-cost", help="Cost of coding one episode by hand."),
+        assist_cost: Optional[float] = typer.Option(None, "--assist-cost", help="Cost of an assisted review."),
+        error_cost: Optional[float] = typer.Option(None, "--error-cost", help="Cost of an automation error."),
+        capacity: Optional[float] = typer.Option(None, "--capacity", help="Episodes coders can handle per period."),
+        period_episodes: Optional[float] = typer.Option(None, "--period-episodes", help="Episodes arriving per period."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the cohort, split and models."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default runs/latest)."),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
+        experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name."),
+        promote: bool = typer.Option(False, "--promote", help="Move the champion alias to this run's version."),
+        no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log to MLflow."),
+        config_file: Optional[Path] = typer.Option(None, "--config", help="YAML/TOML config; CLI options override it."),
+    ) -> None:
+        """Train, calibrate, choose the policy, bound, report, track and export the router (the main job)."""
+        from rich.console import Console
+
+        kw = dict(locals())
+        config = _resolve(config_file, _overrides(**kw))
+        if no_tracking:
+            config.tracking.enabled = False
+        console = Console()
+        source = config.data.path or f"synthetic cohort ({config.data.synthetic_episodes:,} episodes, seed {config.seed})"
+        console.print(f"[bold]triage run[/] on {source}")
+        result = _execute(config, console)
+        print_summary(console, result.summary)
+
+    @app.command("route")
+    def route(
+        data: Optional[Path] = typer.Option(None, "--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort."),
+        synthetic_episodes: Optional[int] = typer.Option(None, "--synthetic-episodes", help="Size of the synthetic cohort."),
+        coder: Optional[Path] = typer.Option(None, "--coder", help="A saved coder (triage coder train)."),
+        predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your coder's test predictions."),
+        val_predictions: Optional[Path] = typer.Option(None, "--val-predictions", help="Your coder's val predictions."),
+        split_file: Optional[Path] = typer.Option(None, "--split-file", help="Reuse a published split (_id, split)."),
+        icd_version: Optional[int] = typer.Option(None, "--icd-version", help="9 or 10."),
+        threshold: Optional[float] = typer.Option(None, "--threshold", help="Fixed coder threshold."),
+        target: Optional[Target] = typer.Option(None, "--target", help="What counts as a correct automated episode."),
+        policy: Optional[PolicyKind] = typer.Option(None, "--policy", help="Routing policy."),
+        alpha: Optional[float] = typer.Option(None, "--alpha", help="Target error rate among automated episodes."),
+        delta: Optional[float] = typer.Option(None, "--delta", help="Allowed failure probability of the guarantee."),
+        manual_cost: Optional[float] = typer.Option(None, "--manual-cost"),
+        assist_cost: Optional[float] = typer.Option(None, "--assist-cost"),
+        error_cost: Optional[float] = typer.Option(None, "--error-cost"),
+        capacity: Optional[float] = typer.Option(None, "--capacity"),
+        period_episodes: Optional[float] = typer.Option(None, "--period-episodes"),
+        seed: Optional[int] = typer.Option(None, "--seed"),
+        out: Optional[Path] = typer.Option(None, "--out", help="Where the router bundle and tables go (default runs/route)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the routing summary as JSON."),
+        config_file: Optional[Path] = typer.Option(None, "--config", help="YAML/TOML config."),
+    ) -> None:
+        """Fit the confidence model, calibrate, choose the policy and report on test (no MLflow, no report)."""
+        from rich.console import Console
+
+        kw = dict(locals())
+        kw["out"] = kw["out"] or Path("runs/route")
+        config = _resolve(config_file, _overrides(**kw))
+        config.tracking.enabled = False
+        config.export_dir = Path(config.out) / "router"
+        console = Console(stderr=True)
+        result = _execute(config, console if not as_json else None, write_report=False)
+        if as_json:
+            s = result.summary
+            keys = list(ROUTE_KEYS) + [k for k in s if k not in ROUTE_KEYS]
+            typer.echo(json.dumps({k: s.get(k) for k in keys}, indent=2, default=str))
+        else:
+            print_summary(Console(), result.summary)

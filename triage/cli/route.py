@@ -1,9 +1,0 @@
-"""Sub-commands of this area (being written)."""
-
-from __future__ import annotations
-
-import typer
-
-
-def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
