@@ -3,9 +3,11 @@ import pytest
 
 from triage.coder import CodeScores, TextCoder, patient_folds
 from triage.data import gold_labels
+from triage.metrics import align
+from triage.metrics.ranking import auc_roc_micro
 
-FAST = dict(min_count=5, max_features=2**16, ngram_range=(1, 1), epochs=4, batch_size=64, n_jobs=1,
-            hidden_size=32, n_threads=1)
+FAST = dict(min_count=5, max_features=2**16, ngram_range=(1, 1), epochs=6, batch_size=64, n_jobs=1,
+            hidden_size=64, n_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +36,9 @@ def test_predict_proba_learns_the_text_signal(fitted, episodes):
     assert scores.matrix.shape == (len(test), len(coder.classes_))
     assert (scores.episode_ids == test.episode_id.to_numpy()).all()
     assert scores.matrix.data.min() >= 0 and scores.matrix.data.max() <= 1
-    gold = gold_labels(test)
-    index = {lab: j for j, lab in enumerate(coder.classes_)}
-    dense = scores.matrix.toarray()
-    pos = [dense[i, index[lab]] for i, labs in enumerate(gold) for lab in labs if lab in index]
-    neg_mask = np.ones_like(dense, dtype=bool)
-    for i, labs in enumerate(gold):
-        for lab in labs:
-            if lab in index:
-                neg_mask[i, index[lab]] = False
-    assert np.mean(pos) > 1.5 * dense[neg_mask].mean()  # gold codes score clearly higher
+    a = align(scores, gold_labels(test))
+    # far better than chance on 280 training notes (logistic OvR does better on so few)
+    assert auc_roc_micro(a) > 0.62
 
 
 def test_cross_fit_is_out_of_fold_and_grouped_by_patient(fitted):
@@ -105,3 +100,9 @@ def test_bad_inputs_name_the_problem(episodes, tmp_path):
         TextCoder().predict_proba(episodes)
     with pytest.raises(FileNotFoundError):
         TextCoder.load(tmp_path / "nothing.joblib")
+
+
+def test_linear_model_refuses_a_weight_matrix_that_cannot_fit(episodes):
+    coder = TextCoder(model="torch-linear", **{**FAST, "max_features": 2**27})
+    with pytest.raises(ValueError, match="torch-mlp"):
+        coder.fit(episodes)

@@ -226,6 +226,12 @@ class TextCoder(BaseEstimator):
             raise ValueError(
                 f"no code occurs at least min_count={self.min_count} times in the training episodes"
             )
+        if self.model == "torch-linear" and self.max_features * len(classes) > 2**28:
+            raise ValueError(
+                f"model='torch-linear' needs max_features x codes = {self.max_features:,} x "
+                f"{len(classes):,} weights (x3 with Adam state); use model='torch-mlp' for large "
+                "code sets or lower max_features"
+            )
         return np.asarray(classes, dtype=object)
 
     @staticmethod
