@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.metrics import jaccard_score, label_ranking_average_precision_score
 
 from triage.coder.scores import CodeScores

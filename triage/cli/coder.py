@@ -7,7 +7,6 @@ import math
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -33,7 +32,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _load(data: Path, split_file: Optional[Path]):
+def _load(data: Path, split_file: Path | None):
     from triage.data import DataError, load_episodes
 
     try:
@@ -55,7 +54,7 @@ def _split(episodes, name: str):
 def train(
     data: Path = typer.Option(..., "--data", help="Dataset folder or file (anything `triage data` reads)."),
     out: Path = typer.Option(..., "--out", help="Where to save the coder (a file, or a folder for coder.joblib)."),
-    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Published split (_id, split)."),
+    split_file: Path | None = typer.Option(None, "--split-file", help="Published split (_id, split)."),
     split: str = typer.Option("train", "--split", help="Split to train on."),
     model: ModelChoice = typer.Option(ModelChoice.mlp, "--model"),
     min_count: int = typer.Option(10, "--min-count", help="Model codes seen at least this often."),
@@ -65,7 +64,7 @@ def train(
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-2, "--lr"),
     seed: int = typer.Option(0, "--seed"),
-    cross_fit_out: Optional[Path] = typer.Option(
+    cross_fit_out: Path | None = typer.Option(
         None, "--cross-fit-out", help="Also write out-of-fold scores of the training split (.npz)."
     ),
     n_folds: int = typer.Option(5, "--n-folds"),
@@ -101,14 +100,14 @@ def train(
 
 def evaluate_command(
     data: Path = typer.Option(..., "--data", help="Dataset folder or file (anything `triage data` reads)."),
-    predictions: Optional[Path] = typer.Option(
+    predictions: Path | None = typer.Option(
         None, "--predictions", help="Predictions to evaluate: reference .feather or long (episode_id, code, score)."
     ),
-    coder_path: Optional[Path] = typer.Option(None, "--coder", help="A coder saved by `triage coder train`."),
+    coder_path: Path | None = typer.Option(None, "--coder", help="A coder saved by `triage coder train`."),
     split: str = typer.Option("test", "--split", help="Split to evaluate (with --coder)."),
-    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Published split (_id, split)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Predict codes scoring above this."),
-    val_predictions: Optional[Path] = typer.Option(
+    split_file: Path | None = typer.Option(None, "--split-file", help="Published split (_id, split)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Predict codes scoring above this."),
+    val_predictions: Path | None = typer.Option(
         None, "--val-predictions", help="Tune the threshold for micro-F1 on these validation predictions."
     ),
     ci: CIChoice = typer.Option(CIChoice.normal, "--ci", help="Confidence intervals."),

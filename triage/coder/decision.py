@@ -9,7 +9,8 @@ label is the predicted principal.
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +41,7 @@ class DecisionRule:
         if self.kind == "top_k" and self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
 
-    def fit(self, scores: CodeScores, gold_labels: Sequence[Sequence[str]]) -> "DecisionRule":
+    def fit(self, scores: CodeScores, gold_labels: Sequence[Sequence[str]]) -> DecisionRule:
         """Tune the threshold(s) on held-out scores (e.g. val) against their gold labels."""
         self._validate()
         a = align(scores, gold_labels)
@@ -139,7 +140,7 @@ class DecisionRule:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "DecisionRule":
+    def from_dict(cls, d: Mapping) -> DecisionRule:
         rule = cls(kind=d["kind"], threshold=d["threshold"], k=d.get("k", 15))
         rule.threshold_ = float(d["threshold"])
         if d["kind"] == "per_code":

@@ -6,7 +6,7 @@ is shared by every cross-fitting fold; only the cheap IDF is refitted per fold.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import scipy.sparse as sp
+from pyarrow import feather
 
 from triage.coder.scores import CodeScores
 

@@ -9,8 +9,9 @@ scores of episodes the coder memorised; folds are grouped by patient.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import joblib
 import numpy as np
@@ -94,7 +95,7 @@ class TextCoder(BaseEstimator):
 
     # ------------------------------------------------------------------ public API
 
-    def fit(self, episodes: pd.DataFrame) -> "TextCoder":
+    def fit(self, episodes: pd.DataFrame) -> TextCoder:
         """Learn the code set (>= ``min_count`` occurrences) and the model from ``episodes``."""
         counts, gold = self._prepare(episodes)
         self.classes_ = self._select_classes(gold)
@@ -147,7 +148,7 @@ class TextCoder(BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "TextCoder":
+    def load(cls, path: str | Path) -> TextCoder:
         path = Path(path)
         if path.is_dir():
             path = path / "coder.joblib"

@@ -63,7 +63,7 @@ class _LazyAdam:
     pulls in torch._dynamo on first use (seconds of import time for nothing).
     """
 
-    def __init__(self, net: "SparseTextNet", lr: float, betas=(0.9, 0.999), eps=1e-8) -> None:
+    def __init__(self, net: SparseTextNet, lr: float, betas=(0.9, 0.999), eps=1e-8) -> None:
         self.lr, (self.b1, self.b2), self.eps = lr, betas, eps
         self.t = 0
         self.params = [p for name, p in net.named_parameters() if name != "embed.weight"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +23,7 @@ class LabelSpace:
     def labels(self) -> np.ndarray:
         return np.asarray(list(self.index), dtype=object)
 
-    def extend(self, label_lists: Iterable[Sequence[str]]) -> "LabelSpace":
+    def extend(self, label_lists: Iterable[Sequence[str]]) -> LabelSpace:
         for labs in label_lists:
             for lab in labs:
                 self.index.setdefault(lab, len(self.index))

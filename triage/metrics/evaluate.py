@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def evaluate(
         per_ep["coverage_error"] = ranking.coverage_error_per_episode(rr)
         for k in rank_keys[3:]:
             out[k] = _mean(per_ep[k])
-        out["n_codes_scored"] = int(len(scores.classes))
+        out["n_codes_scored"] = len(scores.classes)
     out["n_labels_gold"] = int(counts[2].sum())
     out["ci_level"] = ci_level
     out["ci_method"] = ci

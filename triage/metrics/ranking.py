@@ -12,8 +12,8 @@ The label space is the scores' classes plus any gold label the coder has no colu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -202,7 +202,6 @@ def row_ranking(a: AlignedScores) -> RowRanking:
     rows, _, vals = _coo(a)
     order = _column_order(rows, vals, descending=True)
     r, v, p = rows[order], vals[order], a.entry_is_gold[order]
-    n = a.shape[0]
     row_start = a.S.indptr[:-1]
     _, ge = _tie_groups(r, v)
     cum_pos = np.cumsum(p)

@@ -6,7 +6,7 @@ descending score, so its first diagnosis label is the predicted principal.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,7 +7,7 @@ reference pipeline's definitions (f1 = tp / (tp + 0.5 (fp + fn))).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
