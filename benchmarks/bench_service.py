@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -55,6 +56,15 @@ def wait_for(url: str, timeout: float, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End the server and its children (mlflow runs uvicorn as a child): its own session."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    except ProcessLookupError:
+        pass
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
@@ -85,6 +95,8 @@ def concurrent_rate(make_client, send, bodies: list, threads: int = 4) -> float:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # mlflow execs `uvicorn` by name: the venv's bin must be on PATH
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), **extra)
     return env
 
@@ -100,7 +112,7 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dic
         [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
          "--no-access-log"],
-        env=env, cwd=work,
+        env=env, cwd=work, start_new_session=True,
     )
     try:
         t0 = time.perf_counter()
@@ -132,8 +144,7 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dic
         )
         return {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 def mlflow_record(ep: dict) -> dict:
@@ -157,7 +168,7 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int) -> dict
         [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", info.model_uri, "-h", "127.0.0.1", "-p", str(port),
          "-w", "1", "--env-manager", "local"],
         env=child_env(MLFLOW_TRACKING_URI=uri), cwd=work,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
         t0 = time.perf_counter()
@@ -189,8 +200,7 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int) -> dict
         )
         return {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 def in_process(router, episodes: list[dict], n: int) -> list[float]:

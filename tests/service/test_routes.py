@@ -157,6 +157,20 @@ def test_note_text_stored_only_when_configured(app_factory, sqlite_url, keys, ep
     assert "SECRET-NOTE-CONTENT" not in caplog.text
 
 
+def test_stored_text_survives_nul_and_lone_surrogates_are_422(
+    app_factory, database_url, keys, episode
+):
+    c = app_factory(database_url, store_text=True)
+    headers = {**keys["router"], "Content-Type": "application/json"}
+    body = json.dumps(dict(episode, text="pain\u0000 ok"), ensure_ascii=True)
+    r = c.post("/v1/route", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert c.app.state.store.get_decision(r.json()["decision_id"])["text"] == "pain ok"
+    body = json.dumps(dict(episode, text="pain \ud800 ok"), ensure_ascii=True)
+    r = c.post("/v1/route", content=body, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
+
+
 def test_outcomes_and_monitoring_interval(client, keys, base_router):
     from router_bundle import sample_episodes
 

@@ -29,6 +29,11 @@ def _call_args(episode: Episode) -> dict[str, Any]:
     }
 
 
+def _storable(text: str) -> str:
+    """Text every database accepts: no NUL (PostgreSQL), no lone surrogates (UTF-8)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _row(
     decision: dict[str, Any], episode: Episode, store_text: bool, now: datetime
 ) -> dict[str, Any]:
@@ -45,8 +50,7 @@ def _row(
         "model_version": decision["model_version"],
         "policy_version": decision["policy_version"],
         "decision": stored,
-        # NUL cannot be stored in PostgreSQL text; the note is kept only when configured.
-        "text": text.replace("\x00", "") if (store_text and text) else None,
+        "text": _storable(text) if (store_text and text) else None,
         "created_at": now,
     }
 
