@@ -193,7 +193,7 @@ def promote(
         try:
             client.get_model_version(name, version)
         except MlflowException:
-            known = [mv.version for mv in _versions(client, name)]
+            known = [str(mv.version) for mv in _versions(client, name)]
             raise RegistryError(
                 f"model {name!r} has no version {version!r} (versions: {', '.join(known) or 'none'})"
             ) from None
