@@ -80,8 +80,8 @@ def reliability_figure(reliability: pd.DataFrame, highlight: str | None = None) 
         bold = highlight is None or model == highlight
         ax.plot(part["p_mean"], part["observed"], marker="o", markersize=4,
                 linewidth=2.2 if bold else 1.0, alpha=1.0 if bold else 0.6, label=str(model))
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(code set exactly right)",
-           ylabel="observed share exactly right", title="Reliability diagram (test episodes)")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(correct)",
+           ylabel="observed share correct", title="Reliability diagram (test episodes)")
     _percent_axis(ax)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)

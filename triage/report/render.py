@@ -93,7 +93,7 @@ def _kpis(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("automated_error_rate", "error among automated (test)", "pct"),
         ("automated_error_upper", "upper limit of that error", "pct"),
         ("alpha", "target error α", "pct"),
-        ("oracle_automation_rate", "oracle bound (exactly right)", "pct"),
+        ("oracle_automation_rate", "oracle bound (share correct)", "pct"),
         ("cost_per_episode", "cost per episode", "num"),
         ("cost_per_episode_all_human", "cost per episode, all by hand", "num"),
         ("ece", "calibration error (ECE)", "num"),
