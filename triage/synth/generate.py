@@ -63,7 +63,8 @@ def _notes(cohort: CodedCohort, seed: int, params: NoteParams, chunk: int):
     adm = cohort.admissions
     note_rng = np.random.default_rng([seed, 2])
     targets = writer.target_words(cohort.complexity, note_rng)
-    distractors = writer.distractor_counts(len(adm), note_rng).tolist()
+    n_codes = np.array([len(d) + len(q) for d, q in zip(cohort.diagnoses, cohort.procedures)])
+    distractors = writer.distractor_counts(n_codes, note_rng).tolist()
     services = [_SERVICE.get(p, "MEDICINE") for p in adm["profile"].tolist()]
     sex = adm["gender"].tolist()
     died = adm["died"].tolist()

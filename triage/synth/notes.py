@@ -185,11 +185,16 @@ class NoteWriter:
         n = len(bank)
         return "\n".join([bank[int(rand() * n)] for _ in range(k)])
 
-    def distractor_counts(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Per note: numbers of negated, historical, family-history and uncoded mentions."""
+    def distractor_counts(self, n_codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Per note: numbers of negated, historical, family-history and uncoded mentions.
+
+        Means are per typical (15-code) episode and scale with the episode's code count: a simple
+        admission's short note has few ruled-out conditions, which keeps simple subsets tractable.
+        """
         p = self.params
-        lam = [p.negated_per_note, p.historical_per_note, p.family_per_note, p.uncoded_per_note]
-        return rng.poisson(lam, size=(n, 4))
+        lam = np.array([p.negated_per_note, p.historical_per_note, p.family_per_note, p.uncoded_per_note])
+        scale = np.clip(np.asarray(n_codes, dtype=float) / 15.0, 0.1, 2.0)
+        return rng.poisson(scale[:, None] * lam[None, :])
 
     def write(self, dx: list[str], px: list[str], sex: str, died: bool, service: str,
               target_words: float, distractors: tuple[int, int, int, int] = (0, 0, 0, 0)) -> str:
