@@ -36,6 +36,7 @@ def test_committed_notebook_has_no_outputs(name):
     assert "RUN_ID = None" in code[0].source  # the run is chosen in the first cell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_top_to_bottom_on_the_latest_run(name, logged_run, monkeypatch):
     from triage.tracking import latest_run_id

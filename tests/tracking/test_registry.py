@@ -20,6 +20,8 @@ from triage.cli import models as models_cli
 from triage.tracking import CHAMPION, REGISTERED_MODEL, export_model, list_models, log_run, promote
 from triage.tracking.uri import tracking_uri_set
 
+pytestmark = pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
+
 CODES = ["I50.9", "I10.", "E11.9", "J18.9", "N17.9", "E78.5", "K21.9", "Z87.891"]
 
 
