@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness")
-def healthz() -> Any:
+async def healthz() -> Any:
     return {"status": "ok"}
 
 
