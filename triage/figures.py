@@ -180,7 +180,9 @@ def coverage_figure(coverage: pd.DataFrame) -> Figure:
         "episode_any": "episodes with ≥1 top-k code",
         "episode_full": "episodes fully covered",
     }
-    principal = [c for c in cov.columns if c.startswith("principal_")]
+    colors = dict(zip(series, ("C0", "C1", "C2")))
+    principal = sorted((c for c in cov.columns if c.startswith("principal_")),
+                       key=lambda c: list(series).index(c[10:]) if c[10:] in series else len(series))
     panels = [("All codes (seed Fig. 2)", [c for c in series if c in cov.columns])]
     if principal:
         panels.append(("Principal diagnosis only (seed Fig. 3)", principal))
@@ -191,7 +193,8 @@ def coverage_figure(coverage: pd.DataFrame) -> Figure:
         ax = fig.add_subplot(1, len(panels), i)
         for col in cols:
             name = col.removeprefix("principal_")
-            ax.plot(cov["top_k"], cov[col], marker="o", markersize=3, label=series.get(name, name.replace("_", " ")))
+            ax.plot(cov["top_k"], cov[col], marker="o", markersize=3, color=colors.get(name),
+                    label=series.get(name, name.replace("_", " ")))
         ax.set(xlabel="top-k most frequent codes", ylabel="coverage", ylim=(0, 1.02), title=title)
         _percent_axis(ax, "y")
         ax.legend(fontsize=8)
