@@ -138,9 +138,8 @@ class Router:
         md.setdefault("icd_version", self.icd_version)
         codes = self.decision_rule.predict_row(scores)
         x = self.features.transform_one(scores, md)
-        p = self.confidence.predict_one(x)
+        p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
         route = str(self.policy.route(np.array([p]))[0])
-        reasons = self.confidence.contributions(x, top_k=N_REASONS)
         return self._decision(episode_id, scores, codes, p, route, reasons, md)
 
     def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
@@ -162,10 +161,9 @@ class Router:
             metas.append(md)
         if not items:
             return []
-        X = np.vstack([self.features.transform_one(s, md) for s, md in zip(scores_list, metas)])
-        p = self.confidence.predict_proba(X)[:, 1]
+        X = self.features.transform(_as_code_scores(scores_list), _metadata_frame(metas))
+        p, contribs = self.confidence.predict_explained(X, top_k=N_REASONS)
         routes = self.policy.route(p)
-        contribs = [self.confidence.contributions(x, top_k=N_REASONS) for x in X]
         return [
             self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md)
             for item, s, pi, r, rs, md in zip(items, scores_list, p, routes, contribs, metas)
@@ -329,6 +327,27 @@ class Router:
             allocator=parts.get("allocator"),
             info=manifest.get("info", {}),
         )
+
+
+def _as_code_scores(rows: list[dict[str, float]]) -> CodeScores:
+    """A batch of label -> score dicts as one sparse score table (rows in order)."""
+    import scipy.sparse as sp
+
+    classes = sorted({lab for row in rows for lab in row})
+    index = {lab: j for j, lab in enumerate(classes)}
+    indptr = np.cumsum([0] + [len(row) for row in rows])
+    indices = np.fromiter((index[lab] for row in rows for lab in row), dtype=np.int64, count=int(indptr[-1]))
+    data = np.fromiter((s for row in rows for s in row.values()), dtype=np.float32, count=int(indptr[-1]))
+    matrix = sp.csr_matrix((data, indices, indptr), shape=(len(rows), len(classes)))
+    return CodeScores(np.arange(len(rows)), np.asarray(classes, dtype=object), matrix)
+
+
+_META_COLUMNS = ("text", "admission_type", "age", "los_days", "gender", "died", "icd_version")
+
+
+def _metadata_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
+    """Metadata dicts as the episodes frame RoutingFeatures.transform reads (aligned by position)."""
+    return pd.DataFrame({c: pd.Series([md.get(c) for md in metas], dtype=object) for c in _META_COLUMNS})
 
 
 def new_decision_id() -> str:

@@ -55,8 +55,8 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         random_state: int | None = 0,
         feature_names: Sequence[str] | None = None,
         cal_fraction: float = 0.2,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
+        n_estimators: int = 150,
+        learning_rate: float = 0.08,
         num_leaves: int = 31,
         min_child_samples: int = 50,
         hidden: tuple[int, ...] = (64, 32),
@@ -223,24 +223,48 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         # one thread: for a single row, waking an OpenMP team costs ~25x the prediction itself
         return float(self.calibrator_.map(self._raw(x, n_threads=1))[0])
 
+    def predict_one_explained(self, x: np.ndarray, top_k: int = 5) -> tuple[float, list[tuple[str, float]]]:
+        """:meth:`predict_one` and :meth:`contributions` of one row in a single model call."""
+        p, reasons = self.predict_explained(np.asarray(x, dtype=np.float64).reshape(1, -1), top_k)
+        return float(p[0]), reasons[0]
+
+    def predict_explained(self, X, top_k: int = 5) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """Calibrated P(correct) and the top contributions of every row, in one model call.
+
+        For LightGBM the SHAP contributions plus the bias column sum to the raw score, so the
+        explanation costs no second prediction; a single row and a batch take the same path, so
+        the service's one-episode and batch answers are identical.
+        """
+        X = self._check_X(np.asarray(X, dtype=np.float64).reshape(-1, self.n_features_in_), "X")
+        if self.kind != "lightgbm":
+            threads = 1 if X.shape[0] < 64 else self.n_jobs
+            return self.calibrator_.map(self._raw(X, n_threads=threads)), self.contributions_many(X, top_k)
+        contrib = self.booster_.predict(X, pred_contrib=True, num_threads=1 if X.shape[0] < 64 else self.n_jobs)
+        p = self.calibrator_.map(contrib.sum(axis=1))
+        return p, _top_contributions(contrib[:, :-1], self._names(), top_k)
+
     def contributions(self, X_one, top_k: int = 5) -> list[tuple[str, float]]:
         """Largest per-feature contributions to one episode's logit ("reasons"), by magnitude.
 
         LightGBM: exact SHAP values (``pred_contrib``). Other kinds: occlusion, the change in
         logit when the feature is replaced by its training median.
         """
+        return self.contributions_many(np.asarray(X_one, dtype=np.float64).reshape(1, -1), top_k)[0]
+
+    def contributions_many(self, X, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """:meth:`contributions` for every row of ``X`` in one model call (batch routing)."""
         self._check_fitted()
-        x = self._check_X(np.asarray(X_one, dtype=np.float64).reshape(1, -1), "X_one")
+        X = self._check_X(np.asarray(X, dtype=np.float64).reshape(-1, self.n_features_in_), "X")
+        threads = 1 if X.shape[0] < 64 else self.n_jobs  # a team of threads costs more than one small call
         if self.kind == "lightgbm":
-            contrib = self.booster_.predict(x, pred_contrib=True)[0, :-1]
+            contrib = self.booster_.predict(X, pred_contrib=True, num_threads=threads)[:, :-1]
         else:
-            base = self._raw(x)[0]
-            occluded = np.repeat(x, x.shape[1], axis=0)
-            occluded[np.arange(x.shape[1]), np.arange(x.shape[1])] = self.reference_
-            contrib = base - self._raw(occluded)
-        names = self._names()
-        order = np.argsort(-np.abs(contrib), kind="stable")[:top_k]
-        return [(names[i], float(contrib[i])) for i in order]
+            n, d = X.shape
+            occluded = np.repeat(X, d, axis=0)
+            cols = np.tile(np.arange(d), n)
+            occluded[np.arange(n * d), cols] = self.reference_[cols]
+            contrib = self._raw(X, n_threads=threads)[:, None] - self._raw(occluded, n_threads=threads).reshape(n, d)
+        return _top_contributions(contrib, self._names(), top_k)
 
     # ------------------------------------------------------------ persist
     def save(self, path: str | Path) -> None:
@@ -253,3 +277,9 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         if not isinstance(obj, cls):
             raise ValueError(f"{path}: holds a {type(obj).__name__}, not a ConfidenceModel")
         return obj
+
+
+def _top_contributions(contrib: np.ndarray, names: list[str], top_k: int) -> list[list[tuple[str, float]]]:
+    """The ``top_k`` largest contributions of each row by magnitude, as (feature, value)."""
+    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
+    return [[(names[j], float(row[j])) for j in idx] for row, idx in zip(contrib, order)]
