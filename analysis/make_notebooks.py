@@ -41,11 +41,14 @@ def table(name):
     return tables[name]'''
 
 
-def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+def notebook(cells: list[tuple[str, str]], stem: str) -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    # Stable cell ids (nbformat draws random ones), so regenerating an unchanged notebook changes nothing.
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{stem}-{i:02d}"
     return nb
 
 
@@ -211,6 +214,78 @@ else:
     ("code", '''sweep = table("policy_sweep")
 if sweep is not None:
     display(sweep.round(4))'''),
+    ("md", """## Backlog under different policies
+
+What a coding manager asks: with this roster, how big does the backlog get, how long do episodes wait and what
+does coding cost under each policy? Each policy is simulated with `triage.allocation` on the same seeded
+arrivals (200 episodes a day for 30 days) and the same roster of 20 coders. Automated episodes skip the
+coders; assisted ones take fewer minutes than manual ones; each day the optimiser gives coders the
+highest-priority work they can fit. The arrivals carry confidences resampled from this run's test episodes,
+so threshold policies — including **the run's own chosen policy** — route them as the run's router would.
+The simulation is deliberately small so the notebook stays quick; `triage simulate-backlog` runs larger ones."""),
+    ("code", '''import math
+
+from triage.allocation import Allocator, RoutingPolicy, example_roster, load_config, simulate_backlog, synthetic_arrivals
+
+DAYS, ARRIVALS_PER_DAY, CODERS = 30, 200, 20
+# LP relaxation + exact repair of its leftover part for every day's assignment (the solver's path for large
+# days; it reports its gap to the optimum): on a small pooled roster the one-shot exact MILP can take its
+# full time limit per day, which would make this notebook slow without changing the picture.
+allocator = Allocator(load_config(overrides={"solver": {"exact_max_pairs": 0}}))
+roster = example_roster(CODERS, hours=7.5, seed=SEED)
+arrivals = synthetic_arrivals(DAYS, ARRIVALS_PER_DAY, allocator, seed=SEED)
+if len(p_test):
+    arrivals["p_correct"] = np.random.default_rng(SEED).choice(p_test, size=len(arrivals))
+else:
+    print("no test episodes in this run: arrivals keep the simulation's own confidences")
+
+
+def finite_or_none(value):
+    """A threshold from the summary; None when the run has none (infeasible policy) or it is +/-inf/NaN."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+t_run, t_run_assist = finite_or_none(summary.get("threshold")), finite_or_none(summary.get("t_assist"))
+run_name = f"this run ({summary.get('policy_kind', 'chosen policy')})"
+if t_run is None:
+    # The run's router automates nothing; it still sends episodes above t_assist to assisted review.
+    print(f"the run's policy has no feasible automation threshold at alpha={summary.get('alpha')}: "
+          "simulated as automating nothing, "
+          + (f"assisted review for p >= {t_run_assist:.3f}" if t_run_assist is not None else "all coded by hand"))
+    run_policy = RoutingPolicy(run_name, automate_threshold=math.inf,
+                               assist_threshold=math.inf if t_run_assist is None else t_run_assist)
+else:
+    run_policy = RoutingPolicy(run_name, automate_threshold=t_run,
+                               assist_threshold=t_run if t_run_assist is None else min(t_run_assist, t_run))
+print(f"{run_name}: automate p >= {run_policy.automate_threshold:.3f}, assist p >= {run_policy.assist_threshold:.3f}")
+
+backlog_policies = {
+    "all-human": RoutingPolicy.all_human(),
+    "automate 20%": RoutingPolicy.from_rate(0.2),
+    "automate 40%": RoutingPolicy.from_rate(0.4),
+    "p>=0.9 auto, p>=0.5 assist": RoutingPolicy("thresholds", automate_threshold=0.9, assist_threshold=0.5),
+    run_name: run_policy,
+}
+simulations = {name: simulate_backlog(roster, DAYS, ARRIVALS_PER_DAY, policy, allocator=allocator,
+                                      arrivals=arrivals, seed=SEED)
+               for name, policy in backlog_policies.items()}
+backlog = pd.DataFrame([{**res.summary, "policy": name} for name, res in simulations.items()]).set_index("policy")
+display(backlog[["arrivals", "automated", "coded", "final_backlog", "mean_wait_days", "p90_wait_days",
+                 "overdue_in_final_backlog", "coding_minutes", "cost_per_episode"]].round(2))
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for name, res in simulations.items():
+    style = {"linewidth": 3, "color": "k"} if name == run_name else {}
+    axes[0].plot(res.daily["day"], res.daily["backlog_end"], label=name, **style)
+    axes[1].plot(res.daily["day"], res.daily["cost"].cumsum(), label=name, **style)
+axes[0].set(xlabel="day", ylabel="episodes waiting", title="Backlog at end of day")
+axes[1].set(xlabel="day", ylabel="cumulative coding cost", title="Coding cost")
+axes[0].legend(fontsize=8)
+fig.tight_layout()'''),
 ]
 
 UPPER_BOUNDS = [
@@ -361,7 +436,7 @@ NOTEBOOKS = {
 
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
-        nb = notebook(cells)
+        nb = notebook(cells, Path(name).stem)
         nbformat.validate(nb)
         nbformat.write(nb, HERE / name)
         print(f"wrote {HERE / name} ({len(cells)} cells)")

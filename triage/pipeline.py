@@ -503,9 +503,12 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
         "n_calibration": int(len(pol.episodes)),
         "n_test": int(len(rep.episodes)),
     }
+    # The coder's metrics share names with routing keys ("threshold" is the coder's decision threshold,
+    # "n_episodes" the test count): they must not overwrite the policy threshold or the cohort size.
+    renamed = {"threshold": "coder_threshold", "n_episodes": "n_evaluated"}
     for k, v in metrics.items():
         if k != "ci" and (v is None or isinstance(v, (int, float, np.integer, np.floating))):
-            summary[k] = None if v is None else float(v)
+            summary[renamed.get(k, k)] = None if v is None else float(v)
     for k, v in data_stats.items():
         if isinstance(v, (int, float, np.integer, np.floating)):
             summary[f"data_{k}"] = float(v)
