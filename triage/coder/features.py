@@ -37,10 +37,36 @@ def hash_texts(hasher: HashingVectorizer, texts: Sequence[str], n_jobs: int = 1)
     return sp.vstack(parts, format="csr")
 
 
-def fit_tfidf(counts: sp.csr_matrix) -> TfidfTransformer:
-    return TfidfTransformer(sublinear_tf=True).fit(counts)
+class SelectedTfidf:
+    """TF-IDF over the hashed columns seen in at least ``min_df`` training episodes.
+
+    Dropping columns that (almost) never occur shrinks the network's first layer from 2^18 rows
+    to the tens of thousands of n-grams that carry signal, which is what keeps training fast.
+    """
+
+    def __init__(self, min_df: int = 1) -> None:
+        self.min_df = min_df
+
+    def fit(self, counts: sp.csr_matrix) -> "SelectedTfidf":
+        df = np.bincount(sp.csr_matrix(counts).indices, minlength=counts.shape[1])
+        cols = np.flatnonzero(df >= max(int(self.min_df), 1))
+        if cols.size == 0:  # tiny corpora: keep every column that occurs at all
+            cols = np.flatnonzero(df >= 1)
+        self.columns_ = cols.astype(np.int64)
+        self.transformer_ = TfidfTransformer(sublinear_tf=True).fit(counts[:, self.columns_])
+        return self
+
+    @property
+    def n_features_(self) -> int:
+        return int(self.columns_.size)
+
+    def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(self.transformer_.transform(counts[:, self.columns_]), dtype=np.float32)
 
 
-def tfidf(transformer: TfidfTransformer, counts: sp.csr_matrix) -> sp.csr_matrix:
-    X = transformer.transform(counts)
-    return sp.csr_matrix(X, dtype=np.float32)
+def fit_tfidf(counts: sp.csr_matrix, min_df: int = 1) -> SelectedTfidf:
+    return SelectedTfidf(min_df).fit(counts)
+
+
+def tfidf(transformer: SelectedTfidf, counts: sp.csr_matrix) -> sp.csr_matrix:
+    return transformer.transform(counts)

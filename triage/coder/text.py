@@ -27,7 +27,7 @@ from triage.coder.scores import CodeScores
 from triage.coder.torch_model import SparseTextNet, predict_top_k, train_network
 
 ModelKind = Literal["torch-mlp", "torch-linear", "ovr-logistic"]
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 def episode_gold_labels(episodes: pd.DataFrame) -> list[list[str]]:
@@ -69,9 +69,10 @@ class TextCoder(BaseEstimator):
         ngram_range: tuple[int, int] = (1, 2),
         n_folds: int = 5,
         keep_top_k: int | None = 256,
-        hidden_size: int = 256,
-        epochs: int = 6,
-        batch_size: int = 128,
+        min_df: int = 5,
+        hidden_size: int = 128,
+        epochs: int = 10,
+        batch_size: int = 512,
         lr: float = 1e-2,
         C: float = 4.0,
         n_jobs: int = 2,
@@ -84,6 +85,7 @@ class TextCoder(BaseEstimator):
         self.ngram_range = ngram_range
         self.n_folds = n_folds
         self.keep_top_k = keep_top_k
+        self.min_df = min_df
         self.hidden_size = hidden_size
         self.epochs = epochs
         self.batch_size = batch_size
@@ -164,7 +166,7 @@ class TextCoder(BaseEstimator):
             coder.estimator_ = state["estimator_"]
         else:
             sd = {k: torch.from_numpy(v) for k, v in state["state_dict"].items()}
-            net = SparseTextNet(coder.max_features, len(coder.classes_), coder._hidden())
+            net = SparseTextNet(coder.tfidf_.n_features_, len(coder.classes_), coder._hidden())
             net.load_state_dict(sd)
             net.eval()
             coder.net_ = net
@@ -254,7 +256,7 @@ class TextCoder(BaseEstimator):
             self.net_ = model
 
     def _train(self, counts, gold, classes, seed):
-        tfidf = features.fit_tfidf(counts)
+        tfidf = features.fit_tfidf(counts, self.min_df)
         X = features.tfidf(tfidf, counts)
         Y = self._targets(gold, classes)
         if self.model == "ovr-logistic":

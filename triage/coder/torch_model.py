@@ -1,8 +1,7 @@
 """The joint multi-label network: sparse TF-IDF rows -> linear or small MLP -> one logit per code.
 
-A sparse row times a weight matrix is an ``EmbeddingBag`` sum weighted by the TF-IDF values;
-its gradient touches only the rows of the features present in the batch (gathered per batch,
-updated by a lazy Adam), which is what keeps an epoch over 2^18 hashed features cheap on a CPU.
+A sparse row times a weight matrix is an ``EmbeddingBag`` sum weighted by the TF-IDF values,
+over the n-gram columns kept by ``features.SelectedTfidf``.
 BCE is computed over all codes at once, so 26,000 codes cost one matrix product, not 26,000
 models.
 """
@@ -21,7 +20,7 @@ class SparseTextNet(nn.Module):
         super().__init__()
         self.hidden_size = hidden_size
         width = hidden_size if hidden_size else n_classes
-        self.embed = nn.EmbeddingBag(n_features, width, mode="sum", sparse=True)
+        self.embed = nn.EmbeddingBag(n_features, width, mode="sum")
         self.embed_bias = nn.Parameter(torch.zeros(width))
         if hidden_size:
             # TF-IDF rows have unit L2 norm, so std 1 gives unit-variance hidden units
@@ -55,44 +54,6 @@ def _batch(X: sp.csr_matrix, rows: np.ndarray):
     )
 
 
-class _LazyAdam:
-    """Adam whose first-layer update touches only the feature rows present in the batch.
-
-    Hand-written (a few tensor ops) because torch.optim.SparseAdam re-coalesces the sparse
-    gradient each step and costs ~0.5 s per batch at 2^18 x 256, and because torch.optim
-    pulls in torch._dynamo on first use (seconds of import time for nothing).
-    """
-
-    def __init__(self, net: SparseTextNet, lr: float, betas=(0.9, 0.999), eps=1e-8) -> None:
-        self.lr, (self.b1, self.b2), self.eps = lr, betas, eps
-        self.t = 0
-        self.params = [p for name, p in net.named_parameters() if name != "embed.weight"]
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self.W = net.embed.weight
-        self.mW = torch.zeros_like(self.W)
-        self.vW = torch.zeros_like(self.W)
-
-    def step(self, rows: torch.Tensor, grad_rows: torch.Tensor) -> None:
-        self.t += 1
-        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
-        step = self.lr * (c2**0.5) / c1
-        with torch.no_grad():
-            for p, m, v in zip(self.params, self.m, self.v):
-                if p.grad is None:
-                    continue
-                m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
-                v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
-                p.addcdiv_(m, v.sqrt().add_(self.eps), value=-step)
-                p.grad = None
-            m = self.mW.index_select(0, rows).mul_(self.b1).add_(grad_rows, alpha=1 - self.b1)
-            v = self.vW.index_select(0, rows).mul_(self.b2)
-            v.addcmul_(grad_rows, grad_rows, value=1 - self.b2)
-            self.mW.index_copy_(0, rows, m)
-            self.vW.index_copy_(0, rows, v)
-            self.W.index_add_(0, rows, m.div_(v.sqrt_().add_(self.eps)), alpha=-step)
-
-
 def train_network(
     X: sp.csr_matrix,
     Y: sp.csr_matrix,
@@ -102,7 +63,11 @@ def train_network(
     lr: float,
     seed: int,
 ) -> SparseTextNet:
-    """Fit with (lazy) Adam on minibatches of sparse rows; output biases start at the code priors."""
+    """Fit with Adam on minibatches of sparse rows; output biases start at the code priors.
+
+    The first layer has one row per *selected* n-gram column (tens of thousands, see
+    ``features.SelectedTfidf``), small enough for dense gradients and plain Adam.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n, m = Y.shape
@@ -110,7 +75,7 @@ def train_network(
     prior = np.clip(np.asarray(Y.sum(axis=0)).ravel() / max(n, 1), 1e-6, 1 - 1e-6)
     with torch.no_grad():
         net.output_bias().copy_(torch.from_numpy(np.log(prior / (1 - prior)).astype(np.float32)))
-    opt = _LazyAdam(net, lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     Y = sp.csr_matrix(Y, dtype=np.float32)
     X = sp.csr_matrix(X, dtype=np.float32)
     net.train()
@@ -118,23 +83,13 @@ def train_network(
         order = rng.permutation(n)
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
-            B = X[rows]
-            uniq, local = np.unique(B.indices, return_inverse=True)
-            uniq_t = torch.from_numpy(uniq.astype(np.int64))
-            W_rows = net.embed.weight.detach()[uniq_t].requires_grad_(True)
-            h = F.embedding_bag(
-                torch.from_numpy(local.astype(np.int64)),
-                W_rows,
-                torch.from_numpy(B.indptr[:-1].astype(np.int64)),
-                mode="sum",
-                per_sample_weights=torch.from_numpy(B.data),
-            )
-            logits = net.head(h)
+            logits = net(*_batch(X, rows))
             target = torch.from_numpy(Y[rows].toarray())
             # sum over codes, mean over episodes: rare codes are not drowned by the 26k negatives
             loss = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(rows)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step(uniq_t, W_rows.grad)
+            opt.step()
     net.eval()
     return net
 
