@@ -34,7 +34,7 @@ class CoderConfig(_Section):
     predictions: Path | None = Field(None, description="bring-your-own test predictions instead of training")
     val_predictions: Path | None = None
     path: Path | None = Field(None, description="a saved coder to use instead of training one")
-    model: Literal["torch-linear", "torch-mlp", "ovr-logistic"] = "torch-linear"
+    model: Literal["torch-linear", "torch-mlp", "ovr-logistic"] = "torch-mlp"
     min_count: int = Field(10, ge=1)
     n_folds: int = Field(5, ge=2)
     decision_rule: Literal["global", "per_code", "top_k"] = "global"

@@ -59,6 +59,10 @@ SEED_TARGETS = {
 }
 
 
+#: Stand-in for a missing routing feature in subset discovery (below every real value).
+MISSING_FEATURE = -1.0
+
+
 class PipelineError(RuntimeError):
     """A run that cannot go on; the message says which step and why."""
 
@@ -326,7 +330,8 @@ def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, r
     subsets = build_subset_columns(episodes, predicted)
     bounds = subset_bounds(subsets, p, correct, calibration=is_cal, test=~is_cal, costs=cost_model(config),
                            alpha=config.policy.alpha, delta=config.policy.delta)
-    X = pd.DataFrame(np.vstack([pol.X, rep.X]), columns=features.feature_names_)
+    # rules need complete features: a missing value (e.g. no accepted code) becomes its own band
+    X = pd.DataFrame(np.vstack([pol.X, rep.X]), columns=features.feature_names_).fillna(MISSING_FEATURE)
     discovered = discover_subsets(X, correct, find=is_cal, confirm=~is_cal, alpha=config.policy.alpha,
                                   delta=config.policy.delta, random_state=config.seed)
     return subsets, bounds, discovered, is_cal, p, correct
@@ -426,7 +431,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
             summary.update(mlflow_run_id=info.run_id, registered_version=info.model_version,
                            promoted=info.promoted)
     summary["timings_seconds"] = {k: round(v, 2) for k, v in steps.timings.items()}
-    (out / "run_summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    (out / "run_summary.json").write_text(json.dumps(_finite_json(summary), indent=2, default=_json_default))
     result.summary = summary
     return result
 
@@ -443,7 +448,18 @@ def write_outputs(result: RunResult, out: Path) -> None:
                                             else json.dumps(v, default=_json_default))
         frame.to_parquet(tdir / f"{name}.parquet", index=False)
         frame.to_csv(tdir / f"{name}.csv", index=False)
-    (out / "run_summary.json").write_text(json.dumps(result.summary, indent=2, default=_json_default))
+    (out / "run_summary.json").write_text(json.dumps(_finite_json(result.summary), indent=2, default=_json_default))
+
+
+def _finite_json(v: Any) -> Any:
+    """NaN/inf -> None so run_summary.json is strict JSON."""
+    if isinstance(v, dict):
+        return {k: _finite_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite_json(x) for x in v]
+    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+        return None
+    return v
 
 
 def _json_default(v: Any) -> Any:

@@ -46,10 +46,11 @@ def risk_coverage_curve(p: Any, correct: Any, delta: float | None = 0.1) -> pd.D
 
 
 def aurc(p: Any, correct: Any) -> float:
-    """Area under the risk–coverage curve (ties grouped; mean selective risk over episodes)."""
-    df = risk_coverage_curve(p, correct, delta=None)
-    widths = np.diff(np.r_[0, df["n_automated"].to_numpy()])
-    return float(np.sum(df["risk"].to_numpy() * widths) / df["n_automated"].iloc[-1])
+    """Area under the risk–coverage curve: :func:`triage.confidence.evaluation.aurc` in policy argument order."""
+    from triage.confidence.evaluation import aurc as _aurc
+
+    p = check_probabilities("p", p)
+    return _aurc(check_correct("correct", correct, p.shape[0]), p)
 
 
 def cost_coverage_curve(
