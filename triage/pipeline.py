@@ -59,6 +59,9 @@ SEED_TARGETS = {
 }
 
 
+#: Fewest correct (and incorrect) episodes each confidence-fitting part must hold.
+MIN_CLASS_EPISODES = 5
+
 #: Stand-in for a missing routing feature in subset discovery (below every real value).
 MISSING_FEATURE = -1.0
 
@@ -240,6 +243,15 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, pol: Scor
     parts = patient_parts(fit.episodes["subject_id"].to_numpy(), (1 - cc.calibration_share, cc.calibration_share),
                           config.seed + 1)
     train_m, cal_m = parts == 0, parts == 1
+    for name, m in (("model-fitting", train_m), ("calibration", cal_m)):
+        k, n = int(fit.correct[m].sum()), int(m.sum())
+        if min(k, n - k) < MIN_CLASS_EPISODES:
+            raise PipelineError(
+                f"confidence step: the {name} part has {k} correct of {n} episodes under target "
+                f"{cc.target!r}; a calibrated confidence model needs at least {MIN_CLASS_EPISODES} of each. "
+                "On inpatient-only data almost no code set is exactly right (as on MIMIC): use more episodes, "
+                "a more lenient --target (exact3, drg, jaccard) or, on synthetic data, --care-type mixed"
+            )
     kinds = list(dict.fromkeys([cc.model, *cc.compare_models, "product", "min-accepted"]))
     models: dict[str, ConfidenceModel] = {}
     for kind in kinds:

@@ -29,12 +29,12 @@ class NoteParams:
     words_log_sd: float = 0.36
     words_complexity_corr: float = 0.45
     note_words_scale: float = 1.0
-    p_no_evidence: float = 0.12          # gold secondary codes with no textual evidence at all
-    p_specific: float = 0.45             # a mention uses the code's specific wording
-    negated_per_note: float = 3.0        # Poisson means of distractor mentions
+    p_no_evidence: float = 0.05          # gold secondary codes with no textual evidence at all
+    p_specific: float = 0.75             # a mention uses the code's specific wording
+    negated_per_note: float = 2.0        # Poisson means of distractor mentions
     historical_per_note: float = 1.5
     family_per_note: float = 1.0
-    uncoded_per_note: float = 1.5        # conditions mentioned as present but not coded
+    uncoded_per_note: float = 0.75       # conditions mentioned as present but not coded
 
 
 NEGATED = ("no evidence of {}", "ruled out for {}", "{} was considered but felt unlikely",
