@@ -443,7 +443,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
             summary.update(mlflow_run_id=info.run_id, registered_version=info.model_version,
                            promoted=info.promoted)
     summary["timings_seconds"] = {k: round(v, 2) for k, v in steps.timings.items()}
-    (out / "run_summary.json").write_text(json.dumps(_finite_json(summary), indent=2, default=_json_default))
+    (out / "run_summary.json").write_text(json.dumps(finite_json(summary), indent=2, default=_json_default))
     result.summary = summary
     return result
 
@@ -460,15 +460,15 @@ def write_outputs(result: RunResult, out: Path) -> None:
                                             else json.dumps(v, default=_json_default))
         frame.to_parquet(tdir / f"{name}.parquet", index=False)
         frame.to_csv(tdir / f"{name}.csv", index=False)
-    (out / "run_summary.json").write_text(json.dumps(_finite_json(result.summary), indent=2, default=_json_default))
+    (out / "run_summary.json").write_text(json.dumps(finite_json(result.summary), indent=2, default=_json_default))
 
 
-def _finite_json(v: Any) -> Any:
+def finite_json(v: Any) -> Any:
     """NaN/inf -> None so run_summary.json is strict JSON."""
     if isinstance(v, dict):
-        return {k: _finite_json(x) for k, x in v.items()}
+        return {k: finite_json(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_finite_json(x) for x in v]
+        return [finite_json(x) for x in v]
     if isinstance(v, (float, np.floating)) and not np.isfinite(v):
         return None
     return v

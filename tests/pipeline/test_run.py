@@ -86,8 +86,8 @@ def test_run_writes_summary_with_router_and_evaluation_keys(cli_run):
         assert 0.0 <= s[k] <= 1.0, k
     if s["automation_rate"] > 0:
         assert s["automated_error_rate"] <= s["automated_error_upper"] <= 1.0
-    else:  # nothing automated: no error rate to bound
-        assert s["n_automated"] == 0 and math.isnan(s["automated_error_upper"])
+    else:  # nothing automated: no error rate to bound (strict JSON: null, never NaN)
+        assert s["n_automated"] == 0 and s["automated_error_upper"] is None
     assert s["cost_per_episode_all_human"] == pytest.approx(20.0)  # the default manual cost per episode
     assert s["n_fitting"] + s["n_calibration"] + s["n_test"] <= s["n_episodes"] == 800
     # the cohort was generated into TRIAGE_CACHE_DIR, nowhere else
@@ -167,7 +167,7 @@ def test_route_json_prints_the_core_router_keys(cli_run, monkeypatch):
     # same data, seed and settings as the run: the same routing numbers (same seed, same result)
     for k in ROUTE_KEYS:
         want = cli_run.summary[k]
-        assert printed[k] == (pytest.approx(want, nan_ok=True) if isinstance(want, float) else want), k
+        assert printed[k] == (pytest.approx(want) if isinstance(want, float) else want), k
     assert not (out / "report.html").exists() and (out / "router" / "manifest.json").is_file()
 
 

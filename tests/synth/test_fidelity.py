@@ -1,6 +1,5 @@
 """The default cohort reproduces the seed paper's MIMIC-IV ICD-10 statistics (issue 3, item 6)."""
 
-import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr

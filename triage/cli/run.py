@@ -204,6 +204,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             s = result.summary
             keys = list(ROUTE_KEYS) + [k for k in s if k not in ROUTE_KEYS]
-            typer.echo(json.dumps({k: s.get(k) for k in keys}, indent=2, default=str))
+            from triage.pipeline import finite_json
+
+            typer.echo(json.dumps(finite_json({k: s.get(k) for k in keys}), indent=2, default=str))
         else:
             print_summary(Console(), result.summary)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from triage.synth.cohort import CodedCohort, CohortParams, sample_coded_cohort
+from triage.synth.cohort import CodedCohort, sample_coded_cohort
 from triage.synth.notes import NoteParams, NoteWriter
 from triage.synth.vocab import icd10cm, icd10pcs
 from triage.synth.writer import GzipCsvWriter, gzip_csv_bytes, write_csv_gz

@@ -9,7 +9,7 @@ what checks the cohort against the seed paper.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
