@@ -85,14 +85,14 @@ def _authenticate(request: Request, key: str | None) -> Role:
     return role
 
 
-def require_router(
+async def require_router(
     request: Request, key: Annotated[str | None, Depends(api_key_header)]
 ) -> Role:
     """Any valid key: the router role, or admin (admin may do everything)."""
     return _authenticate(request, key)
 
 
-def require_admin(
+async def require_admin(
     request: Request, key: Annotated[str | None, Depends(api_key_header)]
 ) -> Role:
     """Admin keys only."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -66,7 +66,9 @@ class RoutingDecision:
     policy_version: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow on purpose: the nested lists are built fresh per decision, and asdict's deep copy
+        # cost more than the decision itself
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
