@@ -67,7 +67,7 @@ def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
     summary="Route one episode",
     responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
 )
-async def route_episode(
+def route_episode(
     episode: Episode,
     request: Request,
     routing: RouterDep,
@@ -76,8 +76,6 @@ async def route_episode(
     _role: RouterRole,
 ) -> Any:
     """Automate, assisted review or manual — with the codes, the confidence and the reasons."""
-    # Inline, not in the threadpool: a decision is ~1 ms of GIL-bound work plus one SQLite/PostgreSQL
-    # insert, and handing it to a worker thread and back cost several times that (measured).
     try:
         decision = routing.route_one(**_call_args(episode)).to_dict()
     except InvalidEpisode as exc:
