@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
 from triage.data.notes import merge_addenda
-from triage.data.tables import find_table, read_table, require_table
+from triage.data.tables import find_table, read_code_tables, read_table, require_table
 
 # MIMIC-III hides ages above 89 by shifting dates of birth ~300 years back; such patients get
 # the commonly used median age of that group instead of an impossible ~300.
@@ -107,13 +107,7 @@ def load_mimic3(root: Path, icd_version: int | None = None, strict: bool = False
     report = LoadReport(source=str(root), format="mimic-iii")
     if icd_version == 10:
         raise DataError(f"{root}: MIMIC-III is coded in ICD-9 only; icd_version=10 selects nothing")
-    dx = _codes(require_table(root, "DIAGNOSES_ICD"), report)
-    px_path = find_table(root, "PROCEDURES_ICD")
-    if px_path is None:
-        report.warn(f"{root}: no PROCEDURES_ICD table; episodes have no procedures")
-        px = dx.iloc[:0]
-    else:
-        px = _codes(px_path, report)
+    dx, px = read_code_tables(root, "DIAGNOSES_ICD", "PROCEDURES_ICD", _codes, report)
     notes, texts = _notes(require_table(root, "NOTEEVENTS"), report)
     meta = _meta(root, report)
     df = build_episodes(notes, texts, dx, px, meta, report, icd_version=icd_version, strict=strict)

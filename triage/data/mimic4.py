@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
 from triage.data.notes import merge_addenda
-from triage.data.tables import find_table, read_table, require_table
+from triage.data.tables import find_table, read_code_tables, read_table, require_table
 
 CODE_COLUMNS = {"hadm_id": "int", "icd_code": "str", "icd_version": "int"}
 
@@ -102,13 +102,7 @@ def load_mimic4(root: Path, icd_version: int | None = None, strict: bool = False
     root = Path(root)
     report = LoadReport(source=str(root), format="mimic-iv")
     hosp, note_dir = locate(root)
-    dx = _codes(require_table(hosp, "diagnoses_icd"), report)
-    px_path = find_table(hosp, "procedures_icd")
-    if px_path is None:
-        report.warn(f"{hosp}: no procedures_icd table; episodes have no procedures")
-        px = dx.iloc[:0]
-    else:
-        px = _codes(px_path, report)
+    dx, px = read_code_tables(hosp, "diagnoses_icd", "procedures_icd", _codes, report)
     notes, texts = _notes(require_table(note_dir, "discharge"), report)
     meta = _meta(hosp, report)
     df = build_episodes(notes, texts, dx, px, meta, report, icd_version=icd_version, strict=strict)

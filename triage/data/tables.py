@@ -126,3 +126,16 @@ def _explain(path: Path, msg: str, cols: list[str], kinds: Mapping[str, Kind], w
         value = f": bad value {bad.group(1)!r}" if bad else ""
         return f"{path}: column {actual!r} should be {kind or 'parseable'}{value}"
     return f"{path}: {msg.splitlines()[0] if msg else 'unparseable CSV'}"
+
+
+def read_code_tables(folder: Path, dx_table: str, px_table: str, read_codes, report):
+    """Diagnoses (required) and procedures (optional: warned about, then empty) of one layout.
+
+    ``read_codes(path, report)`` is the layout's own reader of one ``*_ICD`` table.
+    """
+    dx = read_codes(require_table(folder, dx_table), report)
+    px_path = find_table(folder, px_table)
+    if px_path is None:
+        report.warn(f"{folder}: no {px_table} table; episodes have no procedures")
+        return dx, dx.iloc[:0]
+    return dx, read_codes(px_path, report)

@@ -11,15 +11,6 @@ from triage.policy.costs import CostModel, check_correct, check_probabilities
 from triage.policy.guarantees import clopper_pearson_upper
 
 
-def _sorted_prefix(p: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct thresholds (descending), automated count and errors at each (ties grouped)."""
-    order = np.argsort(-p, kind="stable")
-    ps = p[order]
-    errs = np.cumsum(~correct[order])
-    last = np.r_[np.flatnonzero(np.diff(ps) != 0), ps.size - 1]  # last index of each tie group
-    return ps[last], last + 1, errs[last]
-
-
 def risk_coverage_curve(p: Any, correct: Any, delta: float | None = 0.1) -> pd.DataFrame:
     """One row per distinct threshold: coverage (automation rate), selective risk, and its bound.
 
@@ -30,7 +21,12 @@ def risk_coverage_curve(p: Any, correct: Any, delta: float | None = 0.1) -> pd.D
     correct = check_correct("correct", correct, p.shape[0])
     if p.size == 0:
         raise ValueError("p is empty: no curve to draw")
-    t, n, k = _sorted_prefix(p, correct)
+    from triage.confidence.evaluation import risk_coverage_curve as _curve
+
+    base = _curve(correct, p)  # one tie-grouped curve for the whole project
+    t = base["threshold"].to_numpy()
+    n = np.rint(base["coverage"].to_numpy() * p.size).astype(np.int64)
+    k = np.rint(base["risk"].to_numpy() * n).astype(np.int64)
     df = pd.DataFrame(
         {
             "threshold": t,
