@@ -24,9 +24,9 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=10_000)
     ap.add_argument("--note-scale", type=float, default=1.0)
     ap.add_argument("--model", default="torch-mlp")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--max-features", type=int, default=2**18)
-    ap.add_argument("--hidden-size", type=int, default=256)
+    ap.add_argument("--epochs", type=int, default=None, help="default: TextCoder's")
+    ap.add_argument("--max-features", type=int, default=None, help="default: TextCoder's")
+    ap.add_argument("--hidden-size", type=int, default=None, help="default: TextCoder's")
     ap.add_argument("--data-dir", default="/tmp/triage-bench-coder")
     args = ap.parse_args()
 
@@ -50,8 +50,9 @@ def main() -> None:
     print(f"data: {len(episodes):,} episodes ({len(train):,} train), median {words:,.0f} words/note "
           f"({t_data:.1f} s to generate/load, not counted below)")
 
-    coder = TextCoder(model=args.model, epochs=args.epochs, max_features=args.max_features,
-                      hidden_size=args.hidden_size)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("max_features", args.max_features),
+                                   ("hidden_size", args.hidden_size)) if v is not None}
+    coder = TextCoder(model=args.model, **overrides)
     t0, c0 = time.perf_counter(), time.process_time()
     oof = coder.fit_cross_fit(train)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
@@ -64,7 +65,8 @@ def main() -> None:
     res = evaluate(rule.predict(s_test), gold_labels(test), s_test, threshold=rule.threshold_)
     oof_res = evaluate(rule.predict(oof), gold_labels(train), oof, threshold=rule.threshold_, ci=None)
 
-    print(f"codes modelled (>= {coder.min_count} in train): {len(coder.classes_):,}")
+    print(f"codes modelled (>= {coder.min_count} in train): {len(coder.classes_):,}; "
+          f"n-gram columns kept (df >= {coder.min_df}): {coder.tfidf_.n_features_:,}")
     print(f"fit + {coder.n_folds}-fold cross-fit: {t_fit:7.1f} s wall ({t_fit / 60:.2f} min), "
           f"{c_fit:.1f} s CPU of this process (hashing workers not included)")
     print(f"predict val + test ({len(val) + len(test):,}): {t_pred:7.1f} s")

@@ -136,7 +136,7 @@ def main() -> None:
     print(f"code-system packages loaded in {time.perf_counter() - t:.1f} s (once per process)")
 
     t0, c0 = time.perf_counter(), time.process_time()
-    feats = RoutingFeatures().fit(scores.subset(scores.episode_ids[tr]), episodes)
+    feats = RoutingFeatures(n_jobs=-1).fit(scores.subset(scores.episode_ids[tr]), episodes)
     X = feats.transform(scores, episodes)
     t1, c1 = time.perf_counter(), time.process_time()
     model = ConfidenceModel(kind="lightgbm", calibration="auto", random_state=0).fit(
@@ -155,7 +155,7 @@ def main() -> None:
     from triage.codes import drg as drg_mod, elixhauser as elix_mod
 
     drg_mod._default_grouper(drg_mod.DEFAULT_VERSION)._cache.clear()
-    elix_mod._comorbidities.cache_clear()
+    elix_mod._comorbidities_of.cache_clear()
     t, c = time.perf_counter(), time.process_time()
     model.predict_proba(feats.transform(sub, episodes))
     dt, dc = time.perf_counter() - t, time.process_time() - c

@@ -53,6 +53,7 @@ class ConfidenceConfig(_Section):
     calibration: Literal["auto", "isotonic", "sigmoid", "temperature", "venn-abers", "none"] = "auto"
     compare_models: list[str] = Field(default_factory=lambda: ["lightgbm", "torch-mlp", "product", "min-accepted"])
     calibration_share: float = Field(0.3, gt=0, lt=1, description="share of the fitting episodes held out for calibration")
+    n_jobs: int = Field(-1, description="processes for the MS-DRG/Elixhauser features of large batches (-1: all cores)")
     params: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -237,7 +237,8 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, pol: Scor
             f"{'correct' if fit.correct.all() else 'incorrect'} under target {cc.target!r}; a confidence model "
             "needs both (try a more lenient --target such as exact3, drg or jaccard)"
         )
-    features = RoutingFeatures(threshold=float(getattr(rule, "threshold_", rule.threshold))).fit(fit.scores, fit.episodes)
+    features = RoutingFeatures(threshold=float(getattr(rule, "threshold_", rule.threshold)),
+                               n_jobs=cc.n_jobs).fit(fit.scores, fit.episodes)
     for s in (fit, pol, rep):
         s.X = features.transform(s.scores, s.episodes)
     parts = patient_parts(fit.episodes["subject_id"].to_numpy(), (1 - cc.calibration_share, cc.calibration_share),

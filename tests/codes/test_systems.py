@@ -85,10 +85,13 @@ def test_group_many_matches_single_and_skips_icd9():
         "died": [False, False, False, False],
     })
     g = DRGGrouper("v43.1")
+    calls = []
+    get_drg = g.engine.get_drg
+    g.engine.get_drg = lambda *a, **k: calls.append(a) or get_drg(*a, **k)
     out = g.group_many(eps)
     assert out["drg"].tolist()[:1] == ["322"] and out["drg"].iloc[2] == "322"
     assert out["drg"].isna().tolist() == [False, True, False, True]
-    assert len(g._cache) == 1  # identical episodes grouped once
+    assert len(calls) == 1  # identical episodes grouped once
 
 
 def test_elixhauser_assumes_poa_and_skips_principal():
@@ -102,3 +105,44 @@ def test_elixhauser_assumes_poa_and_skips_principal():
     assert set(measure_names()) <= set(frame.columns)
     with pytest.raises(ValueError, match="ICD-10-CM only"):
         elixhauser(["4280"], version=9)
+
+
+def test_drg_reduced_cache_key_gives_drgpys_own_answer():
+    """Dropping attribute-free codes and sorting before grouping must not change any DRG."""
+    import numpy as np
+
+    grouper = DRGGrouper()
+    engine = grouper.engine
+    rng = np.random.default_rng(7)
+    dx_pool = sorted(c for c, labels in engine.dxmap.items() if labels)
+    cc = sorted(engine.ccmap)
+    px_pool = sorted(c for c, labels in engine.prmap.items() if labels) + sorted(engine.orpcsmap)
+    seen = set()
+    for i in range(400):
+        dx = list(rng.choice(dx_pool, rng.integers(1, 12))) + list(rng.choice(cc, rng.integers(0, 4)))
+        if i % 5 == 0:
+            dx.append(dx[0])  # a repeated principal
+        px = list(rng.choice(px_pool, rng.integers(0, 4))) if i % 2 else []
+        gender, alive = ("M", "F")[i % 2], bool(i % 7)
+        expected = str(engine.get_drg(list(dx), list(px), gender=gender, is_alive=alive))
+        assert grouper.group(dx, px, gender, alive).drg == expected, (dx, px)
+        # the same clinical content in another order shares the answer
+        shuffled = [dx[0], *rng.permutation(dx[1:])]
+        assert grouper.group(shuffled, px[::-1], gender, alive).drg == expected
+        seen.add(expected)
+    assert len(seen) > 20  # the lists reach many DRGs, so the check is not trivial
+
+
+def test_elixhauser_reduced_cache_key_gives_the_mappers_own_answer():
+    import numpy as np
+
+    from triage.codes.elixhauser import _mapper, comorbidities
+
+    mapper = _mapper()
+    mapped = sorted(c for c, f in mapper.lookup.items() if any(f.values()))
+    other = sorted(c for c, f in mapper.lookup.items() if not any(f.values()))[:500] + ["Z000", "I10"]
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        dx = list(rng.choice(mapped + other, rng.integers(1, 15)))
+        expected = dict(mapper.map_patient_diagnoses(list(dx), ["Y"] * len(dx)))
+        assert comorbidities(dx) == expected, dx

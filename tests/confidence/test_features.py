@@ -34,6 +34,19 @@ def test_code_system_features_match_between_paths(data):
         np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
+@pytest.mark.slow  # two worker processes each load the code packages
+def test_worker_processes_give_the_in_process_rows(data, monkeypatch):
+    from triage.confidence import features as features_mod
+
+    scores, episodes, _, _ = data
+    sub = scores.subset(scores.episode_ids[:40])
+    X1 = RoutingFeatures(n_jobs=1).fit(sub, episodes).transform(sub, episodes)
+    monkeypatch.setattr(features_mod, "_MIN_ROWS_PER_JOB", 10)  # 40 rows -> 2 processes
+    X2 = RoutingFeatures(n_jobs=2).fit(sub, episodes).transform(sub, episodes)
+    np.testing.assert_array_equal(X1, X2)
+    assert np.isfinite(X2[:, IDX["drg_weight"]]).sum() > 10
+
+
 def test_no_gold_leakage(data):
     scores, episodes, _, _ = data
     f = RoutingFeatures(code_systems=False).fit(scores, episodes)

@@ -89,6 +89,7 @@ class DRGGrouper:
         self.version = version
         self._engine = None
         self._cache: dict[tuple, DRGResult] = {}
+        self._relevant: tuple[frozenset[str], frozenset[str]] | None = None
 
     @property
     def engine(self):
@@ -114,16 +115,55 @@ class DRGGrouper:
             return hit
         if not dx:
             raise ValueError("cannot group an episode without a principal diagnosis")
-        drg = str(self.engine.get_drg(list(dx), list(px), gender=key[2], is_alive=key[3]))
-        info = drg_info(drg)
-        result = DRGResult(
-            drg=drg,
-            mdc=info.mdc if info else None,
-            weight=info.weight if info else math.nan,
-            description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
-        )
+        rdx, rpx = self._reduce(dx, px)
+        reduced_key = (rdx, rpx, key[2], key[3])
+        result = self._cache.get(reduced_key)
+        if result is None:
+            drg = str(self.engine.get_drg(list(rdx), list(rpx), gender=key[2], is_alive=key[3]))
+            info = drg_info(drg)
+            result = DRGResult(
+                drg=drg,
+                mdc=info.mdc if info else None,
+                weight=info.weight if info else math.nan,
+                description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
+            )
+            self._cache[reduced_key] = result
         self._cache[key] = result
         return result
+
+    def _reduce(self, dx: tuple[str, ...], px: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The codes that can change drgpy's answer, in a canonical order.
+
+        drgpy drops repeated codes, builds an order-free feature multiset, and gives secondary
+        diagnoses and procedures without grouper attributes no feature at all (only the count
+        "one diagnosis vs more" depends on them). Dropping those codes and sorting the rest
+        leaves the DRG unchanged, and lets episodes that differ only in such codes share one
+        cache entry: most predicted lists are unique, their DRG-relevant parts far less so.
+        """
+        sdx_relevant, px_relevant = self._relevant_codes()
+        dx = tuple(dict.fromkeys(dx))
+        secondaries = dx[1:]
+        kept = tuple(sorted(c for c in secondaries if c in sdx_relevant))
+        if secondaries and not kept:
+            kept = secondaries[:1]  # keeps "more than one diagnosis" true; adds no feature
+        return (dx[0], *kept), tuple(sorted({c for c in px if c in px_relevant}))
+
+    def _relevant_codes(self) -> tuple[frozenset[str], frozenset[str]]:
+        if self._relevant is None:
+            e = self.engine
+
+            def secondary_feature(label: str) -> bool:  # drgpy's rule for secondary labels
+                return "PDX OR SDX" in label or ("PDX" not in label and "_MDC" not in label)
+
+            sdx = {c for c, labels in e.dxmap.items() if any(map(secondary_feature, labels))}
+            sdx |= set(e.ccmap)
+            px = {c for c, labels in e.prmap.items() if labels}
+            px |= set(e.orpcsmap)
+            for labels in e.prmap.values():  # multi-procedure rules name their partner codes
+                for label in labels:
+                    px.update(label.split("|")[2:])
+            self._relevant = (frozenset(sdx), frozenset(px))
+        return self._relevant
 
     def group_many(self, episodes: pd.DataFrame) -> pd.DataFrame:
         """Group every ICD-10 row of an episode table (ICD-9 rows and rows without codes get NA).

@@ -54,11 +54,26 @@ def comorbidities(diagnoses: Sequence[str], version: int = 10) -> dict[str, bool
     return _comorbidities(tuple(dx))
 
 
-@cache
 def _comorbidities(dx: tuple[str, ...]) -> dict[str, bool]:
     if not dx:
         return dict.fromkeys(measure_names(), False)
-    return dict(_mapper().map_patient_diagnoses(list(dx), ["Y"] * len(dx)))
+    # Only secondary codes that map to some measure change the result, and their order does
+    # not: caching on that reduced key makes lists that differ in other codes share one entry.
+    mapped = _mapped_codes()
+    return _comorbidities_of(tuple(sorted({c for c in dx[1:] if c in mapped})))
+
+
+@cache
+def _mapped_codes() -> frozenset[str]:
+    """ICD-10-CM codes (undotted) that flag at least one measure."""
+    return frozenset(code for code, flags in _mapper().lookup.items() if any(flags.values()))
+
+
+@cache
+def _comorbidities_of(secondaries: tuple[str, ...]) -> dict[str, bool]:
+    # the mapper skips the first code (the principal diagnosis), whatever it is
+    codes = ["", *secondaries]
+    return dict(_mapper().map_patient_diagnoses(codes, ["Y"] * len(codes)))
 
 
 def index(flags: dict[str, bool], kind: IndexKind = "mortality") -> int:

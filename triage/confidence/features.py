@@ -119,6 +119,33 @@ def _num(value: Any) -> float:
         return math.nan
 
 
+_MIN_ROWS_PER_JOB = 20_000
+
+
+def _set_features(labels: list[str], version: int, gender: Any, died: Any, code_systems: bool) -> list[float]:
+    """Categories, chapters, DRG weight/MDC and Elixhauser index of the predicted list."""
+    n_cat = float(len({truncate_label(lab, 3) for lab in labels}))
+    if not code_systems:
+        return [n_cat, math.nan, math.nan, math.nan, math.nan]
+    from triage.confidence._codes import chapter_of, drg_of, elixhauser_index
+
+    chapters = {chapter_of(lab, version) for lab in labels}
+    chapters.discard(None)
+    if version == 10 and labels:
+        _, weight, mdc = drg_of(labels, gender, died)
+        elix = elixhauser_index(labels)
+    else:
+        weight = mdc = elix = math.nan
+    return [n_cat, float(len(chapters)), weight, mdc, elix]
+
+
+def _set_rows(label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list, code_systems: bool) -> np.ndarray:
+    out = np.empty((len(label_lists), len(SET_FEATURES)))
+    for i, labels in enumerate(label_lists):
+        out[i] = _set_features(labels, int(versions[i]), gender[i], died[i], code_systems)
+    return out
+
+
 class RoutingFeatures(TransformerMixin, BaseEstimator):
     """Feature matrix (float32, NaN = unknown) from code scores and admission metadata.
 
@@ -129,6 +156,9 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
     near : half-width of the band around the threshold counted as "near" (uncertain) codes.
     code_systems : compute chapters, MS-DRG weight/MDC and Elixhauser index (loads the code
         packages, a few seconds once); False leaves those columns NaN.
+    n_jobs : processes for the code-system columns of large batches (MS-DRG grouping is
+        pure Python, ~0.1 ms per episode); None means 1, -1 all cores. Batches under
+        ``20,000`` rows per process stay in-process (a worker loads the code packages: ~2 s).
     """
 
     def __init__(
@@ -137,11 +167,13 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         top_n: int = 30,
         near: float = 0.1,
         code_systems: bool = True,
+        n_jobs: int | None = None,
     ) -> None:
         self.threshold = threshold
         self.top_n = top_n
         self.near = near
         self.code_systems = code_systems
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
     def fit(self, scores: CodeScores, episodes: pd.DataFrame, y: Any = None) -> "RoutingFeatures":
@@ -199,20 +231,22 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
             raise RuntimeError("RoutingFeatures is not fitted: call fit(scores, episodes) first")
 
     def _set_features(self, labels: list[str], version: int, gender: Any, died: Any) -> list[float]:
-        """Categories, chapters, DRG weight/MDC and Elixhauser index of the predicted list."""
-        n_cat = float(len({truncate_label(lab, 3) for lab in labels}))
-        if not self.code_systems:
-            return [n_cat, math.nan, math.nan, math.nan, math.nan]
-        from triage.confidence._codes import chapter_of, drg_of, elixhauser_index
+        return _set_features(labels, version, gender, died, bool(self.code_systems))
 
-        chapters = {chapter_of(lab, version) for lab in labels}
-        chapters.discard(None)
-        if version == 10 and labels:
-            _, weight, mdc = drg_of(labels, gender, died)
-            elix = elixhauser_index(labels)
-        else:
-            weight = mdc = elix = math.nan
-        return [n_cat, float(len(chapters)), weight, mdc, elix]
+    def _set_rows(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list) -> np.ndarray:
+        """SET_FEATURES of every predicted list, in worker processes for large batches."""
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        n = len(label_lists)
+        jobs = min(effective_n_jobs(self.n_jobs), n // _MIN_ROWS_PER_JOB) if self.code_systems else 1
+        if jobs <= 1:
+            return _set_rows(label_lists, versions, gender, died, bool(self.code_systems))
+        bounds = np.linspace(0, n, jobs + 1).astype(int)
+        parts = Parallel(n_jobs=jobs)(
+            delayed(_set_rows)(label_lists[a:b], versions[a:b], gender[a:b], died[a:b], True)
+            for a, b in zip(bounds[:-1], bounds[1:])
+        )
+        return np.vstack(parts)
 
     def _meta_row(self, text: Any, adm: Any, age: Any, los: Any, gender: Any) -> list[float]:
         if isinstance(text, str):
@@ -267,10 +301,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         acc = cand & (S > t)
         gender = eps["gender"].tolist() if "gender" in eps.columns else [None] * n
         died = eps["died"].tolist() if "died" in eps.columns else [None] * n
-        set_rows = np.empty((n, len(SET_FEATURES)))
-        for i in range(n):
-            labels = classes[L[i, acc[i]]].tolist()
-            set_rows[i] = self._set_features(labels, int(versions[i]), gender[i], died[i])
+        set_rows = self._set_rows([classes[L[i, acc[i]]].tolist() for i in range(n)], versions, gender, died)
 
         def col(name: str) -> list:
             return eps[name].tolist() if name in eps.columns else [None] * n
