@@ -134,6 +134,11 @@ class DecisionStore:
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
 
+    @property
+    def is_local(self) -> bool:
+        """SQLite: a commit is a local file write (WAL), not a network round trip."""
+        return self.engine.dialect.name == "sqlite"
+
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
 

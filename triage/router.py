@@ -264,6 +264,21 @@ class Router:
         )
         return replace(self, policy=policy)
 
+    def policy_params(self) -> dict[str, Any]:
+        """The full ``with_policy`` arguments that re-create the policy in force on this bundle.
+
+        A policy change is stored in this form, not as the partial update that asked for it, so
+        re-applying it to a freshly loaded bundle (reload, restart) gives the same policy.
+        """
+        c = self.policy.constraints
+        return {
+            "kind": self.policy.kind,
+            "alpha": c.get("alpha"),
+            "delta": c.get("delta"),
+            "method": c.get("method"),
+            "costs": dict(self.policy.costs),
+        }
+
     def calibration_summary(self) -> dict[str, Any]:
         """The policy in force and the calibration data it was chosen on."""
         return {

@@ -95,8 +95,10 @@ def test_in_flight_request_finishes_on_the_old_router(live_server, make_router, 
     app, base = live_server(make_router(model_version="old", cls=Gated))
     app.state.router_loader = lambda uri: make_router(model_version="new")
     with ThreadPoolExecutor(1) as pool:
+        # with a note the request runs in the threadpool (score-only ones run on the event loop)
+        gated = dict(episode, episode_id="gated", text="Discharge Diagnosis:\nheart failure")
         in_flight = pool.submit(
-            httpx.post, f"{base}/v1/route", json=dict(episode, episode_id="gated"),
+            httpx.post, f"{base}/v1/route", json=gated,
             headers=keys["router"], timeout=30,
         )
         assert entered.wait(10)

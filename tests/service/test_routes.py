@@ -266,11 +266,13 @@ def test_policy_get_put_versioned_and_audited(client, keys, episode):
     assert audit[-1]["action"] == "set_policy"
     assert audit[-1]["old_policy_version"] == old_version
     assert audit[-1]["new_policy_version"] == new_version
-    assert audit[-1]["params"] == {"kind": "three_way", "alpha": 0.5}
+    # stored complete (not the partial update), so a reload re-creates exactly this policy
+    params = audit[-1]["params"]
+    assert params["kind"] == "three_way" and params["alpha"] == 0.5
+    assert set(params) == {"kind", "alpha", "delta", "method", "costs"}
+    assert params["costs"] == r.json()["policy"]["costs"]
     assert audit[-1]["role"] == "admin" and len(audit[-1]["key_fingerprint"]) == 12
-    assert client.app.state.store.latest_policy_params(d["model_version"]) == {
-        "kind": "three_way", "alpha": 0.5
-    }
+    assert client.app.state.store.latest_policy_params(d["model_version"]) == params
     bad = client.put("/v1/policy", json={"kind": "nonsense"}, headers=keys["admin"])
     assert bad.status_code == 422
     # capacity policy without capacity: the library refuses, the service says why
@@ -297,6 +299,14 @@ def test_reload_swaps_model_and_reapplies_saved_policy(app_factory, sqlite_url, 
     # the policy an admin set for this model survives the reload
     policy = c.get("/v1/policy", headers=keys["router"]).json()["policy"]
     assert policy["constraints"]["alpha"] == 0.2
+    # a change built on an earlier one (capacity first, then the kind that needs it) too
+    capacity = {"costs": {"capacity": 300, "period_episodes": 1000}}
+    assert c.put("/v1/policy", json=capacity, headers=keys["admin"]).status_code == 200
+    set_kind = c.put("/v1/policy", json={"kind": "capacity"}, headers=keys["admin"])
+    assert set_kind.status_code == 200, set_kind.text
+    r = c.post("/v1/admin/reload", headers=keys["admin"])
+    assert r.status_code == 200, r.text
+    assert r.json()["policy_version"] == set_kind.json()["policy_version"]
     c.app.state.router_loader = lambda uri: make_router(model_version=f"other:{uri}")
     r = c.post("/v1/admin/reload", json={"model": "elsewhere"}, headers=keys["admin"])
     assert r.json()["model_version"] == "other:elsewhere"

@@ -56,7 +56,7 @@ def put_policy(
             model_version=new.model_version,
             old_policy_version=current.policy.version,
             new_policy_version=new.policy.version,
-            params=params,
+            params=new.policy_params(),  # complete, so a reload re-creates this very policy
             policy=new.policy.to_dict(),
         )
         holder.swap(new)
