@@ -10,10 +10,20 @@ import sqlalchemy as sa
 from scipy.stats import binomtest
 
 
+def _documented(model, body: dict) -> None:
+    """The answer is exactly the documented schema: every field valid, none missing or extra."""
+    model.model_validate(body)
+    assert set(body) == set(model.model_fields)
+
+
 def test_route_one_persists_before_answering(client, keys, episode):
+    from service.schemas import Decision
+
     r = client.post("/v1/route", json=episode, headers=keys["router"])
     assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
     body = r.json()
+    _documented(Decision, body)
     assert body["route"] in ("automate", "assist", "manual")
     assert body["episode_id"] == 123
     assert body["principal"] == next(c["code"] for c in body["codes"] if c["kind"] == "dx")
@@ -35,6 +45,11 @@ def test_route_batch(client, keys, episode):
     r = client.post("/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
     assert r.status_code == 200, r.text
     decisions = r.json()["decisions"]
+    from service.schemas import BatchDecisions, Decision
+
+    _documented(BatchDecisions, r.json())
+    for d in decisions:
+        _documented(Decision, d)
     assert [d["episode_id"] for d in decisions] == list(range(25))
     assert len({d["decision_id"] for d in decisions}) == 25
     assert client.app.state.store.count("decisions") == 25

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+import pydantic_core
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
@@ -62,6 +63,12 @@ def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
         counter.labels(d["route"], d["model_version"], d["policy_version"]).inc()
 
 
+def _json_response(content: dict[str, Any]) -> Response:
+    """The router already builds the documented shape (tests validate every field against the
+    schema), so FastAPI's second validation pass over it is skipped: ~50 us a decision."""
+    return Response(pydantic_core.to_json(content), media_type="application/json")
+
+
 def _route_and_record(
     episode: Episode, request: Request, routing: Any, store: Any, store_text: bool
 ) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def _route_and_record(
     decision["decision_id"] = new_decision_id()
     store.record_decisions([_row(decision, episode, store_text, utcnow())])
     _count_routes(request, [decision])
-    return decision
+    return _json_response(decision)
 
 
 @router.post(
@@ -138,4 +145,4 @@ def route_batch(
         rows.append(_row(decision, episode, settings.store_text, now))
     store.record_decisions(rows)
     _count_routes(request, decisions)
-    return {"decisions": decisions}
+    return _json_response({"decisions": decisions})
