@@ -92,12 +92,14 @@ class StepTimer:
 
 
 def synthetic_cohort_dir(config: RunConfig) -> Path:
-    """The default synthetic cohort in the cache dir, generated once per (size, seed, care type, scale)."""
+    """The default synthetic cohort in the cache dir, generated once per (size, seed, care type, scale,
+    generator version: a cohort from an older generator is never reused)."""
     from triage.data.cache import cache_dir
-    from triage.synth import generate
+    from triage.synth import GENERATOR_VERSION, generate
 
     d = config.data
-    name = f"{d.synthetic_care_type}-n{d.synthetic_episodes}-seed{config.seed}-w{d.synthetic_note_words:g}"
+    name = (f"{d.synthetic_care_type}-n{d.synthetic_episodes}-seed{config.seed}-w{d.synthetic_note_words:g}"
+            f"-g{GENERATOR_VERSION}")
     target = cache_dir() / "synthetic" / name
     if (target / ".complete").is_file():
         return target

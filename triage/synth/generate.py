@@ -35,6 +35,8 @@ _SERVICE = {"acute_mi": "CARDIOLOGY", "hip_fracture": "ORTHOPAEDICS", "joint_rep
             "bowel": "SURGERY", "surgery_complication": "SURGERY", "obstetric": "OBSTETRICS/GYNECOLOGY",
             "psych": "PSYCHIATRY", "head_injury": "NEUROSURGERY"}
 _TIME = "%Y-%m-%d %H:%M:%S"
+# Bump whenever the same arguments would write different files (cached cohorts are keyed on it).
+GENERATOR_VERSION = 2
 
 
 @dataclass
