@@ -33,9 +33,9 @@ def main() -> None:
     from triage.coder import DecisionRule, TextCoder
     from triage.data import gold_labels, load_episodes
     from triage.metrics import evaluate
-    from triage.synth import generate
+    from triage.synth import GENERATOR_VERSION, generate
 
-    data = Path(args.data_dir) / f"n{args.episodes}_s{args.note_scale}"
+    data = Path(args.data_dir) / f"n{args.episodes}_s{args.note_scale}_g{GENERATOR_VERSION}"
     t0 = time.perf_counter()
     if not (data / "note" / "discharge.csv.gz").exists():
         generate(data, n_episodes=args.episodes, seed=0, note_words_scale=args.note_scale)
