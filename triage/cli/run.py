@@ -6,7 +6,7 @@ import json
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -33,6 +33,28 @@ ROUTE_KEYS = (
     "oracle_automation_rate", "ece", "brier", "auroc_correct", "aurc", "eaurc", "baseline_product_aurc",
     "cost_per_episode", "cost_per_episode_all_human",
 )
+
+
+# Options `triage run` and `triage route` share (same names, same meaning).
+DataOpt = Annotated[Optional[Path], typer.Option("--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort.")]
+EpisodesOpt = Annotated[Optional[int], typer.Option("--synthetic-episodes", help="Size of the synthetic cohort (default 10,000).")]
+PredictionsOpt = Annotated[Optional[Path], typer.Option("--predictions", help="Your coder's test predictions (reference feather or long table).")]
+ValPredictionsOpt = Annotated[Optional[Path], typer.Option("--val-predictions", help="Your coder's val predictions.")]
+CoderOpt = Annotated[Optional[Path], typer.Option("--coder", help="A saved coder (triage coder train) instead of training one.")]
+SplitFileOpt = Annotated[Optional[Path], typer.Option("--split-file", help="Reuse a published split (_id, split).")]
+IcdVersionOpt = Annotated[Optional[int], typer.Option("--icd-version", help="9 or 10 (default 10).")]
+ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", help="Fixed coder threshold instead of tuning one.")]
+TargetOpt = Annotated[Optional[Target], typer.Option("--target", help="What counts as a correct automated episode.")]
+PolicyOpt = Annotated[Optional[PolicyKind], typer.Option("--policy", help="Routing policy of the router bundle.")]
+AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="Target error rate among automated episodes.")]
+DeltaOpt = Annotated[Optional[float], typer.Option("--delta", help="Allowed probability that the guarantee fails.")]
+ManualCostOpt = Annotated[Optional[float], typer.Option("--manual-cost", help="Cost of coding one episode by hand.")]
+AssistCostOpt = Annotated[Optional[float], typer.Option("--assist-cost", help="Cost of an assisted review.")]
+ErrorCostOpt = Annotated[Optional[float], typer.Option("--error-cost", help="Cost of an automation error.")]
+CapacityOpt = Annotated[Optional[float], typer.Option("--capacity", help="Episodes coders can handle per period.")]
+PeriodOpt = Annotated[Optional[float], typer.Option("--period-episodes", help="Episodes arriving per period.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for the cohort, split and models.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML/TOML config; CLI options override it.")]
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -127,32 +149,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run(
-        data: Optional[Path] = typer.Option(None, "--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort."),
-        synthetic_episodes: Optional[int] = typer.Option(None, "--synthetic-episodes", help="Size of the synthetic cohort (default 10,000)."),
+        data: DataOpt = None,
+        synthetic_episodes: EpisodesOpt = None,
         care_type: Optional[str] = typer.Option(None, "--care-type", help="Synthetic care type: inpatient, outpatient or mixed."),
         note_scale: Optional[float] = typer.Option(None, "--note-scale", help="Scale of synthetic note length (1.0 = the seed paper's 1,492-word median)."),
-        predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your coder's test predictions (reference feather or long table)."),
-        val_predictions: Optional[Path] = typer.Option(None, "--val-predictions", help="Your coder's val predictions."),
-        coder: Optional[Path] = typer.Option(None, "--coder", help="A saved coder (triage coder train) instead of training one."),
-        split_file: Optional[Path] = typer.Option(None, "--split-file", help="Reuse a published split (_id, split)."),
-        icd_version: Optional[int] = typer.Option(None, "--icd-version", help="9 or 10 (default 10)."),
-        threshold: Optional[float] = typer.Option(None, "--threshold", help="Fixed coder threshold instead of tuning one."),
-        target: Optional[Target] = typer.Option(None, "--target", help="What counts as a correct automated episode."),
-        policy: Optional[PolicyKind] = typer.Option(None, "--policy", help="Routing policy of the router bundle."),
-        alpha: Optional[float] = typer.Option(None, "--alpha", help="Target error rate among automated episodes."),
-        delta: Optional[float] = typer.Option(None, "--delta", help="Allowed probability that the guarantee fails."),
-        manual_cost: Optional[float] = typer.Option(None, "--manual-cost", help="Cost of coding one episode by hand."),
-        assist_cost: Optional[float] = typer.Option(None, "--assist-cost", help="Cost of an assisted review."),
-        error_cost: Optional[float] = typer.Option(None, "--error-cost", help="Cost of an automation error."),
-        capacity: Optional[float] = typer.Option(None, "--capacity", help="Episodes coders can handle per period."),
-        period_episodes: Optional[float] = typer.Option(None, "--period-episodes", help="Episodes arriving per period."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the cohort, split and models."),
+        predictions: PredictionsOpt = None,
+        val_predictions: ValPredictionsOpt = None,
+        coder: CoderOpt = None,
+        split_file: SplitFileOpt = None,
+        icd_version: IcdVersionOpt = None,
+        threshold: ThresholdOpt = None,
+        target: TargetOpt = None,
+        policy: PolicyOpt = None,
+        alpha: AlphaOpt = None,
+        delta: DeltaOpt = None,
+        manual_cost: ManualCostOpt = None,
+        assist_cost: AssistCostOpt = None,
+        error_cost: ErrorCostOpt = None,
+        capacity: CapacityOpt = None,
+        period_episodes: PeriodOpt = None,
+        seed: SeedOpt = None,
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default runs/latest)."),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
         experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name."),
         promote: bool = typer.Option(False, "--promote", help="Move the champion alias to this run's version."),
         no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log to MLflow."),
-        config_file: Optional[Path] = typer.Option(None, "--config", help="YAML/TOML config; CLI options override it."),
+        config_file: ConfigOpt = None,
     ) -> None:
         """Train, calibrate, choose the policy, bound, report, track and export the router (the main job)."""
         from rich.console import Console
@@ -169,27 +191,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("route")
     def route(
-        data: Optional[Path] = typer.Option(None, "--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort."),
-        synthetic_episodes: Optional[int] = typer.Option(None, "--synthetic-episodes", help="Size of the synthetic cohort."),
-        coder: Optional[Path] = typer.Option(None, "--coder", help="A saved coder (triage coder train)."),
-        predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your coder's test predictions."),
-        val_predictions: Optional[Path] = typer.Option(None, "--val-predictions", help="Your coder's val predictions."),
-        split_file: Optional[Path] = typer.Option(None, "--split-file", help="Reuse a published split (_id, split)."),
-        icd_version: Optional[int] = typer.Option(None, "--icd-version", help="9 or 10."),
-        threshold: Optional[float] = typer.Option(None, "--threshold", help="Fixed coder threshold."),
-        target: Optional[Target] = typer.Option(None, "--target", help="What counts as a correct automated episode."),
-        policy: Optional[PolicyKind] = typer.Option(None, "--policy", help="Routing policy."),
-        alpha: Optional[float] = typer.Option(None, "--alpha", help="Target error rate among automated episodes."),
-        delta: Optional[float] = typer.Option(None, "--delta", help="Allowed failure probability of the guarantee."),
-        manual_cost: Optional[float] = typer.Option(None, "--manual-cost"),
-        assist_cost: Optional[float] = typer.Option(None, "--assist-cost"),
-        error_cost: Optional[float] = typer.Option(None, "--error-cost"),
-        capacity: Optional[float] = typer.Option(None, "--capacity"),
-        period_episodes: Optional[float] = typer.Option(None, "--period-episodes"),
-        seed: Optional[int] = typer.Option(None, "--seed"),
+        data: DataOpt = None,
+        synthetic_episodes: EpisodesOpt = None,
+        coder: CoderOpt = None,
+        predictions: PredictionsOpt = None,
+        val_predictions: ValPredictionsOpt = None,
+        split_file: SplitFileOpt = None,
+        icd_version: IcdVersionOpt = None,
+        threshold: ThresholdOpt = None,
+        target: TargetOpt = None,
+        policy: PolicyOpt = None,
+        alpha: AlphaOpt = None,
+        delta: DeltaOpt = None,
+        manual_cost: ManualCostOpt = None,
+        assist_cost: AssistCostOpt = None,
+        error_cost: ErrorCostOpt = None,
+        capacity: CapacityOpt = None,
+        period_episodes: PeriodOpt = None,
+        seed: SeedOpt = None,
         out: Optional[Path] = typer.Option(None, "--out", help="Where the router bundle and tables go (default runs/route)."),
         as_json: bool = typer.Option(False, "--json", help="Print the routing summary as JSON."),
-        config_file: Optional[Path] = typer.Option(None, "--config", help="YAML/TOML config."),
+        config_file: ConfigOpt = None,
     ) -> None:
         """Fit the confidence model, calibrate, choose the policy and report on test (no MLflow, no report)."""
         from rich.console import Console

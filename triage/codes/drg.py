@@ -108,26 +108,22 @@ class DRGGrouper:
     ) -> DRGResult:
         """Group one ICD-10 episode; ``diagnoses[0]`` is the principal diagnosis."""
         dx = tuple(canonical(c) for c in diagnoses)
+        if not dx:
+            raise ValueError("cannot group an episode without a principal diagnosis")
         px = tuple(canonical(c) for c in procedures)
-        key = (dx, px, _gender(gender), bool(is_alive))
+        rdx, rpx = self._reduce(dx, px)
+        key = (rdx, rpx, _gender(gender), bool(is_alive))
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        if not dx:
-            raise ValueError("cannot group an episode without a principal diagnosis")
-        rdx, rpx = self._reduce(dx, px)
-        reduced_key = (rdx, rpx, key[2], key[3])
-        result = self._cache.get(reduced_key)
-        if result is None:
-            drg = str(self.engine.get_drg(list(rdx), list(rpx), gender=key[2], is_alive=key[3]))
-            info = drg_info(drg)
-            result = DRGResult(
-                drg=drg,
-                mdc=info.mdc if info else None,
-                weight=info.weight if info else math.nan,
-                description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
-            )
-            self._cache[reduced_key] = result
+        drg = str(self.engine.get_drg(list(rdx), list(rpx), gender=key[2], is_alive=key[3]))
+        info = drg_info(drg)
+        result = DRGResult(
+            drg=drg,
+            mdc=info.mdc if info else None,
+            weight=info.weight if info else math.nan,
+            description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
+        )
         self._cache[key] = result
         return result
 

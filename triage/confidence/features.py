@@ -230,10 +230,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         if not hasattr(self, "label_counts_"):
             raise RuntimeError("RoutingFeatures is not fitted: call fit(scores, episodes) first")
 
-    def _set_features(self, labels: list[str], version: int, gender: Any, died: Any) -> list[float]:
-        return _set_features(labels, version, gender, died, bool(self.code_systems))
-
-    def _set_rows(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list) -> np.ndarray:
+    def _set_columns(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list) -> np.ndarray:
         """SET_FEATURES of every predicted list, in worker processes for large batches."""
         from joblib import Parallel, delayed, effective_n_jobs
 
@@ -301,7 +298,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         acc = cand & (S > t)
         gender = eps["gender"].tolist() if "gender" in eps.columns else [None] * n
         died = eps["died"].tolist() if "died" in eps.columns else [None] * n
-        set_rows = self._set_rows([classes[L[i, acc[i]]].tolist() for i in range(n)], versions, gender, died)
+        set_rows = self._set_columns([classes[L[i, acc[i]]].tolist() for i in range(n)], versions, gender, died)
 
         def col(name: str) -> list:
             return eps[name].tolist() if name in eps.columns else [None] * n
@@ -350,6 +347,6 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         core = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))[0]
         accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
         gender = md.get("gender")
-        sets = self._set_features(accepted, version, gender, md.get("died"))
+        sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems))
         meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender)
         return np.concatenate([core, sets, meta]).astype(np.float32)
