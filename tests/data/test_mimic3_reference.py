@@ -18,6 +18,8 @@ def test_mimic3_discharge_summaries(mimic3_dir):
     assert rep.excluded == {"no_note": 1}                              # 203 has only a radiology note
     assert e.loc[201, "age"] == pytest.approx(70.0, abs=0.01)
     assert e.loc[201, "gender"] == "M"
+    # EMERGENCY and NEWBORN are MIMIC-III inpatient admission types
+    assert e["care_setting"].to_dict() == {201: "inpatient", 202: "inpatient"}
 
 
 def test_mimic3_age_over_89_is_not_300(tmp_path, mimic):
@@ -64,6 +66,8 @@ def test_reference_feather_and_published_split(tmp_path):
     assert e.loc[12, "diagnoses"] == ["I10"]
     assert e["split"].to_dict() == {11: "train", 12: "train", 13: "test"}
     assert set(e["icd_version"]) == {10}
+    # the reference file has no admission type: every episode is an inpatient admission
+    assert e["admission_type"].isna().all() and set(e["care_setting"]) == {"inpatient"}
 
 
 def test_reference_target_only_and_missing_columns(tmp_path):

@@ -126,3 +126,37 @@ def test_admission_whose_notes_are_all_blank_counts_as_no_note(tmp_path, mimic):
     df, rep = load_episodes_with_report(mimic.write_mimic4(tmp_path / "m4", tables))
     assert 104 not in df["episode_id"].tolist()
     assert rep.excluded["no_note"] == 2  # 104 (blank) and 106 (none)
+
+
+def test_care_setting_comes_from_admission_type(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    adm = tables["hosp/admissions"]
+    adm.loc[adm["hadm_id"] == 102, "admission_type"] = "AMBULATORY OBSERVATION"
+    adm.loc[adm["hadm_id"] == 104, "admission_type"] = "eu observation"
+    adm.loc[adm["hadm_id"] == 105, "admission_type"] = None
+    e = by_id(load_episodes(mimic.write_mimic4(tmp_path / "m4", tables)))
+    assert e["care_setting"].to_dict() == {101: "inpatient", 102: "day_case", 103: "inpatient",
+                                           104: "observation", 105: "inpatient"}
+    assert str(e["care_setting"].dtype) == "string"
+
+
+def test_mixed_version_episode_keeps_the_requested_versions_codes(tmp_path, mimic):
+    tables = mimic.mimic4_tables()
+    # admission 102: ICD-10 diagnoses with an ICD-9 procedure (and a second ICD-9 one)
+    px = tables["hosp/procedures_icd"]
+    tables["hosp/procedures_icd"] = pd.concat([px, pd.DataFrame(
+        [(1, 102, 1, "2181-01-02", "3893", 9), (1, 102, 2, "2181-01-02", "9904", 9)], columns=px.columns)])
+    root = mimic.write_mimic4(tmp_path / "m4", tables)
+    df10, rep10 = load_episodes_with_report(root, icd_version=10)
+    e10 = by_id(df10)
+    assert e10.loc[102, "diagnoses"] == ["I10", "Z7901"] and e10.loc[102, "procedures"] == []
+    assert rep10.filtered == {"icd_version_9": 1, "icd9_codes_in_icd10_episodes": 2}
+    assert "mixed_icd_versions" not in rep10.excluded
+    df9, rep9 = load_episodes_with_report(root, icd_version=9)
+    e9 = by_id(df9)
+    assert e9.loc[102, "diagnoses"] == [] and e9.loc[102, "procedures"] == ["3893", "9904"]
+    assert int(e9.loc[102, "icd_version"]) == 9
+    assert rep9.filtered["icd10_codes_in_icd9_episodes"] == 2
+    # with no version requested a mixed episode cannot be one gold set: still excluded and counted
+    dfn, repn = load_episodes_with_report(root)
+    assert 102 not in dfn["episode_id"].tolist() and repn.excluded["mixed_icd_versions"] == 1

@@ -9,6 +9,7 @@ import pyarrow as pa
 from triage.data.errors import DataError, LoadReport
 from triage.data.notes import gather
 from triage.data.schema import EPISODE_COLUMNS
+from triage.data.settings import care_settings
 
 # Shapes of canonical codes, per (kind, version): anything else is "unparseable".
 CODE_PATTERNS = {
@@ -52,6 +53,32 @@ def sort_codes(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["episode_id", "seq_num"], kind="stable", na_position="last")
 
 
+def _keep_version(dx: pd.DataFrame, px: pd.DataFrame, version: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Drop the rows of the other ICD version from episodes that also have rows of ``version``.
+
+    Episodes coded only in the other version keep their rows (they are filtered whole, by episode,
+    in :func:`build_episodes`); rows whose version is neither 9 nor 10 are kept so that they are
+    reported as unparseable. Returns the two tables and the number of dropped code rows.
+    """
+    other = 19 - version
+    ids_with = set()
+    for frame in (dx, px):
+        if len(frame):
+            ids_with.update(frame.loc[frame["icd_version"].to_numpy() == version, "episode_id"].astype("int64").tolist())
+    if not ids_with:
+        return dx, px, 0
+    keep_ids = np.fromiter(ids_with, dtype=np.int64, count=len(ids_with))
+    out, n_dropped = [], 0
+    for frame in (dx, px):
+        if len(frame) == 0:
+            out.append(frame)
+            continue
+        drop = (frame["icd_version"].to_numpy() == other) & np.isin(frame["episode_id"].to_numpy("int64"), keep_ids)
+        n_dropped += int(drop.sum())
+        out.append(frame[~drop] if drop.any() else frame)
+    return out[0], out[1], n_dropped
+
+
 def build_episodes(
     notes: pd.DataFrame,
     texts: pa.ChunkedArray,
@@ -69,6 +96,13 @@ def build_episodes(
     """
     if icd_version not in (None, 9, 10):
         raise DataError(f"icd_version must be 9, 10 or None, got {icd_version!r}")
+    # 0. a requested version keeps only its own codes (as the reference pipeline does): an episode
+    #    with ICD-10 diagnoses and ICD-9 procedures keeps its diagnoses; the dropped codes of
+    #    episodes that still have codes are counted, episodes left with none are filtered below.
+    if icd_version is not None:
+        dx, px, n_dropped = _keep_version(dx, px, icd_version)
+        if n_dropped:
+            report.filtered[f"icd{19 - icd_version}_codes_in_icd{icd_version}_episodes"] = n_dropped
     # 1. unparseable codes poison their episode: a gold set missing a code would be wrong.
     bad_ids: set[int] = set()
     examples: list[str] = []
@@ -138,11 +172,13 @@ def build_episodes(
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """Cast to the schema's dtypes and order, computing ``los_days``."""
+    """Cast to the schema's dtypes and order, computing ``los_days`` and ``care_setting`` (always
+    from ``admission_type``, see :mod:`triage.data.settings`, so a cached table cannot disagree)."""
     for col in ("admittime", "dischtime"):
         df[col] = pd.to_datetime(df[col], errors="coerce").astype("datetime64[ns]")
     los = (df["dischtime"] - df["admittime"]).dt.total_seconds() / 86400.0
     df["los_days"] = los.where(los >= 0)
+    df["care_setting"] = care_settings(df["admission_type"]).to_numpy()
     for col, dtype in EPISODE_COLUMNS.items():
         if col in ("diagnoses", "procedures", "los_days", "admittime", "dischtime"):
             continue

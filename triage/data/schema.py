@@ -13,6 +13,7 @@ EPISODE_COLUMNS: dict[str, str] = {
     "dischtime": "datetime64[ns]",
     "los_days": "float64",        # NaN where times are missing or inverted
     "admission_type": "string",
+    "care_setting": "string",     # inpatient / observation / day_case, from admission_type (triage.data.settings)
     "age": "float64",             # at admission
     "gender": "string",           # "M" / "F" / NA
     "died": "boolean",            # in-hospital death (hospital_expire_flag)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from triage.data.settings import care_settings
 from triage.synth.cohort import CodedCohort, sample_coded_cohort
 from triage.synth.notes import NoteParams, NoteWriter
 from triage.synth.vocab import icd10cm, icd10pcs
@@ -110,6 +111,7 @@ def synthesize_episodes(n_episodes: int = 10_000, seed: int = 0, care_type: str 
         "dischtime": adm["dischtime"].astype("datetime64[ns]"),
         "los_days": los.astype("float64"),
         "admission_type": adm["admission_type"].astype("string"),
+        "care_setting": care_settings(adm["admission_type"]),
         "age": adm["age"].astype("float64"),
         "gender": adm["gender"].astype("string"),
         "died": adm["died"].astype("boolean"),
