@@ -359,12 +359,20 @@ def _as_code_scores(rows: list[dict[str, float]]) -> CodeScores:
     return CodeScores(np.arange(len(rows)), np.asarray(classes, dtype=object), matrix)
 
 
-_META_COLUMNS = ("text", "admission_type", "age", "los_days", "gender", "died", "icd_version")
+#: The one list of routing-time fields: what the router reads besides the code scores. The
+#: service's Metadata schema, the MLflow pyfunc and ``triage batch`` all derive their inputs from
+#: it (``text`` travels beside the metadata; ``icd_version`` defaults to the bundle's).
+ROUTING_METADATA_FIELDS = (
+    "text", "admission_type", "age", "los_days", "gender", "died", "icd_version", "discharge_date",
+    "care_setting",
+)
 
 
 def _metadata_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
     """Metadata dicts as the episodes frame RoutingFeatures.transform reads (aligned by position)."""
-    return pd.DataFrame({c: pd.Series([md.get(c) for md in metas], dtype=object) for c in _META_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series([md.get(c) for md in metas], dtype=object) for c in ROUTING_METADATA_FIELDS}
+    )
 
 
 def new_decision_id() -> str:
