@@ -1,16 +1,52 @@
-"""The analysis notebooks run top to bottom on a finished, logged run and are committed without outputs."""
+"""The analysis notebooks: Jupytext percent-format ``.py`` sources paired with output-free ``.ipynb``
+files that agree cell for cell, linted by ruff, and run top to bottom on a finished, logged run."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 ANALYSIS = Path(__file__).resolve().parents[2] / "analysis"
-NOTEBOOKS = ("policy_analysis.ipynb", "upper_bounds.ipynb", "workflow_metrics.ipynb")
+SOURCES = sorted(p.name for p in ANALYSIS.glob("*.py"))
+NOTEBOOKS = sorted(p.name for p in ANALYSIS.glob("*.ipynb"))
+
+
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def test_every_notebook_has_a_paired_source_and_back():
+    assert NOTEBOOKS, f"no notebooks in {ANALYSIS}"
+    assert {Path(n).stem for n in NOTEBOOKS} == {Path(s).stem for s in SOURCES}
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_paired_notebook_matches_its_percent_source(name):
+    """An edit made on one side only (in Jupyter, or in the .py) fails here: run
+    ``jupytext --sync analysis/<name>.py`` to bring the pair back together."""
+    source = ANALYSIS / name
+    text = source.read_text(encoding="utf-8")
+    assert text.startswith("# ---\n# jupyter:") and "format_name: percent" in text, f"{name}: not percent format"
+    from_py = jupytext.reads(text, fmt="py:percent")
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    assert _cells(from_py) == _cells(notebook), f"{name} and its .ipynb disagree: run jupytext --sync"
+    assert notebook.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+
+def test_notebook_sources_pass_ruff():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.fail("ruff is a dev dependency: pip install -e '.[dev]'")
+    done = subprocess.run([ruff, "check", "--quiet", *SOURCES], cwd=ANALYSIS, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

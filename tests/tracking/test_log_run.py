@@ -78,3 +78,16 @@ def test_artifacts_live_next_to_the_sqlite_database(logged, tracking_uri):
     run = MlflowClient(tracking_uri).get_run(info.run_id)
     db_dir = tracking_uri.removeprefix("sqlite:///").rsplit("/", 1)[0]
     assert run.info.artifact_uri.startswith(f"file://{db_dir}/mlruns")
+
+
+def test_notebook_load_helpers_name_the_run_and_skip_missing_tables(logged, tracking_uri, tmp_path, capsys):
+    from triage.tracking import load_latest_run, run_table
+
+    _, info = logged
+    run = load_latest_run(experiment="test-log-run", tracking_uri=tracking_uri, cache_dir=tmp_path)
+    assert f"MLflow run {info.run_id}: {len(run.tables)} tables" in capsys.readouterr().out
+    assert run_table(run, "test_episodes") is run.tables["test_episodes"]
+    run.tables["coverage"] = run.tables["coverage"].iloc[:0]
+    assert run_table(run, "coverage") is None and run_table(run, "no_such_table") is None
+    out = capsys.readouterr().out
+    assert "this run has no table 'coverage'" in out and "'no_such_table'" in out

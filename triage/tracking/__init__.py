@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "log_run": "runs", "TrackingInfo": "runs", "load_run_result": "runs", "latest_run_id": "runs",
+    "load_latest_run": "runs", "run_table": "runs",
     "DEFAULT_EXPERIMENT": "runs", "RunNotFoundError": "runs",
     "export_model": "registry", "list_models": "registry", "promote": "registry",
     "decide_promotion": "registry", "model_signature": "registry", "REGISTERED_MODEL": "registry",
@@ -21,7 +22,8 @@ _EXPORTS = {
 __all__ = [
     "CHAMPION", "DEFAULT_EXPERIMENT", "DEFAULT_TRACKING_URI", "REGISTERED_MODEL", "RegistryError",
     "RunNotFoundError", "TrackingInfo", "decide_promotion", "export_model", "latest_run_id",
-    "list_models", "load_run_result", "log_run", "model_signature", "promote", "resolve_tracking_uri",
+    "list_models", "load_latest_run", "load_run_result", "log_run", "model_signature", "promote",
+    "resolve_tracking_uri", "run_table",
 ]
 
 

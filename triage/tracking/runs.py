@@ -234,3 +234,26 @@ def load_run_result(
     if unknown:  # extra tables are kept; noted so a reader knows they are outside the contract
         result.summary["extra_tables"] = ",".join(sorted(unknown))
     return result
+
+
+def load_latest_run(
+    run_id: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    tracking_uri: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> RunResult:
+    """:func:`load_run_result` for a notebook's load cell: also prints which run it read, so an
+    executed notebook records the run its figures come from."""
+    result = load_run_result(run_id, experiment=experiment, tracking_uri=tracking_uri, cache_dir=cache_dir)
+    print(f"MLflow run {result.summary['mlflow_run_id']}: {len(result.tables)} tables")
+    return result
+
+
+def run_table(result: RunResult, name: str) -> pd.DataFrame | None:
+    """A table of the run, or None (with a printed note) when the run did not produce it, so a
+    notebook section skips itself instead of failing on an older or smaller run."""
+    table = result.tables.get(name)
+    if table is None or table.empty:
+        print(f"this run has no table {name!r}")
+        return None
+    return table
