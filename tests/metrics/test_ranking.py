@@ -12,6 +12,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from triage.coder.align import align
 from triage.coder.scores import CodeScores
 from triage.metrics import ranking
 
@@ -33,7 +34,7 @@ def _random_case(seed, n=40, m=12, density=0.5, rounding=None):
 @pytest.mark.parametrize("seed,rounding", [(0, None), (1, 1), (2, 2), (3, None)])
 def test_auc_and_ap_match_sklearn(seed, rounding):
     dense, Y, scores, gold = _random_case(seed, rounding=rounding)
-    a = ranking.align(scores, gold)
+    a = align(scores, gold)
     assert ranking.auc_roc_micro(a) == pytest.approx(roc_auc_score(Y.ravel(), dense.ravel()))
     ok = (Y.sum(0) > 0) & (Y.sum(0) < len(Y))
     want_macro = np.mean([roc_auc_score(Y[:, j], dense[:, j]) for j in np.flatnonzero(ok)])
@@ -49,7 +50,7 @@ def test_auc_and_ap_match_sklearn(seed, rounding):
 @pytest.mark.parametrize("seed,rounding", [(4, None), (5, 1), (6, 2)])
 def test_document_metrics_match_sklearn(seed, rounding):
     dense, Y, scores, gold = _random_case(seed, rounding=rounding)
-    rr = ranking.row_ranking(ranking.align(scores, gold))
+    rr = ranking.row_ranking(align(scores, gold))
     assert np.mean(ranking.average_precision_per_episode(rr)) == pytest.approx(
         label_ranking_average_precision_score(Y, dense)
     )
@@ -60,7 +61,7 @@ def test_document_metrics_match_sklearn(seed, rounding):
 
 def test_topk_metrics_against_brute_force():
     dense, Y, scores, gold = _random_case(7, n=30, m=25, density=0.9)
-    rr = ranking.row_ranking(ranking.align(scores, gold))
+    rr = ranking.row_ranking(align(scores, gold))
     order = np.argsort(-dense, axis=1, kind="stable")
     for k in (1, 5, 8):
         want = np.array([Y[i, order[i, :k]].sum() / k for i in range(len(Y))])
@@ -76,7 +77,7 @@ def test_gold_codes_outside_the_scored_classes_count_as_misses():
     scores = CodeScores([1, 2], np.array(["I10.", "E11.9"], dtype=object),
                         np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32))
     gold = [["I10.", "Z99.9"], ["E11.9"]]
-    a = ranking.align(scores, gold)
+    a = align(scores, gold)
     assert list(a.labels) == ["I10.", "E11.9", "Z99.9"]
     dense = np.array([[0.9, 0.1, 0], [0.2, 0.8, 0]])
     Y = np.array([[1, 0, 1], [0, 1, 0]])
@@ -89,7 +90,7 @@ def test_gold_codes_outside_the_scored_classes_count_as_misses():
 def test_scores_outside_unit_interval_are_rejected():
     scores = CodeScores([1], np.array(["I10."], dtype=object), np.array([[1.5]], dtype=np.float32))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ranking.align(scores, [["I10."]])
+        align(scores, [["I10."]])
 
 
 @settings(max_examples=30, deadline=None)
@@ -102,7 +103,7 @@ def test_scores_outside_unit_interval_are_rejected():
 )
 def test_property_matches_sklearn(seed, n, m, density, rounding):
     dense, Y, scores, gold = _random_case(seed, n=n, m=m, density=density, rounding=rounding)
-    a = ranking.align(scores, gold)
+    a = align(scores, gold)
     if 0 < Y.sum() < Y.size:
         assert ranking.auc_roc_micro(a) == pytest.approx(roc_auc_score(Y.ravel(), dense.ravel()))
     rr = ranking.row_ranking(a)

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from triage.coder.scores import CodeScores
-from triage.metrics.ranking import align
+from triage.coder.align import align
 
 
 class DecisionRule:

@@ -6,9 +6,9 @@ R-precision, coverage error), ``sequence`` (principal diagnosis), ``coverage`` (
 coverage, Figures 2-4), ``intervals`` (95% CIs).
 """
 
+from triage.coder.align import align
 from triage.metrics.coverage import category_distribution, code_coverage
 from triage.metrics.evaluate import evaluate
-from triage.metrics.ranking import align
 from triage.metrics.sequence import principal
 from triage.metrics.sets import exact_match_ratio, jaccard_score, macro_prf, micro_prf
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from triage.coder.scores import CodeScores
 from triage.metrics import intervals, ranking, sequence, sets
-from triage.metrics._space import check_same_length
+from triage.coder.align import align, check_same_length
 
 PER_EPISODE_CI = (
     "exact_match_full", "exact_match_4", "exact_match_3",
@@ -76,7 +76,7 @@ def evaluate(
     if scores is None:
         out.update({k: None for k in rank_keys})
     else:
-        a = ranking.align(scores, gold_labels)
+        a = align(scores, gold_labels)
         out["auc_roc_micro"] = ranking.auc_roc_micro(a)
         out["auc_roc_macro"] = ranking.auc_roc_macro(a)
         out["auc_pr_macro"] = ranking.auc_pr_macro(a)

@@ -12,59 +12,11 @@ The label space is the scores' classes plus any gold label the coder has no colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from triage.coder.scores import CodeScores
-from triage.metrics._space import LabelSpace, check_same_length
-
-
-@dataclass
-class AlignedScores:
-    """Scores and gold indicators over one label space, plus per stored entry gold flags."""
-
-    S: sp.csr_matrix  # (n, m) float32, explicit zeros removed, sorted indices
-    Y: sp.csr_matrix  # (n, m) bool
-    labels: np.ndarray
-    entry_is_gold: np.ndarray  # (S.nnz,) bool, in S's CSR order
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.S.shape
-
-
-def align(scores: CodeScores, gold_labels: Sequence[Sequence[str]]) -> AlignedScores:
-    """Put scores and gold labels on one label space (scores' classes first)."""
-    check_same_length(scores.episode_ids, gold_labels, "scores")
-    space = LabelSpace(scores.classes).extend(gold_labels)
-    n, m = len(gold_labels), len(space)
-    S = scores.matrix.copy()
-    if S.data.size and (np.isnan(S.data).any() or S.data.min() < 0 or S.data.max() > 1):
-        raise ValueError("scores must lie in [0, 1] with no NaN")
-    S.eliminate_zeros()
-    S = sp.csr_matrix((S.data, S.indices, S.indptr), shape=(n, m))
-    S.sort_indices()
-    Y = space.indicator(gold_labels)
-    Y.sort_indices()
-    return AlignedScores(S, Y, space.labels, _lookup(S, Y))
-
-
-def _keys(M: sp.csr_matrix) -> np.ndarray:
-    rows = np.repeat(np.arange(M.shape[0], dtype=np.int64), np.diff(M.indptr))
-    return rows * M.shape[1] + M.indices.astype(np.int64)
-
-
-def _lookup(S: sp.csr_matrix, Y: sp.csr_matrix) -> np.ndarray:
-    """Whether each stored entry of S is a gold (episode, code) pair."""
-    ks, ky = _keys(S), _keys(Y)
-    if ky.size == 0:
-        return np.zeros(ks.size, dtype=bool)
-    pos = np.searchsorted(ky, ks)
-    pos[pos >= ky.size] = ky.size - 1
-    return ky[pos] == ks
+from triage.coder.align import AlignedScores
 
 
 # ---------------------------------------------------------------- per-code (column) metrics

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from triage.metrics._space import check_same_length
+from triage.coder.align import check_same_length
 
 
 def is_diagnosis_label(label: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from triage.codes.labels import Level, truncate_labels
-from triage.metrics._space import LabelSpace, check_same_length
+from triage.coder.align import LabelSpace, check_same_length
 
 
 def _truncate_all(label_lists: Sequence[Sequence[str]], level: Level | int) -> list[list[str]]:
