@@ -13,9 +13,9 @@ import pytest
 
 from triage.policy import (
     CostModel,
-    choose_policy,
     cost_coverage_curve,
     evaluate_policy,
+    make_policy,
     risk_coverage_curve,
 )
 from triage.results import RunResult
@@ -38,11 +38,11 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
     p_cal, c_cal, p_test, c_test = p_all[:n], correct_all[:n], p_all[n:], correct_all[n:]
     costs = CostModel(manual_cost=20.0, assist_cost=8.0, error_cost=60.0 + cost_shift, unit="minutes")
     alpha, delta = 0.15, 0.1
-    chosen = choose_policy("three_way", p_cal, c_cal, costs, alpha=alpha, delta=delta)
+    chosen = make_policy("three_way", costs, alpha=alpha, delta=delta).fit(p_cal, c_cal).policy_
     test = evaluate_policy(chosen, p_test, c_test)
     policy_rows = []
     for kind in ("chow", "guaranteed", "three_way"):
-        pol = choose_policy(kind, p_cal, c_cal, costs, alpha=alpha, delta=delta)
+        pol = make_policy(kind, costs, alpha=alpha, delta=delta).fit(p_cal, c_cal).policy_
         ev = evaluate_policy(pol, p_test, c_test)
         policy_rows.append({
             "policy": kind, "kind": kind, "t_automate": pol.t_automate, "t_assist": pol.t_assist,

@@ -6,17 +6,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
 from triage.policy import (
-    HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
-    HUMAN_INSTANCE_ACCURACY_UK_STUDY,
+    KINDS,
+    POLICY_CLASSES,
+    CapacityPolicy,
+    ChowPolicy,
     CostModel,
-    InfeasiblePolicyError,
+    GuaranteedPolicy,
+    HumanParityPolicy,
     Policy,
-    choose_policy,
+    ThreeWayPolicy,
     chow_thresholds,
     evaluate_policy,
     human_parity_alpha,
+    make_policy,
+    oracle_automation_at,
 )
+
+
+def choose(kind, p, c, costs, weight_gap=None, groups=None, **params):
+    return make_policy(kind, costs, **params).fit(p, c, groups=groups, weight_gap=weight_gap).policy_
 
 
 def _cal(seed=0, m=4000, a=5.0, b=2.0):
@@ -32,7 +44,7 @@ def test_chow_two_way_hand_example():
     # automate when (1 - p) * 40 < 10  <=>  p > 0.75
     cm = CostModel(manual_cost=10, error_cost=40)
     assert chow_thresholds(cm) == (pytest.approx(0.75), None)
-    pol = choose_policy("chow", [0.5, 0.8], [True, True], cm)
+    pol = choose("chow", [0.5, 0.8], [True, True], cm)
     assert list(pol.route([0.74, 0.76, 0.99])) == ["manual", "automate", "automate"]
 
 
@@ -44,7 +56,7 @@ def test_chow_three_way_hand_examples():
     cm = CostModel(manual_cost=10, assist_cost=4, error_cost=40, assist_error_cost=20)
     t_auto, t_assist = chow_thresholds(cm)
     assert (t_auto, t_assist) == (pytest.approx(0.8), pytest.approx(0.7))
-    pol = choose_policy("chow", [0.5, 0.9], [False, True], cm)
+    pol = choose("chow", [0.5, 0.9], [False, True], cm)
     assert list(pol.route([0.65, 0.75, 0.85])) == ["manual", "assist", "automate"]
     # errors free: automate everything; assist dearer than manual: never assist
     assert chow_thresholds(CostModel(manual_cost=10, error_cost=0)) == (0.0, None)
@@ -58,7 +70,7 @@ def test_chow_three_way_hand_examples():
 )
 def test_chow_routes_to_the_cheapest_expected_route(m, a, e, ae, p):
     cm = CostModel(manual_cost=m, assist_cost=a, error_cost=e, assist_error_cost=ae)
-    pol = choose_policy("chow", p, [True] * len(p), cm)
+    pol = choose("chow", p, [True] * len(p), cm)
     routes = pol.route(p)
     exp = cm.expected_costs(p)
     chosen = np.select([routes == r for r in exp], [exp[r] for r in exp])
@@ -72,7 +84,7 @@ def test_chow_drg_weighted_routes_per_episode():
     cm = CostModel(manual_cost=50, error_cost=0, unit="money", drg_weighted=True, base_rate=1000)
     p = np.array([0.9, 0.9])
     gap = np.array([0.1, 2.0])  # expected costs 10 and 200 against 50
-    pol = choose_policy("chow", p, [True, True], cm, weight_gap=gap)
+    pol = choose("chow", p, [True, True], cm, weight_gap=gap)
     assert pol.rule == "expected_cost"
     assert list(pol.route(p, weight_gap=gap)) == ["automate", "manual"]
     with pytest.raises(ValueError, match="weight_gap"):
@@ -98,12 +110,15 @@ def test_automation_rate_is_monotone_in_threshold(t1, t2, seed):
 # -- guaranteed risk / human parity ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["sgr", "ltt"])
-def test_guaranteed_policy_reports_its_guarantee(method):
+@pytest.mark.parametrize("method,fwer", [("sgr", "holm"), ("ltt", "fixed_sequence"), ("ltt", "holm")])
+def test_guaranteed_policy_reports_its_guarantee(method, fwer):
     p, c = _cal(1)
-    pol = choose_policy("guaranteed", p, c, CostModel(manual_cost=10, error_cost=60), alpha=0.12, delta=0.1, method=method)
+    pol = choose("guaranteed", p, c, CostModel(manual_cost=10, error_cost=60), alpha=0.12, delta=0.1, method=method,
+                 fwer=fwer)
     assert pol.feasible
-    assert pol.expected["automated_error_guaranteed_upper"] <= 0.12
+    # LTT certifies alpha itself; SGR its Clopper-Pearson bound at delta / ceil(log2 m), never above alpha
+    g = pol.expected["automated_error_guarantee"]
+    assert g == pytest.approx(0.12) if method == "ltt" else g <= 0.12
     assert 0 < pol.expected["automation_rate"] < 1
     assert pol.expected["automated_error_lower"] <= pol.expected["automated_error_rate"] <= pol.expected["automated_error_upper"]
     ev = evaluate_policy(pol, *_cal(2))
@@ -111,23 +126,21 @@ def test_guaranteed_policy_reports_its_guarantee(method):
 
 
 def test_human_parity_constants_and_alpha():
-    assert HUMAN_INSTANCE_ACCURACY_UK_STUDY == 0.54 and HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL == 0.675
     assert human_parity_alpha("uk_study") == pytest.approx(0.46)
     p, c = _cal(0, a=2, b=2)
-    pol = choose_policy("human_parity", p, c, CostModel(), human_reference="uk_hospital")
+    pol = choose("human_parity", p, c, CostModel(), human_reference="uk_hospital")
     assert pol.constraints["alpha"] == pytest.approx(0.325)
-    assert pol.expected["automated_error_guaranteed_upper"] <= 0.325
+    assert pol.expected["automated_error_guarantee"] == pytest.approx(0.325)
     with pytest.raises(ValueError, match="reference"):
-        choose_policy("human_parity", p, c, CostModel(), human_reference="mars")
+        choose("human_parity", p, c, CostModel(), human_reference="mars")
 
 
-def test_infeasible_guarantee_automates_nothing_or_raises():
+def test_infeasible_guarantee_automates_nothing_and_says_why():
     p, c = _cal(0, m=300, a=2, b=2)
-    pol = choose_policy("guaranteed", p, c, CostModel(), alpha=0.001, delta=0.05)
-    assert not pol.feasible and "alpha=0.001" in pol.note
+    pol = choose("guaranteed", p, c, CostModel(), alpha=0.001, delta=0.05)
+    assert not pol.feasible and "error <= 0.001" in pol.note and "without an error" in pol.note
     assert (pol.route(p) == "manual").all()
-    with pytest.raises(InfeasiblePolicyError):
-        choose_policy("guaranteed", p, c, CostModel(), alpha=0.001, delta=0.05, strict=True)
+    assert pol.expected["automated_error_guarantee"] is None
 
 
 # -- capacity ------------------------------------------------------------------------------------------
@@ -136,7 +149,7 @@ def test_infeasible_guarantee_automates_nothing_or_raises():
 def test_capacity_feasible_automates_what_humans_cannot_absorb():
     p, c = _cal(3, a=8, b=1)
     cm = CostModel(manual_cost=10, error_cost=30, capacity=700, period_episodes=1000)
-    pol = choose_policy("capacity", p, c, cm, alpha=0.2, delta=0.1)
+    pol = choose("capacity", p, c, cm, alpha=0.2, delta=0.1)
     assert pol.feasible
     assert pol.expected["automation_rate"] == pytest.approx(0.3, abs=0.002)
     # the automated ones are the most confident
@@ -147,14 +160,12 @@ def test_capacity_feasible_automates_what_humans_cannot_absorb():
 def test_capacity_infeasible_case_says_so():
     p, c = _cal(3, a=2, b=2)  # ~50% accuracy
     cm = CostModel(manual_cost=10, error_cost=30, capacity=200, period_episodes=1000)
-    pol = choose_policy("capacity", p, c, cm, alpha=0.05, delta=0.1)
+    pol = choose("capacity", p, c, cm, alpha=0.05, delta=0.1)
     assert not pol.feasible
     assert "requires automating >= 80.0%" in pol.note and "alpha=0.05" in pol.note
     assert pol.expected["automation_rate"] == pytest.approx(0.8, abs=0.002)
-    with pytest.raises(InfeasiblePolicyError, match="capacity"):
-        choose_policy("capacity", p, c, cm, alpha=0.05, delta=0.1, strict=True)
     with pytest.raises(ValueError, match="capacity"):
-        choose_policy("capacity", p, c, CostModel())
+        choose("capacity", p, c, CostModel())
 
 
 # -- three-way ---------------------------------------------------------------------------------------------
@@ -169,13 +180,14 @@ def test_three_way_minimises_cost_under_the_guarantee():
     p, c = _cal(4, m=1500, a=8, b=1.5)
     cm = CostModel(manual_cost=10, assist_cost=4, error_cost=40, assist_error_cost=6)
     grid = np.linspace(0, 1, 41)
-    pol = choose_policy("three_way", p, c, cm, alpha=0.08, delta=0.1, method="ltt", grid=grid)
+    pol = choose("three_way", p, c, cm, alpha=0.08, delta=0.1, method="ltt", fwer="holm")
     assert pol.t_assist is not None and pol.t_assist <= pol.t_automate
     assert pol.expected["n_automated"] > 0
-    assert pol.expected["automated_error_guaranteed_upper"] <= 0.08
-    from triage.policy import ltt_valid
+    assert pol.expected["automated_error_guarantee"] == pytest.approx(0.08)
+    from triage.policy import candidate_thresholds, ltt_valid
 
-    valid, _ = ltt_valid(p, c, 0.08, 0.1, grid, "holm")
+    valid, _ = ltt_valid(p, c, 0.08, 0.1, candidate_thresholds(p, 0.08, 0.1, "holm"), "holm")
+    grid = np.linspace(0, 1, 101)
     best = min(
         _brute_three_way_cost(p, c, cm, ta, ts)
         for ta in list(valid) + [math.inf] for ts in grid if ts <= ta
@@ -183,7 +195,7 @@ def test_three_way_minimises_cost_under_the_guarantee():
     assert pol.expected["cost_per_episode"] == pytest.approx(best)
     assert pol.expected["cost_per_episode"] <= cm.all_human_cost()
     with pytest.raises(ValueError, match="assist_cost"):
-        choose_policy("three_way", p, c, CostModel(), alpha=0.1)
+        choose("three_way", p, c, CostModel(), alpha=0.1)
 
 
 # -- serialisation -------------------------------------------------------------------------------------
@@ -193,7 +205,7 @@ def test_three_way_minimises_cost_under_the_guarantee():
 def test_json_round_trip(kind):
     p, c = _cal(5, m=1000)
     cm = CostModel(manual_cost=10, assist_cost=3, error_cost=50, capacity=400, period_episodes=1000)
-    pol = choose_policy(kind, p, c, cm, alpha=0.1 if kind != "human_parity" else None)
+    pol = choose(kind, p, c, cm, alpha=0.1 if kind != "human_parity" else None)
     text = pol.to_json()
     json.loads(text)  # strict JSON (no NaN / Infinity)
     assert "NaN" not in text and "Infinity" not in text
@@ -205,10 +217,10 @@ def test_json_round_trip(kind):
 
 def test_version_is_a_content_hash_and_edits_are_caught():
     p, c = _cal(6, m=500)
-    a = choose_policy("guaranteed", p, c, CostModel(), alpha=0.1)
-    b = choose_policy("guaranteed", p, c, CostModel(), alpha=0.1)
+    a = choose("guaranteed", p, c, CostModel(), alpha=0.1)
+    b = choose("guaranteed", p, c, CostModel(), alpha=0.1)
     assert a.version == b.version and len(a.version) == 16
-    assert choose_policy("guaranteed", p, c, CostModel(), alpha=0.15).version != a.version
+    assert choose("guaranteed", p, c, CostModel(), alpha=0.15).version != a.version
     data = a.to_dict()
     data["t_automate"] = 0.01
     with pytest.raises(ValueError, match="edited"):
@@ -221,13 +233,93 @@ def test_version_is_a_content_hash_and_edits_are_caught():
 
 def test_bad_inputs_name_the_argument():
     cm = CostModel()
-    with pytest.raises(ValueError, match="p_cal"):
-        choose_policy("chow", [0.2, 1.3], [True, False], cm)
-    with pytest.raises(ValueError, match="correct_cal"):
-        choose_policy("chow", [0.2, 0.3], [True], cm)
+    with pytest.raises(ValueError, match="p must lie"):
+        choose("chow", [0.2, 1.3], [True, False], cm)
+    with pytest.raises(ValueError, match="correct"):
+        choose("chow", [0.2, 0.3], [True], cm)
     with pytest.raises(ValueError, match="kind"):
-        choose_policy("magic", [0.2], [True], cm)
+        choose("magic", [0.2], [True], cm)
     with pytest.raises(ValueError, match="alpha"):
-        choose_policy("guaranteed", [0.2], [True], cm)
+        choose("guaranteed", [0.2], [True], cm)
     with pytest.raises(ValueError, match="correct_test"):
-        evaluate_policy(choose_policy("chow", [0.2], [True], cm), [0.3], [2])
+        evaluate_policy(choose("chow", [0.2], [True], cm), [0.3], [2])
+
+
+# -- estimator contract, groups, oracle ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_policies_are_clonable_estimators(kind):
+    cm = CostModel(manual_cost=10, assist_cost=3, error_cost=50, capacity=400, period_episodes=1000)
+    est = make_policy(kind, cm, alpha=0.1, delta=0.1)
+    assert isinstance(est, POLICY_CLASSES[kind]) and est.kind == kind
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    with pytest.raises(NotFittedError):
+        twin.route([0.5])
+    p, c = _cal(8, m=1500)
+    np.testing.assert_array_equal(est.fit(p, c).route(p), est.policy_.route(p))
+    assert not hasattr(twin, "policy_")
+
+
+def test_each_kind_takes_only_its_own_parameters():
+    assert set(GuaranteedPolicy().get_params()) == {"alpha", "delta", "method", "fwer", "costs"}
+    assert set(ChowPolicy().get_params()) == {"costs"}
+    assert "reference" in HumanParityPolicy().get_params()
+    with pytest.raises(ValueError, match="method"):
+        GuaranteedPolicy(method="magic").fit([0.5, 0.9], [True, True])
+    with pytest.raises(ValueError, match="alpha"):
+        GuaranteedPolicy(alpha=1.5).fit([0.5, 0.9], [True, True])
+    with pytest.raises(ValueError, match="assist_cost"):
+        ThreeWayPolicy(costs=CostModel()).fit([0.5, 0.9], [True, True])
+    with pytest.raises(ValueError, match="capacity"):
+        CapacityPolicy(costs=CostModel()).fit([0.5, 0.9], [True, True])
+
+
+def test_groups_get_their_own_thresholds_with_delta_split():
+    rng = np.random.default_rng(3)
+    easy = rng.beta(12, 1, 2000)
+    hard = rng.beta(2, 3, 2000)
+    p = np.r_[easy, hard]
+    c = rng.random(p.size) < p
+    g = np.r_[np.full(2000, "day_case"), np.full(2000, "inpatient")]
+    pol = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1)
+    assert pol.group_by == "care_setting" and set(pol.groups) == {"day_case", "inpatient"}
+    assert pol.constraints["group_delta"] == pytest.approx(0.05)
+    assert pol.groups["day_case"]["feasible"] and pol.groups["day_case"]["automation_rate"] > 0.3
+    assert not pol.groups["inpatient"]["feasible"] and "automate nothing" in pol.groups["inpatient"]["note"]
+    routes = pol.route(p, groups=g)
+    assert (routes[2000:] != "automate").all()
+    # the same as fitting the group alone at delta / 2
+    alone = choose("guaranteed", easy, c[:2000], CostModel(), alpha=0.1, delta=0.05)
+    assert pol.groups["day_case"]["t_automate"] == alone.t_automate
+    # a grouped policy needs groups; an unseen group goes to people
+    with pytest.raises(ValueError, match="groups"):
+        pol.route(p)
+    assert list(pol.route([0.999], groups=["observation"])) == ["manual"]
+    ev = evaluate_policy(pol, p, c, groups=g)
+    assert ev["by_group"]["day_case"]["automation_rate"] == pytest.approx(pol.groups["day_case"]["automation_rate"])
+    back = Policy.from_json(pol.to_json())
+    assert back.version == pol.version
+    np.testing.assert_array_equal(back.route(p, groups=g), routes)
+
+
+def test_version_one_records_still_load_with_their_hash():
+    p, c = _cal(6, m=500)
+    pol = choose("chow", p, c, CostModel())
+    data = pol.to_dict()
+    data["schema_version"] = 1
+    data.pop("groups"), data.pop("group_by")
+    data.pop("version")
+    old = Policy.from_dict(data)
+    assert old.schema_version == 1 and old.group_by is None
+
+
+@pytest.mark.parametrize("rate,alpha,expected", [(0.2, 0.1, 0.2 / 0.9), (0.95, 0.1, 1.0), (0.0, 0.05, 0.0)])
+def test_oracle_automation_at_alpha(rate, alpha, expected):
+    assert oracle_automation_at(alpha, rate) == pytest.approx(expected)
+    # it is what an oracle achieves: all correct episodes plus wrong ones up to an alpha share
+    n = 10_000
+    k = int(rate * n)
+    auto = min(n, int(k / (1 - alpha)))
+    assert auto / n == pytest.approx(expected, abs=1e-3)

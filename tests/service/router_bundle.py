@@ -11,7 +11,7 @@ from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.codes.labels import canonical
 from triage.confidence import ConfidenceModel, RoutingFeatures, correctness
-from triage.policy import CostModel, choose_policy
+from triage.policy import CostModel, make_policy
 from triage.router import Router
 
 DX = ["I50.9", "I10.", "N18.3", "E11.9", "J18.9", "I48.91", "E78.5", "K21.9", "F32.9", "J44.9",
@@ -73,7 +73,7 @@ def build_router(
     ).fit(X[train], y[train])
     p_cal = model.predict_proba(X[~train])[:, 1]
     costs = CostModel(manual_cost=20.0, assist_cost=8.0, error_cost=60.0)
-    policy = choose_policy("three_way", p_cal, y[~train], costs, alpha=0.3, delta=0.1)
+    policy = make_policy("three_way", costs, alpha=0.3, delta=0.1).fit(p_cal, y[~train]).policy_
     return Router(
         decision_rule=rule, features=features, confidence=model, policy=policy,
         p_calibration=p_cal, correct_calibration=y[~train].astype(bool), icd_version=10,

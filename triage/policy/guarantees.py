@@ -27,6 +27,19 @@ import numpy as np
 from scipy import stats
 
 FwerMethod = Literal["fixed_sequence", "holm"]
+#: Risk-control methods and family-wise error procedures, the choices config, CLI and service offer.
+METHODS: tuple[str, ...] = ("ltt", "sgr")
+FWER_METHODS: tuple[str, ...] = ("fixed_sequence", "holm")
+#: Default: fixed-sequence Learn-then-Test, the most efficient procedure the simulation test
+#: (tests/policy/test_guarantee_simulation.py) shows valid (REFERENCE.md §8: 0.50 of oracle at
+#: n = 1,000 against 0.28 for SGR and 0.17 for Holm over 101 points).
+DEFAULT_METHOD = "ltt"
+DEFAULT_FWER = "fixed_sequence"
+#: Points of the label-free candidate sequence (fixed-sequence) and of the coarse Holm grid.
+SEQUENCE_RESOLUTION = 100
+HOLM_GRID_POINTS = 20
+#: Predicted probability that the fixed sequence's first test passes where it starts.
+START_POWER = 0.95
 
 
 def clopper_pearson_upper(k: Any, n: Any, delta: float) -> np.ndarray:
@@ -92,21 +105,138 @@ class SelectiveCounts:
 
 @dataclass
 class RiskControlResult:
-    """A chosen threshold and the evidence for it."""
+    """A chosen threshold and the evidence for it.
+
+    ``guarantee`` is the number the procedure certifies: with probability >= 1 - delta over the
+    calibration draw, the error rate among episodes automated at ``threshold`` is <= guarantee
+    (alpha for Learn-then-Test; SGR's Clopper–Pearson bound at its per-test level, <= alpha).
+    It is 1 when nothing is certified (``feasible`` False: automate nothing).
+    """
 
     threshold: float               # automate when p >= threshold; inf when nothing is valid
     feasible: bool
-    bound: float                   # guaranteed upper limit on error among automated at the threshold
-    method: str
+    guarantee: float
+    method: str                    # "ltt_fixed_sequence", "ltt_holm" or "sgr"
     delta_per_test: float
     valid_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0))
     tested: int = 0
     tested_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0))
+    error_free_needed: int = 0     # automated episodes without an error the first test needs
+
+    @property
+    def bound(self) -> float:
+        """Alias of ``guarantee`` (the certified upper limit at the chosen threshold)."""
+        return self.guarantee
+
+
+def error_free_needed(alpha: float, delta_per_test: float) -> int:
+    """Fewest automated episodes, all correct, that can pass one binomial test at ``delta_per_test``.
+
+    (1 - alpha)^n <= delta'  <=>  n >= log(delta') / log(1 - alpha): 22 at alpha = delta = 0.1.
+    """
+    _check_level("alpha", alpha)
+    _check_level("delta_per_test", delta_per_test)
+    return int(math.ceil(math.log(delta_per_test) / math.log1p(-alpha) - 1e-12))
+
+
+def method_delta_per_test(method: str, fwer: str, delta: float, m: int) -> float:
+    """The level each test runs at: delta (fixed sequence), delta/G (Holm's first test), delta/ceil(log2 m) (SGR)."""
+    check_method(method, fwer)
+    if method == "sgr":
+        return delta / max(1, math.ceil(math.log2(max(m, 2))))
+    return delta if fwer == "fixed_sequence" else delta / HOLM_GRID_POINTS
+
+
+def episodes_needed(alpha: float, delta_per_test: float, error_rate: float | None = None) -> int:
+    """Automated episodes needed for a binomial test at ``delta_per_test`` to pass when their true
+    error rate is ``error_rate`` (default alpha/2) and errors arrive at that rate.
+
+    The smallest n with P(Bin(n, alpha) <= floor(error_rate * n)) <= delta': a planning figure
+    (how much calibration evidence a run needs), not part of any guarantee.
+    """
+    r = alpha / 2 if error_rate is None else float(error_rate)
+    if not 0 <= r < alpha:
+        raise ValueError(f"error_rate must lie in [0, alpha), got {error_rate!r}")
+    n0 = error_free_needed(alpha, delta_per_test)
+    for n in range(n0, 200_000):
+        if stats.binom.cdf(math.floor(r * n + 1e-9), n, alpha) <= delta_per_test:
+            return n
+    return 200_000
+
+
+def check_method(method: str, fwer: str = DEFAULT_FWER) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "ltt" and fwer not in FWER_METHODS:
+        raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
+
+
+def _check_level(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float, np.floating)) and 0 < float(value) < 1):
+        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
 
 
 def default_grid(resolution: int = 100) -> np.ndarray:
-    """Data-independent threshold grid for Learn-then-Test: 0, 1/resolution, ..., 1."""
+    """Data-independent threshold grid: 0, 1/resolution, ..., 1 (for the three-way assist threshold)."""
     return np.linspace(0.0, 1.0, resolution + 1)
+
+
+def candidate_thresholds(p: np.ndarray, alpha: float, delta: float, fwer: FwerMethod = "fixed_sequence",
+                         resolution: int | None = None) -> np.ndarray:
+    """Label-free candidate thresholds for Learn-then-Test, most conservative first.
+
+    Built from the calibration confidences alone (never the labels), so the sequence and the grid
+    are fixed before the tested outcomes are seen. Candidates automate n_min, n_min + s, ...
+    episodes, where n_min is the fewest error-free episodes that can pass a test at the
+    procedure's level (22 at alpha = delta = 0.1 for fixed sequence): thresholds that could never
+    be certified are not tested. Fixed sequence steps by 1/``resolution`` of the episodes; Holm
+    uses a coarse geometric grid of ``resolution`` points (default 20), since each extra point
+    costs it level.
+    """
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if m == 0:
+        return np.empty(0)
+    desc = np.sort(p)[::-1]
+    if fwer == "fixed_sequence":
+        res = SEQUENCE_RESOLUTION if resolution is None else int(resolution)
+        n_min = error_free_needed(alpha, delta)
+        if n_min > m:
+            return np.empty(0)
+        step = max(1, math.ceil(m / res))
+        counts = np.arange(_sequence_start(desc, alpha, delta, n_min), m + 1, step)
+    elif fwer == "holm":
+        g = HOLM_GRID_POINTS if resolution is None else int(resolution)
+        n_min = error_free_needed(alpha, delta / g)
+        if n_min > m:
+            return np.empty(0)
+        counts = np.unique(np.round(np.geomspace(n_min, m, g)).astype(np.int64))
+    else:
+        raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
+    thresholds = desc[counts - 1]
+    # ties: several counts can land on one threshold; keep each threshold once, in order
+    _, first = np.unique(-thresholds, return_index=True)
+    return thresholds[np.sort(first)]
+
+
+def _sequence_start(desc: np.ndarray, alpha: float, delta: float, n_min: int) -> int:
+    """Where the fixed sequence starts: the fewest top episodes whose test the confidences predict
+    to pass with a margin.
+
+    A sequence that starts at n_min (22 at alpha = delta = 0.1) stops for good at the first
+    error among the top 22, so it starts instead at the fewest top episodes whose test would
+    pass with the errors the confidences predict there (the START_POWER quantile of a Poisson
+    with mean sum(1 - p)). Starting lower than the optimum costs nothing: the sequence then
+    walks down from there.
+    Only the confidences are used (no label), so the sequence stays fixed before the tested
+    outcomes are seen; if nothing is predicted to pass it starts at n_min.
+    """
+    m = desc.size
+    counts = np.arange(n_min, m + 1)
+    expected = np.cumsum(1.0 - desc)[counts - 1]
+    likely_errors = stats.poisson.ppf(START_POWER, expected)
+    ok = stats.binom.cdf(likely_errors, counts, alpha) <= delta
+    return int(counts[np.argmax(ok)]) if ok.any() else n_min
 
 
 def sgr_threshold(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float) -> RiskControlResult:
@@ -114,12 +244,16 @@ def sgr_threshold(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float
 
     Binary search over the ascending confidences: a threshold whose Clopper–Pearson bound at
     delta / ceil(log2 m) is <= alpha lets the search try a lower one. The union bound over the
-    ceil(log2 m) tested thresholds makes every passing one valid; the lowest is returned.
+    ceil(log2 m) tested thresholds makes every passing one valid; the lowest is returned, and its
+    bound is what SGR certifies.
     """
     counts = SelectiveCounts.from_arrays(p, correct)
     m = counts.m
     k_tests = max(1, math.ceil(math.log2(m))) if m > 1 else 1
     d = delta / k_tests
+    n_min = error_free_needed(alpha, d)
+    if m == 0:
+        return RiskControlResult(math.inf, False, 1.0, "sgr", d, np.empty(0), 0, np.empty(0), n_min)
     z_min, z_max = 0, m - 1
     best: tuple[float, float] | None = None
     passing: list[float] = []
@@ -140,8 +274,9 @@ def sgr_threshold(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float
         if z_max - z_min <= 1:
             break
     if best is None:
-        return RiskControlResult(math.inf, False, 1.0, "sgr", d, np.empty(0), k_tests, np.array(tested))
-    return RiskControlResult(best[0], True, best[1], "sgr", d, np.array(sorted(passing)), k_tests, np.array(tested))
+        return RiskControlResult(math.inf, False, 1.0, "sgr", d, np.empty(0), k_tests, np.array(tested), n_min)
+    return RiskControlResult(best[0], True, best[1], "sgr", d, np.array(sorted(passing)), k_tests,
+                             np.array(tested), n_min)
 
 
 def ltt_valid(
@@ -150,21 +285,27 @@ def ltt_valid(
     alpha: float,
     delta: float,
     grid: np.ndarray | None = None,
-    fwer: FwerMethod = "holm",
+    fwer: FwerMethod = DEFAULT_FWER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Learn-then-Test: (valid thresholds ascending, p-value per grid point in grid order).
 
     Every returned threshold simultaneously has error among automated <= alpha, with
-    probability >= 1 - delta (family-wise error control over the grid).
+    probability >= 1 - delta (family-wise error control over the grid). ``grid`` defaults to
+    :func:`candidate_thresholds` (label-free); fixed sequence tests the grid from its most
+    conservative threshold down and stops at the first acceptance of the null.
     """
-    grid = default_grid() if grid is None else np.asarray(grid, dtype=float)
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError("grid must be a non-empty 1-d array of thresholds")
+    if fwer not in FWER_METHODS:
+        raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
+    p = np.asarray(p, dtype=float)
+    grid = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
+    if grid.ndim != 1:
+        raise ValueError("grid must be a 1-d array of thresholds")
+    if grid.size == 0:
+        return np.empty(0), np.empty(0)
     counts = SelectiveCounts.from_arrays(p, correct)
     n, k = counts.at(grid)
     pv = binomial_p_values(k, n, alpha)
     if fwer == "fixed_sequence":
-        # Test from the most conservative threshold downwards; stop at the first acceptance.
         # Thresholds automating too few episodes to ever reject ((1 - alpha)^n > delta even with
         # no errors) are skipped: that depends on the confidences only, not on the labels, so
         # the sequence is still fixed before the tested outcomes are seen.
@@ -174,14 +315,12 @@ def ltt_valid(
         ok = pv[order] <= delta
         stop = int(np.argmin(ok)) if not ok.all() else ok.size
         rejected = order[:stop]
-    elif fwer == "holm":
+    else:
         order = np.argsort(pv, kind="stable")
         levels = delta / (grid.size - np.arange(grid.size))
         ok = pv[order] <= levels
         stop = int(np.argmin(ok)) if not ok.all() else ok.size
         rejected = order[:stop]
-    else:
-        raise ValueError(f"fwer must be 'fixed_sequence' or 'holm', got {fwer!r}")
     return np.sort(grid[rejected]), pv
 
 
@@ -191,16 +330,35 @@ def ltt_threshold(
     alpha: float,
     delta: float,
     grid: np.ndarray | None = None,
-    fwer: FwerMethod = "holm",
+    fwer: FwerMethod = DEFAULT_FWER,
 ) -> RiskControlResult:
-    """Lowest Learn-then-Test-valid threshold (largest automation), or infeasible."""
-    grid_arr = default_grid() if grid is None else np.asarray(grid, dtype=float)
+    """Lowest Learn-then-Test-valid threshold (largest automation), or infeasible.
+
+    What it certifies is alpha itself at the chosen threshold (P(error > alpha) <= delta); a
+    Clopper–Pearson limit computed after choosing the threshold is no guarantee and is not given.
+    """
+    p = np.asarray(p, dtype=float)
+    grid_arr = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
     valid, _ = ltt_valid(p, correct, alpha, delta, grid_arr, fwer)
-    d = delta if fwer == "fixed_sequence" else delta / grid_arr.size
+    d = delta if fwer == "fixed_sequence" else delta / max(1, grid_arr.size)
+    n_min = error_free_needed(alpha, d)
+    method = f"ltt_{fwer}"
     if valid.size == 0:
-        return RiskControlResult(math.inf, False, 1.0, f"ltt_{fwer}", d, valid, grid_arr.size)
-    counts = SelectiveCounts.from_arrays(p, correct)
-    t = float(valid[0])
-    n, k = counts.at(t)
-    bound = float(clopper_pearson_upper(k, n, delta))
-    return RiskControlResult(t, True, bound, f"ltt_{fwer}", d, valid, grid_arr.size)
+        return RiskControlResult(math.inf, False, 1.0, method, d, valid, grid_arr.size, grid_arr, n_min)
+    return RiskControlResult(float(valid[0]), True, float(alpha), method, d, valid, grid_arr.size, grid_arr, n_min)
+
+
+def risk_control(
+    p: np.ndarray,
+    correct: np.ndarray,
+    alpha: float,
+    delta: float,
+    method: str = DEFAULT_METHOD,
+    fwer: str = DEFAULT_FWER,
+    grid: np.ndarray | None = None,
+) -> RiskControlResult:
+    """The lowest threshold certified by ``method`` (``ltt`` with ``fwer``, or ``sgr``)."""
+    check_method(method, fwer)
+    if method == "sgr":
+        return sgr_threshold(p, correct, alpha, delta)
+    return ltt_threshold(p, correct, alpha, delta, grid, fwer)  # type: ignore[arg-type]

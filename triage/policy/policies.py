@@ -1,9 +1,21 @@
-"""Routing policies: from calibration (p, correct) and a cost model to a serialisable Policy.
+"""Routing policies as estimators: ``fit(p, correct)`` on calibration data, ``route(p)`` after.
+
+One class per kind (:class:`ChowPolicy`, :class:`GuaranteedPolicy`, :class:`HumanParityPolicy`,
+:class:`CapacityPolicy`, :class:`ThreeWayPolicy`), each following scikit-learn's conventions
+(parameters in ``__init__``, learned state with a trailing underscore, ``clone``-able). A fitted
+estimator's ``policy_`` is the serialisable, versioned :class:`Policy` record the router, the
+service and MLflow carry.
 
 Every policy routes by thresholds on the calibrated probability ``p`` that the automated code
-set is exactly right: ``p >= t_automate`` -> automate, ``t_assist <= p < t_automate`` -> assisted
+list is right: ``p >= t_automate`` -> automate, ``t_assist <= p < t_automate`` -> assisted
 review, otherwise manual. The one exception is the Chow rule under DRG-weighted costs, which
 compares per-episode expected costs because the error cost differs between episodes.
+
+Per care setting: ``fit(p, correct, groups=settings)`` chooses one set of thresholds per group.
+Guarantee-bearing kinds split delta equally across the groups present at fit time (a
+Bonferroni split fixed before any label is seen), so the error among automated episodes is
+<= alpha in every group at once with probability >= 1 - delta; a group without enough evidence
+automates nothing and the policy says so. Episodes of a group unseen at fit time go to people.
 """
 
 from __future__ import annotations
@@ -13,26 +25,33 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
+from triage.jsonsafe import to_plain
 from triage.policy.costs import CostModel, check_correct, check_probabilities
 from triage.policy.guarantees import (
+    DEFAULT_FWER,
+    DEFAULT_METHOD,
     SelectiveCounts,
+    check_method,
     clopper_pearson_interval,
     clopper_pearson_upper,
     default_grid,
-    ltt_threshold,
     ltt_valid,
+    risk_control,
     sgr_threshold,
 )
 from triage.policy.human import human_parity_alpha
 
-POLICY_SCHEMA_VERSION = 1
+POLICY_SCHEMA_VERSION = 2
+#: Older records the loader still reads (version 1: one set of thresholds, no groups).
+READABLE_SCHEMA_VERSIONS = (1, 2)
 KINDS = ("chow", "capacity", "guaranteed", "human_parity", "three_way")
 ROUTES = np.array(["automate", "assist", "manual"])
-Method = Literal["sgr", "ltt"]
 
 
 class InfeasiblePolicyError(ValueError):
@@ -40,15 +59,8 @@ class InfeasiblePolicyError(ValueError):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, (np.floating, np.integer)):
-        return _jsonable(value.item())
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+    """Infinite thresholds as "inf"/"-inf" (read back by ``_unjson_threshold``), NaN as None."""
+    return to_plain(value, nonfinite="string")
 
 
 def _unjson_threshold(value: Any) -> float | None:
@@ -77,6 +89,10 @@ class Policy:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     schema_version: int = POLICY_SCHEMA_VERSION
     version: str = ""
+    #: what the groups are (e.g. "care_setting"); None for one set of thresholds for everyone
+    group_by: str | None = None
+    #: per group: t_automate, t_assist, feasible, note, guarantee, n_calibration, n_correct
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -85,6 +101,11 @@ class Policy:
             raise ValueError(
                 f"Policy.t_assist ({self.t_assist}) must not exceed Policy.t_automate ({self.t_automate})"
             )
+        if self.group_by is not None and not self.groups:
+            raise ValueError("Policy.groups is empty but group_by is set: a grouped policy needs thresholds per group")
+        for name, g in self.groups.items():
+            if g.get("t_assist") is not None and g["t_assist"] > g["t_automate"]:
+                raise ValueError(f"Policy.groups[{name!r}]: t_assist must not exceed t_automate")
         if not self.version:
             self.version = self.content_hash()
 
@@ -99,6 +120,9 @@ class Policy:
             "constraints": self.constraints,
             "schema_version": self.schema_version,
         }
+        if self.group_by is not None:  # version-1 records hash as they always did
+            content["group_by"] = self.group_by
+            content["groups"] = {k: {f: g.get(f) for f in ("t_automate", "t_assist")} for k, g in self.groups.items()}
         blob = json.dumps(_jsonable(content), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -106,9 +130,38 @@ class Policy:
     def cost_model(self) -> CostModel:
         return CostModel.from_dict(self.costs)
 
-    def route(self, p: Any, weight_gap: Any = None) -> np.ndarray:
-        """Route each episode: an array of 'automate' / 'assist' / 'manual'."""
+    def thresholds_for(self, group: Any = None) -> tuple[float, float | None]:
+        """(t_automate, t_assist) that apply to an episode of ``group`` (an unseen group: manual)."""
+        if self.group_by is None:
+            return self.t_automate, self.t_assist
+        g = self.groups.get(str(group))
+        if g is None:
+            return math.inf, None
+        return float(g["t_automate"]), (None if g.get("t_assist") is None else float(g["t_assist"]))
+
+    def route(self, p: Any, weight_gap: Any = None, groups: Any = None) -> np.ndarray:
+        """Route each episode: an array of 'automate' / 'assist' / 'manual'.
+
+        A grouped policy needs ``groups`` (one label per episode, e.g. its care setting).
+        """
         p = check_probabilities("p", p)
+        if self.group_by is not None:
+            if groups is None:
+                raise ValueError(f"this policy routes per {self.group_by}: route(p, groups=...) is required")
+            labels = np.asarray(groups, dtype=object).astype(str)
+            if labels.shape != p.shape:
+                raise ValueError(f"groups has {labels.shape[0]} values, p has {p.shape[0]}")
+            t_auto = np.full(p.shape[0], math.inf)
+            t_as = np.full(p.shape[0], math.inf)
+            for name in np.unique(labels):
+                ta, ts = self.thresholds_for(name)
+                m = labels == name
+                t_auto[m] = ta
+                t_as[m] = math.inf if ts is None else ts
+            out = np.full(p.shape[0], "manual", dtype=object)
+            out[p >= t_as] = "assist"
+            out[p >= t_auto] = "automate"
+            return out.astype(str)
         if self.rule == "expected_cost":
             if weight_gap is None:
                 raise ValueError("this policy uses DRG-weighted error costs: route(p, weight_gap=...) is required")
@@ -137,13 +190,20 @@ class Policy:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"policy has unknown field(s) {sorted(unknown)}")
-        if data.get("schema_version", POLICY_SCHEMA_VERSION) != POLICY_SCHEMA_VERSION:
+        if data.get("schema_version", POLICY_SCHEMA_VERSION) not in READABLE_SCHEMA_VERSIONS:
             raise ValueError(
-                f"policy schema_version {data['schema_version']!r} is not supported (expected {POLICY_SCHEMA_VERSION})"
+                f"policy schema_version {data['schema_version']!r} is not supported (readable: {READABLE_SCHEMA_VERSIONS})"
             )
         kwargs = dict(data)
         kwargs["t_automate"] = _unjson_threshold(data["t_automate"])
         kwargs["t_assist"] = _unjson_threshold(data.get("t_assist"))
+        groups = data.get("groups") or {}
+        if not isinstance(groups, dict):
+            raise ValueError("policy field 'groups' must be an object of group -> thresholds")  # noqa: TRY004
+        kwargs["groups"] = {
+            str(k): {**g, "t_automate": _unjson_threshold(g.get("t_automate")), "t_assist": _unjson_threshold(g.get("t_assist"))}
+            for k, g in groups.items()
+        }
         CostModel.from_dict(data["costs"])  # validates, naming the bad field
         policy = cls(**kwargs)
         if data.get("version") and data["version"] != policy.content_hash():
@@ -176,19 +236,31 @@ def summarise_routing(
     weight_gap: Any = None,
     level: float = 0.95,
 ) -> dict[str, Any]:
-    """Rates, error among automated with an exact interval, and cost per episode of a routing."""
+    """Rates, error among automated with an exact interval, and costs of a routing.
+
+    The interval (``automated_error_lower``/``upper``) is a two-sided Clopper–Pearson interval on
+    *these* episodes: a description of a sample, not the policy's guarantee. Savings are split
+    into what automation saved (at its realised error) and what assisted review saved, which
+    rests on the assumed assist cost and assist-error cost.
+    """
     n = routes.shape[0]
     auto = routes == "automate"
+    assist = routes == "assist"
     n_auto = int(auto.sum())
     k = int((~correct[auto]).sum())
     lo, hi = clopper_pearson_interval(k, n_auto, level)
+    a_lo, a_hi = clopper_pearson_interval(n_auto, n, level)
     realised = costs.realised_costs(routes, correct, weight_gap)
+    manual = float(costs.manual_cost)
+    err = costs.error_costs(n, weight_gap)
     out: dict[str, Any] = {
         "n": n,
         "n_automated": n_auto,
         "automated_errors": k,
         "automation_rate": n_auto / n if n else float("nan"),
-        "assist_rate": float((routes == "assist").mean()) if n else float("nan"),
+        "automation_rate_lower": float(a_lo),
+        "automation_rate_upper": float(a_hi),
+        "assist_rate": float(assist.mean()) if n else float("nan"),
         "manual_rate": float((routes == "manual").mean()) if n else float("nan"),
         "automated_error_rate": k / n_auto if n_auto else float("nan"),
         "automated_error_lower": float(lo),
@@ -197,6 +269,10 @@ def summarise_routing(
         "oracle_automation_rate": float(correct.mean()) if n else float("nan"),
         "cost_per_episode": float(realised.mean()) if n else float("nan"),
         "cost_per_episode_all_human": costs.all_human_cost(),
+        "saving_from_automation_per_episode": (
+            float((manual - np.where(correct[auto], 0.0, err[auto])).sum() / n) if n else float("nan")),
+        "saving_from_assist_per_episode": (
+            float((manual - realised[assist]).sum() / n) if n else float("nan")),
     }
     out["cost_saving_per_episode"] = out["cost_per_episode_all_human"] - out["cost_per_episode"]
     if p is not None:
@@ -206,8 +282,20 @@ def summarise_routing(
     return out
 
 
+def oracle_automation_at(alpha: float, correct_rate: float) -> float:
+    """Best automation any router could reach at error <= alpha: min(1, EMR / (1 - alpha)).
+
+    An oracle automates every correct episode and adds wrong ones until their share is alpha.
+    """
+    if not 0 <= alpha < 1:
+        raise ValueError(f"alpha must lie in [0, 1), got {alpha!r}")
+    if not np.isfinite(correct_rate):
+        return float("nan")
+    return float(min(1.0, correct_rate / (1.0 - alpha)))
+
+
 # ---------------------------------------------------------------------------------------------
-# the policies
+# helpers shared by the policy kinds
 
 
 def chow_thresholds(costs: CostModel, error_cost: float | None = None) -> tuple[float, float | None]:
@@ -232,28 +320,12 @@ def chow_thresholds(costs: CostModel, error_cost: float | None = None) -> tuple[
     return t_auto, t_assist
 
 
-def _counts_split(p: np.ndarray, correct: np.ndarray, t_auto: float, t_assist: float | None) -> np.ndarray:
+def _split(p: np.ndarray, t_auto: float, t_assist: float | None) -> np.ndarray:
     out = np.full(p.shape[0], "manual", dtype=object)
     if t_assist is not None:
         out[p >= t_assist] = "assist"
     out[p >= t_auto] = "automate"
     return out.astype(str)
-
-
-def _risk_control(
-    p: np.ndarray,
-    correct: np.ndarray,
-    alpha: float,
-    delta: float,
-    method: Method,
-    grid: np.ndarray | None,
-    fwer: str,
-):
-    if method == "sgr":
-        return sgr_threshold(p, correct, alpha, delta)
-    if method == "ltt":
-        return ltt_threshold(p, correct, alpha, delta, grid, fwer)  # type: ignore[arg-type]
-    raise ValueError(f"method must be 'sgr' or 'ltt', got {method!r}")
 
 
 def _three_way_search(
@@ -282,7 +354,7 @@ def _three_way_search(
         auto_cost[ia2]
         + (assist_cost[is2] - assist_cost[ia2])
         + is2 * float(costs.manual_cost)
-    ) / m
+    ) / max(m, 1)
     flat = int(np.argmin(total))
     a_i, s_i = np.unravel_index(flat, total.shape)
     t_auto = float(automate_candidates[a_i])
@@ -291,153 +363,383 @@ def _three_way_search(
     return t_auto, t_assist, float(total[a_i, s_i])
 
 
-def _check_alpha_delta(alpha: float | None, delta: float, needed: bool) -> None:
-    if needed and alpha is None:
-        raise ValueError("alpha (target error rate among automated episodes) is required for this policy")
-    if alpha is not None and not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+def _check_unit(name: str, value: Any, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0 < float(value) < 1:
+        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
 
 
-def choose_policy(
-    kind: str,
-    p_cal: Any,
-    correct_cal: Any,
-    costs: CostModel,
-    alpha: float | None = None,
-    delta: float = 0.1,
-    method: Method | None = None,
-    fwer: str = "holm",
-    grid: Any = None,
-    human_reference: str = "uk_hospital",
-    weight_gap: Any = None,
-    level: float = 0.95,
-    strict: bool = False,
-) -> Policy:
-    """Choose a routing policy on calibration data.
-
-    kinds: ``chow`` (Bayes rule from costs), ``capacity`` (automate the most confident episodes
-    human capacity cannot absorb; with ``alpha``, check the guarantee), ``guaranteed`` (lowest
-    threshold with error among automated <= alpha w.p. >= 1 - delta), ``human_parity`` (the same
-    with alpha = 1 - published human instance accuracy), ``three_way`` (automate / assist /
-    manual thresholds minimising calibration cost, t_automate constrained to guaranteed-valid
-    thresholds when ``alpha`` is given; needs ``costs.assist_cost``).
-
-    ``method`` (default: ``sgr``; ``ltt`` for ``three_way``) picks SGR or Learn-then-Test with
-    ``fwer`` (``holm`` or ``fixed_sequence``) over ``grid`` (default 0, 0.01, ..., 1).
-
-    An infeasible target gives a Policy with ``feasible=False`` that automates nothing (or, for
-    capacity, the capacity-driven threshold) and a ``note`` saying why; ``strict=True`` raises
-    :class:`InfeasiblePolicyError` instead.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if method is None:
-        # SGR for one threshold; LTT for three-way, whose cost search needs the whole valid set
-        # (SGR only certifies the few thresholds its binary search visits, all near alpha).
-        method = "ltt" if kind == "three_way" else "sgr"
+def _check_costs(costs: Any) -> CostModel:
     if not isinstance(costs, CostModel):
-        raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")  # noqa: TRY004 (the project reports bad input as ValueError)
-    p = check_probabilities("p_cal", p_cal)
-    if p.size == 0:
-        raise ValueError("p_cal is empty: a policy needs calibration episodes")
-    correct = check_correct("correct_cal", correct_cal, p.shape[0])
-    if kind == "human_parity":
-        alpha = human_parity_alpha(human_reference)
-    _check_alpha_delta(alpha, delta, needed=kind in ("guaranteed", "human_parity"))
-    grid_arr = None if grid is None else np.asarray(grid, dtype=float)
-    err_cost = costs.error_costs(p.shape[0], weight_gap)
-    constraints: dict[str, Any] = {
-        "alpha": alpha,
-        "delta": delta,
-        "capacity": costs.capacity,
-        "period_episodes": costs.period_episodes,
-        "method": method if alpha is not None else None,
-        "fwer": fwer if (alpha is not None and method == "ltt") else None,
-    }
-    if kind == "human_parity":
-        constraints["human_reference"] = human_reference
-    feasible, note, rule = True, "", "threshold"
-    t_assist: float | None = None
+        raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")  # noqa: TRY004 (bad input is a ValueError here)
+    return costs
 
-    if kind == "chow":
-        mean_err = float(err_cost.mean())
-        t_auto, t_assist = chow_thresholds(costs, mean_err)
-        if costs.drg_weighted:
-            rule = "expected_cost"
-            note = "thresholds shown are for the mean calibration error cost; routing compares per-episode costs"
-    elif kind in ("guaranteed", "human_parity"):
-        res = _risk_control(p, correct, alpha, delta, method, grid_arr, fwer)  # type: ignore[arg-type]
-        t_auto = res.threshold
-        constraints["delta_per_test"] = res.delta_per_test
+
+# ---------------------------------------------------------------------------------------------
+# the policy estimators
+
+
+class RoutingPolicy(BaseEstimator):
+    """Base of the policy kinds: ``fit(p, correct, groups=None)`` then ``route(p, groups=None)``.
+
+    Subclasses set ``kind`` and implement ``_fit_group(p, correct, delta, err_cost)`` returning the
+    thresholds of one group (or of everyone) and what they certify.
+    """
+
+    kind: ClassVar[str] = ""
+    #: whether delta is split across groups (kinds that certify a guarantee)
+    _splits_delta: ClassVar[bool] = True
+    #: whether the kind can hold one set of thresholds per group
+    _groupable: ClassVar[bool] = True
+
+    # -- to implement ----------------------------------------------------------------------------
+    def _costs(self) -> CostModel:
+        return _check_costs(getattr(self, "costs", None) or CostModel())
+
+    def _alpha(self) -> float | None:
+        return getattr(self, "alpha", None)
+
+    def _validate(self) -> None:
+        _check_unit("delta", getattr(self, "delta", 0.1))
+        if hasattr(self, "method"):
+            check_method(self.method, self.fwer)
+
+    def _constraints(self) -> dict[str, Any]:
+        alpha = self._alpha()
+        out = {"alpha": alpha, "delta": getattr(self, "delta", None)}
+        if alpha is not None and hasattr(self, "method"):
+            out.update(method=self.method, fwer=self.fwer if self.method == "ltt" else None)
+        else:
+            out.update(method=None, fwer=None)
+        costs = self._costs()
+        out.update(capacity=costs.capacity, period_episodes=costs.period_episodes)
+        return out
+
+    def _fit_group(self, p: np.ndarray, correct: np.ndarray, delta: float, err_cost: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- estimator API ---------------------------------------------------------------------------
+    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None) -> RoutingPolicy:
+        """Choose thresholds on calibration data; ``groups`` gives one set per group (delta split)."""
+        self._validate()
+        p = check_probabilities("p", p)
+        if p.size == 0:
+            raise ValueError("p is empty: a policy needs calibration episodes")
+        correct = check_correct("correct", correct, p.shape[0])
+        costs = self._costs()
+        err_cost = costs.error_costs(p.shape[0], weight_gap)
+        delta = float(getattr(self, "delta", 0.1))
+        constraints = self._constraints()
+        if groups is None or not self._groupable:
+            one = self._fit_group(p, correct, delta, err_cost)
+            constraints.update(one.pop("constraints", {}))
+            routes = one.pop("routes", None)
+            if routes is None:
+                routes = _split(p, one["t_automate"], one["t_assist"])
+            self.groups_ = None
+            self.policy_ = self._record(one["t_automate"], one["t_assist"], constraints, routes, p, correct,
+                                        weight_gap, one["feasible"], one["note"], one.get("rule", "threshold"),
+                                        guarantee=one.get("guarantee"))
+            return self
+        labels = np.asarray(groups, dtype=object).astype(str)
+        if labels.shape != p.shape:
+            raise ValueError(f"groups has {labels.shape[0]} values, p has {p.shape[0]}")
+        names = sorted(np.unique(labels).tolist())
+        d = delta / len(names) if self._splits_delta else delta
+        constraints.update(group_delta=d, n_groups=len(names))
+        routes = np.full(p.shape[0], "manual", dtype=object)
+        per: dict[str, dict[str, Any]] = {}
+        for name in names:
+            m = labels == name
+            g = self._fit_group(p[m], correct[m], d, err_cost[m])
+            g.pop("constraints", None)
+            g.pop("rule", None)
+            r = g.pop("routes", None)
+            routes[m] = _split(p[m], g["t_automate"], g["t_assist"]) if r is None else r
+            auto = routes[m] == "automate"
+            per[name] = {
+                "t_automate": float(g["t_automate"]),
+                "t_assist": None if g["t_assist"] is None else float(g["t_assist"]),
+                "feasible": bool(g["feasible"]),
+                "note": g["note"],
+                "guarantee": g.get("guarantee"),
+                "n_calibration": int(m.sum()),
+                "n_correct": int(correct[m].sum()),
+                "n_automated": int(auto.sum()),
+                "automation_rate": float(auto.mean()),
+                "error_free_needed": g.get("error_free_needed"),
+            }
+        self.groups_ = names
+        feasible = any(g["feasible"] for g in per.values())
+        notes = "; ".join(f"{k}: {g['note']}" for k, g in per.items() if g["note"])
+        guarantees = [g["guarantee"] for g in per.values() if g["guarantee"] is not None and g["n_automated"]]
+        self.policy_ = self._record(math.inf, None, constraints, routes.astype(str), p, correct, weight_gap,
+                                    feasible, notes, "threshold", guarantee=max(guarantees) if guarantees else None,
+                                    group_by="care_setting", groups=per)
+        return self
+
+    def route(self, p: Any, groups: Any = None, weight_gap: Any = None) -> np.ndarray:
+        """'automate' / 'assist' / 'manual' per episode under the fitted thresholds."""
+        check_is_fitted(self, "policy_")
+        return self.policy_.route(p, weight_gap=weight_gap, groups=groups)
+
+    def _record(self, t_auto, t_assist, constraints, routes, p, correct, weight_gap, feasible, note, rule,
+                guarantee=None, group_by=None, groups=None) -> Policy:
+        expected = summarise_routing(np.asarray(routes).astype(str), correct, self._costs(), p=p,
+                                     weight_gap=weight_gap)
+        # what the procedure certifies: P(error among automated > guarantee) <= delta
+        expected["automated_error_guarantee"] = guarantee if expected["n_automated"] else None
+        return Policy(
+            kind=self.kind,
+            t_automate=float(t_auto),
+            t_assist=None if t_assist is None else float(t_assist),
+            costs=self._costs().to_dict(),
+            constraints=_jsonable(constraints),
+            expected=_jsonable(expected),
+            feasible=bool(feasible),
+            note=note,
+            rule=rule,
+            group_by=group_by,
+            groups=groups or {},
+        )
+
+    # -- guaranteed thresholds shared by several kinds ----------------------------------------------
+    def _certified(self, p, correct, alpha, delta) -> dict[str, Any]:
+        res = risk_control(p, correct, alpha, delta, self.method, self.fwer)
+        note = ""
         if not res.feasible:
-            feasible = False
-            note = (
-                f"no threshold keeps the error among automated episodes <= alpha={alpha:g} with "
-                f"probability >= {1 - delta:g} on {p.size} calibration episodes: automate nothing"
-            )
-    elif kind == "capacity":
-        share = costs.human_capacity_share
-        if share is None:
+            n_ok = int(correct.sum())
+            note = (f"no threshold certifies error <= {alpha:g} at 1 - delta = {1 - delta:.4g} on {p.size} calibration "
+                    f"episodes ({n_ok} correct; the first test needs >= {res.error_free_needed} automated episodes "
+                    "without an error): automate nothing")
+        return {"t_automate": res.threshold, "feasible": res.feasible, "note": note,
+                "guarantee": res.guarantee if res.feasible else None, "error_free_needed": res.error_free_needed,
+                "result": res}
+
+
+class ChowPolicy(RoutingPolicy):
+    """Bayes (Chow) rule from costs alone: automate when (1 - p)·error_cost beats a human route.
+
+    No guarantee: it trusts the calibration of ``p``. Under DRG-weighted costs it compares
+    per-episode expected costs (``rule == "expected_cost"``) and needs ``weight_gap`` to route.
+    """
+
+    kind = "chow"
+    _splits_delta = False
+
+    def __init__(self, costs: CostModel | None = None) -> None:
+        self.costs = costs
+
+    def _validate(self) -> None:
+        self._costs()
+
+    def _constraints(self) -> dict[str, Any]:
+        costs = self._costs()
+        return {"alpha": None, "delta": None, "method": None, "fwer": None, "capacity": costs.capacity,
+                "period_episodes": costs.period_episodes}
+
+    def _fit_group(self, p, correct, delta, err_cost):
+        t_auto, t_assist = chow_thresholds(self._costs(), float(err_cost.mean()) if err_cost.size else None)
+        out = {"t_automate": t_auto, "t_assist": t_assist, "feasible": True, "note": "", "guarantee": None}
+        if self._costs().drg_weighted:
+            out["rule"] = "expected_cost"
+            out["note"] = "thresholds shown are for the mean calibration error cost; routing compares per-episode costs"
+        return out
+
+    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None) -> ChowPolicy:
+        super().fit(p, correct, None if self._costs().drg_weighted else groups, weight_gap)
+        if self.policy_.rule == "expected_cost":
+            # routes under the per-episode rule, not the mean-cost thresholds
+            p_arr = check_probabilities("p", p)
+            routes = self.policy_.route(p_arr, weight_gap)
+            self.policy_.expected = _jsonable(summarise_routing(routes, check_correct("correct", correct, p_arr.size),
+                                                                self._costs(), p=p_arr, weight_gap=weight_gap))
+        return self
+
+
+class GuaranteedPolicy(RoutingPolicy):
+    """Largest automation with error among automated <= ``alpha`` w.p. >= 1 - ``delta``.
+
+    ``method``: ``ltt`` (Learn-then-Test; ``fwer`` ``fixed_sequence`` over a label-free sequence, or
+    ``holm`` over a coarse label-free grid) or ``sgr``. See :mod:`triage.policy.guarantees`.
+    """
+
+    kind = "guaranteed"
+
+    def __init__(self, alpha: float = 0.1, delta: float = 0.1, method: str = DEFAULT_METHOD,
+                 fwer: str = DEFAULT_FWER, costs: CostModel | None = None) -> None:
+        self.alpha = alpha
+        self.delta = delta
+        self.method = method
+        self.fwer = fwer
+        self.costs = costs
+
+    def _validate(self) -> None:
+        _check_unit("alpha", self._alpha())
+        super()._validate()
+
+    def _fit_group(self, p, correct, delta, err_cost):
+        out = self._certified(p, correct, self._alpha(), delta)
+        out.pop("result")
+        out["t_assist"] = None
+        out["constraints"] = {"error_free_needed": out["error_free_needed"]}
+        return out
+
+
+class HumanParityPolicy(GuaranteedPolicy):
+    """The guaranteed policy at alpha = 1 - a published human instance accuracy (seed §3.5)."""
+
+    kind = "human_parity"
+
+    def __init__(self, reference: str = "uk_hospital", delta: float = 0.1, method: str = DEFAULT_METHOD,
+                 fwer: str = DEFAULT_FWER, costs: CostModel | None = None) -> None:
+        self.reference = reference
+        self.delta = delta
+        self.method = method
+        self.fwer = fwer
+        self.costs = costs
+
+    def _alpha(self) -> float:
+        return human_parity_alpha(self.reference)
+
+    def _constraints(self) -> dict[str, Any]:
+        return {**super()._constraints(), "human_reference": self.reference}
+
+
+class CapacityPolicy(RoutingPolicy):
+    """Automate the most confident episodes that human capacity cannot absorb.
+
+    With ``alpha``, checks the guarantee at that threshold (Clopper–Pearson at delta, a single
+    test fixed by the capacity before any label is seen) and says when it fails. Capacity is a
+    department-wide constraint, so the thresholds are shared by every group.
+    """
+
+    kind = "capacity"
+    _groupable = False
+
+    def __init__(self, costs: CostModel | None = None, alpha: float | None = None, delta: float = 0.1,
+                 method: str = DEFAULT_METHOD, fwer: str = DEFAULT_FWER) -> None:
+        self.costs = costs
+        self.alpha = alpha
+        self.delta = delta
+        self.method = method
+        self.fwer = fwer
+
+    def _validate(self) -> None:
+        _check_unit("alpha", self.alpha, optional=True)
+        super()._validate()
+        if self._costs().human_capacity_share is None:
             raise ValueError("CostModel.capacity and CostModel.period_episodes are required for the capacity policy")
+
+    def _fit_group(self, p, correct, delta, err_cost):
+        costs = self._costs()
+        share = costs.human_capacity_share
         need = max(0.0, 1.0 - share)
-        constraints["required_automation_rate"] = need
         n_need = math.ceil(need * p.size - 1e-9)
         t_auto = math.inf if n_need == 0 else float(np.sort(p)[::-1][n_need - 1])
-        if alpha is not None and n_need > 0:
-            counts = SelectiveCounts.from_arrays(p, correct)
-            n_a, k_a = counts.at(t_auto)
+        constraints: dict[str, Any] = {"required_automation_rate": need}
+        feasible, note, guarantee = True, "", None
+        if self.alpha is not None and n_need > 0:
+            n_a, k_a = SelectiveCounts.from_arrays(p, correct).at(t_auto)
             bound = float(clopper_pearson_upper(k_a, n_a, delta))
             constraints["automated_error_bound"] = bound
-            if bound > alpha:
+            if bound > self.alpha:
                 feasible = False
-                best = _risk_control(p, correct, alpha, delta, method, grid_arr, fwer)  # type: ignore[arg-type]
-                reach = float((p >= best.threshold).mean()) if best.feasible else 0.0
+                best = self._certified(p, correct, self.alpha, delta)
+                reach = float((p >= best["t_automate"]).mean()) if best["feasible"] else 0.0
                 note = (
                     f"capacity {costs.capacity:g} of {costs.period_episodes:g} episodes per period requires automating "
                     f">= {need:.1%}, but the error among those automated is only bounded by {bound:.3f} > "
-                    f"alpha={alpha:g} (at 1 - delta = {1 - delta:g}); the guaranteed policy reaches {reach:.1%}"
+                    f"alpha={self.alpha:g} (at 1 - delta = {1 - delta:g}); the guaranteed policy reaches {reach:.1%}"
                 )
-    else:  # three_way
-        if not costs.has_assist:
-            raise ValueError("CostModel.assist_cost is required for the three_way policy")
-        assist_grid = default_grid() if grid_arr is None else grid_arr
-        if alpha is None:
-            candidates = np.concatenate([assist_grid, [math.inf]])
-        else:
-            if method == "sgr":
-                candidates = sgr_threshold(p, correct, alpha, delta).valid_thresholds
             else:
-                candidates, _ = ltt_valid(p, correct, alpha, delta, grid_arr, fwer)  # type: ignore[arg-type]
-            candidates = np.concatenate([candidates, [math.inf]])
-            if candidates.size == 1:
-                feasible = False
-                note = f"no threshold meets alpha={alpha:g} at 1 - delta = {1 - delta:g}: automate nothing"
-        t_auto, t_assist, _ = _three_way_search(p, correct, costs, candidates, assist_grid, err_cost)
+                guarantee = bound
+        return {"t_automate": t_auto, "t_assist": None, "feasible": feasible, "note": note,
+                "guarantee": guarantee, "constraints": constraints}
 
-    if not feasible and strict:
-        raise InfeasiblePolicyError(note)
-    if rule == "expected_cost":
-        routes = Policy(kind, t_auto, t_assist, costs.to_dict(), constraints, {}, rule=rule).route(p, weight_gap)
-    else:
-        routes = _counts_split(p, correct, t_auto, t_assist)
-    expected = summarise_routing(routes, correct, costs, p=p, weight_gap=weight_gap, level=level)
-    if alpha is not None and expected["n_automated"]:
-        expected["automated_error_guaranteed_upper"] = float(
-            clopper_pearson_upper(expected["automated_errors"], expected["n_automated"], delta)
-        )
-    return Policy(
-        kind=kind,
-        t_automate=float(t_auto),
-        t_assist=None if t_assist is None else float(t_assist),
-        costs=costs.to_dict(),
-        constraints=constraints,
-        expected=_jsonable(expected),
-        feasible=feasible,
-        note=note,
-        rule=rule,
-    )
+
+class ThreeWayPolicy(RoutingPolicy):
+    """Automate / assist / manual thresholds minimising calibration cost.
+
+    With ``alpha``, t_automate is restricted to thresholds the risk-control method certifies
+    (error among automated <= alpha w.p. >= 1 - delta); ``costs.assist_cost`` is required.
+    """
+
+    kind = "three_way"
+
+    def __init__(self, costs: CostModel | None = None, alpha: float | None = 0.1, delta: float = 0.1,
+                 method: str = DEFAULT_METHOD, fwer: str = DEFAULT_FWER) -> None:
+        self.costs = costs
+        self.alpha = alpha
+        self.delta = delta
+        self.method = method
+        self.fwer = fwer
+
+    def _validate(self) -> None:
+        _check_unit("alpha", self.alpha, optional=True)
+        super()._validate()
+        if not self._costs().has_assist:
+            raise ValueError("CostModel.assist_cost is required for the three_way policy")
+
+    def _fit_group(self, p, correct, delta, err_cost):
+        grid = default_grid()
+        feasible, note, guarantee, needed = True, "", None, None
+        if self.alpha is None:
+            candidates = np.concatenate([grid, [math.inf]])
+        else:
+            cert = self._certified(p, correct, self.alpha, delta)
+            res = cert["result"]
+            needed = res.error_free_needed
+            if self.method == "sgr":
+                valid = res.valid_thresholds
+            else:
+                valid, _ = ltt_valid(p, correct, self.alpha, delta, res.tested_thresholds, self.fwer)
+            candidates = np.concatenate([valid, [math.inf]])
+            if valid.size == 0:
+                feasible, note = False, cert["note"]
+        t_auto, t_assist, _ = _three_way_search(p, correct, self._costs(), candidates, grid, err_cost)
+        if self.alpha is not None and math.isfinite(t_auto):
+            if self.method == "sgr":
+                n_a, k_a = SelectiveCounts.from_arrays(p, correct).at(t_auto)
+                guarantee = float(clopper_pearson_upper(k_a, n_a, res.delta_per_test))
+            else:
+                guarantee = float(self.alpha)
+        return {"t_automate": t_auto, "t_assist": t_assist, "feasible": feasible, "note": note,
+                "guarantee": guarantee, "error_free_needed": needed}
+
+
+#: One class per kind; config, CLI and service derive their choices from this mapping.
+POLICY_CLASSES: dict[str, type[RoutingPolicy]] = {
+    cls.kind: cls for cls in (ChowPolicy, CapacityPolicy, GuaranteedPolicy, HumanParityPolicy, ThreeWayPolicy)
+}
+assert tuple(sorted(POLICY_CLASSES)) == tuple(sorted(KINDS))
+
+
+def make_policy(kind: str, costs: CostModel | None = None, alpha: float | None = None, delta: float = 0.1,
+                method: str | None = None, fwer: str | None = None, human_reference: str | None = None) -> RoutingPolicy:
+    """An unfitted policy of ``kind`` from the settings a run, a router or the service holds.
+
+    Each kind takes the settings it uses and ignores the others (Chow uses no alpha, human
+    parity derives its own).
+    """
+    if kind not in POLICY_CLASSES:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    method = method or DEFAULT_METHOD
+    fwer = fwer or DEFAULT_FWER
+    if kind == "chow":
+        return ChowPolicy(costs=costs)
+    if kind == "guaranteed":
+        if alpha is None:
+            raise ValueError("alpha (target error rate among automated episodes) is required for the guaranteed policy")
+        return GuaranteedPolicy(alpha=alpha, delta=delta, method=method, fwer=fwer, costs=costs)
+    if kind == "human_parity":
+        return HumanParityPolicy(reference=human_reference or "uk_hospital", delta=delta, method=method, fwer=fwer,
+                                 costs=costs)
+    if kind == "capacity":
+        return CapacityPolicy(costs=costs, alpha=alpha, delta=delta, method=method, fwer=fwer)
+    return ThreeWayPolicy(costs=costs, alpha=alpha, delta=delta, method=method, fwer=fwer)
 
 
 def evaluate_policy(
@@ -446,16 +748,18 @@ def evaluate_policy(
     correct_test: Any,
     costs: CostModel | None = None,
     weight_gap: Any = None,
+    groups: Any = None,
     level: float = 0.95,
 ) -> dict[str, Any]:
     """Realised routing on test data: rates, error among automated with exact interval, costs.
 
-    ``weight_gap`` is used for routing (Chow, DRG-weighted) and for the realised error cost.
+    ``weight_gap`` is used for routing (Chow, DRG-weighted) and for the realised error cost. With
+    ``groups`` (required by a grouped policy) the result also holds ``by_group``.
     """
     costs = policy.cost_model if costs is None else costs
     p = check_probabilities("p_test", p_test)
     correct = check_correct("correct_test", correct_test, p.shape[0])
-    routes = policy.route(p, weight_gap)
+    routes = policy.route(p, weight_gap, groups=groups)
     out = summarise_routing(routes, correct, costs, p=p, weight_gap=weight_gap, level=level)
     alpha = policy.constraints.get("alpha")
     out.update(
@@ -466,6 +770,23 @@ def evaluate_policy(
         alpha=alpha,
         delta=policy.constraints.get("delta"),
         feasible=policy.feasible,
+        automated_error_guarantee=policy.expected.get("automated_error_guarantee") if out["n_automated"] else None,
     )
     out["alpha_met"] = None if alpha is None or not out["n_automated"] else bool(out["automated_error_rate"] <= alpha)
+    if groups is not None:
+        labels = np.asarray(groups, dtype=object).astype(str)
+        out["by_group"] = {}
+        for name in sorted(np.unique(labels).tolist()):
+            m = labels == name
+            g = summarise_routing(routes[m], correct[m], costs, p=p[m],
+                                  weight_gap=None if weight_gap is None else np.asarray(weight_gap)[m], level=level)
+            g["share"] = float(m.mean())
+            t_auto, t_as = policy.thresholds_for(name)
+            g.update(threshold=t_auto, t_assist=t_as)
+            info = policy.groups.get(name, {})
+            g["automated_error_guarantee"] = info.get("guarantee") if g["n_automated"] else None
+            g["feasible"] = info.get("feasible", policy.feasible)
+            g["note"] = info.get("note", "" if name in policy.groups or policy.group_by is None
+                                 else "setting unseen at calibration: routed to people")
+            out["by_group"][name] = g
     return out
