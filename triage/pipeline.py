@@ -31,6 +31,8 @@ from triage.coder import CodeScores, DecisionRule, TextCoder, load_predictions
 from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
 from triage.confidence.evaluation import reliability_diagram
 from triage.data import gold_labels, load_episodes_with_report
+from triage.jsonsafe import finite_json
+from triage.jsonsafe import json_default as _json_default
 from triage.policy import KINDS, CostModel, Policy, choose_policy, evaluate_policy
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
 from triage.results import RunResult
@@ -464,29 +466,6 @@ def write_outputs(result: RunResult, out: Path) -> None:
         frame.to_parquet(tdir / f"{name}.parquet", index=False)
         frame.to_csv(tdir / f"{name}.csv", index=False)
     (out / "run_summary.json").write_text(json.dumps(finite_json(result.summary), indent=2, default=_json_default))
-
-
-def finite_json(v: Any) -> Any:
-    """NaN/inf -> None so run_summary.json is strict JSON."""
-    if isinstance(v, dict):
-        return {k: finite_json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [finite_json(x) for x in v]
-    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
-        return None
-    return v
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (np.ndarray,)):
-        return v.tolist()
-    if isinstance(v, Path):
-        return str(v)
-    return str(v)
 
 
 def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, rep, fingerprint, episodes,

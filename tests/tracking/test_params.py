@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from triage.tracking.params import (
     MAX_PARAM_VALUE_LENGTH,
     TRUNCATION_MARK,
     config_params,
-    flatten,
     floats_equal,
     sanitize_key,
     summary_metrics,
@@ -52,19 +49,6 @@ def test_keys_with_illegal_characters_are_replaced_and_overlong_keys_rejected():
     assert sanitize_key("cost (€)/episode") == "cost ___/episode"
     with pytest.raises(ValueError, match="250"):
         sanitize_key("k" * 300)
-
-
-@given(st.recursive(st.integers() | st.text(max_size=5),
-                    lambda inner: st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, max_size=3),
-                    max_leaves=10))
-def test_flatten_keeps_every_leaf(tree):
-    def leaves(t):
-        if isinstance(t, dict) and t:
-            return [leaf for v in t.values() for leaf in leaves(v)]
-        return [t]
-
-    flat = flatten({"root": tree})
-    assert sorted(map(repr, flat.values())) == sorted(map(repr, leaves(tree)))
 
 
 def test_floats_equal_reads_back_strings():

@@ -18,6 +18,7 @@ from triage.allocation import (
     compare_policies,
     load_config,
 )
+from triage.jsonsafe import dumps
 
 app = typer.Typer(help="Allocate routed episodes to coders and simulate the coding backlog.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -57,20 +58,6 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _jsonable(o: Any) -> Any:
-    return o.item() if hasattr(o, "item") else str(o)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 @app.command("allocate")
 def allocate_cmd(
     episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json or jsonl."),
@@ -93,7 +80,7 @@ def allocate_cmd(
         _fail(exc)
         return
     if as_json:
-        typer.echo(json.dumps(_clean(result.to_dict()), indent=2, default=_jsonable))
+        typer.echo(dumps(result.to_dict(), indent=2))
         return
     _print_allocation(result)
 
@@ -153,7 +140,7 @@ def simulate_cmd(
     if as_json:
         out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}
                             for name, res in results.items()}}
-        typer.echo(json.dumps(_clean(out), indent=2, default=_jsonable))
+        typer.echo(dumps(out, indent=2))
         return
     from rich.console import Console
     from rich.table import Table

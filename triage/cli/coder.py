@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from enum import Enum
@@ -158,19 +157,11 @@ def evaluate_command(
     )
     result["threshold_tuned_on"] = tuned_on
     if as_json:
-        typer.echo(json.dumps(_jsonable(result), indent=2))
+        from triage.jsonsafe import dumps
+
+        typer.echo(dumps(result, indent=2))
         return
     _print_tables(result, Console())
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _pct(result: dict, key: str, with_ci: bool = True) -> str:

@@ -17,7 +17,7 @@ from triage.figures import HUMAN_LINES, write_figures
 from triage.report.practice import policy_in_practice
 from triage.report.tables import format_value, html_table, write_tables
 from triage.results import RunResult
-from triage.tracking.params import flatten, to_plain
+from triage.jsonsafe import flatten, to_plain
 
 TEMPLATE = "report.html.j2"
 

@@ -1,7 +1,7 @@
 """MLflow logging, model registry and the ``champion`` alias for coding-triage runs.
 
-Names are imported lazily: ``triage.tracking.params`` (used by the report) must not pull in
-MLflow, which takes seconds to import.
+Names are imported lazily: MLflow takes seconds to import, so ``import triage.tracking`` stays
+cheap until a name that needs it is used.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from triage.jsonsafe import flatten, to_plain
 
 #: MLflow's limits (mlflow.utils.validation): param key length, param value length, tag value length.
 MAX_KEY_LENGTH = 250
@@ -37,35 +37,6 @@ def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-
-
-def to_plain(value: Any) -> Any:
-    """JSON/YAML-safe version of a config value (paths, numpy scalars, tuples, dates)."""
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "model_dump"):  # pydantic config objects
-        return to_plain(value.model_dump(mode="json"))
-    return value
-
-
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> ``{"a.b.c": value}``; lists stay as leaves."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name))
-        else:
-            out[name] = value
-    return out
 
 
 def config_params(config: Mapping[str, Any]) -> dict[str, str]:

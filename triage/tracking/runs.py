@@ -18,15 +18,9 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.entities import Param
 
+from triage.jsonsafe import dumps, flatten, to_plain
 from triage.results import TABLE_NAMES, RunResult
-from triage.tracking.params import (
-    config_params,
-    flatten,
-    sanitize_key,
-    summary_metrics,
-    summary_tags,
-    to_plain,
-)
+from triage.tracking.params import config_params, sanitize_key, summary_metrics, summary_tags
 from triage.tracking.registry import (
     GUARANTEE_KEYS,
     REGISTERED_MODEL,
@@ -90,8 +84,8 @@ def write_run_files(result: RunResult, directory: Path) -> None:
     (directory / CONFIG_ARTIFACT).write_text(
         yaml.safe_dump(to_plain(dict(result.config)), sort_keys=False, allow_unicode=True)
     )
-    summary = to_plain(dict(result.summary))
-    (directory / SUMMARY_ARTIFACT).write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    # strict JSON (NaN/inf -> null), the same as the run folder's run_summary.json
+    (directory / SUMMARY_ARTIFACT).write_text(dumps(dict(result.summary), indent=2, sort_keys=True))
 
 
 def _report_dir(result: RunResult, scratch: Path) -> Path:

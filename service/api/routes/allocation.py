@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,17 +11,9 @@ from service.api.errors import FieldErrors, field_error
 from service.schemas import AllocateIn, AllocateOut
 from triage.allocation import RosterError
 from triage.codes.labels import truncate_label
+from triage.jsonsafe import finite_json
 
 router = APIRouter(prefix="/v1", tags=["allocation"])
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: the solver's gap or bound may be either."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
 
 
 def _allocation_episode(row: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +88,7 @@ def allocate(
             rec["decision_id"] = rec.pop("episode_id")
             rec["episode_id"] = rows[rec["decision_id"]]["episode_id"]
     return {
-        "summary": _finite(result["summary"]),
-        **{t: [_finite(r) for r in result[t]] for t in ("assignments", "backlog", "automated",
-                                                        "coders")},
+        # JSON has no NaN/inf: the solver's gap or bound may be either
+        "summary": finite_json(result["summary"]),
+        **{t: finite_json(result[t]) for t in ("assignments", "backlog", "automated", "coders")},
     }
