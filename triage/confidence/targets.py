@@ -80,7 +80,7 @@ def correctness(
     if target in ("principal", "principal_drg", "audit"):
         versions = _versions(episodes, n)
         principal_ok = np.fromiter(
-            (_principal(p, v) is not None and _principal(p, v) == _principal(g, v)
+            (_principal(p, v) == _principal(g, v)
              for p, g, v in zip(pred_labels, gold_labels, versions)), dtype=bool, count=n)
         if target == "principal":
             return principal_ok
