@@ -7,6 +7,7 @@ import pytest
 from triage.codes import describe_label, icd9, icd10cm, icd10pcs
 from triage.codes.drg import DRGGrouper, drg_table, group_episode
 from triage.codes.elixhauser import elixhauser, elixhauser_frame, measure_names
+from triage.data.tables import load_procedure_descriptions
 
 
 def test_icd10cm_hierarchy_and_descriptions():
@@ -45,7 +46,7 @@ def test_icd9_dx_and_px(tmp_path):
     pd.DataFrame({"icd_code": ["3893", "02703DZ"], "icd_version": [9, 10],
                   "long_title": ["Venous catheterization, not elsewhere classified", "Dilation"]}
                  ).to_csv(tmp_path / "d_icd_procedures.csv.gz", index=False)
-    table = icd9.load_procedure_descriptions(tmp_path / "d_icd_procedures.csv.gz")
+    table = load_procedure_descriptions(tmp_path / "d_icd_procedures.csv.gz")
     assert table == {"3893": "Venous catheterization, not elsewhere classified"}
     assert describe_label("38.93", 9, procedure_descriptions=table).startswith("Venous")
     assert icd9.is_valid_px("3893", table) and not icd9.is_valid_px("3894", table)

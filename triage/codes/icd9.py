@@ -9,11 +9,8 @@ from __future__ import annotations
 import logging
 import re
 from functools import cache, lru_cache
-from pathlib import Path
 from types import ModuleType
 from typing import Mapping
-
-import pandas as pd
 
 from triage.codes.labels import canonical, to_label
 
@@ -93,30 +90,10 @@ def is_valid_px(code: str, descriptions: Mapping[str, str] | None = None) -> boo
 
 
 def describe_px(code: str, descriptions: Mapping[str, str]) -> str:
-    """Description from a MIMIC ``d_icd_procedures`` table (see :func:`load_procedure_descriptions`)."""
+    """Description from a MIMIC ``d_icd_procedures`` table (read by
+    :func:`triage.data.tables.load_procedure_descriptions`)."""
     c = canonical(code)
     try:
         return descriptions[c]
     except KeyError:
         raise ValueError(f"not an ICD-9 procedure code in the given table: {code!r}") from None
-
-
-def load_procedure_descriptions(path: str | Path) -> dict[str, str]:
-    """ICD-9 procedure descriptions from MIMIC-IV ``d_icd_procedures`` or MIMIC-III ``D_ICD_PROCEDURES``.
-
-    MIMIC-IV mixes versions (``icd_version`` column): only version-9 rows are kept.
-    """
-    from triage.data.errors import DataError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    cols = {c.lower(): c for c in df.columns}
-    code_col = cols.get("icd_code") or cols.get("icd9_code")
-    title_col = cols.get("long_title")
-    if code_col is None or title_col is None:
-        raise DataError(f"{path}: needs columns icd_code (or ICD9_CODE) and long_title, has {list(df.columns)}")
-    if "icd_version" in cols:
-        df = df[df[cols["icd_version"]].str.strip() == "9"]
-    return {canonical(c): t for c, t in zip(df[code_col], df[title_col]) if c}

@@ -90,7 +90,7 @@ def describe_label(label: str, version: int = 10, procedure_descriptions: dict[s
     """Description of a label from the matching code system.
 
     ICD-9 procedures need ``procedure_descriptions`` (MIMIC ``d_icd_procedures``,
-    see :func:`triage.codes.icd9.load_procedure_descriptions`). Raises ValueError naming the
+    read by :func:`triage.data.tables.load_procedure_descriptions`). Raises ValueError naming the
     label when it is unknown.
     """
     label = normalize_label(label, version)

@@ -13,9 +13,11 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from triage.codes.labels import canonical
 from triage.data.errors import DataError
 
 Kind = str  # "int", "str", "time", "float"
@@ -139,3 +141,22 @@ def read_code_tables(folder: Path, dx_table: str, px_table: str, read_codes, rep
         report.warn(f"{folder}: no {px_table} table; episodes have no procedures")
         return dx, dx.iloc[:0]
     return dx, read_codes(px_path, report)
+
+
+def load_procedure_descriptions(path: str | Path) -> dict[str, str]:
+    """ICD-9 procedure descriptions from MIMIC-IV ``d_icd_procedures`` or MIMIC-III ``D_ICD_PROCEDURES``.
+
+    MIMIC-IV mixes versions (``icd_version`` column): only version-9 rows are kept.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cols = {c.lower(): c for c in df.columns}
+    code_col = cols.get("icd_code") or cols.get("icd9_code")
+    title_col = cols.get("long_title")
+    if code_col is None or title_col is None:
+        raise DataError(f"{path}: needs columns icd_code (or ICD9_CODE) and long_title, has {list(df.columns)}")
+    if "icd_version" in cols:
+        df = df[df[cols["icd_version"]].str.strip() == "9"]
+    return {canonical(c): t for c, t in zip(df[code_col], df[title_col]) if c}
