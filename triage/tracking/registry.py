@@ -42,26 +42,25 @@ class RegistryError(ValueError):
 
 
 def model_signature() -> ModelSignature:
-    """Input: episodes with code scores (JSON) and optional text/metadata; output: the decision."""
+    """Input: episodes with code scores (JSON), text and the routing-time metadata; output: the decision.
+
+    Both sides derive from the router: the inputs from ``ROUTING_METADATA_FIELDS`` (via
+    ``triage.batch.episodes``), the outputs from the ``RoutingDecision`` fields (``triage.batch.rows``).
+    """
+    from triage.batch.episodes import EPISODE_METADATA_FIELDS, metadata_kind
+    from triage.batch.rows import output_schema
+
+    kinds = {"number": "double", "bool": "boolean", "date": "string", "string": "string"}
     inputs = Schema([
         ColSpec("long", "episode_id"),
         ColSpec("string", "code_scores", required=False),
         ColSpec("string", "text", required=False),
-        ColSpec("double", "age", required=False),
-        ColSpec("string", "gender", required=False),
-        ColSpec("string", "admission_type", required=False),
-        ColSpec("double", "los_days", required=False),
-        ColSpec("string", "discharge_date", required=False),
+        *(ColSpec(kinds[metadata_kind(f)], f, required=False) for f in EPISODE_METADATA_FIELDS),
     ])
+    arrow = {"int64": "long", "double": "double", "string": "string", "bool": "boolean"}
     outputs = Schema([
-        ColSpec("long", "episode_id"),
-        ColSpec("string", "route"),
-        ColSpec("double", "p_correct"),
-        ColSpec("double", "t_automate", required=False),
-        ColSpec("double", "t_assist", required=False),
-        ColSpec("string", "codes"),
-        ColSpec("string", "model_version"),
-        ColSpec("string", "policy_version"),
+        ColSpec(arrow[str(f.type)], f.name, required=f.name in ("episode_id", "route", "p_correct"))
+        for f in output_schema()
     ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 

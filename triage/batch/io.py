@@ -1,0 +1,249 @@
+"""Batch input and output: Parquet files, Parquet dataset directories and CSV, read in chunks.
+
+Input is streamed: a Parquet file is read one ``chunk_rows`` batch at a time (only the columns
+the router reads), a CSV file one block at a time, so memory stays bounded whatever the input
+size. Before routing, the ``episode_id`` column alone is read once to find duplicate ids (every
+copy is rejected) and to fix the output's id type. Output is a Parquet dataset directory written
+under a temporary name and moved into place when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from triage.batch.episodes import INPUT_COLUMNS, check_columns
+from triage.batch.errors import BatchInputError
+from triage.batch.rows import STRING
+
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
+#: Bytes per CSV read block (the CSV reader's unit of streaming).
+CSV_BLOCK_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files of one batch input, all of one format."""
+
+    root: str
+    format: str  # "parquet" | "csv"
+    files: tuple[str, ...]
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Files and folders starting with '_' or '.' are metadata, not data (as Spark and Hive read)."""
+    return any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
+
+
+def _format_of(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if low.endswith(CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def list_inputs(path: str | Path) -> Inputs:
+    """The data files of a Parquet/CSV file or of a directory of them (a Parquet dataset)."""
+    p = Path(path)
+    if not p.exists():
+        raise BatchInputError(f"{p}: input not found")
+    if p.is_file():
+        fmt = _format_of(p.name)
+        if fmt is None:
+            raise BatchInputError(f"{p}: unknown input format (expected {', '.join(PARQUET_SUFFIXES + CSV_SUFFIXES)})")
+        return Inputs(str(p), fmt, (str(p),))
+    if (p / "_delta_log").is_dir():
+        raise BatchInputError(
+            f"{p}: a Delta table; read it with --engine spark on a cluster with Delta Lake, "
+            "or export it to Parquet first (its directory holds files that are no longer part of the table)"
+        )
+    files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f, p))
+    by_format: dict[str, list[str]] = {}
+    for f in files:
+        fmt = _format_of(f.name)
+        if fmt is not None:
+            by_format.setdefault(fmt, []).append(str(f))
+    if not by_format:
+        raise BatchInputError(f"{p}: no Parquet or CSV files in this directory")
+    if len(by_format) > 1:
+        raise BatchInputError(f"{p}: mixes Parquet and CSV files; give one format per input")
+    fmt, found = next(iter(by_format.items()))
+    return Inputs(str(p), fmt, tuple(found))
+
+
+def _csv_reader(path: str, columns: list[str] | None, types: dict[str, pa.DataType]) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, include_columns=columns, strings_can_be_null=True,
+        ),
+    )
+
+
+def file_columns(path: str, fmt: str) -> list[str]:
+    """Column names of one input file; BatchInputError names the file when it cannot be read."""
+    try:
+        if fmt == "parquet":
+            return list(pq.read_schema(path).names)
+        return list(_csv_reader(path, None, {}).schema.names)
+    except (pa.ArrowException, OSError) as exc:
+        raise BatchInputError(f"{path}: cannot read as {fmt.upper()}: {exc}") from None
+
+
+def routing_columns(path: str, fmt: str) -> list[str]:
+    """The columns of ``path`` the router reads; raises when a required one is missing."""
+    names = file_columns(path, fmt)
+    check_columns(names, source=path)
+    return [c for c in INPUT_COLUMNS if c in names]
+
+
+def _csv_types(columns: list[str], id_type: pa.DataType) -> dict[str, pa.DataType]:
+    # every routing column as text: a value of the wrong type is then one rejected row, not a
+    # file the CSV reader refuses half-way through
+    return {c: (id_type if c == "episode_id" else pa.string()) for c in columns}
+
+
+def iter_batches(path: str, fmt: str, chunk_rows: int, id_type: pa.DataType = STRING) -> Iterator[pa.RecordBatch]:
+    """The router's columns of ``path``, ``chunk_rows`` rows at a time (CSV: one read block)."""
+    columns = routing_columns(path, fmt)
+    try:
+        if fmt == "parquet":
+            yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
+        else:
+            yield from _csv_reader(path, columns, _csv_types(columns, id_type))
+    except (pa.ArrowException, OSError) as exc:
+        raise BatchInputError(f"{path}: cannot read as {fmt.upper()}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    """What the pre-pass over ``episode_id`` found: the output id type and the duplicated ids."""
+
+    id_type: pa.DataType
+    duplicates: pa.Array
+    n_rows: int
+
+
+def scan_ids(inputs: Inputs) -> IdFacts:
+    """Read only ``episode_id`` of every file: duplicated ids and whether ids are integers."""
+    chunks: list[pa.Array] = []
+    for path in inputs.files:
+        routing_columns(path, inputs.format)  # the missing-column check names this file
+        try:
+            if inputs.format == "parquet":
+                col = pq.read_table(path, columns=["episode_id"]).column("episode_id")
+            else:
+                col = pacsv.read_csv(
+                    path, convert_options=pacsv.ConvertOptions(
+                        include_columns=["episode_id"], column_types={"episode_id": pa.string()},
+                        strings_can_be_null=True)).column("episode_id")
+        except (pa.ArrowException, OSError) as exc:
+            raise BatchInputError(f"{path}: cannot read as {inputs.format.upper()}: {exc}") from None
+        chunks.extend(col.chunks)
+    ids = pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
+    if pa.types.is_integer(ids.type) or (inputs.format == "csv" and _all_integers(ids)):
+        id_type = pa.int64()
+    else:
+        id_type = pa.string()
+    ids = ids.cast(id_type)
+    counts = pc.value_counts(ids.drop_null()) if len(ids) else None
+    if counts is None or len(counts) == 0:
+        dups = pa.array([], id_type)
+    else:
+        dups = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    return IdFacts(id_type, dups, len(ids))
+
+
+def _all_integers(ids: pa.ChunkedArray) -> bool:
+    present = ids.drop_null()
+    return len(present) > 0 and bool(pc.all(pc.match_substring_regex(present, r"^-?[0-9]{1,18}$")).as_py())
+
+
+def duplicate_mask(batch: pa.RecordBatch, duplicates: pa.Array) -> list[bool] | None:
+    """Row i is True when its id occurs more than once in the whole input (None: no duplicates)."""
+    if len(duplicates) == 0:
+        return None
+    ids = batch.column("episode_id")
+    if ids.type != duplicates.type:
+        ids = ids.cast(duplicates.type)
+    return pc.fill_null(pc.is_in(ids, value_set=duplicates), False).to_pylist()
+
+
+class DatasetWriter:
+    """A Parquet dataset directory written part file by part file, moved into place on close.
+
+    Rows go to ``<dest>.partial-<id>/part-NNNNN.parquet`` (a new part every ``rows_per_file``
+    rows); ``commit`` renames the directory to ``dest``, so a crashed job leaves no half
+    dataset where the output should be.
+    """
+
+    def __init__(self, dest: str | Path, schema: pa.Schema, rows_per_file: int = 1_000_000) -> None:
+        self.dest = Path(dest)
+        self.schema = schema
+        self.rows_per_file = rows_per_file
+        self.staging = self.dest.with_name(f"{self.dest.name}.partial-{uuid.uuid4().hex[:8]}")
+        self.staging.mkdir(parents=True)
+        self._writer: pq.ParquetWriter | None = None
+        self._rows_in_file = 0
+        self._part = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        while table.num_rows:
+            if self._writer is None or self._rows_in_file >= self.rows_per_file:
+                self._open()
+            take = min(table.num_rows, self.rows_per_file - self._rows_in_file)
+            self._writer.write_table(table.slice(0, take))
+            self._rows_in_file += take
+            self.rows += take
+            table = table.slice(take)
+
+    def _open(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = pq.ParquetWriter(self.staging / f"part-{self._part:05d}.parquet", self.schema)
+        self._part += 1
+        self._rows_in_file = 0
+
+    def commit(self) -> Path:
+        if self._writer is None:  # an empty dataset still has its schema
+            self._open()
+        self._writer.close()
+        replace_dir(self.staging, self.dest)
+        return self.dest
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def replace_dir(src: Path, dest: Path) -> None:
+    """Move ``src`` to ``dest``, replacing what was there only once ``src`` is complete."""
+    if dest.exists():
+        old = dest.with_name(f"{dest.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(dest, old)
+        os.replace(src, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dest)
+
+
+def check_output(dest: str | Path, overwrite: bool) -> None:
+    """Refuse to replace an existing non-empty output unless asked to."""
+    p = Path(dest)
+    if p.exists() and not overwrite and (p.is_file() or any(p.iterdir())):
+        raise BatchInputError(f"{p}: output exists; pass --overwrite to replace it")

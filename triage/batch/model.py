@@ -1,0 +1,62 @@
+"""The router a batch runs: a bundle directory, or any MLflow model URI resolved to its bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from triage.batch.errors import BatchInputError
+from triage.router import MANIFEST, Router
+
+#: The artifact name the pyfunc model stores its bundle under (triage.tracking.registry).
+_ROUTER_ARTIFACT = "router"
+
+
+def is_model_uri(model: str) -> bool:
+    return "://" in model or model.startswith(("models:/", "runs:/"))
+
+
+def bundle_in(root: Path) -> Path:
+    """The router bundle inside a downloaded MLflow model (or ``root`` itself)."""
+    if (root / MANIFEST).is_file():
+        return root
+    mlmodel = root / "MLmodel"
+    if mlmodel.is_file():
+        from mlflow.models import Model
+
+        artifacts = Model.load(str(mlmodel)).flavors.get("python_function", {}).get("artifacts") or {}
+        if _ROUTER_ARTIFACT in artifacts:
+            return root / artifacts[_ROUTER_ARTIFACT]["path"]
+    found = sorted(root.rglob(MANIFEST), key=lambda p: len(p.parts))
+    if not found:
+        raise BatchInputError(f"{root}: no router bundle ({MANIFEST}) in this model")
+    return found[0].parent
+
+
+def resolve_bundle(model: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> Path:
+    """Local bundle directory of ``model`` (a path, ``models:/NAME@alias``, ``runs:/...``, ...)."""
+    if not is_model_uri(model):
+        path = Path(model)
+        if not (path / MANIFEST).is_file():
+            raise BatchInputError(f"{path}: not a router bundle (no {MANIFEST}); give a bundle "
+                                  "directory or an MLflow model URI such as models:/coding-triage-router@champion")
+        return path
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from triage.tracking.uri import resolve_tracking_uri, tracking_uri_set
+
+    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=model, dst_path=None if dst is None else str(dst), tracking_uri=uri)
+        except MlflowException as exc:
+            raise BatchInputError(f"cannot download model {model!r} from {uri}: {exc.message}") from None
+    return bundle_in(Path(local))
+
+
+def load_batch_router(bundle: str | Path) -> Router:
+    """A router for batch work: parallelism comes from the engine, so no worker pools of its own."""
+    router = Router.load(bundle)
+    if hasattr(router.features, "n_jobs"):
+        router.features.n_jobs = 1
+    return router

@@ -1,0 +1,442 @@
+"""``triage batch --engine spark``: the same routing step run on Spark executors.
+
+How the work is laid out (and why):
+
+* **mapInArrow over the loaded router.** Each Python worker loads the router bundle (and its
+  coder) once, then routes whole Arrow record batches with ``route_many``, the step the pandas
+  engine runs; rows cross the JVM/Python boundary as Arrow with no pandas conversion.
+  ``benchmarks/bench_batch.py`` measured this against ``mlflow.pyfunc.spark_udf`` over the
+  registered pyfunc and against ``mapInPandas`` (figures in the README). ``method="pandas"``
+  and ``method="udf"`` remain available for comparison.
+* **The bundle travels with the job** (``SparkContext.addArchive``): executors need the
+  project's Python environment, not access to the MLflow server or the driver's disk.
+* **Nothing is collected to the driver** but counts. Duplicate ids are found with one
+  aggregation over ``episode_id`` and flagged with a join; decisions and rejected rows come out
+  of one pass, kept on executor disk (``DISK_ONLY``) while the two datasets are written.
+* **Partitions are sized from the input**: about ``rows_per_partition`` rows each (fewer for
+  episodes with notes), at least two per core, by setting the file split size from the input's
+  bytes; an input that cannot be split that finely (few Parquet row groups) is repartitioned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from triage.batch.core import route_batch
+from triage.batch.episodes import INPUT_COLUMNS, check_columns
+from triage.batch.errors import ERROR_SCHEMA, BatchInputError, rejected_table
+from triage.batch.rows import output_schema
+
+log = logging.getLogger("triage.batch")
+
+STATUS = "batch_status"
+ROUTED, REJECTED = "routed", "rejected"
+DUPLICATE = "_duplicate"
+SOURCE = "_source"
+#: Rows per partition: score-only episodes, and episodes whose notes the coder reads.
+ROWS_PER_PARTITION = 50_000
+ROWS_PER_PARTITION_TEXT = 5_000
+METHODS = ("arrow", "pandas", "udf")
+
+
+# ----------------------------------------------------------------------- session
+def spark_session(master: str | None = "local[*]", app_name: str = "triage-batch",
+                  conf: dict[str, str] | None = None) -> Any:
+    """A SparkSession for batch routing (``master=None``: whatever spark-submit configured).
+
+    One thread per task for OpenMP/torch in the workers: Spark already runs one task per core.
+    """
+    from pyspark.sql import SparkSession
+
+    if master and master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    settings = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.executorEnv.OMP_NUM_THREADS": "1",
+        "spark.executorEnv.MKL_NUM_THREADS": "1",
+        **(conf or {}),
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+# ----------------------------------------------------------------------- schemas
+def _spark_type(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    return "string"
+
+
+def _ddl(schema: pa.Schema) -> str:
+    return ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
+
+
+def combined_schema(id_type: pa.DataType) -> pa.Schema:
+    """One pass emits both kinds of rows: decision columns, error columns, and the status."""
+    fields = list(output_schema(id_type))
+    fields += [pa.field(f"error_{f.name}", f.type) for f in ERROR_SCHEMA]
+    fields.append(pa.field(STATUS, pa.string()))
+    return pa.schema(fields)
+
+
+# ----------------------------------------------------------------------- workers
+_ROUTERS: dict[str, Any] = {}
+
+
+def worker_router(bundle_ref: str) -> Any:
+    """The router of ``bundle_ref``, loaded once per Python worker process and kept."""
+    router = _ROUTERS.get(bundle_ref)
+    if router is None:
+        from triage.batch.model import load_batch_router
+
+        path = bundle_ref
+        if not os.path.isdir(path):
+            from pyspark import SparkFiles
+
+            path = SparkFiles.get(bundle_ref)
+        try:
+            import torch
+            from pyspark import TaskContext
+
+            ctx = TaskContext.get()
+            torch.set_num_threads(max(1, int(ctx.cpus()) if ctx is not None else 1))
+        except ImportError:
+            pass
+        router = _ROUTERS[bundle_ref] = load_batch_router(_bundle_root(path))
+    return router
+
+
+def _bundle_root(path: str) -> str:
+    from triage.router import MANIFEST
+
+    if os.path.isfile(os.path.join(path, MANIFEST)):
+        return path
+    for root, _dirs, files in os.walk(path):
+        if MANIFEST in files:
+            return root
+    raise FileNotFoundError(f"no router bundle under {path}")
+
+
+def _with_sources(rejects: list, sources: list | None, first_row: int) -> list:
+    if sources is None:
+        return rejects
+    return [replace(r, source=sources[r.row - first_row]) for r in rejects]
+
+
+def route_arrow_batches(batches: Iterator[pa.RecordBatch], bundle_ref: str, id_type: pa.DataType,
+                        partition: int) -> Iterator[pa.RecordBatch]:
+    """Route a partition's Arrow batches; yields batches of :func:`combined_schema`."""
+    router = worker_router(bundle_ref)
+    schema = combined_schema(id_type)
+    row = 0
+    for batch in batches:
+        names = batch.schema.names
+        dup = batch.column(DUPLICATE).to_pylist() if DUPLICATE in names else None
+        if dup is not None:
+            dup = [bool(d) for d in dup]
+        sources = batch.column(SOURCE).to_pylist() if SOURCE in names else None
+        decisions, rejects = route_batch(router, batch, first_row=row, partition=partition, duplicate=dup,
+                                         episode_id_type=id_type)
+        rejects = _with_sources(rejects, sources, row)
+        row += batch.num_rows
+        yield from _combined(decisions, rejects, schema).to_batches()
+
+
+def _combined(decisions: pa.Table, rejects: list, schema: pa.Schema) -> pa.Table:
+    n_dec = decisions.num_rows
+    err = rejected_table(rejects)
+    n_err = err.num_rows
+    arrays = []
+    for f in schema:
+        if f.name == STATUS:
+            arrays.append(pa.array([ROUTED] * n_dec + [REJECTED] * n_err, pa.string()))
+        elif f.name.startswith("error_") and f.name[len("error_"):] in ERROR_SCHEMA.names:
+            col = err.column(f.name[len("error_"):]).combine_chunks()
+            arrays.append(pa.concat_arrays([pa.nulls(n_dec, f.type), col.cast(f.type)]))
+        else:
+            col = decisions.column(f.name).combine_chunks()
+            arrays.append(pa.concat_arrays([col.cast(f.type), pa.nulls(n_err, f.type)]))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _arrow_mapper(bundle_ref: str, id_type: pa.DataType):
+    def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        yield from route_arrow_batches(batches, bundle_ref, id_type, ctx.partitionId() if ctx else 0)
+
+    return fn
+
+
+def _pandas_mapper(bundle_ref: str, id_type: pa.DataType):
+    def fn(frames: Iterator[Any]) -> Iterator[Any]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        batches = (pa.RecordBatch.from_pandas(f, preserve_index=False) for f in frames)
+        for out in route_arrow_batches(batches, bundle_ref, id_type, ctx.partitionId() if ctx else 0):
+            yield out.to_pandas()
+
+    return fn
+
+
+# ----------------------------------------------------------------------- input
+def read_input(spark: Any, path: str, input_format: str = "auto") -> tuple[Any, str]:
+    """The input as a DataFrame and its format; BatchInputError names the path when unreadable."""
+    fmt = input_format
+    if fmt == "auto":
+        fmt = _guess_format(path)
+    reader = spark.read
+    try:
+        if fmt == "csv":
+            df = reader.option("header", "true").option("inferSchema", "false").csv(path)
+        elif fmt == "delta":
+            df = reader.format("delta").load(path)
+        elif fmt == "parquet":
+            df = reader.parquet(path)
+        else:
+            raise BatchInputError(f"unknown input format {input_format!r} (parquet, csv, delta)")
+    except BatchInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark raises many kinds; the message names the path
+        raise BatchInputError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+    check_columns(df.columns, source=path)
+    return df, fmt
+
+
+def _guess_format(path: str) -> str:
+    if "://" not in path or path.startswith("file:"):
+        local = Path(path.removeprefix("file://"))
+        if (local / "_delta_log").is_dir():
+            return "delta"
+        if local.is_dir():
+            from triage.batch.io import list_inputs
+
+            return list_inputs(local).format
+    low = path.lower().rstrip("/")
+    return "csv" if low.endswith((".csv", ".csv.gz", ".csv.bz2")) else "parquet"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:500] if text else type(exc).__name__
+
+
+def _input_bytes(spark: Any, path: str) -> int | None:
+    try:
+        jvm = spark.sparkContext._jvm
+        p = jvm.org.apache.hadoop.fs.Path(path)
+        fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        return int(fs.getContentSummary(p).getLength())
+    except Exception:  # noqa: BLE001 - sizing is an optimisation; Spark's default splits still work
+        return None
+
+
+def plan_partitions(n_rows: int, parallelism: int, rows_per_partition: int) -> int:
+    """Partitions for ``n_rows``: about ``rows_per_partition`` each, at least two per core."""
+    return max(2 * parallelism, math.ceil(n_rows / max(1, rows_per_partition)), 1)
+
+
+# ----------------------------------------------------------------------- the job
+def run_spark(
+    input_path: str,
+    bundle: str | Path,
+    output: str,
+    errors: str,
+    *,
+    spark: Any = None,
+    master: str | None = "local[*]",
+    input_format: str = "auto",
+    rows_per_partition: int | None = None,
+    overwrite: bool = False,
+    method: str = "arrow",
+    model_uri: str | None = None,
+) -> dict[str, Any]:
+    """Route every episode of ``input_path`` on Spark into ``output``; rejected rows to ``errors``.
+
+    ``method``: ``"arrow"`` (mapInArrow, the default), ``"pandas"`` (mapInPandas) or ``"udf"``
+    (``mlflow.pyfunc.spark_udf`` over the pyfunc; no row-level rejects: a bad row fails the job).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from triage.batch.pandas_engine import summary
+    from triage.router import Router
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    t0 = time.perf_counter()
+    spark = spark or spark_session(master)
+    _check_spark_output(spark, output, overwrite)
+    _check_spark_output(spark, errors, overwrite)
+    router = Router.load(bundle)  # the driver reads the manifest only for versions and has_coder
+    df, _fmt = read_input(spark, input_path, input_format)
+    keep = [c for c in INPUT_COLUMNS if c in df.columns]
+    df = df.select(*keep, _source_column(df))
+
+    # one aggregation over the ids: rows, duplicated ids, and (CSV) whether ids are integers
+    by_id = df.groupBy("episode_id").count()
+    facts = by_id.agg(
+        F.sum("count").alias("rows"),
+        F.sum(F.when(F.col("episode_id").isNotNull() & (F.col("count") > 1), 1).otherwise(0)).alias("dup_ids"),
+        F.sum(F.when(F.col("episode_id").isNotNull()
+                     & ~F.col("episode_id").cast("string").rlike(r"^-?[0-9]{1,18}$"), 1).otherwise(0)).alias("non_int"),
+    ).collect()[0]
+    n_rows = int(facts["rows"] or 0)
+    id_dtype = dict(df.dtypes)["episode_id"]
+    integer_ids = id_dtype in ("tinyint", "smallint", "int", "bigint") or (
+        id_dtype == "string" and n_rows > 0 and int(facts["non_int"] or 0) == 0)
+    id_type = pa.int64() if integer_ids else pa.string()
+    df = df.withColumn("episode_id", F.col("episode_id").cast("bigint" if integer_ids else "string"))
+    if int(facts["dup_ids"] or 0):
+        dups = (by_id.where(F.col("count") > 1).select(F.col("episode_id").cast(df.schema["episode_id"].dataType))
+                .withColumn(DUPLICATE, F.lit(True)))
+        df = df.join(dups, on="episode_id", how="left")
+
+    # partitions sized from the input
+    has_text = "text" in keep and router.has_coder
+    per_part = rows_per_partition or (ROWS_PER_PARTITION_TEXT if has_text else ROWS_PER_PARTITION)
+    n_parts = plan_partitions(n_rows, spark.sparkContext.defaultParallelism, per_part)
+    if df.rdd.getNumPartitions() < n_parts // 2 + 1 or n_parts < df.rdd.getNumPartitions() // 4:
+        df = df.repartition(n_parts)
+    n_parts = df.rdd.getNumPartitions()
+
+    if method == "udf":
+        return _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, router, t0, n_rows,
+                        input_path, n_parts)
+
+    bundle_ref = _distribute(spark, bundle)
+    schema = combined_schema(id_type)
+    if method == "arrow":
+        mapped = df.mapInArrow(_arrow_mapper(bundle_ref, id_type), _ddl(schema))
+    else:
+        mapped = df.mapInPandas(_pandas_mapper(bundle_ref, id_type), _ddl(schema))
+    mapped = mapped.persist(StorageLevel.DISK_ONLY)
+    mode = "overwrite" if overwrite else "errorifexists"
+    try:
+        decision_cols = list(output_schema(id_type).names)
+        mapped.where(F.col(STATUS) == ROUTED).select(*decision_cols).write.mode(mode).parquet(output)
+        error_cols = [F.col(f"error_{n}").alias(n) for n in ERROR_SCHEMA.names]
+        mapped.where(F.col(STATUS) == REJECTED).select(*error_cols).coalesce(1).write.mode(mode).parquet(errors)
+        counts = mapped.groupBy(STATUS, "route", "error_column").count().collect()
+    except Exception as exc:  # noqa: BLE001
+        raise _job_error(exc, input_path) from None
+    finally:
+        mapped.unpersist()
+    routes, rejected = Counter(), Counter()
+    for r in counts:
+        if r[STATUS] == ROUTED:
+            routes[r["route"]] += int(r["count"])
+        else:
+            rejected[r["error_column"]] += int(r["count"])
+    return summary("spark", input_path, output, errors, n_rows, routes, rejected, time.perf_counter() - t0,
+                   router, method=method, partitions=n_parts, master=spark.sparkContext.master)
+
+
+def _source_column(df: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    try:
+        return F.col("_metadata.file_path").alias(SOURCE)
+    except Exception:  # noqa: BLE001 - not a file source
+        return F.lit(None).cast("string").alias(SOURCE)
+
+
+def _job_error(exc: BaseException, input_path: str) -> BaseException:
+    message = str(exc)
+    for line in message.splitlines():  # the Python worker's own error, when there is one
+        if "BatchInputError" in line or "FileNotFoundError" in line:
+            return BatchInputError(line.strip()[:500])
+    if "Parquet" in message or "CSV" in message or "file" in message.lower():
+        return BatchInputError(f"{input_path}: Spark could not read the input: {_first_line(exc)}")
+    return exc
+
+
+def _check_spark_output(spark: Any, path: str, overwrite: bool) -> None:
+    if overwrite:
+        return
+    try:
+        jvm = spark.sparkContext._jvm
+        p = jvm.org.apache.hadoop.fs.Path(path)
+        if p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(p):
+            raise BatchInputError(f"{path}: output exists; pass --overwrite to replace it")
+    except BatchInputError:
+        raise
+    except Exception:  # noqa: BLE001 - no JVM access (Spark Connect): the writer refuses instead
+        return
+
+
+_DISTRIBUTED: dict[tuple[int, str], str] = {}
+
+
+def _distribute(spark: Any, bundle: str | Path) -> str:
+    """Ship the bundle to every executor once per SparkContext; returns the name workers load."""
+    sc = spark.sparkContext
+    key = (id(sc), str(Path(bundle).resolve()))
+    if key in _DISTRIBUTED:
+        return _DISTRIBUTED[key]
+    name = f"triage-router-{uuid.uuid4().hex[:12]}"
+    staging = Path(tempfile.mkdtemp(prefix="triage-batch-"))
+    archive = shutil.make_archive(str(staging / name), "zip", root_dir=str(bundle))
+    sc.addArchive(archive)
+    _DISTRIBUTED[key] = Path(archive).name
+    return Path(archive).name
+
+
+# ----------------------------------------------------------------------- spark_udf (measured)
+def _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, router, t0, n_rows, input_path,
+             n_parts) -> dict[str, Any]:
+    """``mlflow.pyfunc.spark_udf`` over the pyfunc model: the MLflow-native way, kept to compare."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from triage.batch.pandas_engine import summary
+
+    uri = model_uri or _pyfunc_dir(bundle)
+    udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+    cols = [c for c in keep if c in {i.name for i in udf.metadata.get_input_schema().inputs}]
+    out = df.select(udf(F.struct(*cols)).alias("d")).select("d.*")
+    mode = "overwrite" if overwrite else "errorifexists"
+    out.write.mode(mode).parquet(output)
+    counts = spark.read.parquet(output).groupBy("route").count().collect()
+    routes = Counter({r["route"]: int(r["count"]) for r in counts})
+    return summary("spark", input_path, output, errors, n_rows, routes, Counter(), time.perf_counter() - t0,
+                   router, method="udf", partitions=n_parts, master=spark.sparkContext.master)
+
+
+def _pyfunc_dir(bundle: str | Path) -> str:
+    """Save the bundle as the project's pyfunc model (models-from-code) in a temporary folder."""
+    import mlflow
+
+    from triage.tracking.registry import MODEL_CODE, ROUTER_ARTIFACT, model_signature
+
+    dest = Path(tempfile.mkdtemp(prefix="triage-pyfunc-")) / "model"
+    mlflow.pyfunc.save_model(
+        path=str(dest), python_model=str(MODEL_CODE), artifacts={ROUTER_ARTIFACT: str(bundle)},
+        signature=model_signature(), pip_requirements=[f"mlflow=={mlflow.__version__}", "coding-triage"],
+    )
+    return str(dest)
