@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
+from triage.codes.chapters import diagnosis_chapter
 from triage.codes.labels import label_kind, truncate_label
 from triage.policy.costs import CostModel, check_correct, check_probabilities
 from triage.policy.guarantees import clopper_pearson_interval, clopper_pearson_upper
@@ -40,50 +41,6 @@ SUBSET_COLUMNS = (
     "care_type",
     "n_predicted_codes_band",
 )
-
-# ICD-10-CM chapters by 3-character range (FY2026 tabular). Lexical comparison works: "O9A" > "O99".
-_ICD10_CHAPTERS: tuple[tuple[str, str, str], ...] = (
-    ("A00", "B99", "01 Infectious"), ("C00", "D49", "02 Neoplasms"), ("D50", "D89", "03 Blood"),
-    ("E00", "E89", "04 Endocrine"), ("F01", "F99", "05 Mental"), ("G00", "G99", "06 Nervous"),
-    ("H00", "H59", "07 Eye"), ("H60", "H95", "08 Ear"), ("I00", "I99", "09 Circulatory"),
-    ("J00", "J99", "10 Respiratory"), ("K00", "K95", "11 Digestive"), ("L00", "L99", "12 Skin"),
-    ("M00", "M99", "13 Musculoskeletal"), ("N00", "N99", "14 Genitourinary"),
-    ("O00", "O9A", "15 Pregnancy"), ("P00", "P96", "16 Perinatal"), ("Q00", "Q99", "17 Congenital"),
-    ("R00", "R99", "18 Symptoms"), ("S00", "T88", "19 Injury"), ("U00", "U85", "22 Special"),
-    ("V00", "Y99", "20 External causes"), ("Z00", "Z99", "21 Health status"),
-)
-# ICD-9-CM diagnosis chapters by numeric 3-digit range; V and E codes are chapters of their own.
-_ICD9_CHAPTERS: tuple[tuple[int, int, str], ...] = (
-    (1, 139, "01 Infectious"), (140, 239, "02 Neoplasms"), (240, 279, "03 Endocrine"),
-    (280, 289, "04 Blood"), (290, 319, "05 Mental"), (320, 389, "06 Nervous"),
-    (390, 459, "07 Circulatory"), (460, 519, "08 Respiratory"), (520, 579, "09 Digestive"),
-    (580, 629, "10 Genitourinary"), (630, 679, "11 Pregnancy"), (680, 709, "12 Skin"),
-    (710, 739, "13 Musculoskeletal"), (740, 759, "14 Congenital"), (760, 779, "15 Perinatal"),
-    (780, 799, "16 Symptoms"), (800, 999, "17 Injury"),
-)
-
-
-def diagnosis_chapter(code: str, version: int) -> str:
-    """ICD chapter of a canonical (undotted) diagnosis code, e.g. ('I509', 10) -> 'ICD-10 09 Circulatory'."""
-    c = str(code).strip().replace(".", "").upper()
-    if version == 10:
-        cat = c[:3]
-        for lo, hi, name in _ICD10_CHAPTERS:
-            if lo <= cat <= hi:
-                return f"ICD-10 {name}"
-        return "unknown"
-    if version == 9:
-        if c.startswith("V"):
-            return "ICD-9 18 Supplementary V"
-        if c.startswith("E"):
-            return "ICD-9 19 External causes E"
-        if c[:3].isdigit():
-            n = int(c[:3])
-            for lo, hi, name in _ICD9_CHAPTERS:
-                if lo <= n <= hi:
-                    return f"ICD-9 {name}"
-        return "unknown"
-    raise ValueError(f"icd_version must be 9 or 10, got {version!r}")
 
 
 def category_band(n: int) -> str:

@@ -5,7 +5,6 @@ day's episodes to a roster, and a backlog simulation comparing routing policies.
 """
 
 from triage.allocation.allocator import AllocationResult, Allocator
-from triage.allocation.chapters import chapter_of_label, normalise_chapter
 from triage.allocation.config import (
     AllocationConfig,
     AllocationConfigError,
@@ -26,6 +25,7 @@ from triage.allocation.simulate import (
     synthetic_arrivals,
 )
 from triage.allocation.solver import AssignmentSolution, solve_assignment
+from triage.codes.chapters import chapter_of_label, normalise_chapter
 
 __all__ = [
     "AllocationConfig",

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.allocation.chapters import chapter_of_label, normalise_chapter
 from triage.allocation.config import AllocationConfig, load_config
 from triage.allocation.effort import EffortModel
 from triage.allocation.episodes import EpisodeInputError, _code_number, prepare_episodes
@@ -19,6 +18,7 @@ from triage.allocation.priority import PriorityScorer
 from triage.allocation.queues import QueueMapper
 from triage.allocation.roster import Roster, make_roster
 from triage.allocation.solver import AssignmentSolution, solve_assignment
+from triage.codes.chapters import chapter_of_label, normalise_chapter
 
 # Why an episode stays in the backlog.
 NO_SPECIALTY = "no_specialty"            # nobody on the roster codes this queue

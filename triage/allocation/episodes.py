@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.allocation.chapters import chapter_of_label, normalise_chapter
 from triage.allocation.config import ROUTES, AllocationConfig
+from triage.codes.chapters import chapter_of_label, normalise_chapter
 
 REQUIRED = ("episode_id", "route", "p_correct", "principal")
 NUMERIC_OPTIONAL = ("drg_weight", "n_codes", "n_categories", "note_words")

@@ -7,18 +7,12 @@ are touched lazily; per-list results are cached by the code modules themselves.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from triage.codes.labels import canonical, label_kind
-
-# ICD-9-CM diagnosis chapters by 3-digit range (tabular list; V and E are supplementary).
-_ICD9_DX_CHAPTERS = (139, 239, 279, 289, 319, 389, 459, 519, 579, 629, 679, 709, 739, 759, 779, 799, 999)
-# ICD-9-CM procedure chapters by 2-digit range.
-_ICD9_PX_CHAPTERS = (0, 5, 7, 16, 17, 20, 29, 34, 39, 41, 54, 59, 64, 71, 75, 84, 86, 99)
+from triage.codes.labels import label_kind
 
 
 def split_dx_px(labels: Sequence[str], version: int = 10) -> tuple[list[str], list[str]]:
@@ -71,26 +65,3 @@ def elixhauser_index(labels: Sequence[str]) -> float:
     return float(index(comorbidities(dx), "mortality"))
 
 
-@lru_cache(maxsize=1 << 18)
-def chapter_of(label: str, version: int = 10) -> str | None:
-    """Chapter key of a label (None when the code is not in its code system)."""
-    kind = label_kind(label, version)
-    code = canonical(label)
-    if version == 10:
-        if kind == "px":
-            return "pcs:" + code[:1] if code else None  # ICD-10-PCS section
-        from triage.codes.icd10cm import chapter
-
-        try:
-            return "cm:" + chapter(code)
-        except ValueError:
-            return None
-    if kind == "dx":
-        if code[:1] in ("V", "E"):
-            return "9dx:" + code[:1]
-        if not code[:3].isdigit():
-            return None
-        return "9dx:" + str(int(np.searchsorted(_ICD9_DX_CHAPTERS, int(code[:3]))))
-    if not code[:2].isdigit():
-        return None
-    return "9px:" + str(int(np.searchsorted(_ICD9_PX_CHAPTERS, int(code[:2]))))

@@ -127,7 +127,8 @@ def _set_features(labels: list[str], version: int, gender: Any, died: Any, code_
     n_cat = float(len({truncate_label(lab, 3) for lab in labels}))
     if not code_systems:
         return [n_cat, math.nan, math.nan, math.nan, math.nan]
-    from triage.confidence._codes import chapter_of, drg_of, elixhauser_index
+    from triage.codes.chapters import chapter_key as chapter_of
+    from triage.confidence._codes import drg_of, elixhauser_index
 
     chapters = {chapter_of(lab, version) for lab in labels}
     chapters.discard(None)

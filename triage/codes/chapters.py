@@ -1,18 +1,23 @@
-"""ICD-10-CM chapter of a principal diagnosis label, by code range.
+"""ICD chapters: the one mapping from a code to its chapter, for every user (queues, routing
+features, subset bounds).
 
 A range table rather than the full ICD-10-CM hierarchy: the router calls this per episode on the
-hot path (target well under 50 µs), and the chapter of a code is fixed by its first characters.
-ICD-9-CM labels are mapped to the ICD-10-CM chapter of the same body system so one queue
-mapping serves both code versions.
+hot path (target well under 50 µs), and the chapter of a code is fixed by its first characters
+(a test checks it against the simple-icd-10-cm hierarchy). ICD-9-CM diagnoses are mapped to the
+ICD-10-CM chapter of the same body system, so one chapter scheme serves both code versions.
+Procedures have chapters of their own: the ICD-10-PCS section (first character) and the ICD-9-CM
+procedure chapters (2-digit ranges).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from typing import Any
+
+from triage.codes.labels import canonical, label_kind
 
 # (first code of the chapter, chapter number), ICD-10-CM FY2025 tabular; sorted by start code.
 _ICD10_STARTS: tuple[tuple[str, int], ...] = (
@@ -109,3 +114,34 @@ def normalise_chapter(value: Any) -> int | None:
     if upper in _ROMAN:
         return _ROMAN[upper]
     return _BY_NAME.get(text.lower())
+
+
+# ICD-9-CM procedure chapters by 2-digit range: the last 2-digit code of each chapter.
+_ICD9_PX_LAST = (0, 5, 7, 16, 17, 20, 29, 34, 39, 41, 54, 59, 64, 71, 75, 84, 86, 99)
+
+
+@lru_cache(maxsize=1 << 18)
+def chapter_key(label: str, version: int = 10) -> str | None:
+    """Chapter of any label as a key: ``dx:<ICD-10-CM chapter>`` for diagnoses, ``px:<PCS
+    section>`` (ICD-10) or ``px9:<chapter>`` (ICD-9) for procedures; None when not a code."""
+    code = canonical(label)
+    if not code:
+        return None
+    if label_kind(label, version) == "dx":
+        ch = chapter_of_label(label, version)
+        return None if ch is None else f"dx:{ch}"
+    if version == 10:
+        return f"px:{code[0]}"
+    if not code[:2].isdigit():
+        return None
+    return f"px9:{bisect_left(_ICD9_PX_LAST, int(code[:2])) + 1}"
+
+
+def diagnosis_chapter(code: str, version: int) -> str:
+    """Readable chapter of a diagnosis code for tables and reports, e.g. ('I509', 10) ->
+    'ICD-10 09 circulatory system', ('4019', 9) -> 'ICD-9 09 circulatory system'; 'unknown' when
+    the code is in no chapter."""
+    if version not in (9, 10):
+        raise ValueError(f"icd_version must be 9 or 10, got {version!r}")
+    ch = chapter_of_label(str(code).strip().replace(".", "").upper(), version)
+    return "unknown" if ch is None else f"ICD-{version} {ch:02d} {CHAPTER_NAMES[ch]}"
