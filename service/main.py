@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import errors
 from service.api.deps import RouterHolder
+from service.api.guard import EdgeGuard, install_log_filters
+from service.api.openapi import document_edges
 from service.api.routes import admin, allocation, health, monitoring, outcomes, policy, routing
 from service.core.config import Settings
 from service.loading import load_router
@@ -82,8 +84,13 @@ def create_app(
     app.state.metrics = ServiceMetrics()
 
     errors.install(app)
+    # Order (outermost first): metrics, then the guard (request id, key check before the body
+    # is read, the one error handler), then FastAPI's own exception handlers and the routes.
+    app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (routing, outcomes, monitoring, policy, admin, allocation):
         app.include_router(module.router)
     app.include_router(health.router)
+    document_edges(app)
+    install_log_filters()
     return app

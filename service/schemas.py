@@ -5,16 +5,38 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 Route = Literal["automate", "assist", "manual"]
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Strict numbers everywhere: JSON true, "0.9" or "5" are refused, not coerced (an int is a
+# number, so 1 is a valid probability).
+Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 # Printable ASCII only: the router judges the spelling, the edge keeps out control bytes.
 CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[ -~]+$")]
-EpisodeId = int | Annotated[
+# A 64-bit integer (its decimal form always fits the store's 128-character column) or an id string.
+EpisodeId = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)] | Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
+
+
+def _iso_date_only(value: Any) -> Any:
+    """A date must be written as ``YYYY-MM-DD``: a number (0 -> 1970-01-01) is refused."""
+    if isinstance(value, date | str):
+        return value
+    raise ValueError("a date is written as a string YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 DecisionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 EXAMPLE_SCORES = {"I50.9": 0.93, "I10": 0.88, "N18.3": 0.41, "E11.9": 0.12}
@@ -32,14 +54,14 @@ class Metadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_METADATA]})
 
-    age: Annotated[float, Field(ge=0, le=130, allow_inf_nan=False)] | None = None
+    age: Annotated[float, Strict(), Field(ge=0, le=130, allow_inf_nan=False)] | None = None
     gender: Annotated[str, StringConstraints(max_length=16, pattern=r"^[ -~]*$")] | None = None
     admission_type: (
         Annotated[str, StringConstraints(max_length=64, pattern=r"^[ -~]*$")] | None
     ) = None
-    los_days: Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
-    died: bool | None = None
-    discharge_date: date | None = None
+    los_days: Annotated[float, Strict(), Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
+    died: StrictBool | None = None
+    discharge_date: IsoDate | None = None
 
 
 class Episode(BaseModel):
@@ -59,7 +81,8 @@ class Episode(BaseModel):
         default=None,
         max_length=20_000,
         description="Code -> probability from the automated coder; any accepted spelling "
-        "(I50.9, I509, i50.9), normalised by the router.",
+        "(I50.9, I509, i50.9), resolved in ICD-10-CM / ICD-10-PCS (ICD-9 for ICD-9 models). A code "
+        "in neither is left out of the decision and listed in its unknown_codes.",
     )
     text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
         default=None, description="Discharge summary; used instead of scores when the bundle has a coder."
@@ -130,7 +153,7 @@ class Decision(BaseModel):
                     "codes": [
                         {"code": "I50.9", "description": "Heart failure, unspecified",
                          "kind": "dx", "score": 0.93},
-                        {"code": "I10.", "description": "Essential (primary) hypertension",
+                        {"code": "I10", "description": "Essential (primary) hypertension",
                          "kind": "dx", "score": 0.88},
                     ],
                     "principal": "I50.9",
@@ -143,6 +166,7 @@ class Decision(BaseModel):
                     "priority": None,
                     "model_version": "synthetic-3f2a9c1e",
                     "policy_version": "three_way-a0.05-d0.1-7c1d",
+                    "unknown_codes": [],
                 }
             ]
         }
@@ -164,6 +188,11 @@ class Decision(BaseModel):
     priority: float | None = None
     model_version: str
     policy_version: str
+    unknown_codes: list[str] = Field(
+        default=[],
+        description="Input codes found in no code system of the model (as sent): left out of "
+        "the decision, never guessed.",
+    )
 
 
 class BatchDecisions(BaseModel):
@@ -187,7 +216,11 @@ class OutcomeIn(BaseModel):
     episode_id: EpisodeId | None = Field(
         default=None, description="Instead of decision_id: the episode's latest decision."
     )
-    final_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
+    final_codes: list[CodeStr] = Field(
+        min_length=1, max_length=2000,
+        description="Any spelling (I50.9, I509); codes in no code system are reported back in "
+        "unknown_codes and count as a disagreement.",
+    )
 
     @model_validator(mode="after")
     def _one_reference(self) -> OutcomeIn:
@@ -205,6 +238,9 @@ class OutcomeOut(BaseModel):
     model_version: str
     policy_version: str
     recorded_at: datetime
+    unknown_codes: list[str] = Field(
+        default=[], description="Final codes found in no code system (as sent)."
+    )
 
 
 class Interval(BaseModel):

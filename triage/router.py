@@ -21,7 +21,13 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from triage.codes import describe_label, label_kind, normalize_label, truncate_label
+from triage.codes import (
+    describe_label,
+    label_kind,
+    lookup_label,
+    normalize_label,
+    truncate_label,
+)
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.confidence import ConfidenceModel, RoutingFeatures
@@ -64,6 +70,8 @@ class RoutingDecision:
     priority: float | None
     model_version: str
     policy_version: str
+    #: input codes found in no code system nor the model's vocabulary: left out, reported back
+    unknown_codes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         # shallow on purpose: the nested lists are built fresh per decision, and asdict's deep copy
@@ -114,14 +122,52 @@ class Router:
             out[label] = s
         return out
 
-    def _scores_for(self, code_scores: Mapping[str, Any] | None, text: str | None) -> dict[str, float]:
+    def vocabulary(self) -> frozenset[str]:
+        """Labels the model was fitted on: known even when retired from the current code tables."""
+        vocab = self.__dict__.get("_vocabulary")
+        if vocab is None:
+            vocab = frozenset(getattr(self.features, "label_counts_", None) or ())
+            self.__dict__["_vocabulary"] = vocab
+        return vocab
+
+    def split_scores(
+        self, code_scores: Mapping[str, Any], field_name: str = "code_scores"
+    ) -> tuple[dict[str, float], list[str]]:
+        """(label -> score, unknown spellings): a code found in no code system of the model's ICD
+        version nor in its vocabulary, or of no code shape at all, is returned as unknown (as
+        sent), never guessed. Scores are checked as in :meth:`normalise_scores`."""
+        if not isinstance(code_scores, Mapping):
+            raise InvalidEpisode(field_name, "must be an object mapping codes to probabilities", code_scores)
+        out: dict[str, float] = {}
+        unknown: list[str] = []
+        vocab = self.vocabulary()
+        for spelling, score in code_scores.items():
+            where = f"{field_name}.{spelling}"
+            if isinstance(score, bool) or not isinstance(score, (int, float, np.floating, np.integer)):
+                raise InvalidEpisode(where, f"score must be a number, got {score!r}", score)
+            s = float(score)
+            if not math.isfinite(s) or s < 0.0 or s > 1.0:
+                raise InvalidEpisode(where, f"score must be a probability in [0, 1], got {score!r}", score)
+            try:
+                label = lookup_label(str(spelling), self.icd_version, known=vocab)
+            except ValueError:  # UnknownCode, or no code shape at all
+                unknown.append(str(spelling))
+                continue
+            if label in out:
+                raise InvalidEpisode(where, f"duplicate code: {spelling!r} is {label}, already given", spelling)
+            out[label] = s
+        return out, unknown
+
+    def _scores_for(
+        self, code_scores: Mapping[str, Any] | None, text: str | None
+    ) -> tuple[dict[str, float], list[str]]:
         if code_scores:
-            return self.normalise_scores(code_scores)
+            return self.split_scores(code_scores)
         if text is not None and str(text).strip():
             if self.coder is None:
                 raise InvalidEpisode("text", "this router bundle has no coder: send code_scores instead")
             frame = pd.DataFrame({"episode_id": [0], "subject_id": [0], "text": [str(text)]})
-            return self.coder.predict_proba(frame).row(0)
+            return self.coder.predict_proba(frame).row(0), []
         raise InvalidEpisode("code_scores", "the episode has neither code_scores nor text")
 
     # ------------------------------------------------------------------ routing
@@ -133,7 +179,7 @@ class Router:
         episode_id: Any = None,
     ) -> RoutingDecision:
         """Route one episode (the service's per-request path: numpy and python only)."""
-        scores = self._scores_for(code_scores, text)
+        scores, unknown = self._scores_for(code_scores, text)
         md = dict(metadata or {})
         if text is not None:
             md.setdefault("text", text)
@@ -142,7 +188,7 @@ class Router:
         x = self.features.transform_one(scores, md)
         p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
         route = str(self.policy.route(np.array([p]))[0])
-        return self._decision(episode_id, scores, codes, p, route, reasons, md)
+        return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown)
 
     def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
         """Route a batch: each item has ``episode_id``, ``code_scores`` or ``text``, and ``metadata``.
@@ -150,10 +196,12 @@ class Router:
         The model runs once over the batch; each decision equals ``route_one``'s.
         """
         items = list(episodes)
-        scores_list, metas = [], []
+        scores_list, metas, unknowns = [], [], []
         for i, item in enumerate(items):
             try:
-                scores_list.append(self._scores_for(item.get("code_scores"), item.get("text")))
+                scores, unknown = self._scores_for(item.get("code_scores"), item.get("text"))
+                scores_list.append(scores)
+                unknowns.append(unknown)
             except InvalidEpisode as exc:
                 raise InvalidEpisode(f"episodes[{i}].{exc.field}", exc.message, exc.value) from None
             md = dict(item.get("metadata") or {})
@@ -167,8 +215,9 @@ class Router:
         p, contribs = self.confidence.predict_explained(X, top_k=N_REASONS)
         routes = self.policy.route(p)
         return [
-            self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md)
-            for item, s, pi, r, rs, md in zip(items, scores_list, p, routes, contribs, metas)
+            self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md,
+                           unk)
+            for item, s, pi, r, rs, md, unk in zip(items, scores_list, p, routes, contribs, metas, unknowns)
         ]
 
     def route_scores(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -186,7 +235,7 @@ class Router:
             }
         )
 
-    def _decision(self, episode_id, scores, codes, p, route, reasons, md) -> RoutingDecision:
+    def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
         v = self.icd_version
         code_rows = [
             {"code": lab, "description": _describe(lab, v), "kind": label_kind(lab, v), "score": scores[lab]}
@@ -238,6 +287,7 @@ class Router:
             priority=priority,
             model_version=self.model_version,
             policy_version=self.policy.version,
+            unknown_codes=list(unknown),
         )
 
     # ------------------------------------------------------------------ policy

@@ -74,12 +74,14 @@ def _clean(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for e in errors:
         loc = [x if isinstance(x, int) else safe_input(str(x)) for x in e.get("loc", ())]
+        # never echo note text back (it is PHI, and error bodies end up in client logs)
+        echo = None if "text" in loc else safe_input(e.get("input"))
         out.append(
             {
                 "loc": loc,
                 "msg": safe_input(str(e.get("msg", ""))),
                 "type": str(e.get("type", "value_error")),
-                "input": safe_input(e.get("input")),
+                "input": echo,
             }
         )
     return out

@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Larger request bodies get 413."
     )
+    allocate_max_decisions: int = Field(
+        default=5000, ge=1, le=20_000, description="Most decision_ids in one POST /v1/allocate (422 past it)."
+    )
+    allocate_max_coders: int = Field(
+        default=500, ge=1, le=1000, description="Most coders on one allocate roster (422 past it)."
+    )
+    allocate_max_cells: int = Field(
+        default=500_000, ge=1,
+        description="Most decisions x coders in one allocate call: bounds the solver's memory and "
+        "time (413 past it; split the day into several calls).",
+    )
+    allocate_time_limit_s: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Solver time limit of one allocate call; past it the best assignment found "
+        "so far is returned (its gap is reported).",
+    )
     store_text: bool = Field(
         default=False, description="Also store episode note text with the decision."
     )

@@ -1,4 +1,5 @@
-"""Decision parity: the same episode routed in-process and over HTTP gives the same answer."""
+"""Decision parity: the same episode routed in-process and over HTTP gives the same answer
+(the API spells codes the standard way, I10 not the internal label I10.)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 
 from router_bundle import sample_episodes
 
+from service.api.spelling import public_decision
+
 
 def _jsonable(d: dict) -> dict:
-    return json.loads(json.dumps(d))
+    return json.loads(json.dumps(public_decision(d)))
 
 
 def test_route_matches_library(client, keys, base_router):
@@ -22,6 +25,8 @@ def test_route_matches_library(client, keys, base_router):
         assert got == expected
     routes = {_jsonable(base_router.route_one(**ep).to_dict())["route"] for ep in episodes}
     assert len(routes) >= 2  # the sample exercises more than one route
+    codes = {c["code"] for ep in episodes for c in _jsonable(base_router.route_one(**ep).to_dict())["codes"]}
+    assert "I10" in codes and not any(c.endswith(".") for c in codes)
 
 
 def test_batch_matches_library(sqlite_client, keys, base_router):

@@ -35,7 +35,12 @@ def test_route_one_persists_before_answering(client, keys, episode):
     assert row["p_correct"] == pytest.approx(body["p_correct"])
     assert row["model_version"] == body["model_version"]
     assert row["policy_version"] == body["policy_version"]
-    assert row["decision"]["codes"] == body["codes"]
+    # the store keeps the internal labels (I10.), the API answers the standard spelling (I10)
+    from service.api.spelling import public_decision
+
+    assert public_decision(row["decision"])["codes"] == body["codes"]
+    assert any(c["code"] == "I10" for c in body["codes"])
+    assert any(c["code"] == "I10." for c in row["decision"]["codes"])
     assert row["text"] is None
     assert row["created_at"] is not None
 
@@ -65,15 +70,38 @@ def test_batch_limit_is_422(app_factory, sqlite_url, keys, episode):
 
 
 def test_batch_bad_episode_named_by_index_and_nothing_stored(sqlite_client, keys, episode):
-    bad = dict(episode, episode_id=9, code_scores={"NOTACODE!": 0.5})
+    bad = dict(episode, episode_id=9, code_scores={"I50.9": 0.9, "i509": 0.5})
     r = sqlite_client.post(
         "/v1/route/batch", json={"episodes": [episode, bad]}, headers=keys["router"]
     )
     assert r.status_code == 422
     d = r.json()["detail"][0]
-    assert d["loc"] == ["body", "episodes", 1, "code_scores", "NOTACODE!"]
-    assert d["input"] == "NOTACODE!" and "NOTACODE!" in d["msg"]
+    assert d["loc"] == ["body", "episodes", 1, "code_scores", "i509"]
+    assert d["input"] == "i509" and "duplicate" in d["msg"]
     assert sqlite_client.app.state.store.count("decisions") == 0
+
+
+@pytest.mark.parametrize(
+    "scores, unknown, codes",
+    [
+        ({"NOTACODE!": 0.5, "I50.9": 0.97}, ["NOTACODE!"], {"I50.9"}),
+        ({"C2111ZZ": 0.95, "I50.9": 0.97}, ["C2111ZZ"], {"I50.9"}),  # PCS shape, in no table
+        ({"I99.99": 0.95}, ["I99.99"], set()),  # CM shape, not a CM code
+        ({"B2111ZZ": 0.95, "I10": 0.96}, [], {"B2111ZZ", "I10"}),  # PCS imaging stays a procedure
+    ],
+)
+def test_unknown_codes_reported_back_not_invented(sqlite_client, keys, scores, unknown, codes):
+    r = sqlite_client.post("/v1/route", json={"episode_id": 1, "code_scores": scores},
+                           headers=keys["router"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["unknown_codes"] == unknown
+    got = {c["code"] for c in body["codes"]} | {s["code"] for s in body["suggestions"]}
+    assert codes <= got
+    assert not set(unknown) & got
+    kinds = {c["code"]: c["kind"] for c in body["codes"]}
+    if "B2111ZZ" in kinds:
+        assert kinds["B2111ZZ"] == "px" and "B21.11ZZ" not in got
 
 
 @pytest.mark.parametrize(
@@ -113,10 +141,6 @@ def test_json_nan_is_422_not_a_crash(sqlite_client, keys, literal):
     [
         ({"episode_id": 1, "code_scores": {"I50.9": 0.9, "i509": 0.8}},
          ["body", "code_scores", "i509"], "duplicate"),
-        ({"episode_id": 1, "code_scores": {"XYZ123!": 0.9}},
-         ["body", "code_scores", "XYZ123!"], "XYZ123!"),
-        ({"episode_id": 1, "code_scores": {"I50.9.1": 0.9}},
-         ["body", "code_scores", "I50.9.1"], "dot"),
         ({"episode_id": 1, "text": "chest pain, admitted"}, ["body", "text"], "no coder"),
     ],
 )
@@ -254,11 +278,11 @@ def test_outcome_by_episode_id_and_errors(sqlite_client, keys, episode):
     r2 = sqlite_client.post("/v1/route", json=dict(episode, episode_id=5), headers=keys["router"])
     r = sqlite_client.post(
         "/v1/outcomes",
-        json={"decision_id": r2.json()["decision_id"], "final_codes": ["I10", "??"]},
+        json={"decision_id": r2.json()["decision_id"], "final_codes": ["I10", "??", "C2111ZZ"]},
         headers=keys["router"],
     )
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "final_codes", 1]
+    assert r.status_code == 201, r.text  # recorded; unknown codes reported back, a disagreement
+    assert r.json()["unknown_codes"] == ["??", "C2111ZZ"] and r.json()["correct"] is False
     r = sqlite_client.post(
         "/v1/outcomes", json={"final_codes": ["I10"]}, headers=keys["router"]
     )
@@ -390,7 +414,8 @@ def test_unhandled_error_is_generic_500(app_factory, sqlite_url, keys, episode, 
     raw = TestClient(c.app, raise_server_exceptions=False)
     r = raw.post("/v1/route", json=episode, headers=keys["router"])
     assert r.status_code == 500
-    assert set(r.json()) == {"detail", "error_id"}
+    assert set(r.json()) == {"detail", "request_id"}
+    assert r.headers["x-request-id"] == r.json()["request_id"]
     assert "secret" not in r.text and "Traceback" not in r.text
 
 

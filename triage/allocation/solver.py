@@ -13,6 +13,12 @@ a vertex: at most about one fractional episode per coder, since only the coder r
 episode), every integral assignment is kept, and the leftover part — fractional episodes and
 unassigned episodes that still fit a coder's residual minutes — is solved exactly as a second, small
 MILP. The LP optimum is an upper bound, so the reported ``gap`` bounds the loss from this split.
+
+``time_limit`` bounds the whole solve (LP and repair): HiGHS stops at it. When the LP does not
+finish in time (or fails), every episode is assigned greedily by priority instead (method
+``greedy``, always feasible, its ``gap`` measured against the trivial bound of all priority).
+Callers that take requests from the network must also bound the number of pairs (memory grows
+with them): the service refuses allocate calls past ``TRIAGE_ALLOCATE_MAX_CELLS``.
 """
 
 from __future__ import annotations
@@ -111,15 +117,29 @@ def solve_assignment(
                                   time.perf_counter() - t0, 0)
 
     if len(pe) <= exact_max_pairs:
-        chosen, bound, status = _milp(value, minutes, capacity, pe, pc, time_limit, mip_rel_gap)
+        try:
+            chosen, bound, status = _milp(value, minutes, capacity, pe, pc, time_limit, mip_rel_gap)
+        except RuntimeError as exc:  # no feasible point within the time limit
+            coder = _greedy(value, minutes, capacity, pe, pc)
+            served = float(value[coder >= 0].sum())
+            return AssignmentSolution(coder, served, max(float(value[np.unique(pe)].sum()), served),
+                                      "greedy", f"{exc}; greedy by priority",
+                                      time.perf_counter() - t0, len(pe))
         coder = _coder_of(n_e, pe, pc, chosen)
         method = "milp"
     else:
         a = _matrices(n_e, len(capacity), pe, pc, minutes)
         lp = linprog(-value[pe], A_ub=a, b_ub=np.concatenate([np.ones(n_e), capacity]),
-                     bounds=(0, 1), method="highs-ds", options={"presolve": presolve})
-        if lp.x is None:
-            raise RuntimeError(f"assignment LP failed: {lp.message}")
+                     bounds=(0, 1), method="highs-ds",
+                     options={"presolve": presolve, "time_limit": float(time_limit)})
+        if lp.x is None or lp.status != 0:  # time limit or solver failure: a feasible greedy answer
+            coder = _greedy(value, minutes, capacity, pe, pc)
+            _check(coder, minutes, capacity)
+            served = float(value[coder >= 0].sum())
+            bound = float(value[np.unique(pe)].sum())
+            return AssignmentSolution(coder, served, max(bound, served), "greedy",
+                                      f"LP stopped ({lp.message}); greedy by priority",
+                                      time.perf_counter() - t0, len(pe))
         bound = -lp.fun
         fixed = lp.x > 1 - 1e-6
         coder = _coder_of(n_e, pe, pc, fixed)
@@ -136,14 +156,39 @@ def solve_assignment(
         status = str(lp.message)
         if len(rpe):
             remaining = time_limit - (time.perf_counter() - t0)
-            chosen, _, status = _milp(value, minutes, residual, rpe, rpc, max(remaining, 1.0), mip_rel_gap)
-            coder[rpe[chosen]] = rpc[chosen]
+            try:
+                chosen, _, status = _milp(value, minutes, residual, rpe, rpc, max(remaining, 0.5),
+                                          mip_rel_gap)
+                coder[rpe[chosen]] = rpc[chosen]
+            except RuntimeError as exc:  # keep the LP's integral part
+                status = f"{exc}; repair skipped"
+
         method = "lp+repair"
 
     _check(coder, minutes, capacity)
     served = float(value[coder >= 0].sum())
     return AssignmentSolution(coder, served, max(bound, served), method, status,
                               time.perf_counter() - t0, len(pe))
+
+
+def _greedy(value: np.ndarray, minutes: np.ndarray, capacity: np.ndarray, pe: np.ndarray,
+            pc: np.ndarray) -> np.ndarray:
+    """Highest priority first, each to the eligible coder with the most minutes left that fits."""
+    coder = np.full(len(value), -1, dtype=np.int64)
+    left = capacity.astype(float).copy()
+    order = np.lexsort((pc, pe))
+    pe_s, pc_s = pe[order], pc[order]
+    starts = np.searchsorted(pe_s, np.arange(len(value) + 1))
+    for i in np.argsort(-value, kind="stable"):
+        cands = pc_s[starts[i]:starts[i + 1]]
+        if len(cands) == 0:
+            continue
+        fit = cands[left[cands] + _TOL >= minutes[i]]
+        if len(fit):
+            c = fit[np.argmax(left[fit])]
+            coder[i] = c
+            left[c] -= minutes[i]
+    return coder
 
 
 def _top_per_group(group: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

@@ -145,7 +145,7 @@ def evaluate_command(
                 val = episodes[episodes["split"] == "val"]
                 rule = DecisionRule().fit(coder.predict_proba(val), gold_labels(val))
                 threshold, tuned_on = rule.threshold_, "val split"
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         _fail(str(exc))
     if threshold is None:
         threshold = 0.5

@@ -240,8 +240,14 @@ def _target_labels(value, norm, report, path, episode_id) -> list[str]:
         except (ValueError, SyntaxError) as exc:
             raise ValueError(
                 f"predictions file {path}: column '{TARGET_COLUMN}', episode {episode_id}: "
-                f"cannot read codes from {value!r}"
+                f"cannot read codes from {value[:40]!r}"
             ) from exc
+    if isinstance(value, (bytes, dict)) or not isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        raise ValueError(
+            f"predictions file {path}: column '{TARGET_COLUMN}', episode {episode_id}: holds "
+            f"{type(value).__name__} {str(value)[:40]!r}, not a list of codes; write each episode's "
+            f"gold codes as a list of strings (e.g. ['I10.', 'E11.9'])"
+        )
     out = []
     for code in value:
         lab = norm(code)
@@ -292,6 +298,12 @@ def _long(path, table, norm, keep_top_k):
     mat = sp.csr_matrix(
         (score[known].astype(np.float32), (row, col)), shape=(len(ep_ids), len(classes))
     )
+    if len(classes) == 0:
+        raise ValueError(
+            f"predictions file {path}: column 'code': none of its {len(uniq_raw)} distinct codes is a "
+            f"code of the code system (e.g. {[str(c) for c in uniq_raw[:5]]}); check the ICD version "
+            f"(--icd-version / the data's icd_version) and the spelling (I50.9, I509, 0QS734Z)"
+        )
     mat = _top_k_rows(mat, keep_top_k)
     report.n_rows, report.n_codes = len(ep_ids), len(classes)
     return CodeScores(ep_ids, classes, mat), None, report

@@ -8,19 +8,30 @@ from triage.codes.labels import (
     canonical,
     episode_labels,
     label_kind,
+    standard_spelling,
     to_label,
     truncate_label,
     truncate_labels,
 )
-from triage.codes.normalize import describe_label, normalize_label
+from triage.codes.normalize import (
+    UnknownCode,
+    describe_label,
+    label_exists,
+    lookup_label,
+    normalize_label,
+)
 
 __all__ = [
     "LEVELS",
+    "UnknownCode",
     "canonical",
     "describe_label",
     "episode_labels",
+    "label_exists",
     "label_kind",
+    "lookup_label",
     "normalize_label",
+    "standard_spelling",
     "to_label",
     "truncate_label",
     "truncate_labels",

@@ -42,6 +42,13 @@ def to_label(code: str, kind: Kind, version: int) -> str:
     raise ValueError(f"icd_version must be 9 or 10, got {version!r}")
 
 
+def standard_spelling(label: str) -> str:
+    """The spelling coding platforms use (``I10.`` -> ``I10``; ``I50.9``, ``0DTJ4ZZ``, ``401.9``,
+    ``38.93`` unchanged). Labels stay inside (coder, metrics, store); APIs answer in this form,
+    and :func:`triage.codes.normalize.normalize_label` reads it back into the label."""
+    return label[:-1] if label.endswith(".") else label
+
+
 @lru_cache(maxsize=1 << 20)
 def truncate_label(label: str, level: Level | int) -> str:
     """Truncate a label to its first ``level`` code characters, keeping the dot.

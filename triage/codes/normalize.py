@@ -1,17 +1,37 @@
 """Any spelling of a code -> its label (the shared dotted form of ``labels.py``).
 
 Accepts dotted or undotted, any case, stray spaces, and labels themselves. A dotted spelling
-fixes the kind (diagnosis vs procedure); an undotted 4-digit ICD-9 code is both a possible
-diagnosis and procedure (``3893``), so ``kind`` must be given for it. An undotted 3-digit
-ICD-9 code is read as its label, a diagnosis category (a procedure label is dotted: ``40.1``).
+fixes the kind (diagnosis vs procedure). Where the shape alone cannot tell, the code systems
+decide: an undotted 7-character ICD-10 code starting letter+digit fits both ICD-10-CM and
+ICD-10-PCS (the PCS sections B, C, D, F, G, H and X start with a letter: ``B2111ZZ`` is imaging,
+not a diagnosis ``B21.11ZZ``), so it is looked up in the PCS table and the CM tabular list (the
+two share no such code) and a code in neither raises :class:`UnknownCode`. An undotted 4-digit
+ICD-9 code is both a possible diagnosis and procedure (``3893``), so ``kind`` must be given for
+it (or, in :func:`lookup_label`, the model's own vocabulary decides). An undotted 3-digit ICD-9
+code is read as its label, a diagnosis category (a procedure label is dotted: ``40.1``).
+
+:func:`normalize_label` checks the shape (and resolves ambiguous shapes); :func:`lookup_label`
+also requires the code to exist in the code system (or in a given vocabulary), which is what the
+service uses so that a code nobody knows is reported back, never guessed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from functools import lru_cache
 
 from triage.codes.labels import Kind, label_kind, to_label
+
+
+class UnknownCode(ValueError):
+    """A well-formed spelling that no code table of the version (nor the given vocabulary) has."""
+
+    def __init__(self, spelling: str, version: int) -> None:
+        systems = "ICD-10-CM or ICD-10-PCS" if version == 10 else "ICD-9-CM"
+        super().__init__(f"unknown code {spelling!r}: not in {systems}")
+        self.spelling = spelling
+        self.version = version
 
 _CM = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 _PCS = re.compile(r"^[0-9A-HJ-NP-Z]{7}$")
@@ -72,7 +92,8 @@ def normalize_label(spelling: str, version: int = 10, kind: Kind | None = None) 
                 raise ValueError(
                     f"ICD-9 code {spelling!r} could be a diagnosis or a procedure: pass kind='dx' or 'px'"
                 )
-            kind = "dx"  # a 7-character CM code also shaped like PCS: CM starts letter+digit
+            else:
+                kind = _cm_or_pcs(code, spelling)
         elif dx_ok:
             kind = "dx"
         elif px_ok:
@@ -84,6 +105,67 @@ def normalize_label(spelling: str, version: int = 10, kind: Kind | None = None) 
                 ("px", 9): "ICD-9 procedure"}[(kind, version)]
         raise ValueError(f"not an {what} code: {spelling!r}")
     return to_label(code, kind, version)
+
+
+def _cm_or_pcs(code: str, spelling: str) -> Kind:
+    """Kind of a 7-character code shaped like both CM and PCS, by lookup in both tables."""
+    from triage.codes import icd10cm, icd10pcs
+
+    if icd10pcs.is_valid(code):
+        return "px"
+    if icd10cm.is_valid(code):
+        return "dx"
+    raise UnknownCode(spelling, 10)
+
+
+@lru_cache(maxsize=1 << 18)
+def label_exists(label: str, version: int = 10) -> bool:
+    """Whether a label is in its code system: ICD-10-CM tabular list (categories included),
+    ICD-10-PCS table, ICD-9-CM diagnoses. ICD-9 procedures have no table shipped with the
+    packages (MIMIC's ``d_icd_procedures`` is credentialed), so a well-formed one counts."""
+    kind = label_kind(label, version)
+    code = label.replace(".", "")
+    if version == 10:
+        from triage.codes import icd10cm, icd10pcs
+
+        return icd10cm.is_valid(code) if kind == "dx" else icd10pcs.is_valid(code)
+    if kind == "dx":
+        from triage.codes import icd9
+
+        return icd9.is_valid_dx(code)
+    return bool(_PX9.match(code))
+
+
+def lookup_label(
+    spelling: str, version: int = 10, kind: Kind | None = None, known: Container[str] = ()
+) -> str:
+    """Label of a code that exists: in its code system, or in ``known`` (a model's vocabulary,
+    which may hold codes retired from the current tables).
+
+    Raises :class:`UnknownCode` for a well-formed code found nowhere, and ValueError (as
+    :func:`normalize_label`) for a spelling of no code shape. An undotted ICD-9 code that could be
+    a diagnosis or a procedure takes the one reading that exists in ``known``.
+    """
+    try:
+        label = normalize_label(spelling, version, kind)
+    except ValueError:
+        # ambiguous shape (ICD-9 dx/px, or an ICD-10 code in neither table): a model's
+        # vocabulary may still know exactly one reading
+        if kind is not None or not known:
+            raise
+        readings = []
+        for k in ("dx", "px"):
+            try:
+                readings.append(normalize_label(spelling, version, k))
+            except ValueError:
+                pass
+        in_vocab = [r for r in readings if r in known]
+        if len(readings) < 2 or len(in_vocab) != 1:
+            raise
+        return in_vocab[0]
+    if label in known or label_exists(label, version):
+        return label
+    raise UnknownCode(spelling, version)
 
 
 def describe_label(label: str, version: int = 10, procedure_descriptions: dict[str, str] | None = None) -> str:

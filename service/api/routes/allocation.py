@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 
-from service.api.deps import RouterDep, RouterRole, StoreDep
+from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error
 from service.schemas import AllocateIn, AllocateOut
 from triage.allocation import RosterError
@@ -37,28 +40,68 @@ def _allocation_episode(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _allocator(request: Request, routing: Any) -> Any:
+def _allocator(request: Request, routing: Any, time_limit_s: float) -> Any:
+    """The model's allocator (or the shipped default), its solver held to ``time_limit_s``."""
     if getattr(routing, "allocator", None) is not None:
-        return routing.allocator
-    state = request.app.state
-    if getattr(state, "default_allocator", None) is None:
-        from triage.allocation import Allocator
+        alloc = routing.allocator
+    else:
+        state = request.app.state
+        if getattr(state, "default_allocator", None) is None:
+            from triage.allocation import Allocator
 
-        state.default_allocator = Allocator()
-    return state.default_allocator
+            state.default_allocator = Allocator()
+        alloc = state.default_allocator
+    solver = dict(alloc.config.solver)
+    if float(solver.get("time_limit_s", math.inf)) <= time_limit_s:
+        return alloc
+    limited = copy.copy(alloc)  # shallow: only the solver settings differ
+    limited.config = dataclasses.replace(alloc.config, solver={**solver, "time_limit_s": time_limit_s})
+    return limited
+
+
+def check_size(n_decisions: int, n_coders: int, settings: Any) -> None:
+    """The documented limits of one allocate call: 422 past the list sizes, 413 past the
+    decisions x coders product (the solver's memory and time grow with it)."""
+    errors = []
+    if n_decisions > settings.allocate_max_decisions:
+        errors.append(field_error(["body", "decision_ids"], f"{n_decisions} decisions; the limit is "
+                                  f"{settings.allocate_max_decisions}", n_decisions, "too_long"))
+    if n_coders > settings.allocate_max_coders:
+        errors.append(field_error(["body", "roster"], f"{n_coders} coders; the limit is "
+                                  f"{settings.allocate_max_coders}", n_coders, "too_long"))
+    if errors:
+        raise FieldErrors(errors)
+    cells = n_decisions * n_coders
+    if cells > settings.allocate_max_cells:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            detail=f"{n_decisions} decisions x {n_coders} coders = {cells} cells; the limit is "
+            f"{settings.allocate_max_cells} (TRIAGE_ALLOCATE_MAX_CELLS): split the call",
+        )
 
 
 @router.post(
     "/allocate",
     response_model=AllocateOut,
     summary="Assign routed decisions to today's roster",
-    responses={422: {"description": "Bad roster or unknown decision ids"}},
+    responses={
+        413: {"description": "decisions x coders past TRIAGE_ALLOCATE_MAX_CELLS (default 500,000)"},
+        422: {"description": "Bad roster, unknown decision ids, or more decisions/coders than "
+              "TRIAGE_ALLOCATE_MAX_DECISIONS / _MAX_CODERS (default 5,000 / 500)"},
+    },
 )
 def allocate(
-    body: AllocateIn, request: Request, store: StoreDep, routing: RouterDep, _role: RouterRole
+    body: AllocateIn,
+    request: Request,
+    store: StoreDep,
+    routing: RouterDep,
+    settings: SettingsDep,
+    _role: RouterRole,
 ) -> Any:
     """Optimal assignment by priority under each coder's minutes, specialty and level; every
-    decision lands in assignments, backlog (with the reason) or automated."""
+    decision lands in assignments, backlog (with the reason) or automated. The solver stops at
+    TRIAGE_ALLOCATE_TIME_LIMIT_S (default 10 s) with the best assignment found and its gap."""
+    check_size(len(body.decision_ids), len(body.roster), settings)
     ids = list(body.decision_ids)
     seen: set[str] = set()
     for i, did in enumerate(ids):
@@ -75,7 +118,7 @@ def allocate(
     episodes = [_allocation_episode(rows[did]) for did in ids]
     roster = [c.model_dump() for c in body.roster]
     try:
-        result = _allocator(request, routing).allocate(
+        result = _allocator(request, routing, settings.allocate_time_limit_s).allocate(
             episodes, roster, as_of=body.as_of.isoformat() if body.as_of else None,
             source="decisions", roster_source="roster",
         ).to_dict()

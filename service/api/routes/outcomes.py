@@ -7,47 +7,51 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 
 from service.api.deps import RouterRole, StoreDep
-from service.api.errors import FieldErrors, field_error
 from service.schemas import OutcomeIn, OutcomeOut
 from service.store import OutcomeExists
-from triage.codes.normalize import normalize_label
+from triage.codes.normalize import label_exists, normalize_label
 
 router = APIRouter(prefix="/v1", tags=["outcomes"])
 
 
 def _readings(code: str) -> list[str]:
-    """Every label a human-entered spelling could denote (ICD-10 first, then ICD-9 dx/px)."""
+    """Every existing label a human-entered spelling could denote (ICD-10 first, then ICD-9)."""
     out = []
-    for version, kind in ((10, None), (9, None), (9, "dx"), (9, "px")):
+    for version, kind in ((10, None), (10, "dx"), (10, "px"), (9, None), (9, "dx"), (9, "px")):
         try:
             label = normalize_label(code, version, kind)
         except ValueError:
             continue
-        if label not in out:
+        if label not in out and label_exists(label, version):
             out.append(label)
     return out
 
 
-def final_labels(predicted: set[str], final_codes: list[str]) -> set[str]:
-    """Labels of the final codes; an ambiguous spelling takes the reading the decision used.
-
-    Raises FieldErrors naming the index of a code that is no ICD-9 or ICD-10 code.
-    """
+def final_labels(predicted: set[str], final_codes: list[str]) -> tuple[set[str], list[str]]:
+    """(labels of the final codes, unknown spellings); an ambiguous spelling takes the reading
+    the decision used. A code in no code system is returned as unknown (as sent), never guessed."""
     labels: set[str] = set()
-    for i, code in enumerate(final_codes):
-        readings = _readings(code)
+    unknown: list[str] = []
+    for code in final_codes:
+        readings = [r for r in _readings(code)] or [p for p in predicted if _same(p, code)]
         if not readings:
-            raise FieldErrors(
-                [field_error(["body", "final_codes", i], "not an ICD-9 or ICD-10 code", code)]
-            )
+            unknown.append(code)
+            continue
         labels.add(next((r for r in readings if r in predicted), readings[0]))
-    return labels
+    return labels, unknown
 
 
-def realised_correct(decision: dict[str, Any], final_codes: list[str]) -> bool:
-    """Exact set match of the decision's predicted codes and the human's final codes."""
+def _same(label: str, code: str) -> bool:
+    """A predicted label (perhaps a retired code the model knows) written another way."""
+    return label.replace(".", "") == "".join(code.split()).replace(".", "").upper()
+
+
+def realised_correct(decision: dict[str, Any], final_codes: list[str]) -> tuple[bool, list[str]]:
+    """Exact set match of the decision's predicted codes and the human's final codes (an unknown
+    final code is a disagreement), and the unknown final codes."""
     predicted = {c["code"] for c in decision.get("codes", [])}
-    return final_labels(predicted, final_codes) == predicted
+    labels, unknown = final_labels(predicted, final_codes)
+    return (not unknown and labels == predicted), unknown
 
 
 @router.post(
@@ -69,7 +73,7 @@ def record_outcome(body: OutcomeIn, request: Request, store: StoreDep, _role: Ro
         missing = f"no decision for episode {body.episode_id}"
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=missing)
-    correct = realised_correct(row["decision"], body.final_codes)
+    correct, unknown = realised_correct(row["decision"], body.final_codes)
     try:
         recorded_at = store.record_outcome(row["decision_id"], list(body.final_codes), correct)
     except OutcomeExists:
@@ -87,4 +91,5 @@ def record_outcome(body: OutcomeIn, request: Request, store: StoreDep, _role: Ro
         "model_version": row["model_version"],
         "policy_version": row["policy_version"],
         "recorded_at": recorded_at,
+        "unknown_codes": unknown,
     }

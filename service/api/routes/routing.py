@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.api.spelling import public_decision
 from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
 from service.store import new_decision_id, utcnow
 from triage.router import InvalidEpisode
@@ -79,7 +80,7 @@ def _route_and_record(
     decision["decision_id"] = new_decision_id()
     store.record_decisions([_row(decision, episode, store_text, utcnow())])
     _count_routes(request, [decision])
-    return _json_response(decision)
+    return _json_response(public_decision(decision))
 
 
 @router.post(
@@ -145,4 +146,4 @@ def route_batch(
         rows.append(_row(decision, episode, settings.store_text, now))
     store.record_decisions(rows)
     _count_routes(request, decisions)
-    return _json_response({"decisions": decisions})
+    return _json_response({"decisions": [public_decision(d) for d in decisions]})

@@ -1,0 +1,207 @@
+"""The edge of the service: a pure ASGI middleware that runs before any route code.
+
+It does three things for every HTTP request, whatever route (present or future) it targets:
+
+* gives the request an id (``X-Request-ID`` on the response, and on every log line about it);
+* authenticates ``/v1`` calls from the ``X-API-Key`` header *before a byte of the body is read*
+  and before any model is needed: a caller without a valid key gets 401 at once, a router key on
+  an admin route (one that depends on :func:`service.security.require_admin`) gets 403;
+* catches every exception the app lets through, so none ever reaches the server's logger (whose
+  traceback would quote SQL parameters, decision JSON or note text). It logs one line: error
+  class, route template and request id. A database that cannot be reached or written (server
+  down, disk full, locked) answers 503 with ``Retry-After``; anything else 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.security import hash_key, require_admin
+
+log = logging.getLogger("service")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+#: Exceptions of Starlette's body-size limit are its own control flow (it answers 413).
+_PASS_THROUGH_MODULES = ("starlette.middleware.body_limit",)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an exception means "the database cannot serve now" (a 503), not a bug (a 500).
+
+    Connection refused or lost, server shutting down, disk or quota full, database locked: the
+    client may retry. Checked by class only, never by message text.
+    """
+    try:
+        import sqlalchemy.exc as sa_exc
+    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
+        return False
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                            sa_exc.TimeoutError)):
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, OSError) and exc.errno in (28, 122):  # ENOSPC, EDQUOT
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _json(status: int, body: dict[str, Any], request_id: str, extra: list[tuple[bytes, bytes]]):
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *extra,
+    ]
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": payload},
+    )
+
+
+class EdgeGuard:
+    """Request id, authentication before the body, and the one error handler (see module doc)."""
+
+    def __init__(self, app: ASGIApp, *, api_app: Any, prefix: str = "/v1") -> None:
+        self.app = app
+        self.api_app = api_app  # the FastAPI app: its key registry and its routes
+        self.prefix = prefix
+        self._admin_routes: dict[int, bool] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _needs_admin(self, route: Any) -> bool:
+        key = id(route)
+        if key not in self._admin_routes:
+            found, stack = False, [getattr(route, "dependant", None)]
+            while stack:
+                dep = stack.pop()
+                if dep is None:
+                    continue
+                if getattr(dep, "call", None) is require_admin:
+                    found = True
+                    break
+                stack.extend(getattr(dep, "dependencies", ()))
+            self._admin_routes[key] = found
+        return self._admin_routes[key]
+
+    def _match(self, scope: Scope) -> Any:
+        partial = None
+        for route in self.api_app.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return route
+            if match == Match.PARTIAL and partial is None:
+                partial = route
+        return partial
+
+    @staticmethod
+    def _header(scope: Scope, name: bytes) -> str | None:
+        for k, v in scope.get("headers", ()):
+            if k == name:
+                return v.decode("latin-1")
+        return None
+
+    # -- the middleware ------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = self._header(scope, b"x-request-id")
+        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        path = scope.get("path", "")
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            refusal = self._authenticate(scope, state)
+            if refusal is not None:
+                route = self._match(scope)
+                if route is not None:
+                    scope["route"] = route  # metrics label the refusal by route template
+                status, detail, extra = refusal
+                for message in _json(status, {"detail": detail}, request_id, extra):
+                    await send(message)
+                return
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the one place every error ends
+            if type(exc).__module__ in _PASS_THROUGH_MODULES:
+                raise
+            route = scope.get("route")
+            where = getattr(route, "path", None) or "unmatched"
+            unavailable = database_unavailable(exc)
+            # class, route template and request id only: messages and tracebacks may quote
+            # SQL parameters, decision JSON or note text
+            log.error(
+                "%s on %s %s (request_id=%s)%s",
+                type(exc).__name__, scope.get("method", ""), where, request_id,
+                ": database unavailable" if unavailable else "",
+            )
+            if started:
+                return  # the response is under way: nothing more can be said to the client
+            if unavailable:
+                status, body = 503, {"detail": "the decision store is unavailable; retry later",
+                                     "request_id": request_id}
+                extra = [(b"retry-after", b"5")]
+            else:
+                status, body = 500, {"detail": "internal server error", "request_id": request_id}
+                extra = []
+            for message in _json(status, body, request_id, extra):
+                await send(message)
+
+    def _authenticate(self, scope: Scope, state: dict[str, Any]):
+        """None when the caller may go on; else (status, detail, extra headers)."""
+        challenge = [(b"www-authenticate", b"APIKey")]
+        key = self._header(scope, b"x-api-key")
+        if not key:
+            return 401, "missing API key (X-API-Key header)", challenge
+        role = self.api_app.state.api_keys.role_for(key)
+        if role is None:
+            return 401, "unknown API key", challenge
+        state["role"] = role
+        state["key_fingerprint"] = hash_key(key)[:12]
+        if role != "admin":
+            route = self._match(scope)
+            if route is not None and self._needs_admin(route):
+                return 403, "this endpoint needs an admin key", []
+        return None
+
+
+class RedactQuery(logging.Filter):
+    """Drops query strings from uvicorn's access log lines (a key sent as ``?api_key=`` is
+    refused, but the access log would still have recorded it in clear)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (args[0], args[1], args[2].split("?", 1)[0] + "?[redacted]", *args[3:])
+        return True
+
+
+_REDACT = RedactQuery()
+
+
+def install_log_filters() -> None:
+    """Attach the query-string filter to uvicorn's access logger (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if _REDACT not in access.filters:
+        access.addFilter(_REDACT)

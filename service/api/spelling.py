@@ -1,0 +1,31 @@
+"""Codes in API answers use the standard spelling (``I10``, ``I50.9``, ``0DTJ4ZZ``).
+
+Inside, the coder, the metrics and the store speak labels, the reference pipeline's dotted form
+with a trailing dot on 3-character ICD-10-CM codes (``I10.``, see :mod:`triage.codes.labels`).
+Every route that answers with codes passes its answer through :func:`public_decision` (or
+:func:`public_code` for single codes); the stored decision keeps the label form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from triage.codes.labels import standard_spelling
+
+
+def public_code(label: str | None) -> str | None:
+    return None if label is None else standard_spelling(label)
+
+
+def _rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [{**r, "code": standard_spelling(r["code"])} if "code" in r else r for r in rows or []]
+
+
+def public_decision(decision: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a decision dict with every code in the standard spelling."""
+    out = dict(decision)
+    out["codes"] = _rows(decision.get("codes"))
+    out["suggestions"] = _rows(decision.get("suggestions"))
+    out["principal"] = public_code(decision.get("principal"))
+    out.pop("discharge_date", None)  # stored for allocation only
+    return out
