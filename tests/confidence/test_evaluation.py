@@ -46,7 +46,7 @@ def test_aurc_small_examples():
     assert ev.aurc([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.6]) == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
     # ties are accepted together: coverage 2/3 at risk 1/2, then 1 at risk 1/3
     assert ev.aurc([1, 0, 1], [0.9, 0.9, 0.5]) == pytest.approx(2 / 3 * 1 / 2 + 1 / 3 * 1 / 3)
-    rc = ev.risk_coverage_curve([1, 0, 1], [0.9, 0.9, 0.5])
+    rc = ev.selective_risk_curve([1, 0, 1], [0.9, 0.9, 0.5])
     assert rc["coverage"].tolist() == pytest.approx([2 / 3, 1.0])
     r = 0.25
     assert ev.optimal_aurc([1, 1, 1, 0]) == pytest.approx(r + (1 - r) * np.log(1 - r))

@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.policy import CostModel, aurc, cost_coverage_curve, drg_weight_gap, risk_coverage_curve
+from triage.confidence.evaluation import aurc
+from triage.policy import CostModel, cost_coverage_curve, drg_weight_gap, risk_coverage_curve
 
 
 def test_risk_coverage_hand_example_groups_ties():
@@ -14,7 +15,7 @@ def test_risk_coverage_hand_example_groups_ties():
     assert list(df["coverage"]) == [0.5, 0.75, 1.0]
     np.testing.assert_allclose(df["risk"], [0.5, 1 / 3, 0.5])
     # AURC with ties grouped: (2 * 0.5 + 1 * 1/3 + 1 * 0.5) / 4
-    assert aurc(p, correct) == pytest.approx((1 + 1 / 3 + 0.5) / 4)
+    assert aurc(correct, p) == pytest.approx((1 + 1 / 3 + 0.5) / 4)
 
 
 @settings(max_examples=30, deadline=None)

@@ -99,8 +99,9 @@ def auprc(correct: Any, p: Any) -> float:
     return float(average_precision_score(y, p)) if y.sum() > 0 else float("nan")
 
 
-def risk_coverage_curve(correct: Any, confidence: Any) -> pd.DataFrame:
-    """Selective risk at each coverage reachable by a threshold (ties accepted together).
+def selective_risk_curve(correct: Any, confidence: Any) -> pd.DataFrame:
+    """Selective risk at each coverage reachable by a threshold (ties accepted together): the one
+    tie-grouped curve behind :func:`aurc` and :func:`triage.policy.risk_coverage_curve`.
 
     Row j: accept every episode with confidence >= ``threshold``; ``coverage`` is the share
     accepted and ``risk`` the error rate among them. Ordered by decreasing threshold.
@@ -129,7 +130,7 @@ def _check_conf(correct: Any, confidence: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def aurc(correct: Any, confidence: Any) -> float:
     """Area under the risk–coverage curve (step integral over tie groups)."""
-    rc = risk_coverage_curve(correct, confidence)
+    rc = selective_risk_curve(correct, confidence)
     dcov = np.diff(np.r_[0.0, rc["coverage"].to_numpy()])
     return float(np.sum(dcov * rc["risk"].to_numpy()))
 

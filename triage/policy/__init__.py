@@ -1,7 +1,7 @@
 """Cost model, routing policies with finite-sample guarantees, risk/cost-coverage curves."""
 
 from triage.policy.costs import CostModel, drg_weight_gap
-from triage.policy.curves import aurc, cost_coverage_curve, risk_coverage_curve
+from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
 from triage.policy.guarantees import (
     DEFAULT_FWER,
     DEFAULT_METHOD,
@@ -68,7 +68,6 @@ __all__ = [
     "KINDS",
     "CostModel",
     "Policy",
-    "aurc",
     "binomial_p_values",
     "chow_thresholds",
     "clopper_pearson_interval",

@@ -21,9 +21,9 @@ def risk_coverage_curve(p: Any, correct: Any, delta: float | None = 0.1) -> pd.D
     correct = check_correct("correct", correct, p.shape[0])
     if p.size == 0:
         raise ValueError("p is empty: no curve to draw")
-    from triage.confidence.evaluation import risk_coverage_curve as _curve
+    from triage.confidence.evaluation import selective_risk_curve
 
-    base = _curve(correct, p)  # one tie-grouped curve for the whole project
+    base = selective_risk_curve(correct, p)  # one tie-grouped curve for the whole project
     t = base["threshold"].to_numpy()
     n = np.rint(base["coverage"].to_numpy() * p.size).astype(np.int64)
     k = np.rint(base["risk"].to_numpy() * n).astype(np.int64)
@@ -39,14 +39,6 @@ def risk_coverage_curve(p: Any, correct: Any, delta: float | None = 0.1) -> pd.D
     if delta is not None:
         df["risk_upper"] = clopper_pearson_upper(k, n, delta)
     return df
-
-
-def aurc(p: Any, correct: Any) -> float:
-    """Area under the risk–coverage curve: :func:`triage.confidence.evaluation.aurc` in policy argument order."""
-    from triage.confidence.evaluation import aurc as _aurc
-
-    p = check_probabilities("p", p)
-    return _aurc(check_correct("correct", correct, p.shape[0]), p)
 
 
 def cost_coverage_curve(
