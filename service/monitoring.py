@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from scipy.stats import beta
-
 from service.store import GroupStats
+from triage.policy.guarantees import clopper_pearson_interval
 
 ROUTES = ("automate", "assist", "manual")
-
-
-def clopper_pearson(errors: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial interval for the error rate ``errors / n``."""
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    if not 0 <= errors <= n:
-        raise ValueError(f"errors must lie in [0, n={n}], got {errors}")
-    a = 1.0 - confidence
-    lower = 0.0 if errors == 0 else float(beta.ppf(a / 2, errors, n - errors + 1))
-    upper = 1.0 if errors == n else float(beta.ppf(1 - a / 2, errors + 1, n - errors))
-    return lower, upper
 
 
 def summarise(stats: list[GroupStats], confidence: float = 0.95) -> list[dict]:
@@ -37,8 +24,8 @@ def summarise(stats: list[GroupStats], confidence: float = 0.95) -> list[dict]:
         k = auto.errors if auto else 0
         interval = None
         if n:
-            lo, hi = clopper_pearson(k, n, confidence)
-            interval = {"lower": lo, "upper": hi, "confidence": confidence}
+            lo, hi = clopper_pearson_interval(k, n, confidence)  # the policy's own exact interval
+            interval = {"lower": float(lo), "upper": float(hi), "confidence": confidence}
         out.append(
             {
                 "model_version": mv,

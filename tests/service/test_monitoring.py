@@ -1,35 +1,12 @@
-"""Exact Clopper-Pearson intervals, cross-checked against scipy's binomtest."""
+"""Monitoring summaries: realised error of automated decisions with the policy's exact interval."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.stats import binomtest
 
-from service.monitoring import clopper_pearson, summarise
+from service.monitoring import summarise
 from service.store import GroupStats
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    n=st.integers(1, 2000),
-    frac=st.floats(0, 1),
-    confidence=st.sampled_from([0.8, 0.9, 0.95, 0.99]),
-)
-def test_matches_scipy_exact_interval(n, frac, confidence):
-    k = round(frac * n)
-    lo, hi = clopper_pearson(k, n, confidence)
-    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
-    assert lo == pytest.approx(ci.low, abs=1e-10)
-    assert hi == pytest.approx(ci.high, abs=1e-10)
-    assert 0 <= lo <= k / n <= hi <= 1
-
-
-@pytest.mark.parametrize("k, n", [(0, 0), (-1, 5), (6, 5)])
-def test_rejects_impossible_counts(k, n):
-    with pytest.raises(ValueError):
-        clopper_pearson(k, n)
+from triage.policy.guarantees import clopper_pearson_interval
 
 
 def test_summarise_groups_by_model_and_policy():
@@ -43,3 +20,6 @@ def test_summarise_groups_by_model_and_policy():
     assert g1["automation_rate"] == pytest.approx(0.8)
     assert g1["outcomes"] == 6 and g1["realised_error"] == pytest.approx(0.2)
     assert g2["automated_with_outcome"] == 0 and g2["realised_error_interval"] is None
+    lo, hi = clopper_pearson_interval(1, 5, 0.95)
+    assert g1["realised_error_interval"] == {"lower": pytest.approx(lo), "upper": pytest.approx(hi), "confidence": 0.95}
+    assert 0 < g1["realised_error_interval"]["lower"] < 0.2 < g1["realised_error_interval"]["upper"] < 1
