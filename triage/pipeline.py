@@ -31,6 +31,7 @@ from triage.coder import CodeScores, DecisionRule, TextCoder, load_predictions
 from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
 from triage.confidence.evaluation import reliability_diagram
 from triage.data import gold_labels, load_episodes_with_report
+from triage.data.summary import SEED_STATISTICS
 from triage.jsonsafe import finite_json
 from triage.jsonsafe import json_default as _json_default
 from triage.policy import KINDS, CostModel, Policy, choose_policy, evaluate_policy
@@ -39,26 +40,7 @@ from triage.results import RunResult
 from triage.router import Router
 
 #: Seed paper figures (MIMIC-IV ICD-10, Table 4 / §3.1 / Figure 4) shown beside the data's own.
-SEED_TARGETS = {
-    "codes_per_episode_median": 15,
-    "codes_per_episode_q1": 10,
-    "codes_per_episode_q3": 21,
-    "words_per_note_median": 1492,
-    "words_per_note_q1": 1147,
-    "words_per_note_q3": 1931,
-    "age_median": 61,
-    "los_days_median": 3.88,
-    "unique_codes_full": 26098,
-    "unique_codes_4": 11254,
-    "unique_codes_3": 2239,
-    "code_freq_ge10_share": 0.3043,
-    "top50_occurrence_share": 0.3392,
-    "top50_episode_full_coverage": 0.0,
-    "top50_episode_any_coverage": 0.9395,
-    "top800_episode_full_coverage": 0.2048,
-    "share_episodes_1_cat3": 0.01,
-    "share_episodes_le2_cat3": 0.04,
-}
+SEED_TARGETS = SEED_STATISTICS  # the seed paper's figures, one home: triage.data.summary
 
 
 #: Fewest correct (and incorrect) episodes each confidence-fitting part must hold.
