@@ -14,7 +14,16 @@ from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.guard import EdgeGuard, install_log_filters
 from service.api.openapi import document_edges
-from service.api.routes import admin, allocation, health, monitoring, outcomes, policy, routing
+from service.api.routes import (
+    admin,
+    allocation,
+    assist,
+    health,
+    monitoring,
+    outcomes,
+    policy,
+    routing,
+)
 from service.core.config import Settings
 from service.loading import load_router
 from service.metrics import MetricsMiddleware, ServiceMetrics
@@ -88,7 +97,7 @@ def create_app(
     # is read, the one error handler), then FastAPI's own exception handlers and the routes.
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (routing, outcomes, monitoring, policy, admin, allocation):
+    for module in (routing, outcomes, monitoring, policy, admin, allocation, assist):
         app.include_router(module.router)
     app.include_router(health.router)
     document_edges(app)

@@ -62,6 +62,22 @@ class Metadata(BaseModel):
     los_days: Annotated[float, Strict(), Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
     died: StrictBool | None = None
     discharge_date: IsoDate | None = None
+    care_setting: Annotated[str, StringConstraints(max_length=32, pattern=r"^[ -~]*$")] | None = Field(
+        default=None, description="Where the episode was treated (e.g. inpatient, outpatient).")
+
+
+def _check_metadata_fields() -> None:
+    """Metadata must carry exactly the routing-time fields every other path sends the router."""
+    from triage.batch.episodes import EPISODE_METADATA_FIELDS
+
+    if set(Metadata.model_fields) != set(EPISODE_METADATA_FIELDS):
+        raise RuntimeError(
+            f"service Metadata fields {sorted(Metadata.model_fields)} differ from the router's "
+            f"routing-time fields {sorted(EPISODE_METADATA_FIELDS)} (triage.router.ROUTING_METADATA_FIELDS)"
+        )
+
+
+_check_metadata_fields()
 
 
 class Episode(BaseModel):
@@ -399,3 +415,121 @@ class Readiness(BaseModel):
     model_loaded: bool
     database: bool
     model_version: str | None = None
+
+
+# --------------------------------------------------------------- assisted coding and audit (§4)
+EXAMPLE_CODED = ["I50.9", "I10", "E11.9"]
+
+
+class SuggestIn(BaseModel):
+    """An episode routed to a person: what should the coder's form suggest?"""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"episode_id": 123, "code_scores": EXAMPLE_SCORES, "k": 15}]},
+    )
+
+    episode_id: EpisodeId
+    code_scores: dict[CodeStr, Probability] | None = Field(
+        default=None, max_length=20_000, description="Code -> probability from the automated coder.")
+    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        default=None, description="Discharge summary; scored by the bundle's coder instead of code_scores.")
+    metadata: Metadata | None = None
+    k: Annotated[int, Field(ge=1, le=100)] = Field(default=15, description="Codes in the suggestion list.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SuggestIn:
+        if not self.code_scores and not (self.text and self.text.strip()):
+            raise ValueError("episode has neither code_scores nor text")
+        return self
+
+
+class SuggestedCode(BaseModel):
+    code: str
+    kind: str
+    score: float
+    prefilled: bool = Field(description="Pre-accepted in the coder's form (certified precision).")
+    description: str | None = None
+
+
+class SuggestionGroup(BaseModel):
+    """Codes of one ontology group (ICD-10-CM chapter and category, or PCS section and body system)."""
+
+    group: str
+    group_name: str
+    category: str
+    score: float
+    codes: list[SuggestedCode]
+
+
+class PartialCandidate(BaseModel):
+    code: str
+    score: float
+
+
+class PartialCode(BaseModel):
+    """A certain category whose full code the coder completes (the structural task)."""
+
+    category: str
+    score: float
+    candidates: list[PartialCandidate]
+
+
+class SuggestOut(BaseModel):
+    record_id: str
+    episode_id: int | str
+    groups: list[SuggestionGroup]
+    prefilled: list[str]
+    offered: list[str]
+    partial: list[PartialCode]
+    calibrated: bool = Field(description="False: the bundle has no assist calibration, nothing is pre-filled.")
+    guarantee: dict[str, Any]
+    unknown_codes: list[str] = []
+    model_version: str
+
+
+class AuditIn(BaseModel):
+    """A human-coded episode to check (codes in sequence order, principal diagnosis first)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"episode_id": 123, "coded_codes": EXAMPLE_CODED,
+                                         "code_scores": EXAMPLE_SCORES, "metadata": EXAMPLE_METADATA}]},
+    )
+
+    episode_id: EpisodeId
+    coded_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
+    code_scores: dict[CodeStr, Probability] | None = Field(
+        default=None, max_length=20_000,
+        description="The coder's scores; send one for every coded code (0 allowed) to have it checked.")
+    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AuditIn:
+        if not self.code_scores and not (self.text and self.text.strip()):
+            raise ValueError("episode has neither code_scores nor text")
+        return self
+
+
+class AuditFlag(BaseModel):
+    type: Literal["missing", "unsupported", "principal"]
+    code: str
+    score: float
+    replaces: str | None = Field(default=None, description="principal flags: the coded principal.")
+    drg_before: str | None = None
+    drg_after: str | None = None
+    drg_weight_change: float | None = None
+    drg_changes: bool | None = None
+
+
+class AuditOut(BaseModel):
+    record_id: str
+    episode_id: int | str
+    flags: list[AuditFlag]
+    n_flags: int
+    drg: str | None = None
+    drg_weight: float | None = None
+    guarantee: dict[str, Any]
+    unknown_codes: list[str] = []
+    model_version: str

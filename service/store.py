@@ -82,7 +82,19 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("params", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    return md, {"decisions": decisions, "outcomes": outcomes, "policies": policies, "audit": audit}
+    # suggestion lists (POST /v1/suggest) and code audits (POST /v1/audit), stored as decisions are
+    assist = sa.Table(
+        f"{prefix}assist",
+        md,
+        sa.Column("record_id", sa.String(32), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("episode_id", sa.String(128), nullable=False, index=True),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("record", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return md, {"decisions": decisions, "outcomes": outcomes, "policies": policies, "audit": audit,
+                "assist": assist}
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
@@ -131,6 +143,8 @@ class DecisionStore:
         self.metadata, t = _tables(table_prefix)
         self.decisions, self.outcomes = t["decisions"], t["outcomes"]
         self.policies, self.audit = t["policies"], t["audit"]
+        self.assist_records = t["assist"]
+        self._insert_assist = self.assist_records.insert()
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
 
@@ -188,6 +202,19 @@ class DecisionStore:
                 .order_by(d.c.created_at.desc())
                 .limit(1)
             ).mappings().first()
+        return dict(row) if row else None
+
+    # suggestions and audits ----------------------------------------------------------------------
+    def record_assist(self, rows: list[dict[str, Any]]) -> None:
+        """Insert suggestion/audit rows (keys: the assist columns) in one committed transaction."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert_assist, rows)
+
+    def get_assist(self, record_id: str) -> dict[str, Any] | None:
+        a = self.assist_records
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(a).where(a.c.record_id == record_id)).mappings().first()
         return dict(row) if row else None
 
     # outcomes --------------------------------------------------------------------------------

@@ -210,6 +210,13 @@ def _print_tables(result: dict, console) -> None:
         f"recall micro {_pct(result, 'recall_micro', False)}  coverage error "
         + ("-" if cov is None else f"{cov:.1f}")
     )
+    steps = result.get("steps_to_full_recall")
+    console.print(
+        f"assisted coding (seed paper section 4): recall@5 {_pct(result, 'recall_at_5', False)}  "
+        f"hierarchical F1 (CoPHE-style) {_pct(result, 'hierarchical_f1', False)}  steps to full recall (median) "
+        + ("-" if steps is None else ("not reached" if not math.isfinite(steps) else f"{steps:.0f}"))
+        + f"  full recall within {result.get('steps_budget', '-')} steps {_pct(result, 'full_recall_within_budget', False)}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,14 @@ from typing import Literal
 import numpy as np
 
 from triage.coder.scores import CodeScores
-from triage.metrics import intervals, ranking, sequence, sets
+from triage.metrics import hierarchy, intervals, ranking, sequence, sets
 from triage.coder.align import align, check_same_length
 
 PER_EPISODE_CI = (
     "exact_match_full", "exact_match_4", "exact_match_3",
     "jaccard_full", "jaccard_4", "jaccard_3",
     "principal_accuracy", "sequence_exact_match",
-    "map_documents", "r_precision", "coverage_error",
+    "map_documents", "r_precision", "coverage_error", "hierarchical_f1",
 )  # fmt: skip
 
 
@@ -30,7 +30,8 @@ def evaluate(
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
     precision_ks: Sequence[int] = (1, 5, 8, 15),
-    recall_ks: Sequence[int] = (10, 15),
+    recall_ks: Sequence[int] = (5, 10, 15),
+    steps_budget: int = 50,
     macro_labels: Sequence[str] | None = None,
 ) -> dict:
     """Evaluate predicted label lists (and, if given, the scores behind them) against gold.
@@ -39,7 +40,11 @@ def evaluate(
     lists are principal-first. Threshold-free metrics need ``scores`` and are None without.
     Rates are in [0, 1]; ``coverage_error`` is a rank. ``result["ci"][name]`` holds
     (low, high) at ``ci_level``: every per-episode metric gets one; micro P/R/F1 only with the
-    bootstrap.
+    bootstrap. ``hierarchical_*`` is the CoPHE-style count-preserving metric of
+    :mod:`triage.metrics.hierarchy` (a sibling code costs less than an unrelated one);
+    ``steps_to_full_recall`` is the median number of ranked suggestions a coder reviews until
+    every gold code was shown, and ``full_recall_within_budget`` the share of episodes where that
+    happens within ``steps_budget`` suggestions (seed paper section 4.1).
     """
     check_same_length(pred_labels, gold_labels)
     if scores is not None:
@@ -66,12 +71,14 @@ def evaluate(
     out.update({k: _mean(v) for k, v in per_ep.items()})
     out.update(sets.micro_prf(pred_labels, gold_labels))
     out.update(sets.macro_prf(pred_labels, gold_labels, labels=macro_labels))
+    out.update(hierarchy.hierarchical_prf(pred_labels, gold_labels))
+    per_ep["hierarchical_f1"] = hierarchy.hierarchical_f1_per_episode(pred_labels, gold_labels)
 
     rank_keys = (
         ["auc_roc_micro", "auc_roc_macro", "auc_pr_macro", "map_documents"]
         + [f"precision_at_{k}" for k in precision_ks]
         + [f"recall_at_{k}" for k in recall_ks]
-        + ["r_precision", "coverage_error"]
+        + ["r_precision", "coverage_error", "steps_to_full_recall", "full_recall_within_budget"]
     )
     if scores is None:
         out.update({k: None for k in rank_keys})
@@ -91,8 +98,13 @@ def evaluate(
             per_ep[f"recall_at_{k}"] = ranking.recall_at_k_per_episode(rr, k)
         per_ep["r_precision"] = ranking.r_precision_per_episode(rr)
         per_ep["coverage_error"] = ranking.coverage_error_per_episode(rr)
-        for k in rank_keys[3:]:
+        for k in rank_keys[3:-2]:
             out[k] = _mean(per_ep[k])
+        steps = ranking.steps_to_full_recall_per_episode(rr, steps_budget)
+        steps = steps[~np.isnan(steps)]
+        out["steps_to_full_recall"] = float(np.median(steps)) if steps.size else None
+        out["full_recall_within_budget"] = float(np.isfinite(steps).mean()) if steps.size else None
+        out["steps_budget"] = int(steps_budget)
         out["n_codes_scored"] = len(scores.classes)
     out["n_labels_gold"] = int(counts[2].sum())
     out["ci_level"] = ci_level

@@ -18,7 +18,6 @@ import numpy as np
 
 from triage.coder.align import AlignedScores
 
-
 # ---------------------------------------------------------------- per-code (column) metrics
 
 
@@ -219,4 +218,21 @@ def _div_gold(num: np.ndarray, n_gold: np.ndarray) -> np.ndarray:
     out = np.full(len(n_gold), np.nan)
     ok = n_gold > 0
     out[ok] = num[ok] / n_gold[ok]
+    return out
+
+
+def steps_to_full_recall_per_episode(rr: RowRanking, max_steps: int | None = None) -> np.ndarray:
+    """Suggestions a coder reviews, top down, until every gold code has been shown (seed paper
+    section 4.1.1). Unlike ``coverage_error`` it counts positions (a coder sees one code at a
+    time, ties in the order shown), and it is ``inf`` when some gold code is never suggested or
+    comes after ``max_steps``; NaN for an episode without gold."""
+    n = len(rr.n_gold)
+    p = rr.is_pos
+    last = np.zeros(n)
+    np.maximum.at(last, rr.rows[p], rr.rank_in_row[p])
+    stored_pos = np.bincount(rr.rows[p], minlength=n)
+    out = np.where(stored_pos < rr.n_gold, np.inf, last).astype(np.float64)
+    if max_steps is not None:
+        out[out > max_steps] = np.inf
+    out[rr.n_gold == 0] = np.nan
     return out

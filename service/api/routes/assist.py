@@ -1,0 +1,137 @@
+"""POST /v1/suggest and /v1/audit: the seed paper's section 4 where coders meet it.
+
+``/v1/suggest``: for an episode a person codes, the coder's best codes grouped by ontology,
+the pre-filled subset (certified precision), and partial codes. ``/v1/audit``: for an episode a
+person has coded, flags for missing, unsupported and mis-sequenced codes with their MS-DRG
+impact. Both read the certified thresholds from the router bundle (``Router.info["assist"]``,
+written by :func:`triage.assist.calibrate_assistant`), validate as ``/v1/route`` does, and store
+every answer (``triage_assist`` table) before answering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic_core
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from service.api.deps import RouterDep, RouterRole, StoreDep
+from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
+from service.store import new_decision_id, utcnow
+from triage.assist import Assistant, PrecisionThreshold
+from triage.codes.normalize import normalize_label
+from triage.router import InvalidEpisode
+
+router = APIRouter(prefix="/v1", tags=["assist"])
+
+_ERRORS = {401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}}
+
+
+def _public(label: str | None) -> str | None:
+    try:
+        from service.api.spelling import public_code
+    except ImportError:  # pragma: no cover - older service without the spelling module
+        return label
+    return public_code(label)
+
+
+def _uncalibrated(icd_version: int) -> Assistant:
+    """No calibration in the bundle: suggestions without pre-filled or partial codes, no audit."""
+    nothing = PrecisionThreshold(float("inf"), 0.95, 0.1, "episode", 5, False, 0, 0, None)
+    return Assistant(nothing, nothing, {}, icd_version)
+
+
+def assistant_for(request: Request, routing: Any) -> tuple[Assistant, bool]:
+    """The router's assistant (built once per router object), and whether it is calibrated."""
+    cached = getattr(request.app.state, "assist_cache", None)
+    if cached is not None and cached[0] is routing:
+        return cached[1], cached[2]
+    info = (getattr(routing, "info", None) or {}).get("assist")
+    version = int(getattr(routing, "icd_version", 10))
+    assistant, calibrated = (Assistant.from_dict(info), True) if info else (_uncalibrated(version), False)
+    request.app.state.assist_cache = (routing, assistant, calibrated)
+    return assistant, calibrated
+
+
+def _scores(routing: Any, body: SuggestIn | AuditIn) -> tuple[dict[str, float], list[str]]:
+    try:
+        got = routing._scores_for(body.code_scores, body.text)
+    except InvalidEpisode as exc:
+        raise invalid_episode_error(exc) from None
+    return got if isinstance(got, tuple) else (got, [])
+
+
+def _metadata(body: SuggestIn | AuditIn) -> dict[str, Any]:
+    return body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata is not None else {}
+
+
+def _store(store: Any, kind: str, episode_id: Any, model_version: str, record: dict[str, Any]) -> str:
+    record_id = new_decision_id()
+    store.record_assist([{"record_id": record_id, "kind": kind, "episode_id": str(episode_id),
+                          "model_version": model_version, "record": record, "created_at": utcnow()}])
+    return record_id
+
+
+def _json(content: dict[str, Any]) -> Response:
+    return Response(pydantic_core.to_json(content), media_type="application/json")
+
+
+@router.post("/suggest", response_model=SuggestOut, summary="Suggestions for a coder", responses=_ERRORS)
+def suggest(body: SuggestIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+    """The coder's best ``k`` codes grouped by ontology, each with its probability; codes whose
+    precision is certified (e.g. >= 95%) come pre-filled, certain categories as partial codes."""
+    scores, unknown = _scores(routing, body)
+    assistant, calibrated = assistant_for(request, routing)
+    from triage.router import _describe
+
+    out = assistant.suggest(scores, k=body.k, describe=_describe)
+    for g in out["groups"]:
+        for c in g["codes"]:
+            c["code"] = _public(c["code"])
+    out["prefilled"] = [_public(c) for c in out["prefilled"]]
+    out["offered"] = [_public(c) for c in out["offered"]]
+    for p in out["partial"]:
+        for c in p["candidates"]:
+            c["code"] = _public(c["code"])
+    model_version = str(getattr(routing, "model_version", "unversioned"))
+    out.update(episode_id=body.episode_id, calibrated=calibrated, unknown_codes=unknown,
+               model_version=model_version)
+    out["record_id"] = _store(store, "suggest", body.episode_id, model_version, out)
+    return _json(out)
+
+
+@router.post(
+    "/audit", response_model=AuditOut, summary="Audit a human-coded episode",
+    responses={**_ERRORS, 409: {"description": "The model bundle has no audit calibration"}},
+)
+def audit(body: AuditIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+    """Flags for codes the model is confident are missing, coded codes it finds unsupported and a
+    principal diagnosis it would sequence differently, each above a threshold certified for flag
+    precision, with the MS-DRG change accepting it would cause; DRG-changing flags first."""
+    assistant, calibrated = assistant_for(request, routing)
+    if not calibrated or not assistant.audit:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail="this model bundle has no audit calibration (Router.info['assist']); "
+                                   "re-run `triage run` to write one")
+    version = int(getattr(routing, "icd_version", 10))
+    coded, bad = [], []
+    for i, code in enumerate(body.coded_codes):
+        try:
+            coded.append(normalize_label(code, version))
+        except ValueError as exc:
+            bad.append(field_error(["body", "coded_codes", i], str(exc), code))
+    if bad:
+        raise FieldErrors(bad[:20])
+    scores, unknown = _scores(routing, body)
+    md = _metadata(body)
+    result = assistant.auditor().audit(coded, scores, md.get("gender"), md.get("died"))
+    for f in result["flags"]:
+        f["code"] = _public(f["code"])
+        if f.get("replaces") is not None:
+            f["replaces"] = _public(f["replaces"])
+    model_version = str(getattr(routing, "model_version", "unversioned"))
+    out = {**result, "episode_id": body.episode_id, "unknown_codes": unknown, "model_version": model_version,
+           "guarantee": {t: p.to_dict() for t, p in assistant.audit.items()}}
+    out["record_id"] = _store(store, "audit", body.episode_id, model_version, out)
+    return _json(out)
