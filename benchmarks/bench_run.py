@@ -25,7 +25,8 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--episodes", type=int, default=122_279)
-    ap.add_argument("--care-type", default="inpatient", choices=["inpatient", "outpatient", "mixed"])
+    ap.add_argument("--workload", default="inpatient",
+                    help="synthetic care-setting mix (triage run --workload): inpatient = MIMIC-IV size and shape")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--work", type=Path, default=None, help="output folder (default: a temporary one)")
     args = ap.parse_args()
@@ -38,7 +39,7 @@ def main() -> None:
     if args.data:
         cmd += ["--data", str(args.data)]
     else:
-        cmd += ["--synthetic-episodes", str(args.episodes), "--care-type", args.care_type]
+        cmd += ["--synthetic-episodes", str(args.episodes), "--workload", args.workload]
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, env={**os.environ, "COLUMNS": "110"})

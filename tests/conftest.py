@@ -128,11 +128,11 @@ def run_result_factory():
 
 
 # -- a real, tiny `triage run` (shared: tracking, analysis and end-to-end tests) -------------------
-#: Small enough to finish quickly on 2 cores; outpatient episodes and a lenient target so that the
+#: Small enough to finish quickly on 2 cores; day-case episodes and a lenient target so that the
 #: coder gets some episodes right and the confidence model sees both classes.
 TINY_RUN_OVERRIDES = {
     "seed": 0,
-    "data": {"synthetic_episodes": 800, "synthetic_care_type": "outpatient"},
+    "data": {"synthetic_episodes": 800, "synthetic_workload": "day_case"},
     "coder": {"n_folds": 2},
     "confidence": {"target": "jaccard", "jaccard_tau": 0.3,
                    "compare_models": ["lightgbm", "product", "min-accepted"]},

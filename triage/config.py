@@ -24,13 +24,27 @@ class DataConfig(_Section):
     icd_version: Literal[9, 10] | None = 10
     split_file: Path | None = None
     synthetic_episodes: int = Field(10_000, ge=200)
-    # mixed = MIMIC-like inpatient episodes plus 30% simple outpatient ones (seed paper rec. 6): on
-    # inpatient episodes alone, as on MIMIC, almost no code set is exactly right, so there is
-    # nothing for a router to find; `--care-type inpatient` reproduces that finding.
-    synthetic_care_type: Literal["inpatient", "outpatient", "mixed"] = "mixed"
+    # mixed = a coding department's workload: MIMIC-like inpatients 50%, observation stays 15%, day
+    # cases 35% (reasoning in triage/synth/workload.py; seed paper rec. 5-6). On inpatient episodes
+    # alone, as on MIMIC, almost no code set is exactly right; `--workload inpatient` reproduces that.
+    synthetic_workload: str = Field(
+        "mixed", description="synthetic cohort's care-setting mix: a preset (mixed, inpatient, observation, "
+        "day_case) or shares 'inpatient=0.5,observation=0.15,day_case=0.35'")
     synthetic_note_words: float = Field(1.0, gt=0, description="scale of note length (1.0 = the seed paper's)")
     split_fractions: tuple[float, float, float] = (0.75, 0.10, 0.15)
     strict: bool = False
+
+    from pydantic import field_validator  # noqa: E402 - imported here: only this section validates this way
+
+    @field_validator("synthetic_workload")
+    @classmethod
+    def _valid_workload(cls, value: str) -> str:
+        from triage.synth.workload import parse_workload
+
+        parse_workload(value)  # ValueError naming the bad setting or share
+        return value
+
+    del field_validator
 
 
 class CoderConfig(_Section):

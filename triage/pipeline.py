@@ -76,19 +76,21 @@ class StepTimer:
 
 
 def synthetic_cohort_dir(config: RunConfig) -> Path:
-    """The default synthetic cohort in the cache dir, generated once per (size, seed, care type, scale,
-    generator version: a cohort from an older generator is never reused)."""
+    """The default synthetic cohort in the cache dir, generated once per (workload, size, seed, scale,
+    generator version: a cohort from an older generator is never reused). The directory is keyed on the
+    canonical workload, so "mixed" and its explicit shares share one cohort."""
     from triage.data.cache import cache_dir
-    from triage.synth import GENERATOR_VERSION, generate
+    from triage.synth import GENERATOR_VERSION, generate, parse_workload
 
     d = config.data
-    name = (f"{d.synthetic_care_type}-n{d.synthetic_episodes}-seed{config.seed}-w{d.synthetic_note_words:g}"
+    workload = parse_workload(d.synthetic_workload)
+    name = (f"{workload.slug}-n{d.synthetic_episodes}-seed{config.seed}-w{d.synthetic_note_words:g}"
             f"-g{GENERATOR_VERSION}")
     target = cache_dir() / "synthetic" / name
     if (target / ".complete").is_file():
         return target
     tmp = target.with_name(target.name + f".tmp{time.time_ns()}")
-    generate(tmp, n_episodes=d.synthetic_episodes, seed=config.seed, care_type=d.synthetic_care_type,
+    generate(tmp, n_episodes=d.synthetic_episodes, seed=config.seed, workload=workload,
              note_words_scale=d.synthetic_note_words)
     (tmp / ".complete").write_text("ok\n")
     if target.exists():

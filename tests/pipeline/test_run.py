@@ -91,7 +91,7 @@ def test_run_writes_summary_with_router_and_evaluation_keys(cli_run):
     assert s["cost_per_episode_all_human"] == pytest.approx(20.0)  # the default manual cost per episode
     assert s["n_fitting"] + s["n_calibration"] + s["n_test"] <= s["n_episodes"] == 800
     # the cohort was generated into TRIAGE_CACHE_DIR, nowhere else
-    assert list((cli_run.folder / "cache" / "synthetic").glob("outpatient-n800-seed0-*/.complete"))
+    assert list((cli_run.folder / "cache" / "synthetic").glob("inpatient0-observation0-day_case1-n800-seed0-*/.complete"))
 
 
 def test_summary_threshold_is_the_chosen_policy_not_the_coder_threshold(cli_run):

@@ -8,15 +8,16 @@ from triage.data.summary import dataset_summary
 from triage.synth import TARGETS, fidelity_report, sample_coded_cohort, synthesize_episodes
 
 
-def _codes_only_table(n: int, seed: int, care_type: str = "inpatient") -> pd.DataFrame:
+def _codes_only_table(n: int, seed: int, workload: str = "inpatient") -> pd.DataFrame:
     """Episode table without notes: vocabulary statistics at MIMIC's size in a few seconds."""
-    c = sample_coded_cohort(n, seed, care_type)
+    c = sample_coded_cohort(n, seed, workload)
     adm = c.admissions
     return pd.DataFrame({
         "subject_id": adm["subject_id"], "diagnoses": c.diagnoses, "procedures": c.procedures,
         "icd_version": 10, "text": pd.Series([""] * n, dtype="string"), "age": adm["age"],
         "los_days": (adm["dischtime"] - adm["admittime"]).dt.total_seconds() / 86400,
-        "died": adm["died"],
+        "died": adm["died"], "admission_type": adm["admission_type"], "care_setting": adm["care_setting"],
+        "profile": adm["profile"],
     })
 
 
@@ -37,14 +38,14 @@ def test_targets_without_words_hold_on_20k_episodes(cohort_20k):
 
 
 def test_note_length_follows_table_4():
-    eps = synthesize_episodes(1500, seed=5)
+    eps = synthesize_episodes(1500, seed=5, workload="inpatient")
     rep = fidelity_report(eps).set_index("key")
     for key in ("words_per_note_median", "words_per_note_q1", "words_per_note_q3"):
         assert rep.loc[key, "in_tolerance"], (key, rep.loc[key, "achieved"])
 
 
 def test_note_words_option_sets_the_median_length():
-    short = synthesize_episodes(400, seed=5, note_words=700)
+    short = synthesize_episodes(400, seed=5, note_words=700, workload="inpatient")
     words = short["text"].str.split().str.len()
     assert 600 < words.median() < 800
 
@@ -69,15 +70,38 @@ def test_complexity_correlates_with_age_and_length_of_stay(cohort_20k):
     assert n_codes[died].median() > n_codes[~died].median()
 
 
-def test_outpatient_episodes_are_simpler_than_inpatient():
-    out = dataset_summary(_codes_only_table(5000, seed=2, care_type="outpatient"))
-    inp = dataset_summary(_codes_only_table(5000, seed=2, care_type="inpatient"))
-    assert 2 <= out["codes_per_episode_median"] <= 4
-    assert out["los_days_median"] < 1 < inp["los_days_median"]
-    assert out["share_episodes_le2_cat3"] > 0.4 > inp["share_episodes_le2_cat3"]
-    mixed = _codes_only_table(5000, seed=2, care_type="mixed")
-    med = dataset_summary(mixed)["codes_per_episode_median"]
-    assert out["codes_per_episode_median"] <= med <= inp["codes_per_episode_median"]
+def test_observation_and_day_case_episodes_are_simpler_than_inpatient():
+    obs = _codes_only_table(3000, seed=2, workload="observation")
+    day = _codes_only_table(3000, seed=2, workload="day_case")
+    inp_s = dataset_summary(_codes_only_table(3000, seed=2, workload="inpatient"))
+    obs_s, day_s = dataset_summary(obs), dataset_summary(day)
+    n_obs = obs["diagnoses"].str.len() + obs["procedures"].str.len()
+    assert n_obs.between(2, 8).all() and 3 <= obs_s["codes_per_episode_median"] <= 5
+    assert (obs["los_days"] < 2).mean() > 0.9 and not obs["died"].any()
+    assert set(obs["profile"]) <= {"chest_pain_syncope", "cellulitis", "copd", "asthma", "uti", "afib",
+                                   "electrolytes", "abdominal_pain", "headache_dizziness", "vte", "neuro"}
+    assert day["diagnoses"].str.len().between(1, 6).all()
+    assert (day["procedures"].str.len() == 1).mean() > 0.85 and (day["procedures"].str.len() >= 1).all()
+    assert (day["los_days"] < 1).all() and not day["died"].any()
+    assert day_s["codes_per_episode_median"] <= obs_s["codes_per_episode_median"] < inp_s["codes_per_episode_median"]
+    assert day_s["share_episodes_le2_cat3"] > 0.4 > inp_s["share_episodes_le2_cat3"]
+    # every specialty's procedures come from its handful of procedure types
+    specialty = day["profile"].str.removeprefix("day_case:")
+    px_types = day.assign(s=specialty, px=day["procedures"].str[0]).groupby("s")["px"].nunique()
+    assert (px_types <= 8).all(), px_types
+
+
+def test_admission_types_give_back_the_setting_each_episode_was_generated_in():
+    from triage.data.settings import care_settings
+
+    mixed = _codes_only_table(6000, seed=4, workload="mixed")
+    assert (care_settings(mixed["admission_type"]).to_numpy() == mixed["care_setting"].to_numpy()).all()
+    share = mixed["care_setting"].value_counts(normalize=True)
+    assert abs(share["inpatient"] - 0.50) < 0.03 and abs(share["observation"] - 0.15) < 0.02
+    assert abs(share["day_case"] - 0.35) < 0.03
+    inp = _codes_only_table(2000, seed=4, workload="inpatient")
+    assert set(inp["admission_type"]) <= {"EW EMER.", "URGENT", "DIRECT EMER.", "ELECTIVE", "SURGICAL SAME DAY ADMISSION"}
+    assert set(mixed.loc[mixed["care_setting"] == "day_case", "admission_type"]) == {"AMBULATORY OBSERVATION"}
 
 
 def test_targets_cover_the_issue_list():

@@ -110,9 +110,9 @@ def test_sequencing_rules_hold():
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    ({"n_episodes": 0}, "n_episodes"), ({"seed": -1}, "seed"), ({"care_type": "icu"}, "care_type"),
+    ({"n_episodes": 0}, "n_episodes"), ({"seed": -1}, "seed"), ({"workload": "icu"}, "icu"),
     ({"note_words_scale": 0}, "note_words_scale"), ({"note_words": -5}, "note_words"),
-    ({"care_type": "mixed", "mixed_outpatient_share": 1.5}, "mixed_outpatient_share"),
+    ({"workload": "inpatient=0.5,icu=0.5"}, "unknown care setting 'icu'"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, word):
     args = {"n_episodes": 10, **kwargs}
@@ -138,5 +138,36 @@ def test_cli_writes_and_reports(tmp_path):
     assert res.exit_code == 0, res.output
     assert (out / "note/discharge.csv.gz").is_file()
     assert "codes per episode" in res.output and "top-50" in res.output
-    bad = CliRunner().invoke(app, ["synth", "--out", str(out), "--care-type", "icu"])
-    assert bad.exit_code != 0
+    assert "inpatient episodes" in res.output and "day_case" in res.output
+    bad = CliRunner().invoke(app, ["synth", "--out", str(out), "--workload", "inpatient=0.5,icu=0.5"])
+    assert bad.exit_code == 2 and "icu" in bad.output
+
+
+def test_day_case_notes_are_short_procedure_reports():
+    eps = synthesize_episodes(300, seed=2, workload="day_case")
+    assert (eps["care_setting"] == "day_case").all() and (eps["admission_type"] == "AMBULATORY OBSERVATION").all()
+    for section in ("Procedure:", "Indication:", "Findings:", "Diagnosis:", "Plan:"):
+        assert eps["text"].str.contains(section, regex=False).all(), section
+    words = eps["text"].str.split().str.len()
+    assert words.median() < 250 and words.max() < 400
+    assert not eps["text"].str.contains("Brief Hospital Course", regex=False).any()
+    obs = synthesize_episodes(200, seed=2, workload="observation")
+    inp = synthesize_episodes(200, seed=2, workload="inpatient")
+    assert obs["text"].str.split().str.len().median() < 0.5 * inp["text"].str.split().str.len().median()
+
+
+def test_inpatient_episodes_do_not_depend_on_the_other_settings_notes():
+    """Day-case notes come from their own stream: the inpatient workload's notes are the same
+    as those of the inpatient workload generated with day-case note parameters changed."""
+    from triage.synth import DayCaseNoteParams
+
+    a = synthesize_episodes(150, seed=4, workload="inpatient", note_words_scale=SCALE)
+    b = synthesize_episodes(150, seed=4, workload="inpatient", note_words_scale=SCALE,
+                            day_case_notes=DayCaseNoteParams(p_generic=0.9))
+    pd.testing.assert_frame_equal(a, b)
+    m = synthesize_episodes(300, seed=4, workload="mixed", note_words_scale=SCALE)
+    m2 = synthesize_episodes(300, seed=4, workload="mixed", note_words_scale=SCALE,
+                             day_case_notes=DayCaseNoteParams(p_generic=0.9))
+    other = (m["care_setting"] != "day_case").to_numpy()
+    assert m["text"][other].tolist() == m2["text"][other].tolist()
+    assert m["text"][~other].tolist() != m2["text"][~other].tolist()

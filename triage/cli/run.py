@@ -63,7 +63,7 @@ def _overrides(**kw: Any) -> dict[str, Any]:
         "seed": kw["seed"],
         "out": kw["out"],
         "data": {"path": kw["data"], "synthetic_episodes": kw["synthetic_episodes"], "split_file": kw["split_file"],
-                 "icd_version": kw["icd_version"], "synthetic_care_type": kw.get("care_type"),
+                 "icd_version": kw["icd_version"], "synthetic_workload": kw.get("workload"),
                  "synthetic_note_words": kw.get("note_scale")},
         "coder": {"predictions": kw["predictions"], "val_predictions": kw["val_predictions"], "path": kw["coder"],
                   "threshold": kw["threshold"]},
@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
     def run(
         data: DataOpt = None,
         synthetic_episodes: EpisodesOpt = None,
-        care_type: Optional[str] = typer.Option(None, "--care-type", help="Synthetic care type: inpatient, outpatient or mixed."),
+        workload: Optional[str] = typer.Option(None, "--workload", help="Synthetic care-setting mix: mixed (default), inpatient, observation, day_case or shares 'inpatient=0.5,observation=0.15,day_case=0.35'."),
         note_scale: Optional[float] = typer.Option(None, "--note-scale", help="Scale of synthetic note length (1.0 = the seed paper's 1,492-word median)."),
         predictions: PredictionsOpt = None,
         val_predictions: ValPredictionsOpt = None,

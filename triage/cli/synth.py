@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
-
-
-class CareType(str, Enum):
-    inpatient = "inpatient"
-    outpatient = "outpatient"
-    mixed = "mixed"
 
 
 def _print_report(report, title: str) -> int:
@@ -44,8 +37,7 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write hosp/*.csv.gz and note/discharge.csv.gz into."),
     episodes: int = typer.Option(10_000, "--episodes", min=1, help="Number of admissions (MIMIC-IV ICD-10 has 122,279)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed; the same seed writes byte-identical files."),
-    care_type: CareType = typer.Option(CareType.inpatient, "--care-type", help="inpatient (MIMIC-like), outpatient (simple episodes) or mixed."),
-    outpatient_share: float = typer.Option(0.3, "--outpatient-share", min=0.0, max=1.0, help="Share of outpatient episodes for --care-type mixed."),
+    workload: str = typer.Option("mixed", "--workload", help="Care-setting mix: mixed (inpatient 0.5, observation 0.15, day_case 0.35), inpatient (MIMIC-like, the seed paper's statistics), observation, day_case, or shares 'inpatient=0.5,observation=0.15,day_case=0.35'."),
     note_words: Optional[float] = typer.Option(None, "--note-words", min=1.0, help="Median words per note (default: the seed paper's 1,492)."),
     note_scale: float = typer.Option(1.0, "--note-scale", min=0.001, help="Scale note length (e.g. 0.05 for fast tests); ignored with --note-words."),
     report: bool = typer.Option(False, "--report", help="Load the written folder and print each fidelity target beside the achieved value."),
@@ -55,14 +47,20 @@ def synth(
     from rich.console import Console
 
     err = Console(stderr=True)
+    from triage.synth import parse_workload
+
+    try:
+        wl = parse_workload(workload)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --workload: {exc}")
+        raise typer.Exit(2) from None
     if not existing:
         from triage.synth import generate
 
         t0 = time.perf_counter()
         try:
-            result = generate(out, n_episodes=episodes, seed=seed, care_type=care_type.value,
-                              note_words_scale=note_scale, note_words=note_words,
-                              mixed_outpatient_share=outpatient_share)
+            result = generate(out, n_episodes=episodes, seed=seed, workload=wl,
+                              note_words_scale=note_scale, note_words=note_words)
         except (ValueError, OSError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
@@ -82,11 +80,17 @@ def synth(
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
         full_notes = existing or (note_words is None and note_scale == 1.0)
-        rep = fidelity_report(eps, include_words=full_notes)
-        misses = _print_report(rep, f"Fidelity to MIMIC-IV ICD-10 (seed paper), {len(eps):,} episodes")
-        if care_type is not CareType.inpatient and not existing:
-            err.print("note: targets are MIMIC-IV inpatient statistics; other care types differ by design")
-        elif misses:
+        counts = eps["care_setting"].value_counts()
+        err.print("care settings: " + ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in
+                                                  ("inpatient", "observation", "day_case")))
+        # the seed paper's targets are MIMIC-IV inpatient statistics: judged on the inpatient episodes
+        inpatient = eps[eps["care_setting"] == "inpatient"].reset_index(drop=True)
+        if len(inpatient) == 0:
+            err.print("no inpatient episodes: the seed paper's targets (MIMIC-IV inpatients) do not apply")
+            return
+        rep = fidelity_report(inpatient, include_words=full_notes)
+        misses = _print_report(rep, f"Fidelity to MIMIC-IV ICD-10 (seed paper), {len(inpatient):,} inpatient episodes")
+        if misses:
             err.print(f"[yellow]{misses} target(s) outside tolerance[/yellow]")
 
 

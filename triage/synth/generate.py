@@ -12,7 +12,9 @@ import pandas as pd
 
 from triage.data.settings import care_settings
 from triage.synth.cohort import CodedCohort, sample_coded_cohort
+from triage.synth.daycase import DAY_CASE_TYPES, DayCaseNoteParams, DayCaseNoteWriter
 from triage.synth.notes import NoteParams, NoteWriter
+from triage.synth.workload import Workload
 from triage.synth.vocab import icd10cm, icd10pcs
 from triage.synth.writer import GzipCsvWriter, gzip_csv_bytes, write_csv_gz
 
@@ -37,7 +39,8 @@ _SERVICE = {"acute_mi": "CARDIOLOGY", "hip_fracture": "ORTHOPAEDICS", "joint_rep
             "psych": "PSYCHIATRY", "head_injury": "NEUROSURGERY"}
 _TIME = "%Y-%m-%d %H:%M:%S"
 # Bump whenever the same arguments would write different files (cached cohorts are keyed on it).
-GENERATOR_VERSION = 2
+# 3: care settings (inpatient / observation / day case) replace the "outpatient" care type.
+GENERATOR_VERSION = 3
 
 
 @dataclass
@@ -60,20 +63,34 @@ def _note_params(note_words_scale: float, note_words: float | None) -> NoteParam
     return NoteParams(note_words_scale=float(note_words_scale))
 
 
-def _notes(cohort: CodedCohort, seed: int, params: NoteParams, chunk: int):
-    """Yield (start, texts) chunks of notes in admission order."""
+def _notes(cohort: CodedCohort, seed: int, params: NoteParams, chunk: int,
+           day_params: DayCaseNoteParams | None = None):
+    """Yield (start, texts) chunks of notes in admission order.
+
+    Inpatient and observation stays get discharge summaries (observation ones shorter, scaled by
+    ``params.observation_words_scale``); day cases get procedure reports from their own writer, so
+    inpatient notes are the same whatever the workload's other settings.
+    """
     writer = NoteWriter(seed, params)
+    day_writer = DayCaseNoteWriter(seed, day_params)
     adm = cohort.admissions
     note_rng = np.random.default_rng([seed, 2])
     targets = writer.target_words(cohort.complexity, note_rng)
+    setting = adm["care_setting"].to_numpy()
+    targets = np.where(setting == "observation", targets * params.observation_words_scale, targets)
     n_codes = np.array([len(d) + len(q) for d, q in zip(cohort.diagnoses, cohort.procedures)])
     distractors = writer.distractor_counts(n_codes, note_rng).tolist()
-    services = [_SERVICE.get(p, "MEDICINE") for p in adm["profile"].tolist()]
+    day_type = adm["day_case_type"].to_numpy()
+    day_right = adm["day_case_right"].tolist()
+    services = [DAY_CASE_TYPES[k].service if k >= 0 else _SERVICE.get(p, "MEDICINE")
+                for p, k in zip(adm["profile"].tolist(), day_type.tolist())]
     sex = adm["gender"].tolist()
     died = adm["died"].tolist()
     for start in range(0, len(adm), chunk):
         stop = min(start + chunk, len(adm))
-        texts = [writer.write(cohort.diagnoses[i], cohort.procedures[i], sex[i], died[i], services[i],
+        texts = [day_writer.write(cohort.diagnoses[i], cohort.procedures[i], int(day_type[i]), day_right[i], sex[i])
+                 if day_type[i] >= 0 else
+                 writer.write(cohort.diagnoses[i], cohort.procedures[i], sex[i], died[i], services[i],
                               float(targets[i]), distractors[i]) for i in range(start, stop)]
         yield start, texts
 
@@ -85,18 +102,18 @@ def _validate(n_episodes: int, seed: int) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def synthesize_episodes(n_episodes: int = 10_000, seed: int = 0, care_type: str = "inpatient",
-                        note_words_scale: float = 1.0, note_words: float | None = None,
-                        mixed_outpatient_share: float = 0.3, chunk: int = 5000) -> pd.DataFrame:
+def synthesize_episodes(n_episodes: int = 10_000, seed: int = 0, workload: str | Workload = "mixed",
+                        note_words_scale: float = 1.0, note_words: float | None = None, chunk: int = 5000,
+                        day_case_notes: DayCaseNoteParams | None = None) -> pd.DataFrame:
     """The cohort ``generate`` would write, as an episode table (``triage.data.schema``), in memory.
 
     ``split`` is left empty: splitting is the loader's job.
     """
     _validate(n_episodes, seed)
     params = _note_params(note_words_scale, note_words)
-    cohort = sample_coded_cohort(n_episodes, seed, care_type, mixed_outpatient_share)
+    cohort = sample_coded_cohort(n_episodes, seed, workload)
     texts: list[str] = []
-    for _, chunk_texts in _notes(cohort, seed, params, chunk):
+    for _, chunk_texts in _notes(cohort, seed, params, chunk, day_case_notes):
         texts += chunk_texts
     adm = cohort.admissions
     los = (adm["dischtime"] - adm["admittime"]).dt.total_seconds() / 86400.0
@@ -197,16 +214,17 @@ def _dictionary_bytes(compresslevel: int) -> dict[str, bytes]:
     return out
 
 
-def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_type: str = "inpatient",
-             note_words_scale: float = 1.0, note_words: float | None = None,
-             mixed_outpatient_share: float = 0.3, compresslevel: int = 4,
-             chunk: int = 4000) -> SynthResult:
+def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, workload: str | Workload = "mixed",
+             note_words_scale: float = 1.0, note_words: float | None = None, compresslevel: int = 4,
+             chunk: int = 4000, day_case_notes: DayCaseNoteParams | None = None) -> SynthResult:
     """Write a synthetic cohort as ``out_dir/hosp/*.csv.gz`` and ``out_dir/note/discharge.csv.gz``.
 
     Columns are exactly MIMIC-IV's, codes undotted with ``icd_version`` 10. The same arguments give
     byte-identical files. ``note_words`` sets the median note length directly; otherwise
     ``note_words_scale`` scales the seed paper's 1,492-word median (small values for fast tests).
-    ``mixed_outpatient_share`` is the share of outpatient episodes when ``care_type="mixed"``.
+    ``workload`` is a preset (``mixed``, ``inpatient``, ``observation``, ``day_case``) or shares
+    such as ``"inpatient=0.5,observation=0.15,day_case=0.35"`` (``triage.synth.workload``); the
+    ``inpatient`` workload is the one whose statistics follow the seed paper.
     """
     _validate(n_episodes, seed)
     if not 0 <= compresslevel <= 9:
@@ -218,7 +236,7 @@ def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_
     (out / "hosp").mkdir(parents=True, exist_ok=True)
     (out / "note").mkdir(parents=True, exist_ok=True)
 
-    cohort = sample_coded_cohort(n_episodes, seed, care_type, mixed_outpatient_share)
+    cohort = sample_coded_cohort(n_episodes, seed, workload)
     rng = np.random.default_rng([seed, 3])
     result = SynthResult(out, n_episodes=n_episodes, n_subjects=len(cohort.patients))
     files = {name: out / f"{name}.csv.gz" for name in MIMIC4_COLUMNS}
@@ -250,7 +268,7 @@ def generate(out_dir: str | Path, n_episodes: int = 10_000, seed: int = 0, care_
     store = (adm["dischtime"] + pd.to_timedelta(rng.integers(30, 48 * 60, len(adm)) * 60, unit="s"))
     storetime = store.dt.strftime(_TIME).to_numpy()
     with GzipCsvWriter(files["note/discharge"], compresslevel) as w:
-        for start, texts in _notes(cohort, seed, params, chunk):
+        for start, texts in _notes(cohort, seed, params, chunk, day_case_notes):
             stop = start + len(texts)
             w.write(pd.DataFrame({
                 "note_id": note_ids[start:stop],

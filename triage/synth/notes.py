@@ -29,6 +29,7 @@ class NoteParams:
     words_log_sd: float = 0.36
     words_complexity_corr: float = 0.45
     note_words_scale: float = 1.0
+    observation_words_scale: float = 0.3  # observation stays: a short discharge summary (~450 words)
     # Evidence and distractors, tuned so the baseline coder lands in the seed paper's micro-F1
     # range (0.45-0.65) at MIMIC-IV size: on 30,000 inpatient episodes a single fit scores
     # micro-F1 0.449 (0.429 with the previous 0.05/0.75/2.0/1.5/0.75), and F1 grows with N.

@@ -183,6 +183,30 @@ PROFILES: tuple[Profile, ...] = (
       (("0W9G3ZZ", .1), ("0W9930Z", .1)), .15, .01, .2),
 )
 
+#: Low-acuity presentations seen in observation stays but not drawn for inpatients (appended after
+#: PROFILES with inpatient weight 0, so inpatient draws are unchanged).
+OBSERVATION_PROFILES: tuple[Profile, ...] = (
+    P("asthma", 0.0,
+      (("J45901", 3), ("J4541", 1), ("J4531", 1), ("J4521", .5)),
+      (("Z87891", .15), ("F17210", .15), ("J309", .2), ("R0602", .2)),
+      (), -.3, .001, -.5),
+    P("abdominal_pain", 0.0,
+      (("A09", 2), ("R1013", 1), ("R109", 1), ("R1084", .5), ("R1031", .8), ("K5900", .5)),
+      (("E860", .25), ("R110", .3), ("R197", .15), ("K219", .2)),
+      (), -.3, .001, -.5),
+    P("headache_dizziness", 0.0,
+      (("G43909", 2), ("R519", 1.5), ("R42", 1.5), ("H8110", .5)),
+      (("R110", .2), ("E860", .15), ("I10", .2)),
+      (), -.3, .001, -.5),
+)
+
+#: Observation-stay mix of presentations (relative weights, by profile name): chest pain and
+#: syncope lead, then the short-stay infections and exacerbations.
+OBSERVATION_WEIGHTS: dict[str, float] = {
+    "chest_pain_syncope": 6.0, "cellulitis": 2.0, "copd": 1.5, "asthma": 1.5, "uti": 1.5, "afib": 1.2,
+    "electrolytes": 1.0, "abdominal_pain": 1.8, "headache_dizziness": 1.0, "vte": 0.5, "neuro": 0.5,
+}
+
 #: Comorbidities a coder assigns in most admissions regardless of why the patient came in
 #: (MIMIC-IV ICD-10's most frequent codes). (code, base probability, age slope per decade, sex).
 COMMON_COMORBIDITIES: tuple[tuple[str, float, float, str | None], ...] = (
