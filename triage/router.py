@@ -339,6 +339,52 @@ class Router:
             "model_version": self.model_version,
         }
 
+    # ------------------------------------------------------------------ outcomes and allocation
+    def outcome_correct(
+        self,
+        final_codes: Iterable[str],
+        predicted_labels: Iterable[str],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Was a decision's code list right, judged against the coders' final codes under this
+        router's own ``target``: the error its policy guarantees, so monitoring measures that error.
+
+        Both lists are labels in the router's spelling, in order (principal first); ``metadata``
+        is the episode's routing-time metadata (``age``, ``gender``, ``died`` group the MS-DRG of
+        the ``drg`` targets). A ``jaccard`` router reads its threshold from ``info["jaccard_tau"]``.
+        """
+        from triage.confidence.targets import correctness
+
+        md = dict(metadata or {})
+        episode = pd.DataFrame([{"icd_version": self.icd_version, "age": md.get("age"),
+                                 "gender": md.get("gender"), "died": md.get("died")}])
+        correct = correctness([list(predicted_labels)], [list(final_codes)], target=self.target,
+                              tau=float(self.info.get("jaccard_tau", 0.8)), episodes=episode)
+        return bool(correct[0])
+
+    def allocation_episode(self, decision: Mapping[str, Any]) -> dict[str, Any]:
+        """The allocator's input for a routed decision (``RoutingDecision.to_dict()``, plus the
+        ``discharge_date`` a store may keep beside it). A decision without predicted codes takes
+        its strongest suggestion as the principal, so it still lands in the right queue."""
+        codes = [c["code"] for c in decision.get("codes", [])]
+        candidates = codes or [s["code"] for s in decision.get("suggestions", [])]
+        mdc = decision.get("mdc")
+        out = {
+            "episode_id": decision.get("episode_id"),
+            "route": decision["route"],
+            "p_correct": decision["p_correct"],
+            "principal": decision.get("principal") or (candidates[0] if candidates else None),
+            "icd_version": self.icd_version,
+            "drg": decision.get("drg"),
+            "mdc": None if mdc in (None, "PRE") else mdc,
+            "drg_weight": decision.get("drg_weight"),
+            "n_codes": len(codes),
+            "n_categories": len({truncate_label(c, 3) for c in codes}),
+        }
+        if decision.get("discharge_date"):
+            out["discharge_date"] = decision["discharge_date"]
+        return out
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the bundle directory: manifest.json, components.joblib, calibration.npz, coder/."""

@@ -28,4 +28,5 @@ def public_decision(decision: dict[str, Any]) -> dict[str, Any]:
     out["suggestions"] = _rows(decision.get("suggestions"))
     out["principal"] = public_code(decision.get("principal"))
     out.pop("discharge_date", None)  # stored for allocation only
+    out.pop("metadata", None)  # stored for judging outcomes only
     return out

@@ -52,19 +52,24 @@ def synthetic_cohort(n: int, seed: int) -> tuple[CodeScores, pd.DataFrame, list[
 
 
 def build_router(
-    n: int = 900, seed: int = 0, model_version: str = "synthetic-test", code_systems: bool = False
+    n: int = 900,
+    seed: int = 0,
+    model_version: str = "synthetic-test",
+    code_systems: bool = False,
+    target: str = "exact",
 ) -> Router:
     """Fit decision rule, features, confidence model and a three-way policy; return the Router.
 
-    ``code_systems=False`` skips the Elixhauser/DRG feature columns, whose tables take ~30 s
-    to load once per process: the service tests need a real router, not those columns.
+    ``code_systems=False`` skips the Elixhauser/DRG feature columns, whose tables take ~20 s
+    to load once per process: most service tests need a real router, not those columns; the
+    DRG path over HTTP uses ``code_systems=True, target="drg"``.
     """
     scores, episodes, gold = synthetic_cohort(n, seed)
     train = np.arange(n) < int(0.6 * n)
     rule = DecisionRule(kind="global", threshold=0.5)
     rule.threshold_ = 0.5
     pred = rule.predict(scores)
-    y = correctness(pred, gold)
+    y = correctness(pred, gold, target=target, episodes=episodes)
     features = RoutingFeatures(code_systems=code_systems).fit(scores, episodes)
     X = features.transform(scores, episodes)
     model = ConfidenceModel(
@@ -77,7 +82,7 @@ def build_router(
     return Router(
         decision_rule=rule, features=features, confidence=model, policy=policy,
         p_calibration=p_cal, correct_calibration=y[~train].astype(bool), icd_version=10,
-        target="exact", model_version=model_version,
+        target=target, model_version=model_version,
     )
 
 
@@ -96,7 +101,7 @@ def sample_episodes(n: int, seed: int = 1) -> list[dict]:
         out.append({
             "episode_id": int(e.episode_id),
             "code_scores": cs,
-            "metadata": {"age": int(e.age), "gender": str(e.gender),
+            "metadata": {"age": int(e.age), "gender": str(e.gender), "died": bool(e.died),
                          "admission_type": str(e.admission_type), "los_days": float(e.los_days)},
         })
     return out

@@ -13,31 +13,9 @@ from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error
 from service.schemas import AllocateIn, AllocateOut
 from triage.allocation import RosterError
-from triage.codes.labels import truncate_label
 from triage.jsonsafe import finite_json
 
 router = APIRouter(prefix="/v1", tags=["allocation"])
-
-
-def _allocation_episode(row: dict[str, Any]) -> dict[str, Any]:
-    d = row["decision"]
-    codes = [c["code"] for c in d.get("codes", [])]
-    # nothing predicted (manual): the strongest candidate still says which queue should code it
-    candidates = codes or [s["code"] for s in d.get("suggestions", [])]
-    out = {
-        "episode_id": row["decision_id"],  # unique even when an episode was routed twice
-        "route": d["route"],
-        "p_correct": d["p_correct"],
-        "principal": d.get("principal") or (candidates[0] if candidates else None),
-        "drg": d.get("drg"),
-        "mdc": None if d.get("mdc") in (None, "PRE") else d.get("mdc"),
-        "drg_weight": d.get("drg_weight"),
-        "n_codes": len(codes),
-        "n_categories": len({truncate_label(c, 3) for c in codes}),
-    }
-    if d.get("discharge_date"):
-        out["discharge_date"] = d["discharge_date"]
-    return out
 
 
 def _allocator(request: Request, routing: Any, time_limit_s: float) -> Any:
@@ -115,7 +93,8 @@ def allocate(
     ]
     if missing:
         raise FieldErrors(missing[:20])
-    episodes = [_allocation_episode(rows[did]) for did in ids]
+    # keyed by decision id: unique even when an episode was routed twice
+    episodes = [routing.allocation_episode({**rows[did]["decision"], "episode_id": did}) for did in ids]
     roster = [c.model_dump() for c in body.roster]
     try:
         result = _allocator(request, routing, settings.allocate_time_limit_s).allocate(

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from service.api.deps import RouterRole, StoreDep
+from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.schemas import OutcomeIn, OutcomeOut
 from service.store import OutcomeExists
 from triage.codes.normalize import label_exists, normalize_label
@@ -27,17 +27,20 @@ def _readings(code: str) -> list[str]:
     return out
 
 
-def final_labels(predicted: set[str], final_codes: list[str]) -> tuple[set[str], list[str]]:
-    """(labels of the final codes, unknown spellings); an ambiguous spelling takes the reading
-    the decision used. A code in no code system is returned as unknown (as sent), never guessed."""
-    labels: set[str] = set()
+def final_labels(predicted: set[str], final_codes: list[str]) -> tuple[list[str], list[str]]:
+    """(labels of the final codes in the order sent, principal first; unknown spellings); an
+    ambiguous spelling takes the reading the decision used. A code in no code system is returned
+    as unknown (as sent), never guessed."""
+    labels: list[str] = []
     unknown: list[str] = []
     for code in final_codes:
         readings = [r for r in _readings(code)] or [p for p in predicted if _same(p, code)]
         if not readings:
             unknown.append(code)
             continue
-        labels.add(next((r for r in readings if r in predicted), readings[0]))
+        label = next((r for r in readings if r in predicted), readings[0])
+        if label not in labels:
+            labels.append(label)
     return labels, unknown
 
 
@@ -46,12 +49,17 @@ def _same(label: str, code: str) -> bool:
     return label.replace(".", "") == "".join(code.split()).replace(".", "").upper()
 
 
-def realised_correct(decision: dict[str, Any], final_codes: list[str]) -> tuple[bool, list[str]]:
-    """Exact set match of the decision's predicted codes and the human's final codes (an unknown
-    final code is a disagreement), and the unknown final codes."""
-    predicted = {c["code"] for c in decision.get("codes", [])}
-    labels, unknown = final_labels(predicted, final_codes)
-    return (not unknown and labels == predicted), unknown
+def realised_correct(
+    routing: Any, decision: dict[str, Any], final_codes: list[str]
+) -> tuple[bool, list[str]]:
+    """Whether the decision's codes were right by the human's final codes, judged by the router
+    under its own target (:meth:`triage.router.Router.outcome_correct`: the error the policy
+    guarantees), and the unknown final codes (an unknown final code is a disagreement)."""
+    predicted = [c["code"] for c in decision.get("codes", [])]
+    labels, unknown = final_labels(set(predicted), final_codes)
+    if unknown:
+        return False, unknown
+    return routing.outcome_correct(labels, predicted, decision.get("metadata")), unknown
 
 
 @router.post(
@@ -64,7 +72,9 @@ def realised_correct(decision: dict[str, Any], final_codes: list[str]) -> tuple[
         409: {"description": "Outcome already recorded"},
     },
 )
-def record_outcome(body: OutcomeIn, request: Request, store: StoreDep, _role: RouterRole) -> Any:
+def record_outcome(
+    body: OutcomeIn, request: Request, store: StoreDep, routing: RouterDep, _role: RouterRole
+) -> Any:
     if body.decision_id is not None:
         row = store.get_decision(body.decision_id)
         missing = f"no decision {body.decision_id}"
@@ -73,7 +83,7 @@ def record_outcome(body: OutcomeIn, request: Request, store: StoreDep, _role: Ro
         missing = f"no decision for episode {body.episode_id}"
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=missing)
-    correct, unknown = realised_correct(row["decision"], body.final_codes)
+    correct, unknown = realised_correct(routing, row["decision"], body.final_codes)
     try:
         recorded_at = store.record_outcome(row["decision_id"], list(body.final_codes), correct)
     except OutcomeExists:

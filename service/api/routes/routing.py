@@ -42,9 +42,14 @@ def _row(
 ) -> dict[str, Any]:
     text = episode.text
     stored = decision
-    if episode.metadata is not None and episode.metadata.discharge_date is not None:
-        # kept for POST /v1/allocate (billing urgency); not part of the response
-        stored = {**decision, "discharge_date": episode.metadata.discharge_date.isoformat()}
+    if episode.metadata is not None:
+        # kept beside the decision, not part of the response: the routing-time metadata the
+        # outcome is judged with (POST /v1/outcomes: the MS-DRG targets group with it) and the
+        # discharge date POST /v1/allocate weighs (billing urgency)
+        metadata = episode.metadata.model_dump(mode="json", exclude_none=True)
+        stored = {**decision, "metadata": metadata}
+        if "discharge_date" in metadata:
+            stored["discharge_date"] = metadata["discharge_date"]
     return {
         "decision_id": decision["decision_id"],
         "episode_id": str(decision["episode_id"]),
