@@ -27,7 +27,7 @@ from triage.assist.suggestions import (
 from triage.coder.align import align
 from triage.coder.scores import CodeScores
 from triage.metrics import ranking
-from triage.metrics.sequence import principal
+from triage.metrics.sequence import principal, sequence_exact_match_per_episode
 from triage.metrics.sets import exact_match_per_episode
 
 
@@ -178,6 +178,8 @@ def evaluate_assistance(
     after = _apply_right_flags(human_ev.coded, raised, s_ev.episode_ids, g_ev)
     em_h = exact_match_per_episode(human_ev.coded, g_ev)
     em_a = exact_match_per_episode(after, g_ev)
+    seq_h = sequence_exact_match_per_episode(human_ev.coded, g_ev)
+    seq_a = sequence_exact_match_per_episode(after, g_ev)
     tables["assist_audit_summary"] = pd.DataFrame([{
         "target": float(target), "episodes": n_ev, "human_exact_match": float(em_h.mean()),
         "human_exact_match_range": f"{HUMAN_EXACT_MATCH[0]:.3f}-{HUMAN_EXACT_MATCH[1]:.3f}",
@@ -185,6 +187,8 @@ def evaluate_assistance(
         "episodes_to_open": float(raised["episode_id"].nunique() / n_ev),
         "flags": len(raised), "drg_changing_flags": int(_is_true(raised["drg_changes"]).sum()),
         "exact_match_after_audit": float(em_a.mean()),
+        "human_sequence_exact_match": float(seq_h.mean()),
+        "sequence_exact_match_after_audit": float(seq_a.mean()),
         "rate_omit_secondary": human_cal.rates["omit_secondary"],
         "rate_wrong_specificity": human_cal.rates["wrong_specificity"],
         "rate_wrong_principal": human_cal.rates["wrong_principal"],
