@@ -24,7 +24,7 @@ def _draw(rng, n_eps, m=K):
 @pytest.fixture(scope="module")
 def truth():
     """True precision of the shown codes at each grid threshold (m = K: the cap never binds)."""
-    s, y, g = _draw(np.random.default_rng(123), 200_000)
+    s, y, _ = _draw(np.random.default_rng(123), 200_000)
     return {t: y[s >= t].mean() if (s >= t).any() else 1.0 for t in GRID}
 
 

@@ -7,7 +7,11 @@ import pytest
 
 from triage.assist import Assistant, calibrate_assistant
 from triage.assist.ontology import ontology_group
-from triage.assist.partial import category_right_when_code_wrong, category_scores, partial_suggestions
+from triage.assist.partial import (
+    category_right_when_code_wrong,
+    category_scores,
+    partial_suggestions,
+)
 from triage.assist.precision import PrecisionThreshold
 from triage.assist.suggestions import ranked_rows
 
