@@ -69,3 +69,43 @@ def test_bad_kind_is_rejected():
     scores, gold, _, _ = _case(2)
     with pytest.raises(ValueError, match="kind must be"):
         DecisionRule(kind="median").fit(scores, gold)
+
+
+def test_rule_honours_the_scikit_learn_estimator_contract():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    scores, gold, _, _ = _case(3)
+    rule = DecisionRule(kind="per_code", threshold=0.4, k=5, grid=[0.2, 0.4, 0.6])
+    assert rule.get_params() == {"kind": "per_code", "threshold": 0.4, "k": 5, "grid": [0.2, 0.4, 0.6]}
+    twin = clone(rule)
+    assert twin.get_params() == rule.get_params() and twin is not rule
+    for unfitted in (DecisionRule(), DecisionRule(kind="per_code"), DecisionRule(kind="per_code", threshold=0.4)):
+        with pytest.raises(NotFittedError):
+            check_is_fitted(unfitted)
+        with pytest.raises(NotFittedError):
+            unfitted.predict(scores)
+        with pytest.raises(NotFittedError):
+            unfitted.predict_row(scores.row(0))
+    fitted = clone(rule).fit(scores, gold)
+    check_is_fitted(fitted)
+    assert not hasattr(clone(fitted), "thresholds_")  # clone copies parameters, not learned state
+    assert fitted.threshold_ == 0.4  # the fixed fallback is kept; per-code thresholds are tuned
+    assert set(fitted.thresholds_) <= {0.2, 0.4, 0.6}
+
+
+def test_a_fixed_threshold_needs_no_fitting_and_fit_keeps_it():
+    from sklearn.utils.validation import check_is_fitted
+
+    scores, gold, Y, dense = _case(4)
+    fixed = DecisionRule(threshold=0.7)
+    check_is_fitted(fixed)  # stateless: predicts at once
+    assert fixed.predict(scores) == [list(CLASSES[np.argsort(-dense[i], kind="stable")][
+        np.sort(dense[i])[::-1] > 0.7]) for i in range(len(scores))]
+    fixed.fit(scores, gold)
+    assert fixed.threshold_ == 0.7
+    assert fixed.f1_micro_ == pytest.approx(f1_score(Y.ravel(), dense.ravel() > 0.7))
+    check_is_fitted(DecisionRule(kind="top_k", k=3))
+    again = DecisionRule.from_dict(DecisionRule(kind="top_k", k=2).to_dict())
+    assert again.predict(scores) == DecisionRule(kind="top_k", k=2).predict(scores)

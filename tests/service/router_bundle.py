@@ -66,8 +66,7 @@ def build_router(
     """
     scores, episodes, gold = synthetic_cohort(n, seed)
     train = np.arange(n) < int(0.6 * n)
-    rule = DecisionRule(kind="global", threshold=0.5)
-    rule.threshold_ = 0.5
+    rule = DecisionRule(kind="global", threshold=0.5)  # fixed: no fitting
     pred = rule.predict(scores)
     y = correctness(pred, gold, target=target, episodes=episodes)
     features = RoutingFeatures(code_systems=code_systems).fit(scores, episodes)
