@@ -220,21 +220,6 @@ class Router:
             for item, s, pi, r, rs, md, unk in zip(items, scores_list, p, routes, contribs, metas, unknowns)
         ]
 
-    def route_scores(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Batch routing of a whole score table (pipeline, MLflow model): one row per episode."""
-        X = self.features.transform(scores, episodes)
-        p = self.confidence.predict_proba(X)[:, 1]
-        codes = self.decision_rule.predict(scores)
-        return pd.DataFrame(
-            {
-                "episode_id": scores.episode_ids,
-                "p_correct": p,
-                "route": self.policy.route(p),
-                "codes": codes,
-                "n_codes": [len(c) for c in codes],
-            }
-        )
-
     def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
         v = self.icd_version
         code_rows = [
