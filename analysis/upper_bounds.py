@@ -48,16 +48,15 @@ table = partial(run_table, run)  # table(name): the run's table, or None with a 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from triage.figures import standard_columns, subset_bounds_figure
+from triage.figures import subset_bounds_figure
 from triage.policy import (
     HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
     HUMAN_INSTANCE_ACCURACY_UK_STUDY,
     clopper_pearson_interval,
 )
 
-bounds = table("bounds")
+bounds = table("bounds")  # routable subsets: a router can tell them apart, delta is split across them
 if bounds is not None:
-    bounds = standard_columns("bounds", bounds)  # subset_family, subset, exact_match, ci_low, ci_high, ...
     display(subset_bounds_figure(bounds))
 
 # %% [markdown]
@@ -69,20 +68,31 @@ if bounds is not None:
 # %%
 if bounds is not None:
     view = bounds.assign(
-        oracle_minus_realistic=bounds["exact_match"] - bounds.get("realistic_automation", np.nan),
-        above_uk_study=bounds["ci_low"] > HUMAN_INSTANCE_ACCURACY_UK_STUDY,
-        above_uk_hospital=bounds["ci_low"] > HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
+        oracle_minus_realistic=bounds["oracle_automation_rate"] - bounds["realistic_automation_rate"],
+        above_uk_study=bounds["exact_match_lower"] > HUMAN_INSTANCE_ACCURACY_UK_STUDY,
+        above_uk_hospital=bounds["exact_match_lower"] > HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
     )
     display(view.round(4))
-    family = view.groupby("subset_family").apply(
+    family = view.groupby("subset").apply(
         lambda g: pd.Series({
             "subsets": len(g),
-            "oracle (share-weighted)": np.average(g["exact_match"], weights=g["share"]),
-            "realistic (share-weighted)": np.average(g["realistic_automation"], weights=g["share"])
-            if "realistic_automation" in g else np.nan,
+            "oracle at alpha (share-weighted)": np.average(g["oracle_automation_rate"], weights=g["share"]),
+            "realistic (share-weighted)": np.average(g["realistic_automation_rate"], weights=g["share"]),
             "subsets above UK hospital": int(g["above_uk_hospital"].sum()),
         }), include_groups=False)
     display(family.round(4))
+
+# %% [markdown]
+# ## Gold-defined subsets (diagnostic)
+#
+# Subsets defined from the gold codes (number of categories, principal chapter) show where the coder is good;
+# no router can see them, so they carry no joint guarantee.
+
+# %%
+diagnostic = table("diagnostic_subsets")
+if diagnostic is not None:
+    display(diagnostic[["subset", "value", "share", "exact_match_rate", "exact_match_lower", "exact_match_upper",
+                        "oracle_automation_rate", "realistic_automation_rate"]].round(4))
 
 # %% [markdown]
 # ## Recomputed from the episodes
@@ -95,7 +105,7 @@ if bounds is not None:
 episodes = table("test_episodes")
 test = episodes[episodes["role"] != "calibration"] if "role" in episodes.columns else episodes
 correct = test["correct"].to_numpy().astype(bool)
-print(f"oracle bound on test: {correct.mean():.4f}; run summary: {summary.get('oracle_automation_rate')}")
+print(f"correct rate on test: {correct.mean():.4f}; run summary: {summary.get('oracle_automation_rate')}")
 core = {"episode_id", "p_correct", "correct", "route", "role", "product_p"}
 subset_columns = [c for c in test.columns if c not in core and 1 < test[c].nunique() <= 30]
 rows = []
@@ -119,14 +129,13 @@ display(recomputed.round(4) if len(recomputed) else "no subset columns in test_e
 # %%
 found = table("discovered_subsets")
 if found is not None:
-    found = standard_columns("discovered_subsets", found)
     display(found.round(4))
     alpha = summary.get("alpha")
-    if {"share_confirmed", "upper_confirmed"} <= set(found.columns):
+    if {"share_confirm", "upper_confirm"} <= set(found.columns):
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(found["share_confirmed"], found["upper_confirmed"])
+        ax.scatter(found["share_confirm"], found["upper_confirm"])
         for _, r in found.iterrows():
-            ax.annotate(str(r["rule"])[:40], (r["share_confirmed"], r["upper_confirmed"]), fontsize=7)
+            ax.annotate(str(r["rule"])[:40], (r["share_confirm"], r["upper_confirm"]), fontsize=7)
         if alpha is not None:
             ax.axhline(alpha, color="C3", linestyle="--", label=f"alpha = {alpha:g}")
             ax.legend()

@@ -3,11 +3,20 @@
 For each subset of episodes (by number of 3-character categories, chapter, MDC, admission type,
 LOS band, note length band, care type, number of predicted codes):
 
-* the *oracle bound*: the coder's exact-match rate, with a Clopper–Pearson interval — the share
-  one could automate if one knew exactly which episodes the coder gets right;
+* the *oracle bound* at alpha: ``min(1, EMR / (1 - alpha))``, the most any router could automate
+  at error <= alpha if it knew which episodes the coder gets right (beside the zero-error rate,
+  the coder's correct rate itself, with a Clopper–Pearson interval);
 * the *realistic bound*: the automation rate reached on test data by the guaranteed-risk policy
-  (error among automated <= alpha w.p. >= 1 - delta) fitted on the subset's calibration part;
+  (error among automated <= alpha w.p. >= 1 - delta, the run's own risk-control method) fitted on
+  the subset's calibration part, with an exact interval on that rate;
 * the cost saving per episode of that policy against all-human coding.
+
+Subsets defined from routing-time information (predicted codes, admission, care setting, note)
+are *routable*: a router could use them, so each carries a guarantee, and delta is split across
+all routable rows (a list fixed by the subset columns, before any label is seen) so that every
+row's guarantee holds at once. Subsets defined from the gold codes (gold category count,
+principal chapter) are *diagnostic*: no router can see them, so they describe where the coder
+is good, and their policies are reported without a joint guarantee.
 
 :func:`discover_subsets` searches rules over routing-time features (leaves of a shallow decision
 tree) whose error can be guaranteed <= alpha, found on one split and confirmed on another.
@@ -24,10 +33,16 @@ from sklearn.tree import DecisionTreeClassifier
 
 from triage.codes.chapters import diagnosis_chapter
 from triage.codes.labels import label_kind, truncate_label
+from triage.data.settings import care_settings
 from triage.policy.costs import CostModel, check_correct, check_probabilities
-from triage.policy.guarantees import clopper_pearson_interval, clopper_pearson_upper
+from triage.policy.guarantees import (
+    DEFAULT_FWER,
+    DEFAULT_METHOD,
+    clopper_pearson_interval,
+    clopper_pearson_upper,
+)
 from triage.policy.human import HUMAN_REFERENCE_LINES
-from triage.policy.policies import choose_policy, evaluate_policy
+from triage.policy.policies import GuaranteedPolicy, evaluate_policy, oracle_automation_at
 
 CATEGORY_BANDS = ("1", "2", "3", "4-5", ">=6")
 SUBSET_COLUMNS = (
@@ -38,9 +53,11 @@ SUBSET_COLUMNS = (
     "admission_type",
     "los_band",
     "note_length_band",
-    "care_type",
+    "care_setting",
     "n_predicted_codes_band",
 )
+#: Subset columns derived from gold codes: diagnostic only, never routing information.
+DIAGNOSTIC_COLUMNS = frozenset({"gold_categories_band", "principal_chapter"})
 
 
 def category_band(n: int) -> str:
@@ -74,16 +91,14 @@ def build_subset_columns(
     mdc: Sequence[Any] | None = None,
     los_edges: Sequence[float] = (0, 1, 3, 7, 14, np.inf),
     note_word_edges: Sequence[float] = (0, 500, 1000, 1500, 2000, 3000, np.inf),
-    day_case_max_los: float = 1.0,
 ) -> pd.DataFrame:
     """Subset columns for :func:`subset_bounds`, one row per episode (same index as ``episodes``).
 
     ``predicted`` is the coder's predicted label list per episode (routing-time); the gold
     band (``gold_categories_band``, ``principal_chapter``) is for analysis only — it is not
     known when routing. ``mdc`` is the predicted MDC per episode if the caller has grouped
-    DRGs. ``care_type`` is taken from an episodes column of that name when present, else
-    derived from LOS: a stay under ``day_case_max_los`` days is a day case (MIMIC has no
-    care-type field).
+    DRGs. ``care_setting`` is the episode table's column (derived from ``admission_type``, see
+    :mod:`triage.data.settings`), or mapped from ``admission_type`` when the column is absent.
     """
     needed = {"diagnoses", "icd_version"}
     missing = needed - set(episodes.columns)
@@ -125,11 +140,10 @@ def build_subset_columns(
     if "text" in episodes:
         words = episodes["text"].fillna("").astype(str).str.split().str.len()
         out["note_length_band"] = _interval_band(words, note_word_edges, "w")
-    if "care_type" in episodes:
-        out["care_type"] = episodes["care_type"].astype(object).fillna("unknown").astype(str)
-    elif "los_days" in episodes:
-        los = episodes["los_days"].astype(float)
-        out["care_type"] = np.where(los.isna(), "unknown", np.where(los < day_case_max_los, "day_case", "inpatient"))
+    if "care_setting" in episodes:
+        out["care_setting"] = episodes["care_setting"].astype(object).fillna("unknown").astype(str)
+    elif "admission_type" in episodes:
+        out["care_setting"] = care_settings(episodes["admission_type"]).astype(str).to_numpy()
     return out
 
 
@@ -143,36 +157,44 @@ def _split_masks(n: int, calibration: Any, test: Any) -> tuple[np.ndarray, np.nd
 
 def _bound_row(
     p: np.ndarray, correct: np.ndarray, cal: np.ndarray, tst: np.ndarray, costs: CostModel,
-    alpha: float, delta: float, method: str, level: float, min_calibration: int, n_test_total: int,
+    alpha: float, delta: float, method: str, fwer: str, level: float, min_calibration: int, n_test_total: int,
 ) -> dict[str, Any]:
     n_cal, n_test = int(cal.sum()), int(tst.sum())
     k_right = int(correct[tst].sum())
     lo, hi = clopper_pearson_interval(k_right, n_test, level)
+    rate = k_right / n_test if n_test else np.nan
     row: dict[str, Any] = {
         "n_calibration": n_cal,
         "n_test": n_test,
         "share": n_test / n_test_total if n_test_total else np.nan,
-        "exact_match_rate": k_right / n_test if n_test else np.nan,
+        "exact_match_rate": rate,
         "exact_match_lower": float(lo),
         "exact_match_upper": float(hi),
-        "oracle_automation_rate": k_right / n_test if n_test else np.nan,
+        "oracle_automation_rate": oracle_automation_at(alpha, rate) if n_test else np.nan,
+        "oracle_zero_error_rate": rate,
     }
     blank = {
         "threshold": np.inf, "feasible": False, "realistic_automation_rate": 0.0,
-        "automated_error_rate": np.nan, "automated_error_upper": np.nan,
+        "realistic_lower": 0.0, "realistic_upper": float(clopper_pearson_interval(0, n_test, level)[1]) if n_test else np.nan,
+        "automated_error_rate": np.nan, "test_error_lower": np.nan, "test_error_upper": np.nan, "guarantee": np.nan,
         "cost_per_episode": costs.all_human_cost(), "cost_saving_per_episode": 0.0,
     }
     if n_cal < min_calibration or n_test == 0:
         row.update(blank, note=f"fewer than {min_calibration} calibration episodes" if n_cal < min_calibration else "no test episodes")
         return row
-    pol = choose_policy("guaranteed", p[cal], correct[cal], costs, alpha=alpha, delta=delta, method=method)  # type: ignore[arg-type]
+    pol = GuaranteedPolicy(alpha=alpha, delta=delta, method=method, fwer=fwer, costs=costs).fit(
+        p[cal], correct[cal]).policy_
     ev = evaluate_policy(pol, p[tst], correct[tst], costs, level=level)
     row.update(
         threshold=pol.t_automate,
         feasible=pol.feasible,
         realistic_automation_rate=ev["automation_rate"],
+        realistic_lower=ev["automation_rate_lower"],
+        realistic_upper=ev["automation_rate_upper"],
         automated_error_rate=ev["automated_error_rate"],
-        automated_error_upper=ev["automated_error_upper"],
+        test_error_lower=ev["automated_error_lower"],
+        test_error_upper=ev["automated_error_upper"],
+        guarantee=ev["automated_error_guarantee"] if ev["n_automated"] else np.nan,
         cost_per_episode=ev["cost_per_episode"],
         cost_saving_per_episode=ev["cost_saving_per_episode"],
         note=pol.note,
@@ -190,7 +212,8 @@ def subset_bounds(
     alpha: float = 0.1,
     delta: float = 0.1,
     columns: Iterable[str] | None = None,
-    method: str = "sgr",
+    method: str = DEFAULT_METHOD,
+    fwer: str = DEFAULT_FWER,
     level: float = 0.95,
     min_calibration: int = 30,
 ) -> pd.DataFrame:
@@ -200,6 +223,10 @@ def subset_bounds(
     ``test`` are boolean masks (test defaults to the complement). Shares, exact-match rates and
     realised automation are measured on the test part; the policy is fitted on the calibration
     part of the same subset. A first row ``subset == "all"`` gives the whole population.
+
+    ``kind`` is "routable" or "diagnostic" (gold-defined). Routable rows (with "all") share delta
+    equally (``delta_row``), so all their guarantees hold at once with probability >= 1 - delta;
+    diagnostic rows are fitted at delta each and carry no joint guarantee.
     """
     p = check_probabilities("p", p)
     n = p.shape[0]
@@ -213,17 +240,28 @@ def subset_bounds(
         if c not in subsets.columns:
             raise ValueError(f"subsets has no column {c!r} (columns: {list(subsets.columns)})")
     n_test_total = int(tst.sum())
-    args = (costs, alpha, delta, method, level, min_calibration, n_test_total)
-    rows = [{"subset": "all", "value": "all", **_bound_row(p, correct, cal, tst, *args)}]
+    # the routable list is fixed by the subset columns and their values, before any label is seen
+    values = {c: pd.factorize(subsets[c].astype(object).fillna("unknown").astype(str), sort=True) for c in cols}
+    n_routable = 1 + sum(len(values[c][1]) for c in cols if c not in DIAGNOSTIC_COLUMNS)
+    d_routable = delta / n_routable
+
+    def args(d: float) -> tuple:
+        return (costs, alpha, d, method, fwer, level, min_calibration, n_test_total)
+
+    rows = [{"subset": "all", "value": "all", "kind": "routable", "delta_row": d_routable,
+             **_bound_row(p, correct, cal, tst, *args(d_routable))}]
     for col in cols:
-        codes, uniques = pd.factorize(subsets[col].astype(object).fillna("unknown").astype(str), sort=True)
+        codes, uniques = values[col]
+        kind = "diagnostic" if col in DIAGNOSTIC_COLUMNS else "routable"
+        d = delta if kind == "diagnostic" else d_routable
         for j, value in enumerate(uniques):
             m = codes == j
-            rows.append({"subset": col, "value": value, **_bound_row(
-                p[m], correct[m], cal[m], tst[m], *args)})
+            rows.append({"subset": col, "value": value, "kind": kind, "delta_row": d, **_bound_row(
+                p[m], correct[m], cal[m], tst[m], *args(d))})
     df = pd.DataFrame(rows)
     df.insert(2, "alpha", alpha)
     df.insert(3, "delta", delta)
+    df["method"] = method if method == "sgr" else f"ltt_{fwer}"
     df["unit"] = costs.unit
     return df
 

@@ -13,6 +13,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from triage.confidence.models import KINDS as CONFIDENCE_KINDS
+from triage.confidence.targets import TARGETS
+from triage.policy import DEFAULT_FWER, DEFAULT_METHOD, FWER_METHODS, KINDS, METHODS
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +38,7 @@ class DataConfig(_Section):
     split_fractions: tuple[float, float, float] = (0.75, 0.10, 0.15)
     strict: bool = False
 
-    from pydantic import field_validator  # noqa: E402 - imported here: only this section validates this way
+    from pydantic import field_validator
 
     @field_validator("synthetic_workload")
     @classmethod
@@ -54,6 +58,9 @@ class CoderConfig(_Section):
     model: Literal["torch-linear", "torch-mlp", "ovr-logistic"] = "torch-mlp"
     min_count: int = Field(10, ge=1)
     n_folds: int = Field(5, ge=2)
+    deploy: Literal["fold", "full"] = Field(
+        "fold", description="deployed coder: one cross-fitting fold's model (its out-of-fold scores are then the "
+        "kind seen at routing time) or a final model fitted on all training episodes")
     decision_rule: Literal["global", "per_code", "top_k"] = "global"
     threshold: float | None = Field(None, ge=0, lt=1, description="fixed global threshold instead of tuning one")
     top_k: int = Field(15, ge=1)
@@ -61,9 +68,9 @@ class CoderConfig(_Section):
 
 
 class ConfidenceConfig(_Section):
-    target: Literal["exact", "exact3", "sequence", "drg", "jaccard"] = "exact"
+    target: Literal[TARGETS] = Field("exact", description="what counts as a correct automated episode (the headline)")
     jaccard_tau: float = Field(0.8, gt=0, le=1)
-    model: Literal["lightgbm", "torch-mlp", "product", "min-accepted"] = "lightgbm"
+    model: Literal[CONFIDENCE_KINDS] = "lightgbm"
     calibration: Literal["auto", "isotonic", "sigmoid", "temperature", "venn-abers", "none"] = "auto"
     compare_models: list[str] = Field(default_factory=lambda: ["lightgbm", "torch-mlp", "product", "min-accepted"])
     calibration_share: float = Field(0.3, gt=0, lt=1, description="share of the fitting episodes held out for calibration")
@@ -72,19 +79,38 @@ class ConfidenceConfig(_Section):
 
 
 class CostConfig(_Section):
+    """Every field of :class:`triage.policy.CostModel` (a test keeps the two in step).
+
+    The minutes are assumptions a department should replace with its own: 20 minutes to code an
+    inpatient episode by hand, 8 to confirm suggested codes (the 40-46% time reductions of
+    computer-assisted coding trials, REFERENCE §7, give 11-12 minutes; 8 is optimistic), 120 of
+    rework and audit for a wrong automated episode, and 30 for an error that survives an assisted
+    review: the same 120 minutes for the share of wrong suggestions a reviewing coder accepts,
+    assumed 25% (automation bias; no published figure for clinical coding was found).
+    """
+
     unit: Literal["minutes", "money"] = "minutes"
     manual_cost: float = Field(20.0, gt=0, description="coding one episode by hand")
-    assist_cost: float = Field(8.0, ge=0, description="a coder confirming suggested codes")
-    error_cost: float = Field(120.0, gt=0, description="an automated episode that is wrong (rework, denial, audit)")
+    assist_cost: float | None = Field(8.0, ge=0, description="a coder confirming suggested codes (None: no assisted route)")
+    error_cost: float = Field(120.0, ge=0, description="an automated episode that is wrong (rework, denial, audit)")
+    assist_error_cost: float = Field(30.0, ge=0, description="an error that passes assisted review (assumed: 25% of 120)")
+    drg_weighted: bool = Field(False, description="error cost adds payment at risk, base_rate x |DRG weight gap|")
+    base_rate: float | None = Field(None, gt=0, description="payment per unit of MS-DRG relative weight (money)")
     capacity: float | None = Field(None, gt=0, description="episodes people can code per period")
     period_episodes: float | None = Field(None, gt=0, description="episodes arriving per period")
 
 
 class PolicyConfig(_Section):
-    kind: Literal["chow", "capacity", "guaranteed", "human_parity", "three_way"] = "three_way"
+    kind: Literal[KINDS] = "three_way"
     alpha: float = Field(0.10, gt=0, lt=1, description="target error rate among automated episodes")
     delta: float = Field(0.10, gt=0, lt=1, description="allowed probability that the guarantee fails")
-    method: Literal["sgr", "ltt"] = "ltt"
+    method: Literal[METHODS] = Field(DEFAULT_METHOD, description="risk control: Learn-then-Test or SGR")
+    fwer: Literal[FWER_METHODS] = Field(DEFAULT_FWER, description="Learn-then-Test's family-wise error procedure")
+    per_setting: bool = Field(True, description="one set of thresholds per care setting (delta split across settings)")
+    report_alphas: tuple[float, ...] = Field((0.05, 0.10), description="alphas the per-target/per-setting tables report")
+    policy_share: float | None = Field(
+        None, gt=0, lt=1, description="share of the held-out pool used to choose the policy (None: sized from the "
+        "evidence the guarantee needs, the rest calibrates probabilities)")
     costs: CostConfig = Field(default_factory=CostConfig)
 
 

@@ -27,28 +27,6 @@ HUMAN_LINES = {
 }
 DPI = 110
 
-#: Column names the pipeline writes -> the names documented in triage.results (both are accepted).
-COLUMN_ALIASES: dict[str, dict[str, str]] = {
-    "reliability": {"mean_confidence": "p_mean", "share_correct": "observed"},
-    "bounds": {"subset": "subset_family", "value": "subset", "exact_match_rate": "exact_match",
-               "exact_match_lower": "ci_low", "exact_match_upper": "ci_high",
-               "realistic_automation_rate": "realistic_automation", "cost_saving_per_episode": "cost_saving"},
-    "discovered_subsets": {"share_find": "share_found", "error_find": "error_found", "upper_find": "upper_found",
-                           "share_confirm": "share_confirmed", "error_confirm": "error_confirmed",
-                           "upper_confirm": "upper_confirmed"},
-}
-
-
-def standard_columns(name: str, table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the documented column names, whichever spelling the pipeline used."""
-    candidates = {old: new for old, new in COLUMN_ALIASES.get(name, {}).items() if old in table.columns}
-    # A documented name already present blocks its alias, unless that column is itself renamed
-    # away (bounds: "subset" becomes "subset_family" while "value" becomes "subset").
-    staying = set(table.columns) - set(candidates)
-    aliases = {old: new for old, new in candidates.items() if new not in staying}
-    return table.rename(columns=aliases) if aliases else table
-
-
 def require_columns(table: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
     """Fail with the table and the missing column names rather than a KeyError deep in matplotlib."""
     if not isinstance(table, pd.DataFrame):
@@ -71,14 +49,14 @@ def _percent_axis(ax: Any, which: str = "both") -> None:
 
 def reliability_figure(reliability: pd.DataFrame, highlight: str | None = None) -> Figure:
     """Observed exact-match rate against mean predicted probability, one line per confidence model."""
-    require_columns(reliability, "reliability", ("model", "p_mean", "observed", "count"))
+    require_columns(reliability, "reliability", ("model", "mean_confidence", "share_correct", "count"))
     fig = Figure(figsize=(6.0, 5.0), dpi=DPI)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
     for model, part in reliability.groupby("model", sort=True):
-        part = part[part["count"] > 0].sort_values("p_mean")
+        part = part[part["count"] > 0].sort_values("mean_confidence")
         bold = highlight is None or model == highlight
-        ax.plot(part["p_mean"], part["observed"], marker="o", markersize=4,
+        ax.plot(part["mean_confidence"], part["share_correct"], marker="o", markersize=4,
                 linewidth=2.2 if bold else 1.0, alpha=1.0 if bold else 0.6, label=str(model))
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(correct)",
            ylabel="observed share correct", title="Reliability diagram (test episodes)")
@@ -146,25 +124,29 @@ def cost_coverage_figure(
 
 
 def subset_bounds_figure(bounds: pd.DataFrame, human_lines: Mapping[str, float] = HUMAN_LINES) -> Figure:
-    """Per subset: the coder's exact-match rate with its interval (the oracle automation bound), the
-    realistic automation rate under the guarantee, and the published human accuracy lines."""
-    require_columns(bounds, "bounds", ("subset_family", "subset", "exact_match", "ci_low", "ci_high"))
+    """Per subset: the coder's exact-match rate with its interval, the oracle at alpha, the realistic
+    automation rate under the guarantee, and the published human accuracy lines."""
+    require_columns(bounds, "bounds", ("subset", "value", "exact_match_rate", "exact_match_lower",
+                                       "exact_match_upper"))
     rows = bounds.reset_index(drop=True)
-    labels = [f"{f}: {s}" for f, s in zip(rows["subset_family"], rows["subset"])]
+    labels = [f"{f}: {s}" for f, s in zip(rows["subset"], rows["value"])]
     y = np.arange(len(rows))[::-1]
     fig = Figure(figsize=(7.5, max(3.5, 0.28 * len(rows) + 2.2)), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
-    em = rows["exact_match"].to_numpy(float)
-    err = np.vstack([em - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - em])
+    em = rows["exact_match_rate"].to_numpy(float)
+    err = np.vstack([em - rows["exact_match_lower"].to_numpy(float), rows["exact_match_upper"].to_numpy(float) - em])
     ax.errorbar(em, y, xerr=np.clip(err, 0, None), fmt="o", color="C0", markersize=4, capsize=2,
-                label="exact match (oracle bound) with 95% interval")
-    if "realistic_automation" in rows.columns:
-        ax.plot(rows["realistic_automation"], y, marker="D", markersize=4, linestyle="none", color="C1",
-                label="realistic automation at target α")
+                label="correct rate (zero-error oracle) with 95% interval")
+    if "oracle_automation_rate" in rows.columns:
+        ax.plot(rows["oracle_automation_rate"], y, marker="|", markersize=8, linestyle="none", color="C2",
+                label="oracle at target α")
+    if "realistic_automation_rate" in rows.columns:
+        ax.plot(rows["realistic_automation_rate"], y, marker="D", markersize=4, linestyle="none", color="C1",
+                label="guaranteed automation at target α (test)")
     for (label, value), style in zip(human_lines.items(), ("--", "-.")):
         ax.axvline(value, color="C3", linestyle=style, linewidth=1, label=label)
     ax.set_yticks(y, labels, fontsize=7)
-    ax.set(xlim=(0, 1), xlabel="share of the subset's episodes", title="Tractable subsets: upper bounds")
+    ax.set(xlim=(0, 1), xlabel="share of the subset's episodes", title="Routable subsets: upper bounds")
     _percent_axis(ax, "x")
     ax.grid(axis="x", alpha=0.3)
     fig.legend(fontsize=7, loc="outside lower center", ncols=2)
@@ -253,7 +235,7 @@ def run_figures(result: RunResult) -> dict[str, Figure]:
     figures = {}
     for stem, (table, make) in makers.items():
         if table in t and t[table] is not None and not t[table].empty:
-            figures[stem] = make(standard_columns(table, t[table]))
+            figures[stem] = make(t[table])
     return figures
 
 

@@ -17,26 +17,40 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from triage.config import RunConfig, config_to_dict
 from triage.coder import CodeScores, DecisionRule, TextCoder, load_predictions
+from triage.coder.text import patient_folds
 from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
 from triage.confidence.evaluation import reliability_diagram
+from triage.confidence.targets import REPORTED_TARGETS
+from triage.config import RunConfig, config_to_dict
 from triage.data import gold_labels, load_episodes_with_report
+from triage.data.settings import care_settings
 from triage.data.summary import SEED_STATISTICS
 from triage.jsonsafe import finite_json
 from triage.jsonsafe import json_default as _json_default
-from triage.policy import KINDS, CostModel, Policy, choose_policy, evaluate_policy
+from triage.policy import (
+    KINDS,
+    CostModel,
+    Policy,
+    clopper_pearson_interval,
+    evaluate_policy,
+    make_policy,
+)
+from triage.policy.automation import automation_table, method_label
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
-from triage.results import RunResult
+from triage.policy.evidence import evidence_plan, policy_share_of_pool
+from triage.policy.policies import oracle_automation_at
+from triage.results import RunResult, write_tables
 from triage.router import Router
 
 #: Seed paper figures (MIMIC-IV ICD-10, Table 4 / §3.1 / Figure 4) shown beside the data's own.
@@ -123,10 +137,25 @@ class Scored:
     X: np.ndarray | None = None
     p: np.ndarray | None = None
 
-    def take(self, mask: np.ndarray) -> "Scored":
+    def take(self, mask: np.ndarray) -> Scored:
         idx = np.flatnonzero(mask)
         return Scored(self.episodes.iloc[idx].reset_index(drop=True), self.scores.subset(self.scores.episode_ids[idx]),
-                      [self.gold[i] for i in idx])
+                      [self.gold[i] for i in idx],
+                      None if self.predicted is None else [self.predicted[i] for i in idx])
+
+    @classmethod
+    def concat(cls, a: Scored, b: Scored) -> Scored:
+        """Two roles' episodes as one (same coder, same classes)."""
+        return cls(pd.concat([a.episodes, b.episodes], ignore_index=True), a.scores.concat(b.scores), a.gold + b.gold)
+
+    @property
+    def settings(self) -> np.ndarray:
+        """Care setting per episode (the table's column, else mapped from admission_type)."""
+        if "care_setting" in self.episodes.columns:
+            return self.episodes["care_setting"].astype(str).to_numpy()
+        col = self.episodes["admission_type"] if "admission_type" in self.episodes.columns else pd.Series(
+            [None] * len(self.episodes))
+        return care_settings(col).astype(str).to_numpy()
 
 
 # ---------------------------------------------------------------------------------- steps
@@ -155,7 +184,15 @@ def _by_split(episodes: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def score_episodes(config: RunConfig, episodes: pd.DataFrame) -> tuple[Scored, Scored, Scored, DecisionRule, Any]:
-    """The coder's scores for the fitting, policy and report roles, the fitted decision rule and the coder."""
+    """The coder's scores for three roles: (fitting, held-out pool, report), the decision rule and the coder.
+
+    The fitting role teaches the confidence model its ranking; the held-out pool (split later
+    into probability calibration and policy choice) and the report role are scored the way
+    routing will score them. With a coder trained here and ``coder.deploy == "fold"`` the
+    deployed coder is cross-fitting fold 0's model: the other folds' out-of-fold scores fit the
+    confidence model, fold 0's (the deployed model's own, on episodes it never saw) and val form
+    the pool, test the report.
+    """
     c = config.coder
     test = _by_split(episodes, "test")
     if c.predictions is not None:
@@ -163,43 +200,52 @@ def score_episodes(config: RunConfig, episodes: pd.DataFrame) -> tuple[Scored, S
         test_scored = _from_predictions(c.predictions, episodes, "--predictions")
         if c.val_predictions is not None:
             val_scored = _from_predictions(c.val_predictions, episodes, "--val-predictions")
-            parts = patient_parts(val_scored.episodes["subject_id"].to_numpy(), (0.6, 0.4), config.seed)
-            fit, pol, rep = val_scored.take(parts == 0), val_scored.take(parts == 1), test_scored
+            parts = patient_parts(val_scored.episodes["subject_id"].to_numpy(), (0.45, 0.55), config.seed)
+            fit, pool, rep = val_scored.take(parts == 0), val_scored.take(parts == 1), test_scored
         else:
-            parts = patient_parts(test_scored.episodes["subject_id"].to_numpy(), (0.5, 0.2, 0.3), config.seed)
-            fit, pol, rep = (test_scored.take(parts == i) for i in range(3))
+            parts = patient_parts(test_scored.episodes["subject_id"].to_numpy(), (0.4, 0.3, 0.3), config.seed)
+            fit, pool, rep = (test_scored.take(parts == i) for i in range(3))
     elif c.path is not None:
         coder = TextCoder.load(c.path)
         val = _by_split(episodes, "val")
         val_scored = Scored(val, coder.predict_proba(val), gold_labels(val))
-        parts = patient_parts(val["subject_id"].to_numpy(), (0.6, 0.4), config.seed)
-        fit, pol = val_scored.take(parts == 0), val_scored.take(parts == 1)
+        parts = patient_parts(val["subject_id"].to_numpy(), (0.45, 0.55), config.seed)
+        fit, pool = val_scored.take(parts == 0), val_scored.take(parts == 1)
         rep = Scored(test, coder.predict_proba(test), gold_labels(test))
     else:
         train, val = _by_split(episodes, "train"), _by_split(episodes, "val")
         params = {"model": c.model, "min_count": c.min_count, "n_folds": c.n_folds, "random_state": config.seed,
                   **c.params}
         coder = TextCoder(**params)
-        oof = coder.fit_cross_fit(train)
-        fit = Scored(train, oof, gold_labels(train))
-        pol = Scored(val, coder.predict_proba(val), gold_labels(val))
+        deploy_fold = 0 if c.deploy == "fold" else None
+        oof = coder.fit_cross_fit(train, deploy_fold=deploy_fold)
+        train_scored = Scored(train, oof, gold_labels(train))
+        val_scored = Scored(val, coder.predict_proba(val), gold_labels(val))
         rep = Scored(test, coder.predict_proba(test), gold_labels(test))
-    for role, s in (("fitting", fit), ("policy", pol), ("report", rep)):
+        if deploy_fold is not None:
+            folds = patient_folds(train["subject_id"].to_numpy(), coder.n_folds, coder.random_state)
+            fit = train_scored.take(folds != deploy_fold)
+            pool = Scored.concat(train_scored.take(folds == deploy_fold), val_scored)
+        else:
+            # a final coder scores val more sharply than the fold models scored train: only val
+            # is deployment-like, so it alone forms the pool
+            fit, pool = train_scored, val_scored
+    for role, s in (("fitting", fit), ("held-out", pool), ("report", rep)):
         if len(s.episodes) == 0:
             raise PipelineError(f"coder step: no episodes for the {role} role; check the split and predictions files")
-    rule = DecisionRule(kind=c.decision_rule, k=c.top_k)
     if c.threshold is not None:
         rule = DecisionRule(kind="global", threshold=c.threshold)
         rule.threshold_ = float(c.threshold)
     else:
+        rule = DecisionRule(kind=c.decision_rule, k=c.top_k)
         rule.fit(fit.scores, fit.gold)
-    for s in (fit, pol, rep):
+    for s in (fit, pool, rep):
         s.predicted = rule.predict(s.scores)
-    return fit, pol, rep, rule, coder
+    return fit, pool, rep, rule, coder
 
 
 def _from_predictions(path: Path, episodes: pd.DataFrame, option: str) -> Scored:
-    scores, _gold, report = load_predictions(path, episodes=episodes)
+    scores, _gold, _report = load_predictions(path, episodes=episodes)
     ids = pd.Index(episodes["episode_id"])
     pos = ids.get_indexer(scores.episode_ids)
     if (pos < 0).any():
@@ -211,81 +257,168 @@ def _from_predictions(path: Path, episodes: pd.DataFrame, option: str) -> Scored
 def evaluate_coder(rule: DecisionRule, rep: Scored) -> dict[str, Any]:
     from triage.metrics import evaluate
 
-    return evaluate(rep.predicted, rep.gold, rep.scores, threshold=float(getattr(rule, "threshold_", rule.threshold)))
+    return evaluate(rep.predicted, rep.gold, rep.scores, threshold=float(rule.threshold_))
 
 
-def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, pol: Scored, rep: Scored):
-    """Targets, features and every compared confidence model; returns (router model, features, table, reliability)."""
+def _correct(config: RunConfig, s: Scored, target: str) -> np.ndarray:
+    return correctness(s.predicted, s.gold, target=target, tau=config.confidence.jaccard_tau, episodes=s.episodes)
+
+
+def _rates_by_setting(settings: np.ndarray, correct: np.ndarray) -> dict[str, float]:
+    out = {"all": float(correct.mean()) if correct.size else float("nan")}
+    for name in np.unique(settings):
+        out[str(name)] = float(correct[settings == name].mean())
+    return out
+
+
+def split_pool(config: RunConfig, fit: Scored, pool: Scored) -> tuple[Scored, Scored, pd.DataFrame]:
+    """Split the held-out pool by patient into (calibration, policy) parts, sized from the evidence.
+
+    The policy part gets what the guarantee needs in each care setting (planned from the fitting
+    part's correct rates, never from the pool's labels), between 40% and 75% of the pool unless
+    ``policy.policy_share`` fixes it; the rest calibrates the confidence probabilities.
+    """
+    pc = config.policy
+    fit_correct = _correct(config, fit, config.confidence.target)
+    plan = evidence_plan(pool.settings, _rates_by_setting(fit.settings, fit_correct), pc.alpha, pc.delta,
+                         pc.method, pc.fwer, per_setting=pc.per_setting)
+    share = pc.policy_share if pc.policy_share is not None else policy_share_of_pool(
+        plan, pool.settings, floor=0.4, ceiling=0.75)
+    parts = patient_parts(pool.episodes["subject_id"].to_numpy(), (1 - share, share), config.seed + 1)
+    cal, pol = pool.take(parts == 0), pool.take(parts == 1)
+    for s in (cal, pol):
+        s.predicted = [pool.predicted[i] for i in np.flatnonzero(parts == (0 if s is cal else 1))]
+    counts = pd.Series(pol.settings).value_counts()
+    plan["episodes_available"] = [
+        len(pol.settings) if name == "all" else int(counts.get(name, 0)) for name in plan["setting"]]
+    plan["enough"] = [bool(n is not None and a >= n) for n, a in zip(plan["episodes_needed"], plan["episodes_available"])]
+    plan.insert(1, "policy_share_of_pool", share)
+    return cal, pol, plan
+
+
+@dataclass
+class TargetFit:
+    """One correctness target's confidence model and its probabilities on every role."""
+
+    target: str
+    model: ConfidenceModel
+    kind: str
+    note: str
+    correct: dict[str, np.ndarray]
+    p: dict[str, np.ndarray]
+
+
+def fit_target(config: RunConfig, target: str, fit: Scored, cal: Scored, pol: Scored, rep: Scored,
+               kind: str | None = None) -> TargetFit:
+    """Correctness under ``target`` and a confidence model: ranking on the fitting part, probability
+    calibration on the deployment-like calibration part.
+
+    A fitting part with fewer than MIN_CLASS_EPISODES correct (or wrong) episodes cannot train a
+    model: the product-form baseline (no training) is used instead and the fit says why.
+    """
     cc = config.confidence
-    for s in (fit, pol, rep):
-        s.correct = correctness(s.predicted, s.gold, target=cc.target, tau=cc.jaccard_tau, episodes=s.episodes)
-    if fit.correct.all() or not fit.correct.any():
-        raise PipelineError(
-            f"confidence step: all {len(fit.correct)} fitting episodes are "
-            f"{'correct' if fit.correct.all() else 'incorrect'} under target {cc.target!r}; a confidence model "
-            "needs both (try a more lenient --target such as exact3, drg or jaccard)"
-        )
-    features = RoutingFeatures(threshold=float(getattr(rule, "threshold_", rule.threshold)),
-                               n_jobs=cc.n_jobs).fit(fit.scores, fit.episodes)
-    for s in (fit, pol, rep):
+    roles = {"fit": fit, "cal": cal, "pol": pol, "rep": rep}
+    correct = {name: _correct(config, s, target) for name, s in roles.items()}
+    kind = kind or cc.model
+    note = ""
+    k_fit = int(correct["fit"].sum())
+    if kind not in ("product", "min-accepted") and min(k_fit, correct["fit"].size - k_fit) < MIN_CLASS_EPISODES:
+        note = (f"the fitting part has {k_fit} correct of {correct['fit'].size} episodes under target {target!r}: "
+                f"too few to train a {kind} model (>= {MIN_CLASS_EPISODES} of each needed); the product-form "
+                "baseline ranks instead")
+        kind = "product"
+    params = cc.params if kind == cc.model else {}
+    model = ConfidenceModel(kind=kind, calibration=cc.calibration, random_state=config.seed, **params)
+    model.fit(fit.X, correct["fit"]).calibrate(cal.X, correct["cal"])
+    p = {name: model.predict_proba(s.X)[:, 1] for name, s in roles.items() if name != "fit"}
+    return TargetFit(target, model, kind, note, correct, p)
+
+
+def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, cal: Scored, pol: Scored, rep: Scored):
+    """Routing features, then every target's confidence model; the headline target's compared against
+    the other model kinds. Returns (features, {target: TargetFit}, comparison table, reliability)."""
+    cc = config.confidence
+    features = RoutingFeatures(threshold=float(rule.threshold_), n_jobs=cc.n_jobs).fit(fit.scores, fit.episodes)
+    for s in (fit, cal, pol, rep):
         s.X = features.transform(s.scores, s.episodes)
-    parts = patient_parts(fit.episodes["subject_id"].to_numpy(), (1 - cc.calibration_share, cc.calibration_share),
-                          config.seed + 1)
-    train_m, cal_m = parts == 0, parts == 1
-    for name, m in (("model-fitting", train_m), ("calibration", cal_m)):
-        k, n = int(fit.correct[m].sum()), int(m.sum())
-        if min(k, n - k) < MIN_CLASS_EPISODES:
-            raise PipelineError(
-                f"confidence step: the {name} part has {k} correct of {n} episodes under target "
-                f"{cc.target!r}; a calibrated confidence model needs at least {MIN_CLASS_EPISODES} of each. "
-                "On inpatient-only data almost no code set is exactly right (as on MIMIC): use more episodes, "
-                "a more lenient --target (exact3, drg, jaccard) or, on synthetic data, --care-type mixed"
-            )
+    targets = list(dict.fromkeys([cc.target, *REPORTED_TARGETS]))
+    if any(int(e) != 10 for e in rep.episodes["icd_version"].unique()):
+        targets = [t for t in targets if t not in ("drg", "principal_drg")] or [cc.target]
+    fits = {t: fit_target(config, t, fit, cal, pol, rep) for t in targets}
+    head = fits[cc.target]
+    for s, role in ((fit, "fit"), (cal, "cal"), (pol, "pol"), (rep, "rep")):
+        s.correct = head.correct[role]
+        s.p = head.p.get(role)
     kinds = list(dict.fromkeys([cc.model, *cc.compare_models, "product", "min-accepted"]))
-    models: dict[str, ConfidenceModel] = {}
+    models = {head.kind: head.model}
     for kind in kinds:
-        params = cc.params if kind == cc.model else {}
-        model = ConfidenceModel(kind=kind, calibration=cc.calibration, random_state=config.seed, **params)
-        models[kind] = model.fit(fit.X[train_m], fit.correct[train_m], fit.X[cal_m], fit.correct[cal_m])
+        if kind not in models:
+            models[kind] = fit_target(config, cc.target, fit, cal, pol, rep, kind=kind).model
     table = compare_models(models, rep.X, rep.correct).reset_index()
-    table.insert(1, "calibration", [getattr(models[m], "calibration_", models[m].calibration) for m in table["model"]])
-    chosen = models[cc.model]
-    pol.p = chosen.predict_proba(pol.X)[:, 1]
-    rep.p = chosen.predict_proba(rep.X)[:, 1]
+    table.insert(1, "calibration", [models[m].calibration_method_ for m in table["model"]])
     reliability = pd.concat(
-        [reliability_diagram(rep.correct, models[k].predict_proba(rep.X)[:, 1]).assign(model=k) for k in kinds],
+        [reliability_diagram(rep.correct, models[k].predict_proba(rep.X)[:, 1]).assign(model=k) for k in models],
         ignore_index=True,
     )
-    baselines = {k: models[k].predict_proba(rep.X)[:, 1] for k in ("product", "min-accepted")}
-    return chosen, features, table, reliability, baselines
+    return features, fits, table, reliability, {k: models[k].predict_proba(rep.X)[:, 1] for k in ("product",)}
+
+
+def confidence_check(p: np.ndarray, correct: np.ndarray, routes: np.ndarray,
+                     ks: tuple[int, ...] = (25, 50, 100, 200), level: float = 0.95) -> pd.DataFrame:
+    """Predicted vs observed error among the k most confident test episodes and the automated set.
+
+    The exact (Clopper–Pearson) interval of the observed error says whether the confidence model is
+    calibrated where automation happens.
+    """
+    order = np.argsort(-p, kind="stable")
+    rows = []
+    groups = [(f"top {k}", order[:k]) for k in ks if k <= p.size]
+    groups.append(("automated", np.flatnonzero(routes == "automate")))
+    for name, idx in groups:
+        n = int(idx.size)
+        k_err = int((~correct[idx]).sum())
+        lo, hi = clopper_pearson_interval(k_err, n, level)
+        rows.append({"episodes": name, "n": n, "predicted_error": float((1 - p[idx]).mean()) if n else np.nan,
+                     "observed_error": k_err / n if n else np.nan, "observed_lower": float(lo),
+                     "observed_upper": float(hi), "interval_level": level})
+    return pd.DataFrame(rows)
 
 
 def cost_model(config: RunConfig) -> CostModel:
-    c = config.policy.costs
-    return CostModel(manual_cost=c.manual_cost, assist_cost=c.assist_cost, error_cost=c.error_cost, unit=c.unit,
-                     capacity=c.capacity, period_episodes=c.period_episodes)
+    """The run's CostModel: the config's cost section field for field."""
+    return CostModel(**config.policy.costs.model_dump())
+
+
+def _policy_estimator(config: RunConfig, kind: str, costs: CostModel, alpha: float | None = None):
+    pc = config.policy
+    return make_policy(kind, costs, alpha=pc.alpha if alpha is None else alpha, delta=pc.delta, method=pc.method,
+                       fwer=pc.fwer)
 
 
 def choose_policies(config: RunConfig, pol: Scored, rep: Scored) -> tuple[Policy, pd.DataFrame, dict[str, dict]]:
-    """Every policy kind chosen on the policy role and evaluated on the report role."""
+    """Every policy kind chosen on the policy part (per care setting by default) and evaluated on test."""
     pc = config.policy
     costs = cost_model(config)
+    groups_pol = pol.settings if pc.per_setting else None
+    groups_rep = rep.settings if pc.per_setting else None
     rows, evaluations, chosen = [], {}, None
     for kind in KINDS:
         if kind == "capacity" and costs.capacity is None:
             continue
-        policy = choose_policy(kind, pol.p, pol.correct, costs, alpha=pc.alpha, delta=pc.delta,
-                               method=pc.method if kind != "chow" else None)
-        ev = evaluate_policy(policy, rep.p, rep.correct, costs)
+        policy = _policy_estimator(config, kind, costs).fit(pol.p, pol.correct, groups=groups_pol).policy_
+        ev = evaluate_policy(policy, rep.p, rep.correct, costs, groups=groups_rep if policy.group_by else None)
         evaluations[kind] = ev
         rows.append({
             "policy": kind, "kind": kind, "version": policy.version, "feasible": policy.feasible,
-            "t_automate": policy.t_automate, "t_assist": policy.t_assist,
+            "t_automate": policy.t_automate, "t_assist": policy.t_assist, "per_setting": policy.group_by is not None,
             "automation_rate": ev["automation_rate"], "assist_rate": ev.get("assist_rate"),
             "manual_rate": ev.get("manual_rate"), "error_rate": ev.get("automated_error_rate"),
-            "error_upper": ev.get("automated_error_upper"), "cost_per_episode": ev["cost_per_episode"],
-            "cost_per_episode_all_human": ev["cost_per_episode_all_human"], "note": policy.note,
-            "chosen": kind == pc.kind,
+            "test_error_lower": ev.get("automated_error_lower"), "test_error_upper": ev.get("automated_error_upper"),
+            "guarantee": ev.get("automated_error_guarantee"), "cost_per_episode": ev["cost_per_episode"],
+            "cost_per_episode_all_human": ev["cost_per_episode_all_human"],
+            "saving_from_automation_per_episode": ev["saving_from_automation_per_episode"],
+            "saving_from_assist_per_episode": ev["saving_from_assist_per_episode"],
+            "note": policy.note, "chosen": kind == pc.kind,
         })
         if kind == pc.kind:
             chosen = policy
@@ -300,14 +433,14 @@ def policy_sweep(config: RunConfig, pol: Scored, rep: Scored) -> pd.DataFrame:
     base = cost_model(config)
     rows = []
     kind = pc.kind if pc.kind != "capacity" else "guaranteed"
+    g_pol, g_rep = (pol.settings, rep.settings) if pc.per_setting else (None, None)
     for alpha in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.46):
-        pol_ = choose_policy(kind, pol.p, pol.correct, base, alpha=alpha, delta=pc.delta,
-                             method=pc.method if kind != "chow" else None)
-        ev = evaluate_policy(pol_, rep.p, rep.correct, base)
+        pol_ = _policy_estimator(config, kind, base, alpha=alpha).fit(pol.p, pol.correct, groups=g_pol).policy_
+        ev = evaluate_policy(pol_, rep.p, rep.correct, base, groups=g_rep if pol_.group_by else None)
         rows.append({"parameter": "alpha", "value": alpha, **_sweep_row(pol_, ev)})
     for factor in (0.25, 0.5, 1, 2, 4, 8):
         costs = CostModel(**{**base.to_dict(), "error_cost": base.error_cost * factor})
-        pol_ = choose_policy("chow", pol.p, pol.correct, costs)
+        pol_ = make_policy("chow", costs).fit(pol.p, pol.correct).policy_
         ev = evaluate_policy(pol_, rep.p, rep.correct, costs)
         rows.append({"parameter": "error_cost", "value": costs.error_cost, **_sweep_row(pol_, ev)})
     return pd.DataFrame(rows)
@@ -319,8 +452,75 @@ def _sweep_row(policy: Policy, ev: dict) -> dict:
             "cost_per_episode": ev["cost_per_episode"], "feasible": policy.feasible}
 
 
+def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], pol: Scored, rep: Scored) -> pd.DataFrame:
+    """Guaranteed automation, oracle at alpha, test error and saving per target, method, alpha and setting."""
+    pc = config.policy
+    per_target = {
+        t: {"p_policy": f.p["pol"], "correct_policy": f.correct["pol"],
+            "settings_policy": pol.settings if pc.per_setting else None,
+            "p_test": f.p["rep"], "correct_test": f.correct["rep"],
+            "settings_test": rep.settings if pc.per_setting else None}
+        for t, f in fits.items()
+    }
+    alphas = sorted(set(pc.report_alphas) | {pc.alpha})
+    table = automation_table(per_target, cost_model(config), alphas, pc.delta)
+    table["headline"] = ((table["target"] == config.confidence.target)
+                         & (table["method"] == method_label(pc.method, pc.fwer)) & (table["alpha"] == pc.alpha))
+    return table
+
+
+def settings_table(config: RunConfig, automation: pd.DataFrame, metrics_by_setting: pd.DataFrame,
+                   evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Per care setting: workload share, coder quality, guaranteed automation at each reported alpha
+    (headline target and method), oracle, test error with its interval, and minutes saved."""
+    pc = config.policy
+    head = automation[(automation["target"] == config.confidence.target)
+                      & (automation["method"] == method_label(pc.method, pc.fwer))]
+    rows = []
+    by_group = evaluation.get("by_group", {})
+    for setting in metrics_by_setting["setting"]:
+        row = metrics_by_setting[metrics_by_setting["setting"] == setting].iloc[0].to_dict()
+        for alpha in sorted(head["alpha"].unique()):
+            r = head[(head["alpha"] == alpha) & (head["setting"] == setting)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            tag = f"a{round(alpha * 100):02d}"
+            row.update({
+                f"guaranteed_automation_{tag}": r["guaranteed_automation"], f"oracle_{tag}": r["oracle_at_alpha"],
+                f"test_error_{tag}": r["test_error"], f"test_error_lower_{tag}": r["test_error_lower"],
+                f"test_error_upper_{tag}": r["test_error_upper"], f"feasible_{tag}": r["feasible"],
+                f"certified_saving_{tag}": r["certified_saving_per_episode"],
+            })
+        ev = evaluation if setting == "all" else by_group.get(setting)
+        if ev is not None:
+            row.update(policy_automation_rate=ev["automation_rate"], policy_assist_rate=ev["assist_rate"],
+                       saving_from_automation_per_episode=ev["saving_from_automation_per_episode"],
+                       saving_from_assist_per_episode=ev["saving_from_assist_per_episode"],
+                       policy_note=ev.get("note", ""))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coder_metrics_by_setting(rep: Scored) -> pd.DataFrame:
+    """Workload share, micro-F1, exact match and Jaccard of the coder on test, per care setting."""
+    from triage.metrics.sets import exact_match_ratio, jaccard_score, micro_prf
+
+    rows = []
+    settings = rep.settings
+    for name in ["all", *sorted(np.unique(settings).tolist())]:
+        idx = np.arange(len(settings)) if name == "all" else np.flatnonzero(settings == name)
+        pred, gold = [rep.predicted[i] for i in idx], [rep.gold[i] for i in idx]
+        rows.append({"setting": name, "share": idx.size / max(len(settings), 1), "n_test": int(idx.size),
+                     "f1_micro": micro_prf(pred, gold)["f1_micro"] if idx.size else np.nan,
+                     "exact_match": exact_match_ratio(pred, gold) if idx.size else np.nan,
+                     "jaccard": jaccard_score(pred, gold) if idx.size else np.nan})
+    return pd.DataFrame(rows)
+
+
 def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, rep: Scored):
-    """Subset bounds (oracle vs realistic) and discovered tractable subsets."""
+    """Subset bounds (routable subsets with a joint guarantee, gold-defined ones as diagnostics) and
+    discovered tractable subsets."""
     from triage.bounds import build_subset_columns, discover_subsets, subset_bounds
 
     episodes = pd.concat([pol.episodes, rep.episodes], ignore_index=True)
@@ -329,12 +529,13 @@ def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, r
     correct = np.concatenate([pol.correct, rep.correct])
     is_cal = np.r_[np.ones(len(pol.p), bool), np.zeros(len(rep.p), bool)]
     subsets = build_subset_columns(episodes, predicted)
+    pc = config.policy
     bounds = subset_bounds(subsets, p, correct, calibration=is_cal, test=~is_cal, costs=cost_model(config),
-                           alpha=config.policy.alpha, delta=config.policy.delta)
+                           alpha=pc.alpha, delta=pc.delta, method=pc.method, fwer=pc.fwer)
     # rules need complete features: a missing value (e.g. no accepted code) becomes its own band
     X = pd.DataFrame(np.vstack([pol.X, rep.X]), columns=features.feature_names_).fillna(MISSING_FEATURE)
-    discovered = discover_subsets(X, correct, find=is_cal, confirm=~is_cal, alpha=config.policy.alpha,
-                                  delta=config.policy.delta, random_state=config.seed)
+    discovered = discover_subsets(X, correct, find=is_cal, confirm=~is_cal, alpha=pc.alpha,
+                                  delta=pc.delta, random_state=config.seed)
     return subsets, bounds, discovered, is_cal, p, correct
 
 
@@ -346,7 +547,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     with steps("data", "Loading episodes"):
-        episodes, load_report, source = load_data(config)
+        episodes, load_report, _source = load_data(config)
         fingerprint = data_fingerprint(episodes)
     from triage.data.summary import dataset_summary
 
@@ -354,17 +555,23 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         data_stats = dataset_summary(episodes)
     with steps("coder", "Coder: training + cross-fitting" if config.coder.predictions is None and config.coder.path
                is None else "Coder: scoring"):
-        fit, pol, rep, rule, coder = score_episodes(config, episodes)
+        fit, pool, rep, rule, coder = score_episodes(config, episodes)
     with steps("evaluate", "Evaluating the coder (seed paper metrics)"):
         metrics = evaluate_coder(rule, rep)
+        by_setting = coder_metrics_by_setting(rep)
     with steps("confidence", "Confidence models + calibration"):
-        model, features, conf_table, reliability, baselines = fit_confidence(config, rule, fit, pol, rep)
+        cal, pol, evidence = split_pool(config, fit, pool)
+        features, fits, conf_table, reliability, baselines = fit_confidence(config, rule, fit, cal, pol, rep)
     with steps("policy", "Routing policies"):
         policy, policies, evaluations = choose_policies(config, pol, rep)
+        automation = automation_by_target(config, fits, pol, rep)
         sweep = policy_sweep(config, pol, rep)
         costs = cost_model(config)
         risk_cov = risk_coverage_curve(rep.p, rep.correct, delta=config.policy.delta)
         cost_cov = cost_coverage_curve(rep.p, rep.correct, costs)
+        routes_rep = policy.route(rep.p, groups=rep.settings if policy.group_by else None)
+        check = confidence_check(rep.p, rep.correct, routes_rep)
+        settings = settings_table(config, automation, by_setting, evaluations[policy.kind])
     with steps("bounds", "Upper bounds on subsets"):
         subsets, bounds, discovered, is_cal, p_all, correct_all = estimate_bounds(config, features, pol, rep)
 
@@ -372,42 +579,52 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
 
     model_version = f"{fingerprint[:8]}-s{config.seed}"
     router = Router(
-        decision_rule=rule, features=features, confidence=model, policy=policy,
+        decision_rule=rule, features=features, confidence=fits[config.confidence.target].model, policy=policy,
         p_calibration=np.asarray(pol.p, dtype=np.float64), correct_calibration=np.asarray(pol.correct, dtype=bool),
+        settings_calibration=np.asarray(pol.settings, dtype=str),
         icd_version=int(episodes["icd_version"].iloc[0]), target=config.confidence.target,
         model_version=model_version, coder=coder, allocator=Allocator(),
         info={"data_fingerprint": fingerprint, "seed": config.seed},
     )
     summary = build_summary(config, data_stats, metrics, conf_table, policy, evaluations, rep, fingerprint,
-                            episodes, fit, pol)
+                            episodes, fit, cal, pol, fits, automation, evidence, load_report)
+    all_settings = np.concatenate([pol.settings, rep.settings])
     tables = {
         "dataset_summary": pd.DataFrame([
             {"statistic": k, "value": v, "seed_target": SEED_TARGETS.get(k)} for k, v in data_stats.items()]),
         "coder_metrics": _metrics_table(metrics),
+        "coder_metrics_by_setting": by_setting,
         "coverage": _coverage_table(rep.gold + pol.gold + fit.gold),
         "categories_per_episode": _categories_table(fit.gold + pol.gold + rep.gold),
         "confidence_models": conf_table,
+        "confidence_check": check,
         "reliability": reliability,
         "risk_coverage": risk_cov,
         "cost_coverage": cost_cov,
         "policies": policies,
         "policy_sweep": sweep,
-        "bounds": bounds,
+        "automation_by_target": automation,
+        "settings": settings,
+        "evidence": evidence,
+        "bounds": bounds[bounds["kind"] == "routable"].reset_index(drop=True),
+        "diagnostic_subsets": bounds[bounds["kind"] == "diagnostic"].reset_index(drop=True),
         "discovered_subsets": pd.DataFrame(discovered),
         "test_episodes": pd.concat([
             pd.DataFrame({
                 "episode_id": np.concatenate([pol.scores.episode_ids, rep.scores.episode_ids]),
                 "role": np.where(is_cal, "calibration", "test"),
+                "care_setting": all_settings,
                 "p_correct": p_all, "correct": correct_all,
-                "route": policy.route(p_all),
+                "route": policy.route(p_all, groups=all_settings if policy.group_by else None),
                 "n_codes": [len(x) for x in pol.predicted + rep.predicted],
                 "product_p": np.concatenate([np.full(len(pol.p), np.nan), baselines["product"]]),
             }),
-            subsets.reset_index(drop=True),
+            subsets.reset_index(drop=True).drop(columns=["care_setting"], errors="ignore"),
         ], axis=1),
     }
     result = RunResult(config=config_to_dict(config), summary=summary, tables=tables, timings=steps.timings,
                        out_dir=out)
+    write_tables(result.tables, out / "tables")  # the one writer of the run's tables
     with steps("router", "Saving the router bundle"):
         result.router_dir = router.save(out / "router")
         export = Path(config.export_dir)
@@ -417,12 +634,11 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
             shutil.copytree(result.router_dir, export)
         summary["router_dir"] = str(result.router_dir)
         summary["exported_router_dir"] = str(export)
-    write_outputs(result, out)
     if write_report:
         with steps("report", "Writing the report"):
             from triage.report import write_report as _write_report
 
-            summary["report"] = str(_write_report(result, out))
+            summary["report"] = str(_write_report(result, out, tables_written=True))
     if log_to_mlflow if log_to_mlflow is not None else config.tracking.enabled:
         with steps("tracking", "Logging to MLflow"):
             from triage.tracking import log_run
@@ -432,51 +648,86 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
             summary.update(mlflow_run_id=info.run_id, registered_version=info.model_version,
                            promoted=info.promoted)
     summary["timings_seconds"] = {k: round(v, 2) for k, v in steps.timings.items()}
-    (out / "run_summary.json").write_text(json.dumps(finite_json(summary), indent=2, default=_json_default))
     result.summary = summary
+    write_summary(result, out)
     return result
 
 
-def write_outputs(result: RunResult, out: Path) -> None:
-    """run_summary.json and tables/ (parquet + CSV)."""
-    tdir = out / "tables"
-    tdir.mkdir(parents=True, exist_ok=True)
-    for name, frame in result.tables.items():
-        frame = frame.copy()
-        for col in frame.columns:
-            if frame[col].dtype == object:
-                frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
-                                            else json.dumps(v, default=_json_default))
-        frame.to_parquet(tdir / f"{name}.parquet", index=False)
-        frame.to_csv(tdir / f"{name}.csv", index=False)
+def write_summary(result: RunResult, out: Path) -> None:
+    """run_summary.json (strict JSON), once, when the summary is complete."""
     (out / "run_summary.json").write_text(json.dumps(finite_json(result.summary), indent=2, default=_json_default))
 
 
-def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, rep, fingerprint, episodes,
-                  fit, pol) -> dict[str, Any]:
-    """The flat summary: core-router keys (issue: `triage route --json`) + evaluation keys + data keys."""
-    from triage.confidence.evaluation import aurc, eaurc, evaluate as conf_eval
+def headline(summary: dict[str, Any]) -> str:
+    """One sentence a coding manager reads first: what the router automates, and under what guarantee.
 
+    "Automates nothing" comes first when it is true, with no percentage saving; a saving from
+    assisted review is labelled as resting on assumed minutes.
+    """
+    n, n_auto = summary.get("n_test") or 0, summary.get("n_automated") or 0
+    alpha, delta = summary["alpha"], summary["delta"]
+    target = summary["target"]
+    unit = summary.get("cost_unit", "minutes")
+    if not n_auto:
+        why = summary.get("policy_note") or "no threshold could be certified"
+        return (f"Automates nothing: 0 of {n:,} test episodes ({target} target, alpha={alpha:g}, "
+                f"delta={delta:g}). {why}. Assisted review would save "
+                f"{summary.get('saving_from_assist_per_episode', 0):.1f} {unit} per episode, an assumed figure "
+                "(assist and assist-error costs are assumptions, not measurements).")
+    parts = [(f"Automates {n_auto:,} of {n:,} test episodes ({summary['automation_rate']:.1%}) with error among "
+             f"them <= {summary['automated_error_guarantee']:.3g} guaranteed at probability >= {1 - delta:g} "
+             f"({target} target; test error {summary['automated_error_rate']:.1%}).")]
+    by = summary.get("automation_by_setting") or {}
+    if by:
+        parts.append("By setting: " + ", ".join(f"{k} {v:.1%}" for k, v in sorted(by.items())) + ".")
+    parts.append(f"Certified saving from automation >= {summary['certified_saving_per_episode']:.1f} {unit} per "
+                 f"episode; assisted review adds {summary.get('saving_from_assist_per_episode', 0):.1f} {unit} "
+                 "(assumed costs).")
+    return " ".join(parts)
+
+
+def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, rep, fingerprint, episodes,
+                  fit, cal, pol, fits, automation, evidence, load_report) -> dict[str, Any]:
+    """The flat summary: the headline, core-router keys, per-target/setting figures, evaluation and data keys."""
+    from triage.confidence.evaluation import aurc, eaurc
+    from triage.confidence.evaluation import evaluate as conf_eval
+    from triage.policy.automation import certified_saving
+
+    pc = config.policy
+    costs = cost_model(config)
     ev = evaluations[policy.kind]
     ce = conf_eval(rep.correct, rep.p)
     row = {m: r for m, r in zip(conf_table["model"], conf_table.to_dict("records"))}
     all_human = ev["cost_per_episode_all_human"]
+    guarantee = ev.get("automated_error_guarantee")
+    correct_rate = float(np.mean(rep.correct))
     summary: dict[str, Any] = {
         "target": config.confidence.target,
-        "alpha": config.policy.alpha,
-        "delta": config.policy.delta,
+        "alpha": pc.alpha,
+        "delta": pc.delta,
+        "method": method_label(pc.method, pc.fwer),
+        "per_setting": policy.group_by is not None,
         "policy_kind": policy.kind,
         "policy_version": policy.version,
         "policy_feasible": policy.feasible,
+        "policy_note": policy.note,
         "threshold": policy.t_automate if np.isfinite(policy.t_automate) else None,
         "t_assist": policy.t_assist,
         "automation_rate": ev["automation_rate"],
+        "automation_rate_lower": ev["automation_rate_lower"],
+        "automation_rate_upper": ev["automation_rate_upper"],
         "assist_rate": ev.get("assist_rate"),
         "manual_rate": ev.get("manual_rate"),
         "n_automated": ev.get("n_automated"),
+        "automates_nothing": not ev.get("n_automated"),
+        # what the procedure certifies (P(error among automated > it) <= delta over the policy draw)
+        "automated_error_guarantee": guarantee,
+        # what happened on test, with its exact interval: a description of the test sample
         "automated_error_rate": ev.get("automated_error_rate"),
-        "automated_error_upper": ev.get("automated_error_upper"),
-        "oracle_automation_rate": float(np.mean(rep.correct)),
+        "test_error_interval_lower": ev.get("automated_error_lower"),
+        "test_error_interval_upper": ev.get("automated_error_upper"),
+        "oracle_automation_rate": correct_rate,
+        "oracle_automation_at_alpha": oracle_automation_at(pc.alpha, correct_rate),
         "ece": ce["ece"],
         "ece_equal_mass": ce["ece_equal_mass"],
         "brier": ce["brier"],
@@ -487,16 +738,42 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
         "eaurc": eaurc(rep.correct, rep.p),
         "baseline_product_aurc": float(row["product"]["aurc"]),
         "baseline_min_accepted_aurc": float(row["min-accepted"]["aurc"]),
+        "confidence_model": fits[config.confidence.target].kind,
+        "confidence_note": fits[config.confidence.target].note,
         "cost_per_episode": ev["cost_per_episode"],
         "cost_per_episode_all_human": all_human,
-        "cost_saving_share": (1 - ev["cost_per_episode"] / all_human) if all_human else None,
-        "cost_unit": config.policy.costs.unit,
+        "certified_saving_per_episode": certified_saving(ev["automation_rate"], guarantee, costs),
+        "saving_from_automation_per_episode": ev["saving_from_automation_per_episode"],
+        "saving_from_assist_per_episode": ev["saving_from_assist_per_episode"],
+        "saving_from_assist_is_assumed": True,
+        # share of the all-human cost saved; None when nothing is automated (the saving is then all assumed)
+        "cost_saving_share": ((1 - ev["cost_per_episode"] / all_human) if all_human and ev.get("n_automated")
+                              else None),
+        "cost_unit": costs.unit,
         "data_fingerprint": fingerprint,
-        "n_episodes": int(len(episodes)),
-        "n_fitting": int(len(fit.episodes)),
-        "n_calibration": int(len(pol.episodes)),
-        "n_test": int(len(rep.episodes)),
+        "n_episodes": len(episodes),
+        "n_fitting": len(fit.episodes),
+        "n_probability_calibration": len(cal.episodes),
+        "n_calibration": len(pol.episodes),
+        "n_test": len(rep.episodes),
+        "dropped_codes_other_version": (load_report or {}).get("dropped_codes_other_version"),
     }
+    if policy.group_by is not None:
+        summary["automation_by_setting"] = {k: g["automation_rate"] for k, g in ev.get("by_group", {}).items()}
+        summary["guaranteed_settings"] = sorted(k for k, g in policy.groups.items() if g["feasible"])
+    head = automation[(automation["method"] == method_label(pc.method, pc.fwer)) & (automation["alpha"] == pc.alpha)
+                      & (automation["setting"] == "all")]
+    summary["automation_by_target"] = {
+        r["target"]: {"guaranteed_automation": r["guaranteed_automation"], "oracle_at_alpha": r["oracle_at_alpha"],
+                      "test_error": r["test_error"], "certified_saving_per_episode": r["certified_saving_per_episode"]}
+        for r in head.to_dict("records")}
+    short = evidence[~evidence["enough"]]
+    summary["evidence_short"] = {
+        r["setting"]: (f"needs ~{int(r['episodes_needed']):,} policy episodes, has {int(r['episodes_available']):,}"
+                       if pd.notna(r["episodes_needed"]) else
+                       f"no correct episode of this setting in the fitting part: it cannot be planned "
+                       f"(has {int(r['episodes_available']):,} policy episodes)")
+        for r in short.to_dict("records")}
     # The coder's metrics share names with routing keys ("threshold" is the coder's decision threshold,
     # "n_episodes" the test count): they must not overwrite the policy threshold or the cohort size.
     renamed = {"threshold": "coder_threshold", "n_episodes": "n_evaluated"}
@@ -506,6 +783,7 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
     for k, v in data_stats.items():
         if isinstance(v, (int, float, np.integer, np.floating)):
             summary[f"data_{k}"] = float(v)
+    summary["headline"] = headline(summary)
     return summary
 
 

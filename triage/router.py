@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
 
+from triage.coder.decision import DecisionRule
+from triage.coder.scores import CodeScores
 from triage.codes import (
     describe_label,
     label_kind,
@@ -28,10 +31,9 @@ from triage.codes import (
     normalize_label,
     truncate_label,
 )
-from triage.coder.decision import DecisionRule
-from triage.coder.scores import CodeScores
 from triage.confidence import ConfidenceModel, RoutingFeatures
-from triage.policy import CostModel, Policy, choose_policy
+from triage.data.settings import CARE_SETTINGS, care_setting_of
+from triage.policy import CostModel, Policy, make_policy
 
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -70,6 +72,8 @@ class RoutingDecision:
     priority: float | None
     model_version: str
     policy_version: str
+    #: the care setting the episode was routed under (its policy thresholds are that setting's)
+    care_setting: str | None = None
     #: input codes found in no code system nor the model's vocabulary: left out, reported back
     unknown_codes: list[str] = field(default_factory=list)
 
@@ -89,6 +93,8 @@ class Router:
     policy: Policy
     p_calibration: np.ndarray
     correct_calibration: np.ndarray
+    #: care setting of each calibration episode (a per-setting policy is re-chosen on them)
+    settings_calibration: np.ndarray | None = None
     icd_version: int = 10
     target: str = "exact"
     model_version: str = "unversioned"
@@ -184,11 +190,15 @@ class Router:
         if text is not None:
             md.setdefault("text", text)
         md.setdefault("icd_version", self.icd_version)
+        md["care_setting"] = episode_setting(md)
         codes = self.decision_rule.predict_row(scores)
         x = self.features.transform_one(scores, md)
         p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
-        route = str(self.policy.route(np.array([p]))[0])
+        route = str(self._route(np.array([p]), [md["care_setting"]])[0])
         return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown)
+
+    def _route(self, p: np.ndarray, settings: list[str]) -> np.ndarray:
+        return self.policy.route(p, groups=settings if self.policy.group_by is not None else None)
 
     def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
         """Route a batch: each item has ``episode_id``, ``code_scores`` or ``text``, and ``metadata``.
@@ -208,12 +218,16 @@ class Router:
             if item.get("text") is not None:
                 md.setdefault("text", item["text"])
             md.setdefault("icd_version", self.icd_version)
+            md["care_setting"] = episode_setting(md)
             metas.append(md)
         if not items:
             return []
+        if not any(scores_list):  # every code unknown: no score column to build a batch on
+            return [self.route_one(item.get("code_scores"), item.get("metadata"), item.get("text"),
+                                   item.get("episode_id")) for item in items]
         X = self.features.transform(_as_code_scores(scores_list), _metadata_frame(metas))
         p, contribs = self.confidence.predict_explained(X, top_k=N_REASONS)
-        routes = self.policy.route(p)
+        routes = self._route(p, [md["care_setting"] for md in metas])
         return [
             self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md,
                            unk)
@@ -260,7 +274,7 @@ class Router:
             episode_id=episode_id,
             route=route,
             p_correct=float(p),
-            thresholds={"automate": _finite(self.policy.t_automate), "assist": _finite(self.policy.t_assist)},
+            thresholds=dict(zip(("automate", "assist"), map(_finite, self.policy.thresholds_for(md.get("care_setting"))))),
             codes=code_rows,
             principal=principal,
             drg=drg,
@@ -273,6 +287,7 @@ class Router:
             model_version=self.model_version,
             policy_version=self.policy.version,
             unknown_codes=list(unknown),
+            care_setting=md.get("care_setting"),
         )
 
     # ------------------------------------------------------------------ policy
@@ -283,21 +298,33 @@ class Router:
         delta: float | None = None,
         costs: Mapping[str, Any] | CostModel | None = None,
         method: str | None = None,
-    ) -> "Router":
-        """A new router whose policy is re-chosen on the stored calibration data (no retraining)."""
+        fwer: str | None = None,
+        per_setting: bool | None = None,
+    ) -> Router:
+        """A new router whose policy is re-chosen on the stored calibration data (no retraining).
+
+        Unset arguments keep the current policy's; ``per_setting`` (default: as now) chooses one
+        set of thresholds per care setting when the calibration episodes carry settings.
+        """
         old = self.policy
         cost_model = costs if isinstance(costs, CostModel) else CostModel.from_dict(
             {**old.costs, **dict(costs or {})})
-        policy = choose_policy(
+        c = old.constraints
+        grouped = (old.group_by is not None) if per_setting is None else bool(per_setting)
+        if grouped and self.settings_calibration is None:
+            raise ValueError("per_setting: this bundle's calibration episodes carry no care setting")
+        estimator = make_policy(
             kind or old.kind,
-            self.p_calibration,
-            self.correct_calibration,
             cost_model,
-            alpha=old.constraints.get("alpha") if alpha is None else alpha,
-            delta=old.constraints.get("delta", 0.1) if delta is None else delta,
-            method=method or old.constraints.get("method"),
+            alpha=c.get("alpha") if alpha is None else alpha,
+            delta=c.get("delta", 0.1) if delta is None else delta,
+            method=method or c.get("method"),
+            fwer=fwer or c.get("fwer"),
+            human_reference=c.get("human_reference"),
         )
-        return replace(self, policy=policy)
+        estimator.fit(self.p_calibration, self.correct_calibration,
+                      groups=self.settings_calibration if grouped else None)
+        return replace(self, policy=estimator.policy_)
 
     def policy_params(self) -> dict[str, Any]:
         """The full ``with_policy`` arguments that re-create the policy in force on this bundle.
@@ -311,6 +338,8 @@ class Router:
             "alpha": c.get("alpha"),
             "delta": c.get("delta"),
             "method": c.get("method"),
+            "fwer": c.get("fwer"),
+            "per_setting": self.policy.group_by is not None,
             "costs": dict(self.policy.costs),
         }
 
@@ -377,7 +406,8 @@ class Router:
         path.mkdir(parents=True, exist_ok=True)
         joblib.dump({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
                     path / "components.joblib")
-        np.savez(path / "calibration.npz", p=self.p_calibration, correct=self.correct_calibration)
+        extra = {} if self.settings_calibration is None else {"settings": self.settings_calibration.astype(str)}
+        np.savez(path / "calibration.npz", p=self.p_calibration, correct=self.correct_calibration, **extra)
         if self.coder is not None:
             self.coder.save(path / "coder")
         manifest = {
@@ -388,14 +418,14 @@ class Router:
             "decision_rule": self.decision_rule.to_dict(),
             "policy": self.policy.to_dict(),
             "has_coder": self.coder is not None,
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "info": self.info,
         }
         (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Router":
+    def load(cls, path: str | Path) -> Router:
         path = Path(path)
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
@@ -406,6 +436,7 @@ class Router:
         parts = joblib.load(path / "components.joblib")
         with np.load(path / "calibration.npz") as cal:
             p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
+            settings_cal = cal["settings"].astype(str) if "settings" in cal.files else None
         coder = None
         if manifest.get("has_coder"):
             from triage.coder import TextCoder
@@ -418,6 +449,7 @@ class Router:
             policy=Policy.from_dict(manifest["policy"]),
             p_calibration=p_cal,
             correct_calibration=correct_cal,
+            settings_calibration=settings_cal,
             icd_version=int(manifest["icd_version"]),
             target=manifest["target"],
             model_version=manifest["model_version"],
@@ -454,6 +486,17 @@ def _metadata_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(
         {c: pd.Series([md.get(c) for md in metas], dtype=object) for c in ROUTING_METADATA_FIELDS}
     )
+
+
+def episode_setting(metadata: Mapping[str, Any]) -> str:
+    """The care setting an episode is routed under: its ``care_setting`` if it names one, else the
+    setting its ``admission_type`` maps to (:mod:`triage.data.settings`; never from codes)."""
+    given = metadata.get("care_setting")
+    if given is None:
+        return care_setting_of(metadata.get("admission_type"))
+    if not isinstance(given, str) or given not in CARE_SETTINGS:
+        raise InvalidEpisode("metadata.care_setting", f"must be one of {list(CARE_SETTINGS)}", given)
+    return given
 
 
 def new_decision_id() -> str:

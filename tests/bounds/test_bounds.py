@@ -24,7 +24,7 @@ def test_build_subset_columns_hand_example():
             "diagnoses": [["I509"], ["I509", "I10", "E119", "N179", "J189", "K219"], ["4019", "E8790", "E8791"]],
             "icd_version": [10, 10, 9],
             "los_days": [0.5, 4.0, np.nan],
-            "admission_type": ["ELECTIVE", None, "URGENT"],
+            "admission_type": ["AMBULATORY OBSERVATION", None, "EU OBSERVATION"],
             "text": ["a " * 10, "b " * 1200, "c " * 4000],
         }
     )
@@ -35,9 +35,10 @@ def test_build_subset_columns_hand_example():
     assert list(out["n_predicted_codes_band"]) == ["1", "4-5", "0"]
     assert list(out["principal_chapter"]) == ["ICD-10 09 circulatory system"] * 2 + ["ICD-9 09 circulatory system"]
     assert list(out["los_band"]) == ["0-1d", "3-7d", "unknown"]
-    assert list(out["care_type"]) == ["day_case", "inpatient", "unknown"]
+    # the setting comes from the admission type (never codes or LOS); a missing type is inpatient
+    assert list(out["care_setting"]) == ["day_case", "inpatient", "observation"]
     assert list(out["note_length_band"]) == ["0-500w", "1000-1500w", ">=3000w"]
-    assert list(out["admission_type"]) == ["ELECTIVE", "unknown", "URGENT"]
+    assert list(out["admission_type"]) == ["AMBULATORY OBSERVATION", "unknown", "EU OBSERVATION"]
     assert list(out["mdc"]) == ["05", "05", "unknown"]
     with pytest.raises(ValueError, match="icd_version"):
         build_subset_columns(episodes.drop(columns="icd_version"))
@@ -69,9 +70,24 @@ def test_subset_bounds_known_answer():
     assert easy["automated_error_rate"] == 0.0 and easy["cost_saving_per_episode"] == 10.0
     assert hard["exact_match_rate"] == 0.0 and not hard["feasible"]
     assert hard["realistic_automation_rate"] == 0.0 and hard["cost_saving_per_episode"] == 0.0
-    # pooled, the policy automates exactly the easy half
+    # pooled, the policy automates exactly the easy half; the oracle at alpha adds wrong ones up to alpha
     assert all_["realistic_automation_rate"] == 0.5 and all_["exact_match_rate"] == 0.5
+    assert all_["oracle_automation_rate"] == pytest.approx(0.5 / 0.95) and all_["oracle_zero_error_rate"] == 0.5
     assert all_["cost_saving_per_episode"] == pytest.approx(5.0)
+    lo, hi = clopper_pearson_interval(100, 200, 0.95)
+    assert all_["realistic_lower"] == pytest.approx(float(lo)) or all_["n_test"] != 200
+    # three routable rows (all, easy, hard) share delta; LTT certifies alpha itself
+    assert (df["kind"] == "routable").all() and df["delta_row"].iloc[0] == pytest.approx(0.1 / 3)
+    assert easy["guarantee"] == pytest.approx(0.05)
+
+
+def test_gold_defined_subsets_are_diagnostic_and_do_not_share_delta():
+    subsets, p, correct, cal = _two_subsets()
+    subsets["gold_categories_band"] = np.where(subsets["admission_type"] == "easy", "1", ">=6")
+    df = subset_bounds(subsets, p, correct, cal, alpha=0.05, delta=0.1)
+    diag = df[df["subset"] == "gold_categories_band"]
+    assert (diag["kind"] == "diagnostic").all() and (diag["delta_row"] == 0.1).all()
+    np.testing.assert_allclose(df[df["kind"] == "routable"]["delta_row"], 0.1 / 3)
 
 
 def test_subset_bounds_small_subset_and_bad_input():

@@ -6,55 +6,53 @@ import json
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
+from triage.confidence.targets import TARGETS
+from triage.policy import FWER_METHODS, KINDS, METHODS
 
-class Target(str, Enum):
-    exact = "exact"
-    exact3 = "exact3"
-    sequence = "sequence"
-    drg = "drg"
-    jaccard = "jaccard"
-
-
-class PolicyKind(str, Enum):
-    chow = "chow"
-    capacity = "capacity"
-    guaranteed = "guaranteed"
-    human_parity = "human_parity"
-    three_way = "three_way"
+# CLI choices derived from the library's own definitions (one list each)
+Target = Enum("Target", {t: t for t in TARGETS}, type=str)
+PolicyKind = Enum("PolicyKind", {k: k for k in KINDS}, type=str)
+Method = Enum("Method", {m: m for m in METHODS}, type=str)
+Fwer = Enum("Fwer", {f: f for f in FWER_METHODS}, type=str)
 
 
 #: The keys `triage route --json` always emits (core-router issue).
 ROUTE_KEYS = (
-    "target", "alpha", "delta", "threshold", "automation_rate", "automated_error_rate", "automated_error_upper",
-    "oracle_automation_rate", "ece", "brier", "auroc_correct", "aurc", "eaurc", "baseline_product_aurc",
-    "cost_per_episode", "cost_per_episode_all_human",
+    "headline", "target", "alpha", "delta", "method", "threshold", "automation_rate", "automated_error_guarantee",
+    "automated_error_rate", "test_error_interval_lower", "test_error_interval_upper", "oracle_automation_rate",
+    "oracle_automation_at_alpha", "ece", "brier", "auroc_correct", "aurc", "eaurc", "baseline_product_aurc",
+    "cost_per_episode", "cost_per_episode_all_human", "certified_saving_per_episode",
+    "saving_from_assist_per_episode",
 )
 
 
 # Options `triage run` and `triage route` share (same names, same meaning).
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort.")]
-EpisodesOpt = Annotated[Optional[int], typer.Option("--synthetic-episodes", help="Size of the synthetic cohort (default 10,000).")]
-PredictionsOpt = Annotated[Optional[Path], typer.Option("--predictions", help="Your coder's test predictions (reference feather or long table).")]
-ValPredictionsOpt = Annotated[Optional[Path], typer.Option("--val-predictions", help="Your coder's val predictions.")]
-CoderOpt = Annotated[Optional[Path], typer.Option("--coder", help="A saved coder (triage coder train) instead of training one.")]
-SplitFileOpt = Annotated[Optional[Path], typer.Option("--split-file", help="Reuse a published split (_id, split).")]
-IcdVersionOpt = Annotated[Optional[int], typer.Option("--icd-version", help="9 or 10 (default 10).")]
-ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", help="Fixed coder threshold instead of tuning one.")]
-TargetOpt = Annotated[Optional[Target], typer.Option("--target", help="What counts as a correct automated episode.")]
-PolicyOpt = Annotated[Optional[PolicyKind], typer.Option("--policy", help="Routing policy of the router bundle.")]
-AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="Target error rate among automated episodes.")]
-DeltaOpt = Annotated[Optional[float], typer.Option("--delta", help="Allowed probability that the guarantee fails.")]
-ManualCostOpt = Annotated[Optional[float], typer.Option("--manual-cost", help="Cost of coding one episode by hand.")]
-AssistCostOpt = Annotated[Optional[float], typer.Option("--assist-cost", help="Cost of an assisted review.")]
-ErrorCostOpt = Annotated[Optional[float], typer.Option("--error-cost", help="Cost of an automation error.")]
-CapacityOpt = Annotated[Optional[float], typer.Option("--capacity", help="Episodes coders can handle per period.")]
-PeriodOpt = Annotated[Optional[float], typer.Option("--period-episodes", help="Episodes arriving per period.")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for the cohort, split and models.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML/TOML config; CLI options override it.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="MIMIC-IV/III folder or reference files; default: the synthetic cohort.")]
+EpisodesOpt = Annotated[int | None, typer.Option("--synthetic-episodes", help="Size of the synthetic cohort (default 10,000).")]
+PredictionsOpt = Annotated[Path | None, typer.Option("--predictions", help="Your coder's test predictions (reference feather or long table).")]
+ValPredictionsOpt = Annotated[Path | None, typer.Option("--val-predictions", help="Your coder's val predictions.")]
+CoderOpt = Annotated[Path | None, typer.Option("--coder", help="A saved coder (triage coder train) instead of training one.")]
+SplitFileOpt = Annotated[Path | None, typer.Option("--split-file", help="Reuse a published split (_id, split).")]
+IcdVersionOpt = Annotated[int | None, typer.Option("--icd-version", help="9 or 10 (default 10).")]
+ThresholdOpt = Annotated[float | None, typer.Option("--threshold", help="Fixed coder threshold instead of tuning one.")]
+TargetOpt = Annotated[Target | None, typer.Option("--target", help="What counts as a correct automated episode.")]
+PolicyOpt = Annotated[PolicyKind | None, typer.Option("--policy", help="Routing policy of the router bundle.")]
+MethodOpt = Annotated[Method | None, typer.Option("--method", help="Risk control: ltt (Learn-then-Test, default) or sgr.")]
+FwerOpt = Annotated[Fwer | None, typer.Option("--fwer", help="Learn-then-Test's FWER procedure: fixed_sequence (default) or holm.")]
+PerSettingOpt = Annotated[bool | None, typer.Option("--per-setting/--one-threshold", help="One threshold per care setting (default; delta split across settings) or one for everyone.")]
+AlphaOpt = Annotated[float | None, typer.Option("--alpha", help="Target error rate among automated episodes.")]
+DeltaOpt = Annotated[float | None, typer.Option("--delta", help="Allowed probability that the guarantee fails.")]
+ManualCostOpt = Annotated[float | None, typer.Option("--manual-cost", help="Cost of coding one episode by hand.")]
+AssistCostOpt = Annotated[float | None, typer.Option("--assist-cost", help="Cost of an assisted review.")]
+ErrorCostOpt = Annotated[float | None, typer.Option("--error-cost", help="Cost of an automation error.")]
+CapacityOpt = Annotated[float | None, typer.Option("--capacity", help="Episodes coders can handle per period.")]
+PeriodOpt = Annotated[float | None, typer.Option("--period-episodes", help="Episodes arriving per period.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for the cohort, split and models.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML/TOML config; CLI options override it.")]
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -69,6 +67,8 @@ def _overrides(**kw: Any) -> dict[str, Any]:
                   "threshold": kw["threshold"]},
         "confidence": {"target": kw["target"].value if kw["target"] else None},
         "policy": {"kind": kw["policy"].value if kw["policy"] else None, "alpha": kw["alpha"], "delta": kw["delta"],
+                   "method": kw["method"].value if kw.get("method") else None,
+                   "fwer": kw["fwer"].value if kw.get("fwer") else None, "per_setting": kw.get("per_setting"),
                    "costs": {"manual_cost": kw.get("manual_cost"), "assist_cost": kw.get("assist_cost"),
                              "error_cost": kw.get("error_cost"), "capacity": kw.get("capacity"),
                              "period_episodes": kw.get("period_episodes")}},
@@ -77,7 +77,7 @@ def _overrides(**kw: Any) -> dict[str, Any]:
     }
 
 
-def _resolve(config_file: Optional[Path], overrides: dict[str, Any]):
+def _resolve(config_file: Path | None, overrides: dict[str, Any]):
     from triage.config import ConfigError, resolve_config
 
     try:
@@ -117,26 +117,39 @@ def print_summary(console, s: dict[str, Any]) -> None:
         f"micro-F1 {s.get('f1_micro', float('nan')):.3f} · macro AUC-ROC {s.get('auc_roc_macro') or float('nan'):.3f}"
         f" · macro AUC-PR {s.get('auc_pr_macro') or float('nan'):.3f} · principal accuracy {_pct(s.get('principal_accuracy'))}"
     )
+    console.print(f"\n[bold]{s.get('headline', '')}[/]\n")
     r = Table(title=f"Routing on test — policy {s['policy_kind']} (target: {s['target']}, "
-                    f"α={s['alpha']}, δ={s['delta']})")
+                    f"α={s['alpha']}, δ={s['delta']}, {s.get('method', '')}"
+                    f"{', per care setting' if s.get('per_setting') else ''})")
     r.add_column("")
     r.add_column("value", justify="right")
     r.add_row("automated", f"{_pct(s['automation_rate'])} ({s.get('n_automated', 0)} episodes)")
+    for setting, rate in sorted((s.get("automation_by_setting") or {}).items()):
+        r.add_row(f"  automated, {setting}", _pct(rate))
     if s.get("assist_rate") is not None:
         r.add_row("assisted review", _pct(s.get("assist_rate")))
     r.add_row("manual", _pct(s.get("manual_rate")))
-    r.add_row("error among automated", f"{_pct(s.get('automated_error_rate'))} "
-                                       f"(95% upper {_pct(s.get('automated_error_upper'))})")
-    r.add_row("oracle bound (all correct episodes)", _pct(s["oracle_automation_rate"]))
+    r.add_row("guaranteed error bound among automated", _pct(s.get("automated_error_guarantee")))
+    r.add_row("error among automated (test)", f"{_pct(s.get('automated_error_rate'))} "
+              f"(95% interval {_pct(s.get('test_error_interval_lower'))}–{_pct(s.get('test_error_interval_upper'))})")
+    r.add_row("oracle at α (best any router could do)", _pct(s.get("oracle_automation_at_alpha")))
     r.add_row("confidence AUROC / ECE", f"{s['auroc_correct']:.3f} / {s['ece']:.3f}")
     unit = s.get("cost_unit", "minutes")
-    r.add_row(f"cost per episode ({unit})",
-              f"{s['cost_per_episode']:.2f} vs {s['cost_per_episode_all_human']:.2f} all-human "
-              f"(saving {_pct(s.get('cost_saving_share'))})")
+    r.add_row(f"certified saving from automation ({unit}/episode)", f"{s.get('certified_saving_per_episode', 0):.2f}")
+    r.add_row(f"saving from assisted review ({unit}/episode, assumed costs)",
+              f"{s.get('saving_from_assist_per_episode', 0):.2f}")
     console.print(r)
-    if not s.get("policy_feasible", True):
-        console.print("[yellow]The guarantee cannot be met at this α on the calibration episodes: "
-                      "the policy automates nothing.[/]")
+    by_target = s.get("automation_by_target") or {}
+    if by_target:
+        t2 = Table(title=f"Guaranteed automation by correctness target (α={s['alpha']}, test)")
+        for col in ("target", "guaranteed", "oracle at α", "test error"):
+            t2.add_column(col, justify="right" if col != "target" else "left")
+        for name, v in by_target.items():
+            t2.add_row(name, _pct(v.get("guaranteed_automation")), _pct(v.get("oracle_at_alpha")),
+                       _pct(v.get("test_error")))
+        console.print(t2)
+    for setting, need in sorted((s.get("evidence_short") or {}).items()):
+        console.print(f"[yellow]{setting}: not enough calibration evidence for the guarantee ({need}).[/]")
     for key, label in (("report", "report"), ("router_dir", "router bundle"),
                        ("exported_router_dir", "exported for serving"), ("mlflow_run_id", "MLflow run"),
                        ("registered_version", "registered version")):
@@ -151,8 +164,8 @@ def register(app: typer.Typer) -> None:
     def run(
         data: DataOpt = None,
         synthetic_episodes: EpisodesOpt = None,
-        workload: Optional[str] = typer.Option(None, "--workload", help="Synthetic care-setting mix: mixed (default), inpatient, observation, day_case or shares 'inpatient=0.5,observation=0.15,day_case=0.35'."),
-        note_scale: Optional[float] = typer.Option(None, "--note-scale", help="Scale of synthetic note length (1.0 = the seed paper's 1,492-word median)."),
+        workload: str | None = typer.Option(None, "--workload", help="Synthetic care-setting mix: mixed (default), inpatient, observation, day_case or shares 'inpatient=0.5,observation=0.15,day_case=0.35'."),
+        note_scale: float | None = typer.Option(None, "--note-scale", help="Scale of synthetic note length (1.0 = the seed paper's 1,492-word median)."),
         predictions: PredictionsOpt = None,
         val_predictions: ValPredictionsOpt = None,
         coder: CoderOpt = None,
@@ -163,15 +176,18 @@ def register(app: typer.Typer) -> None:
         policy: PolicyOpt = None,
         alpha: AlphaOpt = None,
         delta: DeltaOpt = None,
+        method: MethodOpt = None,
+        fwer: FwerOpt = None,
+        per_setting: PerSettingOpt = None,
         manual_cost: ManualCostOpt = None,
         assist_cost: AssistCostOpt = None,
         error_cost: ErrorCostOpt = None,
         capacity: CapacityOpt = None,
         period_episodes: PeriodOpt = None,
         seed: SeedOpt = None,
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default runs/latest)."),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
-        experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name."),
+        out: Path | None = typer.Option(None, "--out", help="Output folder (default runs/latest)."),
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
+        experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
         promote: bool = typer.Option(False, "--promote", help="Move the champion alias to this run's version."),
         no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log to MLflow."),
         config_file: ConfigOpt = None,
@@ -203,13 +219,16 @@ def register(app: typer.Typer) -> None:
         policy: PolicyOpt = None,
         alpha: AlphaOpt = None,
         delta: DeltaOpt = None,
+        method: MethodOpt = None,
+        fwer: FwerOpt = None,
+        per_setting: PerSettingOpt = None,
         manual_cost: ManualCostOpt = None,
         assist_cost: AssistCostOpt = None,
         error_cost: ErrorCostOpt = None,
         capacity: CapacityOpt = None,
         period_episodes: PeriodOpt = None,
         seed: SeedOpt = None,
-        out: Optional[Path] = typer.Option(None, "--out", help="Where the router bundle and tables go (default runs/route)."),
+        out: Path | None = typer.Option(None, "--out", help="Where the router bundle and tables go (default runs/route)."),
         as_json: bool = typer.Option(False, "--json", help="Print the routing summary as JSON."),
         config_file: ConfigOpt = None,
     ) -> None:
@@ -226,7 +245,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             s = result.summary
             keys = list(ROUTE_KEYS) + [k for k in s if k not in ROUTE_KEYS]
-            from triage.pipeline import finite_json
+            from triage.jsonsafe import finite_json
 
             typer.echo(json.dumps(finite_json({k: s.get(k) for k in keys}), indent=2, default=str))
         else:

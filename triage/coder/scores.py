@@ -66,6 +66,13 @@ class CodeScores:
             raise KeyError(f"episode ids not in the scores: {missing}")
         return CodeScores(self.episode_ids[pos], self.classes, self.matrix[pos])
 
+    def concat(self, other: "CodeScores") -> "CodeScores":
+        """This table's rows followed by ``other``'s (the same coder: same classes, in order)."""
+        if len(self.classes) != len(other.classes) or not np.array_equal(self.classes, other.classes):
+            raise ValueError("CodeScores.concat: the two tables score different classes (different coders?)")
+        return CodeScores(np.concatenate([self.episode_ids, other.episode_ids]), self.classes,
+                          sp.vstack([self.matrix, other.matrix], format="csr"))
+
     def row(self, i: int) -> dict[str, float]:
         """The stored scores of row ``i`` as label -> score."""
         start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]

@@ -121,12 +121,25 @@ class TextCoder(BaseEstimator):
         oof = self._cross_fit(counts, gold, classes, episodes["subject_id"].to_numpy())
         return CodeScores(self._episode_ids(episodes), classes, oof)
 
-    def fit_cross_fit(self, episodes: pd.DataFrame) -> CodeScores:
-        """``fit`` and ``cross_fit_predict`` on the same episodes, tokenising the text once."""
+    def fit_cross_fit(self, episodes: pd.DataFrame, deploy_fold: int | None = None) -> CodeScores:
+        """``fit`` and ``cross_fit_predict`` on the same episodes, tokenising the text once.
+
+        With ``deploy_fold`` the coder keeps fold ``deploy_fold``'s model instead of fitting a
+        final one on everything: every out-of-fold score is then of the kind the deployed coder
+        produces (a model trained on (k-1)/k of the episodes, scoring unseen ones), and the
+        held-out fold's scores are the deployed coder's own. A confidence model calibrated on them
+        is calibrated for routing time (a final coder fitted on all episodes scores more sharply
+        than the fold models whose scores trained the confidence model). ``patient_folds`` with
+        this coder's ``n_folds`` and ``random_state`` says which episodes were held out.
+        """
         counts, gold = self._prepare(episodes)
         self.classes_ = self._select_classes(gold)
-        oof = self._cross_fit(counts, gold, self.classes_, episodes["subject_id"].to_numpy())
-        self._fit_on(counts, gold, seed=self._seed(0))
+        if deploy_fold is not None and not 0 <= int(deploy_fold) < self.n_folds:
+            raise ValueError(f"deploy_fold must be in 0..{self.n_folds - 1}, got {deploy_fold!r}")
+        oof = self._cross_fit(counts, gold, self.classes_, episodes["subject_id"].to_numpy(), keep=deploy_fold)
+        if deploy_fold is None:
+            self._fit_on(counts, gold, seed=self._seed(0))
+        self.deployed_fold_ = deploy_fold
         return CodeScores(self._episode_ids(episodes), self.classes_, oof)
 
     def save(self, path: str | Path) -> Path:
@@ -287,7 +300,7 @@ class TextCoder(BaseEstimator):
         model = self.estimator_ if self.model == "ovr-logistic" else self.net_
         return self._predict_with(self.tfidf_, model, counts)
 
-    def _cross_fit(self, counts, gold, classes, subject_ids) -> sp.csr_matrix:
+    def _cross_fit(self, counts, gold, classes, subject_ids, keep: int | None = None) -> sp.csr_matrix:
         folds = patient_folds(subject_ids, self.n_folds, self.random_state)
         n = counts.shape[0]
         pieces: list[tuple[np.ndarray, sp.csr_matrix]] = []
@@ -297,6 +310,12 @@ class TextCoder(BaseEstimator):
             tfidf, model = self._train(
                 counts[train], [gold[i] for i in train], classes, seed=self._seed(f + 1)
             )
+            if keep is not None and f == int(keep):  # the deployed coder is this fold's model
+                self.tfidf_ = tfidf
+                if self.model == "ovr-logistic":
+                    self.estimator_ = model
+                else:
+                    self.net_ = model
             pieces.append((held, self._predict_with(tfidf, model, counts[held])))
         order = np.concatenate([h for h, _ in pieces])
         stacked = sp.vstack([p for _, p in pieces], format="csr")

@@ -7,7 +7,7 @@ are touched lazily; per-list results are cached by the code modules themselves.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

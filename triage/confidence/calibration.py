@@ -52,7 +52,7 @@ class LogitCalibrator:
             raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
         self.method = method
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> "LogitCalibrator":
+    def fit(self, z: np.ndarray, y: np.ndarray) -> LogitCalibrator:
         z = np.asarray(z, dtype=np.float64).ravel()
         y = np.asarray(y).astype(int).ravel()
         if len(z) != len(y):

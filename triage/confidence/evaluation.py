@@ -7,7 +7,8 @@ subtracts the optimum AURC* = r + (1 - r) ln(1 - r) for overall error rate r.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd

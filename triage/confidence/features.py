@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from triage.codes.labels import episode_labels, label_kind, truncate_label
 from triage.coder.scores import CodeScores
+from triage.codes.labels import episode_labels, label_kind, truncate_label
+from triage.data.settings import CARE_SETTINGS, care_setting_of
 
 SCORE_FEATURES = (
     "n_accepted",
@@ -47,6 +49,7 @@ META_FEATURES = (
     "age",
     "los_days",
     "gender_male",
+    "care_setting",
 )
 FEATURE_NAMES: tuple[str, ...] = SCORE_FEATURES + SET_FEATURES + META_FEATURES
 
@@ -107,6 +110,16 @@ def _score_core(
             (acc & (logf == 0)).sum(axis=1),
         ]
     )
+
+
+def _setting_code(setting: Any, admission_type: Any) -> float:
+    """Care setting as an ordinal (index in CARE_SETTINGS): given, or mapped from the admission type."""
+    if setting is None or setting is pd.NA or (isinstance(setting, float) and math.isnan(setting)):
+        setting = care_setting_of(None if admission_type is pd.NA else admission_type)
+    try:
+        return float(CARE_SETTINGS.index(str(setting)))
+    except ValueError:
+        return math.nan
 
 
 def _num(value: Any) -> float:
@@ -177,7 +190,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
-    def fit(self, scores: CodeScores, episodes: pd.DataFrame, y: Any = None) -> "RoutingFeatures":
+    def fit(self, scores: CodeScores, episodes: pd.DataFrame, y: Any = None) -> RoutingFeatures:
         """Learn train label frequencies (from the training episodes' codes) and admission types."""
         if not 0.0 <= float(self.threshold) < 1.0:
             raise ValueError(f"threshold must be in [0, 1), got {self.threshold!r}")
@@ -246,7 +259,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         )
         return np.vstack(parts)
 
-    def _meta_row(self, text: Any, adm: Any, age: Any, los: Any, gender: Any) -> list[float]:
+    def _meta_row(self, text: Any, adm: Any, age: Any, los: Any, gender: Any, setting: Any = None) -> list[float]:
         if isinstance(text, str):
             chars, sections = float(len(text)), float(len(_SECTION.findall(text)))
         else:
@@ -254,7 +267,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         adm_code = math.nan if adm is None or adm is pd.NA else self.admission_types_.get(str(adm), math.nan)
         g = None if gender is None or gender is pd.NA else str(gender).strip().upper()[:1]
         male = 1.0 if g == "M" else 0.0 if g == "F" else math.nan
-        return [chars, sections, adm_code, _num(age), _num(los), male]
+        return [chars, sections, adm_code, _num(age), _num(los), male, _setting_code(setting, adm)]
 
     # ---------------------------------------------------------- transform
     def transform(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> np.ndarray:
@@ -307,7 +320,8 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         meta = np.array(
             [
                 self._meta_row(*vals)
-                for vals in zip(col("text"), col("admission_type"), col("age"), col("los_days"), gender)
+                for vals in zip(col("text"), col("admission_type"), col("age"), col("los_days"), gender,
+                                col("care_setting"))
             ],
             dtype=np.float64,
         ).reshape(n, len(META_FEATURES))
@@ -349,5 +363,6 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
         gender = md.get("gender")
         sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems))
-        meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender)
+        meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender,
+                              md.get("care_setting"))
         return np.concatenate([core, sets, meta]).astype(np.float32)

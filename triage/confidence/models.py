@@ -10,8 +10,9 @@ held-out split turns it into a probability.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import joblib
 import numpy as np
@@ -24,6 +25,8 @@ from triage.confidence.features import FEATURE_NAMES
 KINDS: tuple[str, ...] = ("lightgbm", "torch-mlp", "product", "min-accepted")
 BASELINES: tuple[str, ...] = ("product", "min-accepted")
 _CLIP = 1e-6
+#: Fewest episodes of the rarer class for which "auto" compares calibration methods by CV.
+MIN_AUTO_CALIBRATION = 10
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -41,7 +44,10 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         "isotonic", "sigmoid", "temperature", "venn-abers", "none".
     feature_names : column names of X (default: :data:`FEATURE_NAMES`); baselines read their
         column by name.
-    cal_fraction : share of (X, y) held out for calibration when no X_cal is given.
+    cal_fraction : share of (X, y) ``fit`` holds out to calibrate on. Call :meth:`calibrate`
+        afterwards to re-fit only the calibration on held-out episodes whose scores are of the
+        kind seen at routing time (the pipeline does: the ranking learns from out-of-fold coder
+        scores, the probabilities from the deployed coder's scores).
     n_estimators, learning_rate, num_leaves, max_depth, min_child_samples : LightGBM. Small
         trees (7 leaves, depth 4): as accurate as 31 leaves on coder-shaped scores (AUROC 0.921
         vs 0.918, log loss 0.331 vs 0.335 on 10,000 test rows of the benchmark data) and 7x
@@ -113,8 +119,8 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         return y.astype(int)
 
     # --------------------------------------------------------------- fit
-    def fit(self, X, y, X_cal=None, y_cal=None) -> "ConfidenceModel":
-        """Train on (X, y); calibrate on (X_cal, y_cal), or on a held-out part of (X, y)."""
+    def fit(self, X, y) -> ConfidenceModel:
+        """Train on part of (X, y) and calibrate on the held-out ``cal_fraction`` (baselines: all of it)."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.calibration != "auto" and self.calibration not in METHODS:
@@ -125,30 +131,46 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         y = self._check_y(y, len(X))
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(names, dtype=object)
-        if X_cal is None:
-            if self.kind in BASELINES:
-                X_tr, y_tr, X_cal, y_cal = X, y, X, y  # nothing is trained: all of it calibrates
-            else:
-                X_tr, X_cal, y_tr, y_cal = train_test_split(
-                    X, y, test_size=self.cal_fraction, random_state=self.random_state, stratify=y
-                )
+        if self.kind in BASELINES:
+            X_tr, y_tr, X_cal, y_cal = X, y, X, y  # nothing is trained: all of it calibrates
         else:
-            X_tr, y_tr = X, y
-            X_cal = self._check_X(X_cal, "X_cal")
-            y_cal = self._check_y(y_cal, len(X_cal), "y_cal")
+            X_tr, X_cal, y_tr, y_cal = train_test_split(
+                X, y, test_size=self.cal_fraction, random_state=self.random_state, stratify=y
+            )
         with warnings.catch_warnings():  # all-NaN columns have no median: use 0
             warnings.simplefilter("ignore", RuntimeWarning)
             self.reference_ = np.nan_to_num(np.nanmedian(X_tr, axis=0))
         self._fit_model(X_tr, y_tr)
+        return self._fit_calibrator(X_cal, y_cal)
+
+    def calibrate(self, X_cal, y_cal) -> ConfidenceModel:
+        """Re-fit only the probability calibration, on held-out episodes (the ranking stays)."""
+        if not hasattr(self, "n_features_in_"):
+            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+        X_cal = self._check_X(X_cal, "X_cal")
+        y_cal = self._check_y(y_cal, len(X_cal), "y_cal")
+        return self._fit_calibrator(X_cal, y_cal)
+
+    def _fit_calibrator(self, X_cal: np.ndarray, y_cal: np.ndarray) -> ConfidenceModel:
         z_cal = self.decision_function(X_cal)
-        if self.calibration == "auto":
-            method, self.calibration_losses_ = choose_method(
-                z_cal, y_cal, random_state=self.random_state
-            )
-        else:
-            method, self.calibration_losses_ = self.calibration, {}
-        self.calibration_method_ = method
-        self.calibrator_ = LogitCalibrator(method).fit(z_cal, y_cal)
+        self.n_calibration_ = len(y_cal)
+        n_minor = int(min(y_cal.sum(), len(y_cal) - y_cal.sum()))
+        if n_minor < 2:
+            # (almost) one class only: no calibration can be learned; keep the model's own logit
+            self.calibration_method_, self.calibration_losses_ = "none", {}
+            self.calibrator_ = LogitCalibrator("none").fit(z_cal, y_cal)
+            return self
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # small folds: sklearn warns per split
+            if self.calibration == "auto" and n_minor >= MIN_AUTO_CALIBRATION:
+                method, self.calibration_losses_ = choose_method(z_cal, y_cal, random_state=self.random_state)
+            elif self.calibration == "auto":
+                # too few of one class to compare methods fairly: two-parameter Platt scaling
+                method, self.calibration_losses_ = "sigmoid", {}
+            else:
+                method, self.calibration_losses_ = self.calibration, {}
+            self.calibration_method_ = method
+            self.calibrator_ = LogitCalibrator(method).fit(z_cal, y_cal)
         return self
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -278,7 +300,7 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         joblib.dump(self, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "ConfidenceModel":
+    def load(cls, path: str | Path) -> ConfidenceModel:
         obj = joblib.load(path)
         if not isinstance(obj, cls):
             raise ValueError(f"{path}: holds a {type(obj).__name__}, not a ConfidenceModel")

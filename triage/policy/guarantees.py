@@ -136,7 +136,7 @@ def error_free_needed(alpha: float, delta_per_test: float) -> int:
     """
     _check_level("alpha", alpha)
     _check_level("delta_per_test", delta_per_test)
-    return int(math.ceil(math.log(delta_per_test) / math.log1p(-alpha) - 1e-12))
+    return math.ceil(math.log(delta_per_test) / math.log1p(-alpha) - 1e-12)
 
 
 def method_delta_per_test(method: str, fwer: str, delta: float, m: int) -> float:

@@ -25,7 +25,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -43,7 +43,6 @@ from triage.policy.guarantees import (
     default_grid,
     ltt_valid,
     risk_control,
-    sgr_threshold,
 )
 from triage.policy.human import human_parity_alpha
 

@@ -43,16 +43,22 @@ def policy_in_practice(
         "target": summary.get("target"),
     }
     err = _num(summary, "automated_error_rate")
-    upper = _num(summary, "automated_error_upper")
+    upper = _num(summary, "test_error_interval_upper")
+    guarantee = _num(summary, "automated_error_guarantee")
     out["errors_observed"] = None if err is None else err * n_auto
     out["errors_upper"] = None if upper is None else upper * n_auto
-    out["errors_guaranteed_max"] = None if out["alpha"] is None else out["alpha"] * n_auto
+    out["errors_guaranteed_max"] = None if guarantee is None or not n_auto else guarantee * n_auto
+    certified = _num(summary, "certified_saving_per_episode")
+    assist_saving = _num(summary, "saving_from_assist_per_episode")
+    out["certified_saving"] = None if certified is None else certified * per
+    out["assist_saving"] = None if assist_saving is None else assist_saving * per
     cost = _num(summary, "cost_per_episode")
     base = _num(summary, "cost_per_episode_all_human")
     out["cost"] = None if cost is None else cost * per
     out["cost_all_human"] = None if base is None else base * per
     out["saving"] = None if cost is None or base is None else (base - cost) * per
-    out["saving_share"] = None if out["saving"] is None or not base else (base - cost) / base
+    # no percentage headline for a saving that automation did not earn
+    out["saving_share"] = (None if out["saving"] is None or not base or not n_auto else (base - cost) / base)
     if unit == "minutes":
         out["saving_hours"] = None if out["saving"] is None else out["saving"] / 60.0
         out["cost_hours"] = None if out["cost"] is None else out["cost"] / 60.0

@@ -21,15 +21,23 @@ from triage.jsonsafe import flatten, to_plain
 
 TEMPLATE = "report.html.j2"
 
-#: Sections in reading order: (id, title, table shown under it, figures shown in it).
+#: Sections in reading order: (id, title, tables shown under it, figures shown in it).
 SECTIONS = (
-    ("policy", "The chosen policy and what it means", "policies", ("risk_coverage", "cost_coverage")),
-    ("dataset", "The data against the seed paper", "dataset_summary", ("coverage", "categories_per_episode")),
-    ("coder", "The automated coder", "coder_metrics", ()),
-    ("confidence", "How far to trust the coder: confidence and calibration", "confidence_models", ("reliability",)),
-    ("bounds", "Which subsets could be automated: upper bounds", "bounds", ("subset_bounds",)),
-    ("discovered", "Discovered subsets", "discovered_subsets", ()),
+    ("policy", "The chosen policy and what it means", ("policies",), ("risk_coverage", "cost_coverage")),
+    ("settings", "Care settings: what can be automated where", ("settings", "evidence"), ()),
+    ("targets", "Automation by correctness target and risk-control method", ("automation_by_target",), ()),
+    ("dataset", "The data against the seed paper", ("dataset_summary",), ("coverage", "categories_per_episode")),
+    ("coder", "The automated coder", ("coder_metrics", "coder_metrics_by_setting"), ()),
+    ("confidence", "How far to trust the coder: confidence and calibration",
+     ("confidence_check", "confidence_models"), ("reliability",)),
+    ("bounds", "Which subsets could be automated: upper bounds", ("bounds",), ("subset_bounds",)),
+    ("diagnostic", "Where the coder is good: gold-defined subsets (diagnostic)", ("diagnostic_subsets",), ()),
+    ("discovered", "Discovered subsets", ("discovered_subsets",), ()),
 )
+#: Columns of the per-target table shown in the report (all of them are in tables/).
+_TARGET_COLUMNS = ("target", "method", "alpha", "setting", "guaranteed_automation", "oracle_at_alpha",
+                   "ratio_to_oracle", "n_automated", "test_error", "test_error_lower", "test_error_upper",
+                   "guarantee", "certified_saving_per_episode", "feasible")
 
 
 def _environment() -> jinja2.Environment:
@@ -75,26 +83,33 @@ def coder_metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def _section_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Markup | None]:
     out: dict[str, Markup | None] = {}
-    for _, _, table, _ in SECTIONS:
-        df = tables.get(table)
-        if df is None or df.empty:
-            out[table] = None
-        elif table == "coder_metrics":
-            out[table] = html_table(coder_metrics_table(df), percent_columns=set())
-        else:
-            out[table] = html_table(df)
+    for _, _, names, _ in SECTIONS:
+        for table in names:
+            df = tables.get(table)
+            if df is None or df.empty:
+                out[table] = None
+            elif table == "coder_metrics":
+                out[table] = html_table(coder_metrics_table(df), percent_columns=set())
+            elif table == "automation_by_target":
+                shown = df[[c for c in _TARGET_COLUMNS if c in df.columns]]
+                out[table] = html_table(shown, percent_columns={
+                    "guaranteed_automation", "oracle_at_alpha", "ratio_to_oracle", "test_error", "test_error_lower",
+                    "test_error_upper", "guarantee", "alpha"})
+            else:
+                out[table] = html_table(df)
     return out
 
 
 def _kpis(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """Headline numbers that exist in this run's summary, formatted for the top of the page."""
     wanted = [
-        ("automation_rate", "episodes automated", "pct"),
+        ("automation_rate", "episodes automated (test)", "pct"),
+        ("automated_error_guarantee", "guaranteed error bound among automated", "pct"),
         ("automated_error_rate", "error among automated (test)", "pct"),
-        ("automated_error_upper", "upper limit of that error", "pct"),
-        ("alpha", "target error α", "pct"),
-        ("oracle_automation_rate", "oracle bound (share correct)", "pct"),
-        ("cost_per_episode", "cost per episode", "num"),
+        ("test_error_interval_upper", "95% interval upper end of that test error", "pct"),
+        ("oracle_automation_at_alpha", "oracle at α (best any router could do)", "pct"),
+        ("certified_saving_per_episode", "certified saving from automation per episode", "num"),
+        ("saving_from_assist_per_episode", "assisted-review saving per episode (assumed costs)", "num"),
         ("cost_per_episode_all_human", "cost per episode, all by hand", "num"),
         ("ece", "calibration error (ECE)", "num"),
         ("auroc_correct", "AUROC (right vs wrong)", "num"),
@@ -117,9 +132,9 @@ def render_report(result: RunResult, figure_paths: dict[str, Path]) -> str:
     except ValueError:
         practice = None
     sections = [
-        {"id": sid, "title": title, "table": table,
+        {"id": sid, "title": title, "tables": tables,
          "figures": [(name, _embedded(figure_paths[name])) for name in figs if name in figure_paths]}
-        for sid, title, table, figs in SECTIONS
+        for sid, title, tables, figs in SECTIONS
     ]
     context = {
         "title": "Coding triage run report",
@@ -138,13 +153,15 @@ def render_report(result: RunResult, figure_paths: dict[str, Path]) -> str:
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def write_report(result: RunResult, out_dir: str | Path) -> Path:
-    """Write ``out_dir/report.html`` plus ``figures/*.png`` and ``tables/*.parquet|csv``."""
+def write_report(result: RunResult, out_dir: str | Path, tables_written: bool = False) -> Path:
+    """Write ``out_dir/report.html`` plus ``figures/*.png`` (and ``tables/`` unless ``tables_written``:
+    a run writes its tables once, before the report)."""
     if not isinstance(result, RunResult):
         raise TypeError(f"write_report needs a RunResult, got {type(result).__name__}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_tables(result.tables, out_dir / "tables")
+    if not tables_written:
+        write_tables(result.tables, out_dir / "tables")
     figures = write_figures(result, out_dir / "figures")
     path = out_dir / "report.html"
     path.write_text(render_report(result, figures), encoding="utf-8")

@@ -4,39 +4,17 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pandas as pd
 from markupsafe import Markup
+
+from triage.results import write_tables  # noqa: F401 (re-exported: the report writes a standalone run's tables)
 
 #: Columns shown as percentages: rates, shares, accuracies and interval ends on a 0–1 scale.
 _PERCENT = re.compile(
     r"(rate|share|exact_match|^ci_|_ci_|error|automation|coverage|accuracy|observed|p_mean|"
     r"^risk|upper|lower|^t_|threshold|p_correct|episode_any|episode_full)"
 )
-
-
-def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
-    """``out_dir/<name>.parquet`` and ``.csv`` for each table; returns the parquet paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, table in tables.items():
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"table {name!r} must be a pandas DataFrame, got {type(table).__name__}")
-        frame = table.copy()
-        # parquet needs string column names and one type per object column
-        frame.columns = [str(c) for c in frame.columns]
-        for col in frame.columns[frame.dtypes.eq(object)]:
-            if frame[col].map(lambda v: isinstance(v, (list, dict, tuple, set))).any():
-                frame[col] = frame[col].map(lambda v: v if not isinstance(v, set) else sorted(v))
-            elif not frame[col].map(lambda v: v is None or isinstance(v, str)).all():
-                frame[col] = frame[col].map(lambda v: None if v is None else str(v))
-        path = out_dir / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
-        frame.to_csv(out_dir / f"{name}.csv", index=False)
-        paths[name] = path
-    return paths
 
 
 def is_percent_column(name: str) -> bool:
