@@ -14,9 +14,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from triage.cli import allocate, batch, coder, data, models, run, serve, synth
+    from triage.cli import allocate, audit, batch, coder, data, models, run, serve, synth
 
-    for module in (data, synth, coder, run, models, serve, allocate, batch):
+    for module in (data, synth, coder, run, models, serve, allocate, batch, audit):
         module.register(app)
 
 

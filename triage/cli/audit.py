@@ -1,0 +1,236 @@
+"""``triage audit``: check a batch of human-coded episodes (seed paper section 4.3), and
+``triage simulate-coding``: write a simulated first-pass human coding to try it on.
+
+The coded file names each episode's codes in sequence order (principal diagnosis first), either
+one row per episode (``episode_id,codes`` with codes separated by ``;``, ``|`` or spaces) or one
+row per code (``episode_id,code[,seq_num]``); CSV, TSV or parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import typer
+
+_SPLIT = re.compile(r"[;|\s]+")
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
+    """episode_id -> ordered labels; ValueError names the file, row, column and value."""
+    import pandas as pd
+
+    from triage.codes.normalize import normalize_label
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=str,
+                                keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise ValueError(f"{path}: cannot be read as a table ({type(exc).__name__})") from None
+    if "episode_id" not in frame.columns:
+        raise ValueError(f"{path}: no 'episode_id' column (columns: {list(frame.columns)})")
+    long = "code" in frame.columns
+    if not long and "codes" not in frame.columns:
+        raise ValueError(f"{path}: needs a 'codes' column (one row per episode) or a 'code' column (one per code)")
+    if long and "seq_num" in frame.columns:
+        seq = pd.to_numeric(frame["seq_num"], errors="coerce")
+        if seq.isna().any():
+            row = int(seq.isna().to_numpy().argmax())
+            raise ValueError(f"{path}: row {row + 2}, column 'seq_num': not a number: {frame['seq_num'].iloc[row]!r}")
+        frame = frame.assign(_seq=seq).sort_values(["episode_id", "_seq"], kind="stable")
+    out: dict[int, list[str]] = {}
+    column = "code" if long else "codes"
+    for row, (eid, value) in enumerate(zip(frame["episode_id"], frame[column])):
+        where = f"{path}: row {int(frame.index[row]) + 2}"
+        try:
+            key = int(str(eid).strip())
+        except ValueError:
+            raise ValueError(f"{where}, column 'episode_id': not an integer id: {eid!r}") from None
+        codes = [str(value).strip()] if long else [c for c in _SPLIT.split(str(value).strip()) if c]
+        labels = out.setdefault(key, [])
+        if not long and labels:
+            raise ValueError(f"{where}, column 'episode_id': episode {key} appears twice")
+        for code in codes:
+            try:
+                labels.append(normalize_label(code, icd_version))
+            except ValueError as exc:
+                raise ValueError(f"{where}, column {column!r}: {exc}") from None
+    empty = [k for k, v in out.items() if not v]
+    if empty:
+        raise ValueError(f"{path}: episode {empty[0]} has no codes")
+    return out
+
+
+def audit_command(
+    data: Path = typer.Option(..., "--data", help="Dataset folder or file with the episodes' notes."),
+    coded: Path = typer.Option(..., "--coded", help="Human coding to audit (CSV/TSV/parquet, see above)."),
+    coder_path: Path | None = typer.Option(None, "--coder", help="A coder saved by `triage coder train`."),
+    router_dir: Path | None = typer.Option(
+        None, "--router", help="A router bundle: its coder, and its assist calibration when it has one."),
+    split_file: Path | None = typer.Option(None, "--split-file", help="Published split (_id, split)."),
+    calibration_split: str = typer.Option(
+        "val", "--calibration-split", help="Split the flag thresholds are certified on (when the bundle has none)."),
+    target: float = typer.Option(0.95, "--target", help="Certified flag precision."),
+    delta: float = typer.Option(0.1, "--delta", help="Probability the guarantee may fail."),
+    out: Path | None = typer.Option(None, "--out", help="Write the flags here (.csv or .parquet)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Flag missing, unsupported and mis-sequenced codes in human-coded episodes, with MS-DRG impact."""
+    import numpy as np
+    import pandas as pd
+    from rich.console import Console
+
+    from triage.assist import Assistant, calibrate_assistant
+    from triage.data import DataError, gold_labels, load_episodes
+
+    err = Console(stderr=True, soft_wrap=True)
+    if (coder_path is None) == (router_dir is None):
+        _fail("give exactly one of --coder PATH or --router DIR")
+    if not 0 < target < 1 or not 0 < delta < 1:
+        _fail(f"--target and --delta must lie in (0, 1), got {target} and {delta}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            episodes = load_episodes(data, split_file=split_file)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    version = int(episodes["icd_version"].iloc[0])
+    try:
+        coded_map = read_coded(coded, version)
+    except ValueError as exc:
+        _fail(str(exc))
+    by_id = episodes.set_index("episode_id", drop=False)
+    missing = [e for e in coded_map if e not in by_id.index]
+    if missing:
+        _fail(f"{coded}: {len(missing)} episode ids are not in {data} (first: {missing[:5]})")
+    assistant = None
+    if router_dir is not None:
+        from triage.router import Router
+
+        try:
+            router = Router.load(router_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(str(exc))
+        if router.coder is None:
+            _fail(f"{router_dir}: the bundle has no coder to score the notes")
+        coder = router.coder
+        if router.info.get("assist"):
+            assistant = Assistant.from_dict(router.info["assist"])
+            err.print(f"flag thresholds: certified in the bundle ({router_dir})")
+    else:
+        from triage.coder import TextCoder
+
+        try:
+            coder = TextCoder.load(coder_path)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(str(exc))
+    ids = np.fromiter(coded_map, dtype=np.int64)
+    if assistant is None:
+        cal = episodes[(episodes["split"] == calibration_split) & ~episodes["episode_id"].isin(ids)]
+        if len(cal) == 0:
+            _fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
+        err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
+                  "coding against their recorded codes)")
+        assistant = calibrate_assistant(coder.predict_proba(cal), gold_labels(cal), target=target, delta=delta,
+                                        icd_version=version, random_state=seed)
+    batch = by_id.loc[ids].reset_index(drop=True)
+    scores = coder.predict_proba(batch)
+    lists = [coded_map[int(e)] for e in scores.episode_ids]
+    auditor = assistant.auditor()
+    flags = auditor.audit_batch(lists, scores, batch, with_drg=version == 10)
+    truth = gold_labels(batch)
+    flags["agrees_with_data"] = _agrees(flags, truth)
+    summary = {
+        "episodes": len(lists), "flags": len(flags),
+        "episodes_to_open": float(flags["episode_id"].nunique() / max(len(lists), 1)),
+        "flags_by_type": {k: int(v) for k, v in flags["type"].value_counts().items()},
+        "drg_changing_flags": int(sum(v is True for v in flags["drg_changes"])),
+        "thresholds": {t: p.to_dict() for t, p in auditor.thresholds.items()},
+        "coded_exact_match_vs_data": float(np.mean([set(a) == set(b) for a, b in zip(lists, truth)])),
+        "flag_precision_vs_data": float(flags["agrees_with_data"].mean()) if len(flags) else None,
+    }
+    if out is not None:
+        frame = flags.drop(columns=["row"])
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        summary["out"] = str(out)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    console = Console()
+    console.print(f"audited {summary['episodes']:,} episodes: {summary['flags']:,} flags "
+                  f"({summary['flags_by_type'] or 'none'}), {summary['drg_changing_flags']:,} change the MS-DRG; "
+                  f"an auditor opens {100 * summary['episodes_to_open']:.1f}% of the episodes")
+    for t, p in auditor.thresholds.items():
+        console.print(f"  {t}: {p.statement()}")
+    console.print(f"against the data's own codes: coded exact match {100 * summary['coded_exact_match_vs_data']:.1f}%"
+                  + ("" if summary["flag_precision_vs_data"] is None
+                     else f", flags that agree {100 * summary['flag_precision_vs_data']:.1f}%"))
+    if len(flags):
+        console.print(pd.DataFrame(flags.drop(columns=["row"]).head(10)).to_string(index=False))
+
+
+def _agrees(flags, truth) -> list[bool]:
+    from triage.metrics.sequence import principal
+
+    out = []
+    for r, t, code in zip(flags["row"], flags["type"], flags["code"]):
+        g = truth[int(r)]
+        out.append(code in g if t == "missing" else (code not in g if t == "unsupported" else code == principal(g)))
+    return out
+
+
+def simulate_coding_command(
+    data: Path = typer.Option(..., "--data", help="Dataset folder or file."),
+    out: Path = typer.Option(..., "--out", help="Where to write the simulated coding (.csv)."),
+    split: str = typer.Option("test", "--split", help="Split to code."),
+    split_file: Path | None = typer.Option(None, "--split-file"),
+    exact_match: float = typer.Option(0.61, "--exact-match", help="Target share of episodes coded exactly."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Simulated first-pass human coding (omitted secondaries, wrong specificity, wrong principal)."""
+    import pandas as pd
+    from rich.console import Console
+
+    from triage.assist import simulate_human_coding
+    from triage.data import DataError, gold_labels, load_episodes
+
+    if not 0 < exact_match < 1:
+        _fail(f"--exact-match must lie in (0, 1), got {exact_match}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            episodes = load_episodes(data, split_file=split_file)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    part = episodes[episodes["split"] == split]
+    if len(part) == 0:
+        _fail(f"the data has no episodes in split {split!r}")
+    gold = gold_labels(part)
+    pool = sorted({c for g in gold_labels(episodes) for c in g})
+    sim = simulate_human_coding(gold, pool, exact_match, random_state=seed)
+    pd.DataFrame({"episode_id": part["episode_id"].to_numpy(), "codes": [";".join(c) for c in sim.coded]}).to_csv(
+        out, index=False)
+    Console(stderr=True).print(f"wrote {len(gold):,} coded episodes to {out}: exact match {100 * sim.exact_match:.1f}% "
+                               f"(sequence exact match {100 * sim.sequence_exact_match:.1f}%)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the main app."""
+    app.command("audit")(audit_command)
+    app.command("simulate-coding")(simulate_coding_command)
