@@ -14,6 +14,7 @@ from typing import Any
 
 import pydantic_core
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
@@ -77,10 +78,22 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(pydantic_core.to_json(content), media_type="application/json")
 
 
+async def _run(body: SuggestIn | AuditIn, store: Any, work, *args: Any) -> Any:
+    """Score-only requests on a local store run on the event loop (as POST /v1/route: cheaper than
+    the threadpool hop); a note (the coder runs) or a networked database go to the threadpool."""
+    if body.text is None and store.is_local:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
+
+
 @router.post("/suggest", response_model=SuggestOut, summary="Suggestions for a coder", responses=_ERRORS)
-def suggest(body: SuggestIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+async def suggest(body: SuggestIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
     """The coder's best ``k`` codes grouped by ontology, each with its probability; codes whose
     precision is certified (e.g. >= 95%) come pre-filled, certain categories as partial codes."""
+    return await _run(body, store, _suggest, body, request, routing, store)
+
+
+def _suggest(body: SuggestIn, request: Request, routing: Any, store: Any) -> Response:
     scores, unknown = _scores(routing, body)
     assistant, calibrated = assistant_for(request, routing)
     from triage.router import _describe
@@ -105,10 +118,14 @@ def suggest(body: SuggestIn, request: Request, routing: RouterDep, store: StoreD
     "/audit", response_model=AuditOut, summary="Audit a human-coded episode",
     responses={**_ERRORS, 409: {"description": "The model bundle has no audit calibration"}},
 )
-def audit(body: AuditIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+async def audit(body: AuditIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
     """Flags for codes the model is confident are missing, coded codes it finds unsupported and a
     principal diagnosis it would sequence differently, each above a threshold certified for flag
     precision, with the MS-DRG change accepting it would cause; DRG-changing flags first."""
+    return await _run(body, store, _audit, body, request, routing, store)
+
+
+def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Response:
     assistant, calibrated = assistant_for(request, routing)
     if not calibrated or not assistant.audit:
         raise HTTPException(status.HTTP_409_CONFLICT,
