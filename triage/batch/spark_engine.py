@@ -104,6 +104,7 @@ def combined_schema(id_type: pa.DataType) -> pa.Schema:
 
 # ----------------------------------------------------------------------- workers
 _ROUTERS: dict[str, Any] = {}
+_LOADS: Counter[str] = Counter()
 
 
 def worker_router(bundle_ref: str) -> Any:
@@ -126,6 +127,7 @@ def worker_router(bundle_ref: str) -> Any:
         except ImportError:
             pass
         router = _ROUTERS[bundle_ref] = load_batch_router(_bundle_root(path))
+        _LOADS[bundle_ref] += 1
     return router
 
 
@@ -213,7 +215,10 @@ def read_input(spark: Any, path: str, input_format: str = "auto") -> tuple[Any, 
     reader = spark.read
     try:
         if fmt == "csv":
-            df = reader.option("header", "true").option("inferSchema", "false").csv(path)
+            # RFC 4180 quoting ("" inside a quoted field, as pandas and spreadsheets write) and notes
+            # with line breaks; every column read as text, typed per row like the pandas engine
+            df = (reader.option("header", "true").option("inferSchema", "false").option("escape", '"')
+                  .option("multiLine", "true").csv(path))
         elif fmt == "delta":
             df = reader.format("delta").load(path)
         elif fmt == "parquet":
@@ -281,22 +286,33 @@ def run_spark(
     ``method``: ``"arrow"`` (mapInArrow, the default), ``"pandas"`` (mapInPandas) or ``"udf"``
     (``mlflow.pyfunc.spark_udf`` over the pyfunc; no row-level rejects: a bad row fails the job).
     """
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    from triage.batch.pandas_engine import summary
-    from triage.router import Router
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     t0 = time.perf_counter()
     spark = spark or spark_session(master)
     _check_spark_output(spark, output, overwrite)
     _check_spark_output(spark, errors, overwrite)
-    router = Router.load(bundle)  # the driver reads the manifest only for versions and has_coder
+    router = _bundle_facts(bundle)  # the driver needs only versions and has_coder, not the model
     df, _fmt = read_input(spark, input_path, input_format)
     keep = [c for c in INPUT_COLUMNS if c in df.columns]
     df = df.select(*keep, _source_column(df))
+    try:
+        return _route(spark, df, keep, input_path, bundle, output, errors, overwrite, method, model_uri,
+                      rows_per_partition, router, t0)
+    except (BatchInputError, ValueError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark's errors: keep the one line that names the file
+        raise _job_error(exc, input_path) from None
+
+
+def _route(spark, df, keep, input_path, bundle, output, errors, overwrite, method, model_uri,
+           rows_per_partition, router, t0) -> dict[str, Any]:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from triage.batch.pandas_engine import summary
+
+    scan_parts = df.rdd.getNumPartitions()  # a plain file scan: planning only, no job
 
     # one aggregation over the ids: rows, duplicated ids, and (CSV) whether ids are integers
     by_id = df.groupBy("episode_id").count()
@@ -321,9 +337,10 @@ def run_spark(
     has_text = "text" in keep and router.has_coder
     per_part = rows_per_partition or (ROWS_PER_PARTITION_TEXT if has_text else ROWS_PER_PARTITION)
     n_parts = plan_partitions(n_rows, spark.sparkContext.defaultParallelism, per_part)
-    if df.rdd.getNumPartitions() < n_parts // 2 + 1 or n_parts < df.rdd.getNumPartitions() // 4:
-        df = df.repartition(n_parts)
-    n_parts = df.rdd.getNumPartitions()
+    if scan_parts < n_parts // 2 + 1 or n_parts < scan_parts // 4:
+        df = df.repartition(n_parts)  # the file splits are too coarse (or too fine) for the rows
+    else:
+        n_parts = scan_parts
 
     if method == "udf":
         return _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, router, t0, n_rows,
@@ -341,10 +358,8 @@ def run_spark(
         decision_cols = list(output_schema(id_type).names)
         mapped.where(F.col(STATUS) == ROUTED).select(*decision_cols).write.mode(mode).parquet(output)
         error_cols = [F.col(f"error_{n}").alias(n) for n in ERROR_SCHEMA.names]
-        mapped.where(F.col(STATUS) == REJECTED).select(*error_cols).coalesce(1).write.mode(mode).parquet(errors)
+        mapped.where(F.col(STATUS) == REJECTED).select(*error_cols).write.mode(mode).parquet(errors)
         counts = mapped.groupBy(STATUS, "route", "error_column").count().collect()
-    except Exception as exc:  # noqa: BLE001
-        raise _job_error(exc, input_path) from None
     finally:
         mapped.unpersist()
     routes, rejected = Counter(), Counter()
@@ -357,6 +372,21 @@ def run_spark(
                    router, method=method, partitions=n_parts, master=spark.sparkContext.master)
 
 
+def _bundle_facts(bundle: str | Path) -> Any:
+    """Model and policy versions and whether a coder is bundled, from the manifest alone."""
+    import json
+    from types import SimpleNamespace
+
+    from triage.router import MANIFEST
+
+    path = Path(bundle) / MANIFEST
+    if not path.is_file():
+        raise BatchInputError(f"{bundle}: not a router bundle (no {MANIFEST})")
+    m = json.loads(path.read_text())
+    return SimpleNamespace(model_version=m.get("model_version"), has_coder=bool(m.get("has_coder")),
+                           policy=SimpleNamespace(version=(m.get("policy") or {}).get("version")))
+
+
 def _source_column(df: Any) -> Any:
     from pyspark.sql import functions as F
 
@@ -367,12 +397,15 @@ def _source_column(df: Any) -> Any:
 
 
 def _job_error(exc: BaseException, input_path: str) -> BaseException:
-    message = str(exc)
-    for line in message.splitlines():  # the Python worker's own error, when there is one
+    """A Spark failure as a BatchInputError naming the file, when the input caused it."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    for line in lines:  # the Python worker's own error, when there is one
         if "BatchInputError" in line or "FileNotFoundError" in line:
-            return BatchInputError(line.strip()[:500])
-    if "Parquet" in message or "CSV" in message or "file" in message.lower():
-        return BatchInputError(f"{input_path}: Spark could not read the input: {_first_line(exc)}")
+            return BatchInputError(line[:500])
+    for line in lines:  # Spark's file errors name the file and the column
+        if "FAILED_READ_FILE" in line or "reading file" in line or "PATH_NOT_FOUND" in line:
+            detail = line.split("Exception: ", 1)[-1]
+            return BatchInputError(f"{input_path}: Spark could not read the input: {detail[:600]}")
     return exc
 
 
@@ -388,6 +421,14 @@ def _check_spark_output(spark: Any, path: str, overwrite: bool) -> None:
         raise
     except Exception:  # noqa: BLE001 - no JVM access (Spark Connect): the writer refuses instead
         return
+
+
+def worker_loads(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A mapInArrow probe: this Python worker's pid and the most times it loaded any one bundle
+    (1: loaded once and kept, however many partitions the worker ran)."""
+    for _ in batches:
+        pass
+    yield pa.RecordBatch.from_pydict({"pid": [os.getpid()], "loads": [max(_LOADS.values(), default=0)]})
 
 
 _DISTRIBUTED: dict[tuple[int, str], str] = {}

@@ -1,0 +1,88 @@
+"""``triage batch --engine spark`` on a real local[2] Spark: same rows as the pandas engine."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from batch_data import SECRET_NOTE, episode_frame, with_bad_rows, write_parquet
+
+from triage.batch.errors import BatchInputError
+from triage.batch.pandas_engine import run_pandas
+from triage.batch.spark_engine import plan_partitions, run_spark, worker_loads
+
+pytestmark = pytest.mark.slow
+
+
+def _read(path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas().sort_values("episode_id", kind="stable").reset_index(drop=True)
+
+
+def test_partitions_are_sized_from_the_input():
+    assert plan_partitions(1_000_000, 2, 50_000) == 20
+    assert plan_partitions(1_000, 2, 50_000) == 4  # at least two per core
+    assert plan_partitions(12_000, 4, 5_000) == 8
+
+
+def test_spark_gives_the_pandas_rows_and_rejects(spark, tmp_path, bundle, router):
+    frame = with_bad_rows(episode_frame(600, seed=4))
+    d = tmp_path / "in"
+    d.mkdir()
+    write_parquet(frame.iloc[:300], d / "a.parquet", row_group_size=100)
+    write_parquet(frame.iloc[300:], d / "b.parquet", row_group_size=100)
+    run_pandas(d, bundle, tmp_path / "pd", tmp_path / "pd-err", router=router)
+    s = run_spark(str(d), bundle, str(tmp_path / "sp"), str(tmp_path / "sp-err"), spark=spark,
+                  rows_per_partition=100)
+    a, b = _read(tmp_path / "pd"), _read(tmp_path / "sp")
+    assert s["rows_read"] == 600 and s["routed"] == len(b) == len(a) == 595 and s["rejected"] == 5
+    assert s["partitions"] >= 6  # sized from the input (600 rows / 100), not Spark's file splits
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-12)
+    err = pq.read_table(tmp_path / "sp-err").to_pandas()
+    assert sorted(err.column) == sorted(pq.read_table(tmp_path / "pd-err").to_pandas().column)
+    assert err.partition.notna().all() and err.source.str.endswith("a.parquet").all()
+    assert SECRET_NOTE not in err.to_json()
+
+
+def test_csv_input_and_string_ids(spark, tmp_path, bundle, router):
+    frame = episode_frame(200, seed=5)
+    frame["episode_id"] = "ep-" + frame["episode_id"].astype(str)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    run_pandas(tmp_path / "in.csv", bundle, tmp_path / "pd", tmp_path / "pd-err", router=router)
+    s = run_spark(str(tmp_path / "in.csv"), bundle, str(tmp_path / "sp"), str(tmp_path / "sp-err"), spark=spark)
+    a, b = _read(tmp_path / "pd"), _read(tmp_path / "sp")
+    assert s["routed"] == 200 and b.episode_id.tolist() == a.episode_id.tolist()
+    assert b.route.tolist() == a.route.tolist() and (a.p_correct - b.p_correct).abs().max() <= 1e-12
+
+
+def test_bad_input_is_named(spark, tmp_path, bundle):
+    write_parquet(episode_frame(10).drop(columns=["episode_id"]), tmp_path / "noid.parquet")
+    with pytest.raises(BatchInputError, match=r"noid.parquet: missing the column 'episode_id'"):
+        run_spark(str(tmp_path / "noid.parquet"), bundle, str(tmp_path / "o"), str(tmp_path / "e"), spark=spark)
+    with pytest.raises(BatchInputError, match=r"missing.parquet"):
+        run_spark(str(tmp_path / "missing.parquet"), bundle, str(tmp_path / "o"), str(tmp_path / "e"),
+                  spark=spark)
+
+
+def test_coder_runs_on_executors_once_per_worker(spark, tmp_path):
+    from coder_bundle import build_coder_bundle, note_episodes
+
+    from triage.batch.model import load_batch_router
+
+    cb = build_coder_bundle(tmp_path / "coder-bundle")
+    notes = note_episodes(120, seed=7)[["episode_id", "text", "age", "gender", "died"]]
+    inp = write_parquet(notes, tmp_path / "notes.parquet", row_group_size=30)
+    s = run_spark(str(inp), cb, str(tmp_path / "sp"), str(tmp_path / "sp-err"), spark=spark,
+                  rows_per_partition=30)
+    assert s["routed"] == 120 and s["partitions"] >= 4
+    local = load_batch_router(cb)
+    expected = local.route_many([{"episode_id": int(r.episode_id), "text": r.text,
+                                  "metadata": {"age": r.age, "gender": r.gender, "died": bool(r.died)}}
+                                 for r in notes.itertuples()])
+    b = _read(tmp_path / "sp")
+    assert b.route.tolist() == [d.route for d in expected]
+    assert (b.p_correct - [d.p_correct for d in expected]).abs().max() <= 1e-6
+    # each Python worker loaded this bundle at most once, whatever the number of partitions
+    # each Python worker that routed loaded the bundle once, however many partitions it ran
+    probe = spark.range(0, 8, 1, 8).mapInArrow(worker_loads, "pid bigint, loads bigint").collect()
+    assert max(r["loads"] for r in probe) == 1 and len({r["pid"] for r in probe}) <= 2 < s["partitions"], probe
