@@ -59,3 +59,14 @@ def test_prefilled_codes_shorten_assisted_minutes_only():
     assert less[0] == pytest.approx(base[0] - 0.75 * per_code * 4)
     assert less[2] == pytest.approx(base[2] - 0.75 * per_code * 6)  # at most every code
     assert m.minutes("assist", 1000, 6, 3, n_prefilled=4) == pytest.approx(less[0])
+
+
+def test_allocator_charges_less_for_prefilled_assisted_episodes():
+    from triage.allocation import Allocator
+    from triage.allocation.episodes import EpisodeInputError
+
+    base = {"route": "assist", "p_correct": 0.5, "principal": "I50.9", "n_codes": 6, "n_categories": 3}
+    t = Allocator().score([{**base, "episode_id": 1}, {**base, "episode_id": 2, "n_prefilled": 4}])
+    assert t["minutes"].iloc[1] < t["minutes"].iloc[0]
+    with pytest.raises(EpisodeInputError, match="n_prefilled"):
+        Allocator().score([{**base, "episode_id": 1, "n_prefilled": -1}])

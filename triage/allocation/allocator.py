@@ -112,7 +112,8 @@ class Allocator:
                                                  t["drg_weight"].to_numpy())
         t["required_level"] = self.scorer.required_level(t["complexity"].to_numpy())
         t["minutes"] = self.effort_model.predict(t["route"].to_numpy(), t["note_words"].to_numpy(),
-                                                 t["n_codes"].to_numpy(), t["n_categories"].to_numpy())
+                                                 t["n_codes"].to_numpy(), t["n_categories"].to_numpy(),
+                                                 n_prefilled=t["n_prefilled"].to_numpy())
         t["priority"] = self.scorer.score(t["drg_weight"].to_numpy(), t["days_since_discharge"].to_numpy(),
                                           t["complexity"].to_numpy(), t["p_correct"].to_numpy())
         return t

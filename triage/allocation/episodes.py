@@ -1,8 +1,9 @@
 """Validate routed episodes and fill their optional columns (the allocator's input contract).
 
 Required: episode_id, route ("automate" | "assist" | "manual"), p_correct, principal.
-Optional: chapter, mdc, drg, drg_weight, n_codes, n_categories, note_words, icd_version, and
-days_since_discharge or discharge_date. Missing optional values take the config defaults; the
+Optional: chapter, mdc, drg, drg_weight, n_codes, n_categories, note_words, icd_version,
+n_prefilled (codes pre-filled by ``triage.assist``: they shorten an assisted episode; default 0),
+and days_since_discharge or discharge_date. Missing optional values take the config defaults; the
 chapter is derived from the principal label when absent.
 """
 
@@ -145,6 +146,17 @@ def prepare_episodes(
             values = np.full(n, d[col], dtype=float)
         out[col] = values
 
+    prefilled = np.zeros(n)
+    if "n_prefilled" in df.columns:
+        raw = df["n_prefilled"].reset_index(drop=True)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0)
+        if bad.any():
+            i = int(bad.argmax())
+            raise EpisodeInputError(f"{source}: column 'n_prefilled' has {raw.iloc[i]!r} at {_where(ids, i)}; "
+                                    "expected a non-negative number")
+        prefilled = np.where(np.isfinite(values), values, 0.0)
+    out["n_prefilled"] = prefilled
     out["days_since_discharge"] = _days_since_discharge(df, ids, as_of, d["days_since_discharge"], source)
     return out
 
