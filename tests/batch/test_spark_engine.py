@@ -86,3 +86,16 @@ def test_coder_runs_on_executors_once_per_worker(spark, tmp_path):
     # each Python worker that routed loaded the bundle once, however many partitions it ran
     probe = spark.range(0, 8, 1, 8).mapInArrow(worker_loads, "pid bigint, loads bigint").collect()
     assert max(r["loads"] for r in probe) == 1 and len({r["pid"] for r in probe}) <= 2 < s["partitions"], probe
+
+
+def test_spark_submit_entry_point(spark, tmp_path, bundle, capsys):
+    import json
+
+    from triage.batch import spark_job
+
+    inp = write_parquet(episode_frame(80, seed=9), tmp_path / "in.parquet")
+    code = spark_job.main([str(inp), "--out", str(tmp_path / "out"), "--model", str(bundle)])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["routed"] == 80 == len(_read(tmp_path / "out"))
+    assert spark_job.main([str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o2"),
+                           "--model", str(bundle)]) == 2
