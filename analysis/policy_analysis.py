@@ -320,6 +320,12 @@ def finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+def _from(threshold):
+    """How a simulated policy's threshold reads (a rate-based policy has none)."""
+    t = finite_or_none(threshold)
+    return "by rate" if threshold is None else ("never" if t is None else f"p >= {t:.3f}")
+
+
 t_run, t_run_assist = finite_or_none(summary.get("threshold")), finite_or_none(summary.get("t_assist"))
 run_name = f"this run ({summary.get('policy_kind', 'chosen policy')})"
 if summary.get("per_setting"):
@@ -337,7 +343,7 @@ elif t_run is None:
 else:
     run_policy = RoutingPolicy(run_name, automate_threshold=t_run,
                                assist_threshold=t_run if t_run_assist is None else min(t_run_assist, t_run))
-print(f"{run_name}: automate p >= {run_policy.automate_threshold:.3f}, assist p >= {run_policy.assist_threshold:.3f}")
+print(f"{run_name}: automate {_from(run_policy.automate_threshold)}, assist {_from(run_policy.assist_threshold)}")
 
 backlog_policies = {
     "all-human": RoutingPolicy.all_human(),

@@ -17,9 +17,9 @@ import pandas as pd
 from triage.bounds import discover_subsets, subset_bounds
 from triage.policy import (
     CostModel,
-    choose_policy,
     cost_coverage_curve,
     evaluate_policy,
+    make_policy,
     risk_coverage_curve,
 )
 
@@ -46,14 +46,17 @@ def main() -> None:
     timings: dict[str, float] = {}
     total = time.perf_counter()
     print(f"episodes={n:,} calibration={cal.sum():,} test={test.sum():,} alpha={args.alpha} delta={args.delta}")
-    for kind, method in [("chow", "sgr"), ("guaranteed", "sgr"), ("guaranteed", "ltt"), ("human_parity", "sgr"),
-                         ("capacity", "sgr"), ("three_way", "sgr"), ("three_way", "ltt")]:
+    for kind, method, fwer in [("chow", "ltt", "fixed_sequence"), ("guaranteed", "sgr", "holm"),
+                               ("guaranteed", "ltt", "fixed_sequence"), ("guaranteed", "ltt", "holm"),
+                               ("human_parity", "ltt", "fixed_sequence"), ("capacity", "ltt", "fixed_sequence"),
+                               ("three_way", "sgr", "holm"), ("three_way", "ltt", "fixed_sequence")]:
         t0 = time.perf_counter()
-        pol = choose_policy(kind, p[cal], correct[cal], costs, alpha=args.alpha, delta=args.delta, method=method)
+        pol = make_policy(kind, costs, alpha=args.alpha, delta=args.delta, method=method, fwer=fwer).fit(
+            p[cal], correct[cal]).policy_
         ev = evaluate_policy(pol, p[test], correct[test])
         dt = time.perf_counter() - t0
-        timings[f"{kind}/{method}"] = dt
-        print(f"{kind:>12}/{method:<3} {dt * 1000:8.1f} ms  t_auto={pol.t_automate:.4f} "
+        timings[f"{kind}/{method}/{fwer}"] = dt
+        print(f"{kind:>12}/{method}/{fwer:<14} {dt * 1000:8.1f} ms  t_auto={pol.t_automate:.4f} "
               f"t_assist={pol.t_assist if pol.t_assist is None else round(pol.t_assist, 4)} feasible={pol.feasible} "
               f"auto={ev['automation_rate']:.3f} assist={ev['assist_rate']:.3f} "
               f"err={ev['automated_error_rate']:.4f} [{ev['automated_error_lower']:.4f},{ev['automated_error_upper']:.4f}] "
@@ -87,7 +90,7 @@ def main() -> None:
     print(f"discover_subsets: {len(rules) - 1} leaves in {timings['discover_subsets']:.2f} s; "
           f"confirmed union share {union['share_confirm']:.3f}, error {union['error_confirm']:.4f}")
     # one episode through a chosen policy (the per-episode routing budget is 1 ms end to end)
-    pol = choose_policy("three_way", p[cal], correct[cal], costs, alpha=args.alpha, delta=args.delta)
+    pol = make_policy("three_way", costs, alpha=args.alpha, delta=args.delta).fit(p[cal], correct[cal]).policy_
     one = np.array([0.93])
     reps = 20_000
     t0 = time.perf_counter()

@@ -19,9 +19,9 @@ import pandas as pd
 
 from triage.policy import (
     CostModel,
-    choose_policy,
     cost_coverage_curve,
     evaluate_policy,
+    make_policy,
     risk_coverage_curve,
 )
 from triage.results import RunResult
@@ -35,7 +35,7 @@ def full_size_result(seed: int = 0) -> RunResult:
     correct = rng.random(p.size) < p
     p_cal, c_cal, p_test, c_test = p[:N_CAL], correct[:N_CAL], p[N_CAL:], correct[N_CAL:]
     costs = CostModel(manual_cost=20.0, assist_cost=8.0, error_cost=60.0)
-    policy = choose_policy("three_way", p_cal, c_cal, costs, alpha=0.1, delta=0.1, method="ltt")
+    policy = make_policy("three_way", costs, alpha=0.1, delta=0.1).fit(p_cal, c_cal).policy_
     ev = evaluate_policy(policy, p_test, c_test)
     bins = np.clip((p_test * 10).astype(int), 0, 9)
     rel = pd.DataFrame({"bin": bins, "p": p_test, "c": c_test}).groupby("bin").agg(

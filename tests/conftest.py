@@ -21,15 +21,6 @@ from triage.policy import (
 from triage.results import RunResult
 
 
-def _reliability(p: np.ndarray, correct: np.ndarray, model: str, bins: int = 10) -> pd.DataFrame:
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    frame = pd.DataFrame({"bin": idx, "p": p, "c": correct})
-    out = frame.groupby("bin").agg(p_mean=("p", "mean"), observed=("c", "mean"), count=("c", "size")).reset_index()
-    out.insert(0, "model", model)
-    return out
-
-
 def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> RunResult:
     """Simulate calibrated confidences and outcomes, then compute every table with triage.policy."""
     rng = np.random.default_rng(seed)
@@ -59,17 +50,15 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
     })
     cal_episodes = test_episodes.assign(p_correct=p_cal, correct=c_cal, role="calibration",
                                         episode_id=ids + n, route=chosen.route(p_cal))
-    bands = pd.cut(n_cats, [0, 1, 2, 3, 5, 99], labels=["1", "2", "3", "4-5", ">=6"]).astype(str)
-    bounds_rows = []
-    for band in ["1", "2", "3", "4-5", ">=6"]:
-        m = bands == band
-        k = int(c_test[m].sum())
-        from triage.policy import clopper_pearson_interval
-        lo, hi = clopper_pearson_interval(k, int(m.sum()), 0.95)
-        bounds_rows.append({"subset_family": "categories", "subset": band, "share": float(m.mean()),
-                            "n": int(m.sum()), "exact_match": k / m.sum(), "ci_low": float(lo),
-                            "ci_high": float(hi), "realistic_automation": float((routes[m] == "automate").mean()),
-                            "cost_saving": 1.0})
+    from triage.bounds import subset_bounds
+    from triage.confidence.evaluation import reliability_diagram
+
+    both = pd.concat([cal_episodes, test_episodes], ignore_index=True)
+    subsets = pd.DataFrame({"pred_categories_band": np.where(both["n_categories"] <= 2, "1-2", ">=3"),
+                            "admission_type": both["admission_type"]})
+    bounds = subset_bounds(subsets, both["p_correct"].to_numpy(), both["correct"].to_numpy(),
+                           calibration=(both["role"] == "calibration").to_numpy(), costs=costs, alpha=alpha,
+                           delta=delta)
     top_k = np.array([10, 50, 100, 200, 400, 800])
     tables = {
         "dataset_summary": pd.DataFrame({"statistic": ["episodes", "median codes per episode"],
@@ -85,14 +74,14 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
         .rename_axis("n_categories").rename("share").reset_index(),
         "confidence_models": pd.DataFrame({"model": ["lightgbm"], "calibration": ["isotonic"], "ece": [0.02],
                                            "brier": [0.2], "auroc": [0.75]}),
-        "reliability": _reliability(p_test, c_test, "lightgbm"),
+        "reliability": reliability_diagram(c_test, p_test).assign(model="lightgbm"),
         "risk_coverage": risk_coverage_curve(p_test, c_test, delta=delta),
         "cost_coverage": cost_coverage_curve(p_test, c_test, costs),
         "policies": pd.DataFrame(policy_rows),
-        "bounds": pd.DataFrame(bounds_rows),
-        "discovered_subsets": pd.DataFrame({"rule": ["n_categories <= 2"], "share_found": [0.1], "error_found": [0.08],
-                                            "upper_found": [0.14], "share_confirmed": [0.09],
-                                            "error_confirmed": [0.09], "upper_confirmed": [0.15]}),
+        "bounds": bounds,
+        "discovered_subsets": pd.DataFrame({"rule": ["n_categories <= 2"], "share_find": [0.1], "error_find": [0.08],
+                                            "upper_find": [0.14], "share_confirm": [0.09],
+                                            "error_confirm": [0.09], "upper_confirm": [0.15]}),
         "test_episodes": pd.concat([test_episodes, cal_episodes], ignore_index=True),
     }
     summary = {
@@ -100,7 +89,8 @@ def build_run_result(seed: int = 0, n: int = 800, cost_shift: float = 0.0) -> Ru
         "threshold": chosen.t_automate, "t_assist": chosen.t_assist,
         "automation_rate": test["automation_rate"], "assist_rate": test["assist_rate"],
         "manual_rate": test["manual_rate"], "automated_error_rate": test["automated_error_rate"],
-        "automated_error_upper": test["automated_error_upper"],
+        "test_error_interval_upper": test["automated_error_upper"],
+        "automated_error_guarantee": test["automated_error_guarantee"],
         "oracle_automation_rate": test["oracle_automation_rate"],
         "cost_per_episode": test["cost_per_episode"], "cost_per_episode_all_human": 20.0,
         "n_test": n, "model_version": f"simulated-{seed}", "policy_version": chosen.version,
@@ -142,13 +132,25 @@ TINY_RUN_OVERRIDES = {
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
-    """RunResult of ``run_pipeline`` on a tiny synthetic cohort (not logged to MLflow)."""
-    pipeline = pytest.importorskip("triage.pipeline", reason="triage.pipeline not available yet")
+    """RunResult of ``run_pipeline`` on a tiny synthetic cohort (not logged to MLflow): the real
+    writer's tables, so report, figure, tracking and notebook tests see what a run writes. A broken
+    pipeline fails these tests; it never turns them into skips."""
+    from triage import pipeline
     from triage.config import resolve_config
 
     folder = tmp_path_factory.mktemp("tiny-run")
     overrides = {**TINY_RUN_OVERRIDES, "out": str(folder / "out"), "export_dir": str(folder / "export")}
     return pipeline.run_pipeline(resolve_config(overrides=overrides), log_to_mlflow=False)
+
+
+@pytest.fixture
+def run_result(finished_run):
+    """The tiny run's RunResult with its own table, summary and config dicts (a test may change them)."""
+    import copy
+    import dataclasses
+
+    return dataclasses.replace(finished_run, tables=dict(finished_run.tables), summary=dict(finished_run.summary),
+                               config=copy.deepcopy(finished_run.config))
 
 
 @pytest.fixture(scope="session")

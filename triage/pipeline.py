@@ -233,12 +233,9 @@ def score_episodes(config: RunConfig, episodes: pd.DataFrame) -> tuple[Scored, S
     for role, s in (("fitting", fit), ("held-out", pool), ("report", rep)):
         if len(s.episodes) == 0:
             raise PipelineError(f"coder step: no episodes for the {role} role; check the split and predictions files")
-    if c.threshold is not None:
-        rule = DecisionRule(kind="global", threshold=c.threshold)
-        rule.threshold_ = float(c.threshold)
-    else:
-        rule = DecisionRule(kind=c.decision_rule, k=c.top_k)
-        rule.fit(fit.scores, fit.gold)
+    # a fixed --threshold is kept by fit (which still records its micro-F1); otherwise fit tunes it
+    rule = DecisionRule(kind="global" if c.threshold is not None else c.decision_rule, threshold=c.threshold,
+                        k=c.top_k).fit(fit.scores, fit.gold)
     for s in (fit, pool, rep):
         s.predicted = rule.predict(s.scores)
     return fit, pool, rep, rule, coder

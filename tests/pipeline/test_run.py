@@ -85,11 +85,20 @@ def test_run_writes_summary_with_router_and_evaluation_keys(cli_run):
     for k in ("automation_rate", "oracle_automation_rate", "ece", "brier", "exact_match_full", "jaccard_3", "f1_micro"):
         assert 0.0 <= s[k] <= 1.0, k
     if s["automation_rate"] > 0:
-        assert s["automated_error_rate"] <= s["automated_error_upper"] <= 1.0
-    else:  # nothing automated: no error rate to bound (strict JSON: null, never NaN)
-        assert s["n_automated"] == 0 and s["automated_error_upper"] is None
+        assert s["test_error_interval_lower"] <= s["automated_error_rate"] <= s["test_error_interval_upper"] <= 1.0
+        # LTT certifies alpha itself at the chosen thresholds
+        assert s["automated_error_guarantee"] == pytest.approx(s["alpha"])
+        assert not s["headline"].startswith("Automates nothing")
+    else:  # nothing automated: nothing certified, no interval (strict JSON: null, never NaN), said first
+        assert s["n_automated"] == 0 and s["test_error_interval_upper"] is None
+        assert s["automated_error_guarantee"] is None and s["headline"].startswith("Automates nothing")
+        assert s["cost_saving_share"] is None
+    assert s["oracle_automation_at_alpha"] == pytest.approx(min(1.0, s["oracle_automation_rate"] / (1 - s["alpha"])))
     assert s["cost_per_episode_all_human"] == pytest.approx(20.0)  # the default manual cost per episode
-    assert s["n_fitting"] + s["n_calibration"] + s["n_test"] <= s["n_episodes"] == 800
+    assert (s["n_fitting"] + s["n_probability_calibration"] + s["n_calibration"] + s["n_test"]
+            <= s["n_episodes"] == 800)
+    # every reported target side by side
+    assert set(s["automation_by_target"]) >= {"exact", "principal", "principal_drg", "audit", "jaccard"}
     # the cohort was generated into TRIAGE_CACHE_DIR, nowhere else
     assert list((cli_run.folder / "cache" / "synthetic").glob("inpatient0-observation0-day_case1-n800-seed0-*/.complete"))
 
