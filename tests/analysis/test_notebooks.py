@@ -50,18 +50,10 @@ def test_notebook_sources_pass_ruff():
 
 
 @pytest.fixture(scope="module")
-def logged_run(request, tmp_path_factory, run_result_factory):
-    """The shared tiny ``triage run`` logged to MLflow (the notebooks analyse the latest run);
-    while the pipeline is unavailable, a simulated RunResult logged the same way."""
-    folder = tmp_path_factory.mktemp("nb-work")
-    try:
-        uri, info, _ = request.getfixturevalue("tracked_run")
-    except pytest.skip.Exception:
-        from triage.tracking import log_run
-
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        info = log_run(run_result_factory(seed=3), tracking_uri=uri)
-    return uri, info.run_id, folder
+def logged_run(tmp_path_factory, tracked_run):
+    """The shared tiny ``triage run`` logged to MLflow (the notebooks analyse the latest run)."""
+    uri, info, _ = tracked_run
+    return uri, info.run_id, tmp_path_factory.mktemp("nb-work")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -15,7 +15,10 @@ def test_shape_names_and_transform_one_matches_batch(data):
     f = RoutingFeatures(top_n=8, code_systems=False).fit(scores, episodes)
     X = f.transform(scores, episodes)
     assert X.shape == (len(scores), len(FEATURE_NAMES)) and X.dtype == np.float32
-    assert f.feature_names_ == list(FEATURE_NAMES)
+    # each named column holds what its name says: n_accepted counts the codes above the threshold
+    # among the top_n scores of the episode
+    n_above = np.asarray((scores.matrix > f.threshold).sum(axis=1)).ravel()
+    np.testing.assert_array_equal(X[:, IDX["n_accepted"]], np.minimum(n_above, f.top_n))
     for i in range(0, len(scores), 7):
         one = f.transform_one(scores.row(i), episodes.iloc[i].to_dict())
         np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)

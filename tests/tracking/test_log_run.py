@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -17,8 +18,10 @@ def tracking_uri(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def logged(tracking_uri, run_result_factory):
-    result = run_result_factory(seed=1)
+def logged(tracking_uri, finished_run):
+    """The real tiny run without its router bundle (registration is tests/tracking/test_registry.py)
+    and without its output folder, so log_run writes the report and tables itself."""
+    result = dataclasses.replace(finished_run, router_dir=None, out_dir=None)
     info = log_run(result, tracking_uri=tracking_uri, experiment="test-log-run")
     return result, info
 
@@ -29,12 +32,12 @@ def test_run_has_params_metrics_and_tags(logged, tracking_uri):
     assert run.info.status == "FINISHED"
     expected = config_params(result.config)
     assert run.data.params == expected
-    assert run.data.params["policy.costs.error_cost"] == "60.0"
+    assert run.data.params["policy.costs.error_cost"] == str(result.config["policy"]["costs"]["error_cost"])
     numeric = {k for k, v in result.summary.items() if isinstance(v, (int, float)) and v is not None}
     assert numeric <= set(run.data.metrics)
     assert run.data.metrics["cost_per_episode"] == pytest.approx(result.summary["cost_per_episode"])
-    assert run.data.metrics["time_s.bounds"] == pytest.approx(0.2)
-    assert run.data.tags["summary.target"] == "exact"
+    assert run.data.metrics["time_s.bounds"] == pytest.approx(result.timings["bounds"])
+    assert run.data.tags["summary.target"] == result.summary["target"] == "jaccard"
     # no router bundle: nothing registered, and the run says so
     assert info.model_version is None and not info.promoted
     assert "no router bundle" in run.data.tags["champion_decision"]
