@@ -222,9 +222,11 @@ def flag_table(coded: Sequence[Sequence[str]], scores: CodeScores,
 
 def calibrate_audit(scores: CodeScores, coded: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
                     target: float = 0.95, delta: float = 0.1, unit: str = "episode",
-                    max_per_episode: int = 3, random_state: int | None = 0) -> dict[str, PrecisionThreshold]:
-    """A certified threshold per flag type from coded-and-audited calibration episodes."""
-    frame = flag_table(coded, scores, gold)
+                    max_per_episode: int = 3, random_state: int | None = 0,
+                    frame: pd.DataFrame | None = None) -> dict[str, PrecisionThreshold]:
+    """A certified threshold per flag type from coded-and-audited calibration episodes
+    (``frame``: their :func:`flag_table` with gold, when already computed)."""
+    frame = flag_table(coded, scores, gold) if frame is None else frame
     out = {}
     for t in FLAG_TYPES:
         part = frame[frame["type"] == t]

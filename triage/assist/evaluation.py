@@ -20,6 +20,7 @@ from triage.assist.precision import realised_precision, shown_mask
 from triage.assist.sequential import CompanionModel, simulate_sequential
 from triage.assist.suggestions import (
     calibrate_assistant,
+    calibration_inputs,
     category_candidates,
     code_candidates,
     ranked_rows,
@@ -55,7 +56,7 @@ def evaluate_assistance(
     k_suggest: int = 15,
     max_steps: int = 50,
     human_exact_match: float = 0.61,
-    max_sequential_episodes: int = 2000,
+    max_sequential_episodes: int = 1000,
     icd_version: int = 10,
     random_state: int | None = 0,
 ) -> dict[str, pd.DataFrame]:
@@ -112,8 +113,10 @@ def evaluate_assistance(
     human_ev = simulate_human_coding(g_ev, pool, human_exact_match,
                                      random_state=None if random_state is None else random_state + 1)
     targets = list(dict.fromkeys([float(target), *map(float, extra_targets)]))
+    inputs = calibration_inputs(s_cal, g_cal, human_cal.coded, k_suggest)
     assistants = {t: calibrate_assistant(s_cal, g_cal, target=t, delta=delta, unit=unit, coded=human_cal.coded,
-                                         icd_version=icd_version, k=k_suggest, random_state=random_state)
+                                         icd_version=icd_version, k=k_suggest, random_state=random_state,
+                                         inputs=inputs)
                   for t in targets}
     tables: dict[str, pd.DataFrame] = {}
     ranked = ranked_rows(s_ev)
@@ -137,8 +140,7 @@ def evaluate_assistance(
     pred_ev = _pick(predicted, ev)
     eff = EffortModel()
     n_codes = np.array([len(x) for x in pred_ev], dtype=float)
-    words = (episodes.loc[ev, "text"].astype(str).str.split().str.len().to_numpy(float)
-             if episodes is not None and "text" in episodes else np.full(n_ev, 1000.0))
+    words = _note_words(episodes, ev)
     n_cats = np.array([len({category_of(x, 3) for x in p}) for p in pred_ev], dtype=float)
     route = np.full(n_ev, "assist")
     effort = (eff, route, words, n_codes, n_cats, eff.predict(route, words, n_codes, n_cats))
@@ -163,7 +165,8 @@ def evaluate_assistance(
 
     # -- audit -----------------------------------------------------------------------------------
     frame = flag_table(human_ev.coded, s_ev, g_ev)
-    eps = episodes.loc[ev].reset_index(drop=True) if episodes is not None else None
+    eps = (episodes.loc[ev, [c for c in ("gender", "died") if c in episodes.columns]].reset_index(drop=True)
+           if episodes is not None else None)
     # what each flag type can catch: gold codes left out (omissions, and the right code behind a
     # wrong specificity), coded codes that are not gold, and a principal that is not gold's
     n_err = {"missing": sum(len(set(gl) - set(cd)) for gl, cd in zip(g_ev, human_ev.coded)),
@@ -197,6 +200,17 @@ def evaluate_assistance(
         "rate_wrong_principal": human_ev.rates["wrong_principal"],
     }])
     return tables
+
+
+def _note_words(episodes: pd.DataFrame | None, rows: np.ndarray) -> np.ndarray:
+    """Words per note for the effort model (``note_words`` if given, else spaces + 1: cheap)."""
+    if episodes is None:
+        return np.full(int(rows.sum()), 1000.0)
+    if "note_words" in episodes.columns:
+        return pd.to_numeric(episodes.loc[rows, "note_words"], errors="coerce").fillna(1000.0).to_numpy(float)
+    if "text" in episodes.columns:
+        return episodes.loc[rows, "text"].astype(str).str.count(" ").to_numpy(float) + 1.0
+    return np.full(int(rows.sum()), 1000.0)
 
 
 #: (sibling_factor, lift_power) tried on calibration episodes; the first is the issue's rule.

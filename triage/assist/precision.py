@@ -89,8 +89,9 @@ def shown_mask(score: np.ndarray, group: np.ndarray, threshold: float, max_per_e
     keep = score >= threshold
     if not keep.any():
         return keep
-    order = np.lexsort((-score, group))
-    g = group[order]
+    _, gi = np.unique(group, return_inverse=True)
+    order = np.argsort(gi + 0.5 * (1.0 - np.clip(score, 0.0, 1.0)), kind="stable")  # group, then score desc
+    g = gi[order]
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     first = np.repeat(start, np.diff(np.r_[start, g.size]))
     rank = np.empty(g.size, dtype=np.int64)
@@ -101,7 +102,7 @@ def shown_mask(score: np.ndarray, group: np.ndarray, threshold: float, max_per_e
 def _per_episode_counts(score, correct, group, grid, max_per_episode):
     """(n_episodes, G) shown counts and wrong counts per episode and grid threshold."""
     uniq, gi = np.unique(group, return_inverse=True)
-    order = np.lexsort((-score, gi))
+    order = np.argsort(gi + 0.5 * (1.0 - np.clip(score, 0.0, 1.0)), kind="stable")  # group, then score desc
     s, c, g = score[order], correct[order], gi[order]
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     first = np.repeat(start, np.diff(np.r_[start, g.size]))

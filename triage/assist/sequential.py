@@ -122,8 +122,8 @@ def simulate_sequential(
     n_gold = np.array([len(set(g)) for g in gold])
     for i, ((labs, vals), g) in enumerate(zip(ranked, gold)):
         gs = set(g)
-        labs = np.asarray(labs, dtype=object)[: 4 * max_steps]
-        vals = np.asarray(vals, dtype=np.float64)[: 4 * max_steps]
+        labs = np.asarray(labs, dtype=object)[: 2 * max_steps]
+        vals = np.asarray(vals, dtype=np.float64)[: 2 * max_steps]
         is_gold = np.fromiter((lab in gs for lab in labs), dtype=bool, count=labs.size)
         if not gs:
             continue

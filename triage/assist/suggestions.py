@@ -56,8 +56,10 @@ def category_candidates(scores: CodeScores, gold, level: int = 3):
     log_miss = np.bincount(inv, weights=np.log1p(-np.clip(S.data.astype(np.float64), 0, 1 - 1e-9)))
     score = 1.0 - np.exp(log_miss)
     r, c = k // uniq.size, k % uniq.size
-    gold_cats = [{category_of(g, level) for g in gl} for gl in gold]
-    correct = np.fromiter((uniq[ci] in gold_cats[ri] for ri, ci in zip(r, c)), dtype=bool, count=k.size)
+    cat_index = {cat: j for j, cat in enumerate(uniq)}
+    gold_keys = np.fromiter((i * uniq.size + cat_index[cat] for i, gl in enumerate(gold)
+                             for cat in {category_of(g, level) for g in gl} if cat in cat_index), dtype=np.int64)
+    correct = np.isin(k, gold_keys)
     return score, correct, r, uniq[c]
 
 
@@ -148,6 +150,7 @@ def calibrate_assistant(
     icd_version: int = 10,
     k: int = DEFAULT_K,
     random_state: int | None = 0,
+    inputs: dict | None = None,
 ) -> Assistant:
     """Certify the pre-fill, partial-code and audit-flag thresholds on calibration episodes.
 
@@ -155,32 +158,46 @@ def calibrate_assistant(
     ``coded``: first-pass human coding of the same episodes for the audit thresholds (past
     audits); ``None`` simulates it with :func:`triage.assist.human_coding.simulate_human_coding`
     at the seed paper's human exact match. Each of the three audit flag types gets ``delta / 3``
-    so all three guarantees hold together with probability ``>= 1 - delta``.
+    so all three guarantees hold together with probability ``>= 1 - delta``. ``inputs``: the
+    candidates of :func:`calibration_inputs` when several targets are certified on the same data.
     """
     from triage.assist.audit import calibrate_audit
     from triage.assist.human_coding import simulate_human_coding
 
     if len(gold) != len(scores):
         raise ValueError(f"calibration: {len(scores)} score rows but {len(gold)} gold lists")
-    s, c, g, rank = code_candidates(scores, gold)
-    top = rank < k  # only the top-k suggestions can be pre-filled: certify what is shown
-    prefill = certify_precision(s[top], c[top], g[top], target, delta, unit, max_per_episode,
-                                n_groups=len(gold), random_state=random_state)
-    cs, cc, cg, _ = category_candidates(scores, gold)
+    if inputs is None:
+        if coded is None:
+            pool = sorted({str(x) for x in scores.classes} | {lab for gl in gold for lab in gl})
+            coded = simulate_human_coding(gold, pool, random_state=random_state).coded
+        inputs = calibration_inputs(scores, gold, coded, k)
+    s, c, g = inputs["codes"]
+    prefill = certify_precision(s, c, g, target, delta, unit, max_per_episode, n_groups=len(gold),
+                                random_state=random_state)
+    cs, cc, cg = inputs["categories"]
     category = certify_precision(cs, cc, cg, target, delta, unit, max_per_episode, n_groups=len(gold),
                                  random_state=random_state)
-    if coded is None:
-        pool = sorted({str(x) for x in scores.classes} | {lab for gl in gold for lab in gl})
-        coded = simulate_human_coding(gold, pool, random_state=random_state).coded
     audit = calibrate_audit(scores, coded, gold, target=audit_target or target, delta=delta, unit=unit,
-                            random_state=random_state)
+                            random_state=random_state, frame=inputs["flags"])
     return Assistant(prefill, category, audit, icd_version, k)
+
+
+def calibration_inputs(scores: CodeScores, gold, coded, k: int = DEFAULT_K) -> dict:
+    """The calibration candidates :func:`calibrate_assistant` certifies on (computed once)."""
+    from triage.assist.audit import flag_table
+
+    s, c, g, rank = code_candidates(scores, gold)
+    top = rank < k  # only the top-k suggestions can be pre-filled: certify what is shown
+    cs, cc, cg, _ = category_candidates(scores, gold)
+    return {"codes": (s[top], c[top], g[top]), "categories": (cs, cc, cg),
+            "flags": flag_table(coded, scores, gold)}
 
 
 def _rank_in_row(S) -> np.ndarray:
     """0-based rank of each stored entry within its CSR row (descending score), in CSR order."""
     rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
-    order = np.lexsort((-S.data, rows))
+    # one float sort: row first, then descending score (scores lie in [0, 1])
+    order = np.argsort(rows + 0.5 * (1.0 - np.clip(S.data.astype(np.float64), 0.0, 1.0)), kind="stable")
     starts = S.indptr[:-1][rows[order]]
     rank = np.empty(S.nnz, dtype=np.int64)
     rank[order] = np.arange(S.nnz) - starts
