@@ -27,6 +27,20 @@ def router(bundle):
 
 
 @pytest.fixture(scope="session")
+def light_bundle(tmp_path_factory) -> Path:
+    """Without the code-system feature columns: Spark workers then start in seconds, not the ~30 s
+    each takes to load the MS-DRG/Elixhauser tables (the parity test covers those on Spark)."""
+    return build_bundle(tmp_path_factory.mktemp("batch") / "light", n=600, seed=0, code_systems=False)
+
+
+@pytest.fixture(scope="session")
+def light_router(light_bundle):
+    from triage.batch.model import load_batch_router
+
+    return load_batch_router(light_bundle)
+
+
+@pytest.fixture(scope="session")
 def spark():
     """One local[2] SparkSession for every Spark test (starting one takes ~10 s)."""
     pytest.importorskip("pyspark")
