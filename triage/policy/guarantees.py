@@ -144,7 +144,7 @@ def method_delta_per_test(method: str, fwer: str, delta: float, m: int) -> float
     check_method(method, fwer)
     if method == "sgr":
         return delta / max(1, math.ceil(math.log2(max(m, 2))))
-    return delta if fwer == "fixed_sequence" else delta / HOLM_GRID_POINTS
+    return delta / 2 if fwer == "fixed_sequence" else delta / HOLM_GRID_POINTS
 
 
 def episodes_needed(alpha: float, delta_per_test: float, error_rate: float | None = None) -> int:
@@ -200,11 +200,8 @@ def candidate_thresholds(p: np.ndarray, alpha: float, delta: float, fwer: FwerMe
     desc = np.sort(p)[::-1]
     if fwer == "fixed_sequence":
         res = SEQUENCE_RESOLUTION if resolution is None else int(resolution)
-        n_min = error_free_needed(alpha, delta)
-        if n_min > m:
-            return np.empty(0)
-        step = max(1, math.ceil(m / res))
-        counts = np.arange(_sequence_start(desc, alpha, delta, n_min), m + 1, step)
+        seqs = fixed_sequences(p, alpha, delta, res)
+        return np.unique(np.concatenate(seqs))[::-1] if seqs else np.empty(0)
     elif fwer == "holm":
         g = HOLM_GRID_POINTS if resolution is None else int(resolution)
         n_min = error_free_needed(alpha, delta / g)
@@ -217,6 +214,41 @@ def candidate_thresholds(p: np.ndarray, alpha: float, delta: float, fwer: FwerMe
     # ties: several counts can land on one threshold; keep each threshold once, in order
     _, first = np.unique(-thresholds, return_index=True)
     return thresholds[np.sort(first)]
+
+
+def fixed_sequences(p: np.ndarray, alpha: float, delta: float, resolution: int = SEQUENCE_RESOLUTION
+                    ) -> list[np.ndarray]:
+    """The label-free threshold sequences fixed-sequence testing walks, each most conservative first.
+
+    Two starts, tested at delta / 2 each (Bonferroni): where the confidences predict the top
+    episodes to pass (:func:`_sequence_start`), and half-way to the largest set they predict to
+    meet alpha. A sequence stops for good at its first failure, so a bad patch at the very top of
+    the ranking (non-monotone selective risk) stops the first one; the second starts below it,
+    where that patch is diluted. When both starts coincide there is one sequence at delta. Only
+    the confidences are used, never the labels.
+    """
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    desc = np.sort(p)[::-1]
+    step = max(1, math.ceil(m / resolution))
+
+    def sequence(start: int) -> np.ndarray:
+        t = desc[np.arange(start, m + 1, step) - 1]
+        _, first = np.unique(-t, return_index=True)
+        return t[np.sort(first)]
+
+    n_half = error_free_needed(alpha, delta / 2)
+    if n_half > m:
+        n_min = error_free_needed(alpha, delta)
+        return [sequence(_sequence_start(desc, alpha, delta, n_min))] if n_min <= m else []
+    top = _sequence_start(desc, alpha, delta / 2, n_half)
+    predicted_rate = np.cumsum(1.0 - desc) / np.arange(1, m + 1)
+    feasible = np.flatnonzero(predicted_rate <= alpha)
+    middle = max(n_half, (int(feasible.max()) + 1) // 2) if feasible.size else n_half
+    if middle <= top:
+        n_min = error_free_needed(alpha, delta)
+        return [sequence(_sequence_start(desc, alpha, delta, n_min))]
+    return [sequence(top), sequence(middle)]
 
 
 def _sequence_start(desc: np.ndarray, alpha: float, delta: float, n_min: int) -> int:
@@ -297,6 +329,20 @@ def ltt_valid(
     if fwer not in FWER_METHODS:
         raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
     p = np.asarray(p, dtype=float)
+    if grid is None and fwer == "fixed_sequence":
+        seqs = fixed_sequences(p, alpha, delta)
+        if not seqs:
+            return np.empty(0), np.empty(0)
+        counts = SelectiveCounts.from_arrays(p, correct)
+        valid, pvs = [], []
+        for seq in seqs:  # each at delta / K: the union is family-wise valid (Bonferroni)
+            n, k = counts.at(seq)
+            pv = binomial_p_values(k, n, alpha)
+            ok = pv <= delta / len(seqs)
+            stop = int(np.argmin(ok)) if not ok.all() else ok.size
+            valid.append(seq[:stop])
+            pvs.append(pv)
+        return np.unique(np.concatenate(valid)), np.concatenate(pvs)
     grid = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
     if grid.ndim != 1:
         raise ValueError("grid must be a 1-d array of thresholds")
@@ -339,8 +385,11 @@ def ltt_threshold(
     """
     p = np.asarray(p, dtype=float)
     grid_arr = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
-    valid, _ = ltt_valid(p, correct, alpha, delta, grid_arr, fwer)
-    d = delta if fwer == "fixed_sequence" else delta / max(1, grid_arr.size)
+    valid, _ = ltt_valid(p, correct, alpha, delta, None if grid is None else grid_arr, fwer)
+    if fwer == "fixed_sequence":
+        d = delta / max(1, len(fixed_sequences(p, alpha, delta))) if grid is None else delta
+    else:
+        d = delta / max(1, grid_arr.size)
     n_min = error_free_needed(alpha, d)
     method = f"ltt_{fwer}"
     if valid.size == 0:

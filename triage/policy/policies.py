@@ -41,7 +41,6 @@ from triage.policy.guarantees import (
     clopper_pearson_interval,
     clopper_pearson_upper,
     default_grid,
-    ltt_valid,
     risk_control,
 )
 from triage.policy.human import human_parity_alpha
@@ -691,10 +690,7 @@ class ThreeWayPolicy(RoutingPolicy):
             cert = self._certified(p, correct, self.alpha, delta)
             res = cert["result"]
             needed = res.error_free_needed
-            if self.method == "sgr":
-                valid = res.valid_thresholds
-            else:
-                valid, _ = ltt_valid(p, correct, self.alpha, delta, res.tested_thresholds, self.fwer)
+            valid = res.valid_thresholds  # every threshold the procedure certified (jointly)
             candidates = np.concatenate([valid, [math.inf]])
             if valid.size == 0:
                 feasible, note = False, cert["note"]
