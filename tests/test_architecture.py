@@ -18,7 +18,10 @@ PACKAGE = ROOT / "triage"
 
 #: Lowest first: data flows codes -> data -> coder -> metrics/confidence -> policy/bounds -> router
 #: -> pipeline/tracking/report -> CLI. A sub-package may import from its own layer (when that
-#: makes no cycle) and from any layer below. ``service/`` sits above all of them.
+#: makes no cycle) and from any layer below. ``service/`` sits above all of them. A dotted entry
+#: places one module of a sub-package on its own layer: the batch engines are entry points like
+#: the CLI, while the routing core and the episode/decision rows they share with the MLflow model
+#: (and its registered signature) sit with the model.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("codes", "jsonsafe"),
     ("data",),
@@ -26,9 +29,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("metrics", "confidence"),
     ("policy", "bounds", "allocation", "assist"),
     ("router", "config", "results"),
-    ("batch", "mlflow_model", "figures"),
+    ("mlflow_model", "figures", "batch.core", "batch.episodes", "batch.rows", "batch.errors"),
     ("pipeline", "tracking", "report"),
-    ("cli",),
+    ("cli", "batch"),
 )
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -61,8 +64,14 @@ def _imports(path: Path) -> list[tuple[str, int]]:
 
 
 def _subpackage(name: str) -> str | None:
+    """The layered unit of a module: its sub-package, or a dotted entry of LAYERS naming it."""
     parts = name.split(".")
-    return parts[1] if len(parts) > 1 and parts[0] == "triage" else None
+    if len(parts) < 2 or parts[0] != "triage":
+        return None
+    for end in range(len(parts), 2, -1):
+        if ".".join(parts[1:end]) in LEVEL:
+            return ".".join(parts[1:end])
+    return parts[1]
 
 
 def dependency_edges(root: Path = PACKAGE) -> dict[tuple[str, str], list[str]]:
@@ -74,9 +83,10 @@ def dependency_edges(root: Path = PACKAGE) -> dict[tuple[str, str], list[str]]:
             continue
         for name, line in _imports(path):
             target = _subpackage(name)
-            if target is not None and target != source and (PACKAGE / target).exists() | (
-                PACKAGE / f"{target}.py"
-            ).exists():
+            top = None if target is None else target.split(".")[0]
+            if top is not None and target != source and (
+                (PACKAGE / top).exists() or (PACKAGE / f"{top}.py").exists()
+            ):
                 edges[(source, target)].append(f"{path.relative_to(ROOT)}:{line}")
     return edges
 
