@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@cache  # each file is parsed once for all the checks
 def _imports(path: Path) -> list[tuple[str, int]]:
     """Absolute names of everything ``path`` imports, with line numbers (relative imports resolved)."""
     module = _module_name(path)

@@ -35,6 +35,7 @@ def test_normalise_chapter_forms():
     assert normalise_chapter(23) is None and normalise_chapter("nope") is None
 
 
+@pytest.mark.slow  # loads the simple-icd-10-cm hierarchy (~5 s)
 def test_range_table_agrees_with_icd10cm_hierarchy():
     codes = ["A41.9", "C34.90", "D05.10", "D63.1", "E11.9", "F32.9", "G40.909", "H40.9", "H61.23", "I50.9",
              "J18.9", "K35.80", "L03.90", "M17.11", "N17.9", "O80", "P07.30", "Q21.1", "R07.9", "S72.001A",

@@ -95,6 +95,7 @@ def test_group_many_matches_single_and_skips_icd9():
     assert len(calls) == 1  # identical episodes grouped once
 
 
+@pytest.mark.slow  # loads the AHRQ Elixhauser tables (~5 s)
 def test_elixhauser_assumes_poa_and_skips_principal():
     flags = elixhauser(["I214", "I509", "E119", "N1830"])
     assert flags["HF"] and flags["DIAB_UNCX"] and flags["RENLFL_MOD"]  # HF needs POA='Y'
@@ -108,6 +109,7 @@ def test_elixhauser_assumes_poa_and_skips_principal():
         elixhauser(["4280"], version=9)
 
 
+@pytest.mark.slow  # groups many episodes both ways with drgpy (~30 s)
 def test_drg_reduced_cache_key_gives_drgpys_own_answer():
     """Dropping attribute-free codes and sorting before grouping must not change any DRG."""
     import numpy as np

@@ -17,6 +17,7 @@ from triage.figures import (
 )
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_subset_bounds_figure_draws_human_reference_lines(run_result):
     fig = subset_bounds_figure(run_result.tables["bounds"])
     ax = fig.axes[0]
@@ -25,6 +26,7 @@ def test_subset_bounds_figure_draws_human_reference_lines(run_result):
     assert len(ax.get_yticklabels()) == len(run_result.tables["bounds"])
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_risk_coverage_marks_alpha_and_the_chosen_policy(run_result):
     s, rc = run_result.summary, run_result.tables["risk_coverage"]
     middle = rc.iloc[len(rc) // 2]  # a policy on the curve (the tiny run itself may automate nothing)
@@ -36,6 +38,7 @@ def test_risk_coverage_marks_alpha_and_the_chosen_policy(run_result):
     assert star.get_xdata()[0] == pytest.approx(middle["coverage"])
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_cost_coverage_baseline_is_the_all_human_cost(run_result):
     fig = cost_coverage_figure(run_result.tables["cost_coverage"])
     base = next(line for line in fig.axes[0].get_lines() if line.get_label() == "all coded by hand")
@@ -62,6 +65,7 @@ def test_missing_columns_and_empty_tables_are_named():
         risk_coverage_figure(pd.DataFrame({"coverage": [], "risk": []}))
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_run_figures_skips_figures_whose_table_is_missing(run_result):
     assert "coverage" in run_figures(run_result)
     run_result.tables.pop("coverage")

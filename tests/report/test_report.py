@@ -39,6 +39,7 @@ def report(tmp_path_factory, finished_run):
     return finished_run, out, path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_report_has_every_section_with_the_runs_tables(report):
     result, _, html = report
     for sid, tables in EXPECTED_SECTIONS.items():
@@ -51,6 +52,7 @@ def test_report_has_every_section_with_the_runs_tables(report):
     assert "human, UK study (54%)" in html and "human, UK hospital (67.5%)" in html
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_figures_are_embedded_as_valid_png_and_written_to_disk(report):
     _, out, html = report
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', html)
@@ -63,6 +65,7 @@ def test_figures_are_embedded_as_valid_png_and_written_to_disk(report):
     assert "src=\"http" not in html and "<script" not in html  # self-contained
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_tables_are_written_as_parquet_and_csv(report):
     result, out, _ = report
     for name, table in result.tables.items():
@@ -71,6 +74,7 @@ def test_tables_are_written_as_parquet_and_csv(report):
         assert (out / "tables" / f"{name}.csv").is_file()
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_policy_per_thousand_matches_the_summary(report):
     result, _, html = report
     s = result.summary

@@ -26,6 +26,7 @@ def logged(tracking_uri, finished_run):
     return result, info
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_run_has_params_metrics_and_tags(logged, tracking_uri):
     result, info = logged
     run = MlflowClient(tracking_uri).get_run(info.run_id)
@@ -44,6 +45,7 @@ def test_run_has_params_metrics_and_tags(logged, tracking_uri):
     assert list_models(tracking_uri).empty
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_run_artifacts_hold_report_figures_tables_config(logged, tracking_uri):
     _, info = logged
     client = MlflowClient(tracking_uri)
@@ -56,6 +58,7 @@ def test_run_artifacts_hold_report_figures_tables_config(logged, tracking_uri):
     assert "tables/test_episodes.parquet" in tables and "tables/test_episodes.csv" in tables
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_load_run_result_round_trips_tables_config_and_summary(logged, tracking_uri, tmp_path):
     result, info = logged
     assert latest_run_id("test-log-run", tracking_uri) == info.run_id
@@ -76,6 +79,7 @@ def test_missing_experiment_and_run_give_clear_errors(tracking_uri):
         load_run_result("0123456789abcdef", tracking_uri=tracking_uri)
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_artifacts_live_next_to_the_sqlite_database(logged, tracking_uri):
     _, info = logged
     run = MlflowClient(tracking_uri).get_run(info.run_id)
@@ -83,6 +87,7 @@ def test_artifacts_live_next_to_the_sqlite_database(logged, tracking_uri):
     assert run.info.artifact_uri.startswith(f"file://{db_dir}/mlruns")
 
 
+@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
 def test_notebook_load_helpers_name_the_run_and_skip_missing_tables(logged, tracking_uri, tmp_path, capsys):
     from triage.tracking import load_latest_run, run_table
 
