@@ -8,7 +8,6 @@ row per code (``episode_id,code[,seq_num]``); CSV, TSV or parquet.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from pathlib import Path
@@ -170,7 +169,9 @@ def audit_command(
         frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
         summary["out"] = str(out)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
+        from triage.jsonsafe import dumps
+
+        typer.echo(dumps(summary, indent=2))
         return
     console = Console()
     console.print(f"audited {summary['episodes']:,} episodes: {summary['flags']:,} flags "
