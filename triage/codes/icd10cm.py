@@ -82,7 +82,11 @@ def block(code: str) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def chapter(code: str) -> str:
-    """Chapter number as the tabular list writes it (``I509`` -> ``9``)."""
+    """Chapter number as the tabular list writes it (``I509`` -> ``9``), from the hierarchy.
+
+    The library maps codes to chapters with :mod:`triage.codes.chapters` (a range table fast
+    enough for the routing hot path, and ICD-9 too); this is the reference it is tested against.
+    """
     ancestors = _cm().get_ancestors(_require(code))
     if not ancestors:
         raise ValueError(f"no chapter found for ICD-10-CM code {code!r}")
