@@ -15,6 +15,12 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from triage.policy import FWER_METHODS
+from triage.policy import KINDS as POLICY_KINDS
+from triage.policy import METHODS as RISK_METHODS
+from triage.policy.costs import UNITS as COST_UNITS
+
+from triage.data.settings import CARE_SETTINGS
 
 Route = Literal["automate", "assist", "manual"]
 
@@ -23,8 +29,25 @@ Route = Literal["automate", "assist", "manual"]
 Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 # Printable ASCII only: the router judges the spelling, the edge keeps out control bytes.
 CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[ -~]+$")]
-# A 64-bit integer (its decimal form always fits the store's 128-character column) or an id string.
-EpisodeId = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)] | Annotated[
+# An integer up to 2**53 - 1 (the largest every JSON reader holds exactly, so no schema check
+# rounds past the limit; its decimal form fits the store's 128-character column), or an id string
+# (larger numeric ids are sent as strings).
+EPISODE_ID_BOUND = 2**53 - 1
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 7.0 as an integer; true, "7" and 7.5 stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(**bounds: int) -> Any:
+    """A strict integer within ``bounds`` (Field ge/le) that also takes an integral float."""
+    return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_integral)]
+
+
+EpisodeId = json_int(ge=-EPISODE_ID_BOUND, le=EPISODE_ID_BOUND) | Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
 
@@ -62,8 +85,10 @@ class Metadata(BaseModel):
     los_days: Annotated[float, Strict(), Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
     died: StrictBool | None = None
     discharge_date: IsoDate | None = None
-    care_setting: Annotated[str, StringConstraints(max_length=32, pattern=r"^[ -~]*$")] | None = Field(
-        default=None, description="Where the episode was treated (e.g. inpatient, outpatient).")
+    # the settings the router knows (triage.data.settings.CARE_SETTINGS): anything else is refused
+    # here, so the documented schema allows only what the router takes
+    care_setting: Literal[CARE_SETTINGS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="Where the episode was treated; default: from admission_type.")
 
 
 def _check_metadata_fields() -> None:
@@ -183,6 +208,7 @@ class Decision(BaseModel):
                     "model_version": "synthetic-3f2a9c1e",
                     "policy_version": "three_way-a0.05-d0.1-7c1d",
                     "unknown_codes": [],
+                    "care_setting": "day_case",
                 }
             ]
         }
@@ -208,6 +234,11 @@ class Decision(BaseModel):
         default=[],
         description="Input codes found in no code system of the model (as sent): left out of "
         "the decision, never guessed.",
+    )
+    care_setting: Literal[CARE_SETTINGS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="The care setting the episode was routed under (its thresholds are that setting's): "
+        "metadata.care_setting, else mapped from metadata.admission_type.",
     )
 
 
@@ -291,7 +322,8 @@ class PolicyOut(BaseModel):
     calibration: dict[str, Any]
 
 
-NonNegative = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+NonNegative = Annotated[float, Strict(), Field(ge=0, le=1e12, allow_inf_nan=False)]
+Positive = Annotated[float, Strict(), Field(gt=0, le=1e12, allow_inf_nan=False)]
 
 
 class CostsUpdate(BaseModel):
@@ -299,15 +331,24 @@ class CostsUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    manual_cost: NonNegative | None = None
+    manual_cost: Positive | None = None
     assist_cost: NonNegative | None = None
     error_cost: NonNegative | None = None
     assist_error_cost: NonNegative | None = None
-    unit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_ ]{1,32}$")] | None = None
-    drg_weighted: bool | None = None
-    base_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    unit: Literal[COST_UNITS] | None = None  # type: ignore[valid-type]  # the units CostModel knows
+    drg_weighted: StrictBool | None = None
+    base_rate: Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)] | None = None
     capacity: NonNegative | None = Field(default=None, description="Episodes humans can code per period.")
-    period_episodes: NonNegative | None = Field(default=None, description="Episodes arriving per period.")
+    period_episodes: Positive | None = Field(default=None, description="Episodes arriving per period.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CostsUpdate:
+        """CostModel's own rules, checked here so the schema says them (see service.api.openapi)."""
+        if self.drg_weighted and (self.base_rate is None or self.unit != "money"):
+            raise ValueError("drg_weighted needs base_rate and unit 'money'")
+        if (self.capacity is None) != (self.period_episodes is None):
+            raise ValueError("capacity and period_episodes are given together")
+        return self
 
 
 class PolicyUpdate(BaseModel):
@@ -324,10 +365,13 @@ class PolicyUpdate(BaseModel):
         },
     )
 
-    kind: Literal["chow", "capacity", "guaranteed", "human_parity", "three_way"] | None = None
-    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
-    delta: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
-    method: Literal["sgr", "ltt"] | None = None
+    kind: Literal[POLICY_KINDS] | None = None  # type: ignore[valid-type]
+    # bounded away from 0: a tolerance of 5e-324 overflows the certification arithmetic
+    alpha: Annotated[float, Strict(), Field(ge=1e-4, lt=1, allow_inf_nan=False)] | None = None
+    delta: Annotated[float, Strict(), Field(ge=1e-6, lt=1, allow_inf_nan=False)] | None = None
+    method: Literal[RISK_METHODS] | None = None  # type: ignore[valid-type]
+    fwer: Literal[FWER_METHODS] | None = None  # type: ignore[valid-type]
+    per_setting: StrictBool | None = Field(default=None, description="One threshold per care setting (delta split).")
     costs: CostsUpdate | None = None
 
     @model_validator(mode="after")
@@ -352,7 +396,7 @@ class RosterCoder(BaseModel):
         Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[ -~]+$")]
     ] = Field(min_length=1, max_length=16)
     level: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[ -~]+$")]
-    hours: Annotated[float, Field(ge=0, le=24, allow_inf_nan=False)]
+    hours: Annotated[float, Strict(), Field(ge=0, le=24, allow_inf_nan=False)]
 
 
 class AllocateIn(BaseModel):
@@ -435,7 +479,7 @@ class SuggestIn(BaseModel):
     text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
         default=None, description="Discharge summary; scored by the bundle's coder instead of code_scores.")
     metadata: Metadata | None = None
-    k: Annotated[int, Field(ge=1, le=100)] = Field(default=15, description="Codes in the suggestion list.")
+    k: json_int(ge=1, le=100) = Field(default=15, description="Codes in the suggestion list.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> SuggestIn:

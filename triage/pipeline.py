@@ -273,24 +273,27 @@ def split_pool(config: RunConfig, fit: Scored, pool: Scored) -> tuple[Scored, Sc
 
     The policy part gets what the guarantee needs in each care setting (planned from the fitting
     part's correct rates, never from the pool's labels), between 40% and 75% of the pool unless
-    ``policy.policy_share`` fixes it; the rest calibrates the confidence probabilities.
+    ``policy.policy_share`` fixes it; the rest calibrates the confidence probabilities. The plan
+    returned (``evidence``) is recomputed on the policy part as split, and says which settings
+    share delta (those that can certify anything at all).
     """
     pc = config.policy
-    fit_correct = _correct(config, fit, config.confidence.target)
-    plan = evidence_plan(pool.settings, _rates_by_setting(fit.settings, fit_correct), pc.alpha, pc.delta,
-                         pc.method, pc.fwer, per_setting=pc.per_setting)
+    rates = _rates_by_setting(fit.settings, _correct(config, fit, config.confidence.target))
+    plan = evidence_plan(pool.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting)
     share = pc.policy_share if pc.policy_share is not None else policy_share_of_pool(
         plan, pool.settings, floor=0.4, ceiling=0.75)
     parts = patient_parts(pool.episodes["subject_id"].to_numpy(), (1 - share, share), config.seed + 1)
     cal, pol = pool.take(parts == 0), pool.take(parts == 1)
-    for s in (cal, pol):
-        s.predicted = [pool.predicted[i] for i in np.flatnonzero(parts == (0 if s is cal else 1))]
-    counts = pd.Series(pol.settings).value_counts()
-    plan["episodes_available"] = [
-        len(pol.settings) if name == "all" else int(counts.get(name, 0)) for name in plan["setting"]]
-    plan["enough"] = [bool(n is not None and a >= n) for n, a in zip(plan["episodes_needed"], plan["episodes_available"])]
+    plan = evidence_plan(pol.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting)
     plan.insert(1, "policy_share_of_pool", share)
     return cal, pol, plan
+
+
+def certify_groups(config: RunConfig, evidence: pd.DataFrame) -> list[str] | None:
+    """The settings that share delta (the evidence plan's), or None for one policy for everyone."""
+    if not config.policy.per_setting:
+        return None
+    return evidence.loc[evidence["certify"], "setting"].astype(str).tolist()
 
 
 @dataclass
@@ -392,8 +395,10 @@ def _policy_estimator(config: RunConfig, kind: str, costs: CostModel, alpha: flo
                        fwer=pc.fwer)
 
 
-def choose_policies(config: RunConfig, pol: Scored, rep: Scored) -> tuple[Policy, pd.DataFrame, dict[str, dict]]:
-    """Every policy kind chosen on the policy part (per care setting by default) and evaluated on test."""
+def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[str] | None = None
+                    ) -> tuple[Policy, pd.DataFrame, dict[str, dict]]:
+    """Every policy kind chosen on the policy part (per care setting by default, delta shared by the
+    ``certify`` settings) and evaluated on test."""
     pc = config.policy
     costs = cost_model(config)
     groups_pol = pol.settings if pc.per_setting else None
@@ -402,7 +407,8 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored) -> tuple[Policy
     for kind in KINDS:
         if kind == "capacity" and costs.capacity is None:
             continue
-        policy = _policy_estimator(config, kind, costs).fit(pol.p, pol.correct, groups=groups_pol).policy_
+        policy = _policy_estimator(config, kind, costs).fit(pol.p, pol.correct, groups=groups_pol,
+                                                            certify_groups=certify).policy_
         ev = evaluate_policy(policy, rep.p, rep.correct, costs, groups=groups_rep if policy.group_by else None)
         evaluations[kind] = ev
         rows.append({
@@ -424,7 +430,8 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored) -> tuple[Policy
     return chosen, pd.DataFrame(rows), evaluations
 
 
-def policy_sweep(config: RunConfig, pol: Scored, rep: Scored) -> pd.DataFrame:
+def policy_sweep(config: RunConfig, pol: Scored, rep: Scored, rates: dict[str, float] | None = None
+                 ) -> pd.DataFrame:
     """How the chosen kind's threshold, automation and cost move with alpha and the error cost."""
     pc = config.policy
     base = cost_model(config)
@@ -432,7 +439,12 @@ def policy_sweep(config: RunConfig, pol: Scored, rep: Scored) -> pd.DataFrame:
     kind = pc.kind if pc.kind != "capacity" else "guaranteed"
     g_pol, g_rep = (pol.settings, rep.settings) if pc.per_setting else (None, None)
     for alpha in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.46):
-        pol_ = _policy_estimator(config, kind, base, alpha=alpha).fit(pol.p, pol.correct, groups=g_pol).policy_
+        certify = None
+        if g_pol is not None and rates is not None:
+            plan = evidence_plan(g_pol, rates, alpha, pc.delta, pc.method, pc.fwer)
+            certify = plan.loc[plan["certify"], "setting"].tolist()
+        pol_ = _policy_estimator(config, kind, base, alpha=alpha).fit(pol.p, pol.correct, groups=g_pol,
+                                                                      certify_groups=certify).policy_
         ev = evaluate_policy(pol_, rep.p, rep.correct, base, groups=g_rep if pol_.group_by else None)
         rows.append({"parameter": "alpha", "value": alpha, **_sweep_row(pol_, ev)})
     for factor in (0.25, 0.5, 1, 2, 4, 8):
@@ -449,14 +461,16 @@ def _sweep_row(policy: Policy, ev: dict) -> dict:
             "cost_per_episode": ev["cost_per_episode"], "feasible": policy.feasible}
 
 
-def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], pol: Scored, rep: Scored) -> pd.DataFrame:
+def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], fit: Scored, pol: Scored, rep: Scored
+                         ) -> pd.DataFrame:
     """Guaranteed automation, oracle at alpha, test error and saving per target, method, alpha and setting."""
     pc = config.policy
     per_target = {
         t: {"p_policy": f.p["pol"], "correct_policy": f.correct["pol"],
             "settings_policy": pol.settings if pc.per_setting else None,
             "p_test": f.p["rep"], "correct_test": f.correct["rep"],
-            "settings_test": rep.settings if pc.per_setting else None}
+            "settings_test": rep.settings if pc.per_setting else None,
+            "planning_rates": _rates_by_setting(fit.settings, f.correct["fit"])}
         for t, f in fits.items()
     }
     alphas = sorted(set(pc.report_alphas) | {pc.alpha})
@@ -515,6 +529,19 @@ def coder_metrics_by_setting(rep: Scored) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def evaluate_assist(config: RunConfig, fit: Scored, pol: Scored, rep: Scored) -> dict[str, pd.DataFrame]:
+    """Suggestions, pre-filled codes, partial codes, the sequential coder and the audit (seed paper
+    section 4): thresholds certified on the policy part, figures measured on test."""
+    from triage.assist import evaluate_assistance
+
+    return evaluate_assistance(
+        pol.scores.concat(rep.scores), pol.predicted + rep.predicted, pol.gold + rep.gold,
+        pd.concat([pol.episodes, rep.episodes], ignore_index=True),
+        np.r_[np.ones(len(pol.episodes), bool), np.zeros(len(rep.episodes), bool)],
+        train_gold=fit.gold, delta=config.policy.delta,
+        icd_version=int(rep.episodes["icd_version"].iloc[0]), random_state=config.seed)
+
+
 def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, rep: Scored):
     """Subset bounds (routable subsets with a joint guarantee, gold-defined ones as diagnostics) and
     discovered tractable subsets."""
@@ -560,9 +587,9 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         cal, pol, evidence = split_pool(config, fit, pool)
         features, fits, conf_table, reliability, baselines = fit_confidence(config, rule, fit, cal, pol, rep)
     with steps("policy", "Routing policies"):
-        policy, policies, evaluations = choose_policies(config, pol, rep)
-        automation = automation_by_target(config, fits, pol, rep)
-        sweep = policy_sweep(config, pol, rep)
+        policy, policies, evaluations = choose_policies(config, pol, rep, certify_groups(config, evidence))
+        automation = automation_by_target(config, fits, fit, pol, rep)
+        sweep = policy_sweep(config, pol, rep, _rates_by_setting(fit.settings, fit.correct))
         costs = cost_model(config)
         risk_cov = risk_coverage_curve(rep.p, rep.correct, delta=config.policy.delta)
         cost_cov = cost_coverage_curve(rep.p, rep.correct, costs)
@@ -571,6 +598,8 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         settings = settings_table(config, automation, by_setting, evaluations[policy.kind])
     with steps("bounds", "Upper bounds on subsets"):
         subsets, bounds, discovered, is_cal, p_all, correct_all = estimate_bounds(config, features, pol, rep)
+    with steps("assist", "Suggestions and audit for coders (seed paper section 4)"):
+        assist_tables = evaluate_assist(config, fit, pol, rep)
 
     from triage.allocation import Allocator
 
@@ -606,6 +635,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         "bounds": bounds[bounds["kind"] == "routable"].reset_index(drop=True),
         "diagnostic_subsets": bounds[bounds["kind"] == "diagnostic"].reset_index(drop=True),
         "discovered_subsets": pd.DataFrame(discovered),
+        **assist_tables,
         "test_episodes": pd.concat([
             pd.DataFrame({
                 "episode_id": np.concatenate([pol.scores.episode_ids, rep.scores.episode_ids]),

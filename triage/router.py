@@ -317,13 +317,17 @@ class Router:
             kind or old.kind,
             cost_model,
             alpha=c.get("alpha") if alpha is None else alpha,
-            delta=c.get("delta", 0.1) if delta is None else delta,
+            # a stored None (a kind without delta) falls back to the default too
+            delta=(0.1 if c.get("delta") is None else c["delta"]) if delta is None else delta,
             method=method or c.get("method"),
             fwer=fwer or c.get("fwer"),
             human_reference=c.get("human_reference"),
         )
+        # the settings that share delta were planned on the fitting episodes, which the bundle does
+        # not keep: a re-chosen policy keeps the plan it was built with
         estimator.fit(self.p_calibration, self.correct_calibration,
-                      groups=self.settings_calibration if grouped else None)
+                      groups=self.settings_calibration if grouped else None,
+                      certify_groups=c.get("certified_groups") if grouped else None)
         return replace(self, policy=estimator.policy_)
 
     def policy_params(self) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from triage.policy import (
 )
 
 
-def choose(kind, p, c, costs, weight_gap=None, groups=None, **params):
-    return make_policy(kind, costs, **params).fit(p, c, groups=groups, weight_gap=weight_gap).policy_
+def choose(kind, p, c, costs, weight_gap=None, groups=None, certify_groups=None, **params):
+    return make_policy(kind, costs, **params).fit(p, c, groups=groups, weight_gap=weight_gap,
+                                                  certify_groups=certify_groups).policy_
 
 
 def _cal(seed=0, m=4000, a=5.0, b=2.0):
@@ -323,3 +324,22 @@ def test_oracle_automation_at_alpha(rate, alpha, expected):
     k = int(rate * n)
     auto = min(n, int(k / (1 - alpha)))
     assert auto / n == pytest.approx(expected, abs=1e-3)
+
+
+def test_groups_left_out_of_certification_automate_nothing_and_free_delta():
+    rng = np.random.default_rng(4)
+    easy = rng.beta(12, 1, 1500)
+    hard = rng.beta(1, 8, 1500)
+    p = np.r_[easy, hard]
+    c = rng.random(p.size) < p
+    g = np.r_[np.full(1500, "day_case"), np.full(1500, "inpatient")]
+    both = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1)
+    only = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1, certify_groups=["day_case"])
+    assert only.constraints["group_delta"] == pytest.approx(0.1) and both.constraints["group_delta"] == 0.05
+    assert not only.groups["inpatient"]["feasible"] and "no share of delta" in only.groups["inpatient"]["note"]
+    # the whole delta on the group that can use it: a threshold at least as low as with half of it
+    assert only.groups["day_case"]["t_automate"] <= both.groups["day_case"]["t_automate"]
+    # a three-way policy still assists the uncertified group
+    cm = CostModel(manual_cost=20, assist_cost=8, error_cost=120, assist_error_cost=30)
+    three = choose("three_way", p, c, cm, groups=g, alpha=0.1, delta=0.1, certify_groups=["day_case"])
+    assert three.groups["inpatient"]["t_automate"] == math.inf

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from triage.policy.costs import CostModel
+from triage.policy.evidence import evidence_plan
 from triage.policy.policies import GuaranteedPolicy, evaluate_policy, oracle_automation_at
 
 #: The risk-control procedures every run compares: (method, fwer).
@@ -49,14 +50,23 @@ def automation_rows(
     alphas: Iterable[float],
     delta: float,
     methods: Iterable[tuple[str, str]] = COMPARED_METHODS,
+    planning_rates: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tidy rows: one per (method, alpha, setting incl. "all") for one target."""
+    """Tidy rows: one per (method, alpha, setting incl. "all") for one target.
+
+    ``planning_rates`` (correct rate per setting on episodes other than the policy part) decide
+    which settings share delta, as the run's own policy does (:func:`evidence_plan`).
+    """
     rows: list[dict[str, Any]] = []
     grouped = settings_policy is not None
     for method, fwer in methods:
         for alpha in alphas:
+            certify = None
+            if grouped and planning_rates is not None:
+                plan = evidence_plan(settings_policy, planning_rates, alpha, delta, method, fwer)
+                certify = plan.loc[plan["certify"], "setting"].tolist()
             est = GuaranteedPolicy(alpha=alpha, delta=delta, method=method, fwer=fwer, costs=costs)
-            policy = est.fit(p_policy, correct_policy, groups=settings_policy).policy_
+            policy = est.fit(p_policy, correct_policy, groups=settings_policy, certify_groups=certify).policy_
             ev = evaluate_policy(policy, p_test, correct_test, costs,
                                  groups=settings_test if grouped else None)
             parts = [("all", ev)] + (sorted(ev.get("by_group", {}).items()) if grouped else [])
@@ -108,5 +118,5 @@ def automation_table(per_target: dict[str, dict[str, Any]], costs: CostModel, al
     for target, d in per_target.items():
         rows += automation_rows(target, d["p_policy"], d["correct_policy"], d.get("settings_policy"),
                                 d["p_test"], d["correct_test"], d.get("settings_test"), costs, alphas, delta,
-                                methods)
+                                methods, d.get("planning_rates"))
     return pd.DataFrame(rows)

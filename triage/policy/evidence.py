@@ -28,35 +28,47 @@ def evidence_plan(
     fwer: str,
     per_setting: bool = True,
 ) -> pd.DataFrame:
-    """Per setting: the evidence its guarantee needs and how many policy episodes give it.
+    """Per setting: the evidence its guarantee needs, and whether it gets a share of delta.
 
-    ``settings`` are the care settings of the candidate policy episodes (label-free);
+    ``settings`` are the care settings of the policy episodes (label-free);
     ``expected_correct_rate`` per setting comes from *other* episodes' labels (the confidence
-    fitting part), so planning never looks at the policy labels. ``episodes_needed`` is a
-    planning figure: the policy episodes of that setting at which a test of the certifiable
-    share (the expected correct rate / (1 - alpha), errors at alpha / 2) would pass.
+    fitting part), so planning never looks at the policy labels. A setting whose expected
+    number of correct policy episodes is below the fewest error-free episodes its first test
+    needs cannot certify anything; it gets no share of delta (``certify`` False) and the others
+    split delta between them (iterated until stable). ``episodes_needed`` is a planning figure:
+    the policy episodes of that setting at which a test of its certifiable share (the expected
+    correct rate / (1 - alpha), errors at alpha / 2) would pass.
     """
     labels = np.asarray(settings, dtype=object).astype(str)
     names = sorted(np.unique(labels).tolist()) if per_setting else ["all"]
-    k = len(names) if per_setting else 1
-    d = delta / k
+    available = {n: (int((labels == n).sum()) if per_setting else int(labels.size)) for n in names}
+    rate = {n: expected_correct_rate.get(n, expected_correct_rate.get("all", float("nan"))) for n in names}
+    certify = list(names)
+    for _ in range(len(names) + 1):
+        d = delta / max(1, len(certify))
+        keep = [n for n in certify if np.isfinite(rate[n]) and rate[n] * available[n]
+                >= error_free_needed(alpha, method_delta_per_test(method, fwer, d, max(available[n], 2)))]
+        if keep == certify or not keep:
+            certify = keep
+            break
+        certify = keep
+    d = delta / max(1, len(certify))
     rows = []
     for name in names:
-        n_avail = int((labels == name).sum()) if per_setting else int(labels.size)
-        m_guess = max(n_avail, 2)
-        d_test = method_delta_per_test(method, fwer, d, m_guess)
-        rate = expected_correct_rate.get(name, expected_correct_rate.get("all", float("nan")))
-        automatable = min(1.0, rate / (1 - alpha)) if np.isfinite(rate) else float("nan")
+        n_avail = available[name]
+        d_test = method_delta_per_test(method, fwer, d, max(n_avail, 2))
+        automatable = min(1.0, rate[name] / (1 - alpha)) if np.isfinite(rate[name]) else float("nan")
         automated_needed = episodes_needed(alpha, d_test)
         needed = (math.ceil(automated_needed / automatable) if automatable and np.isfinite(automatable)
                   else None)
         rows.append({
             "setting": name,
-            "delta_setting": d,
-            "delta_per_test": d_test,
+            "certify": name in certify,
+            "delta_setting": d if name in certify else 0.0,
+            "delta_per_test": d_test if name in certify else 0.0,
             "error_free_needed": error_free_needed(alpha, d_test),
             "automated_needed": automated_needed,
-            "expected_correct_rate": rate,
+            "expected_correct_rate": rate[name],
             "episodes_needed": needed,
             "episodes_available": n_avail,
             "enough": bool(needed is not None and n_avail >= needed),

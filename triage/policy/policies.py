@@ -419,8 +419,15 @@ class RoutingPolicy(BaseEstimator):
         raise NotImplementedError
 
     # -- estimator API ---------------------------------------------------------------------------
-    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None) -> RoutingPolicy:
-        """Choose thresholds on calibration data; ``groups`` gives one set per group (delta split)."""
+    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None,
+            certify_groups: Any = None) -> RoutingPolicy:
+        """Choose thresholds on calibration data; ``groups`` gives one set per group (delta split).
+
+        ``certify_groups`` (default: every group) are the groups that share delta. It must be fixed
+        without the calibration labels (e.g. from other episodes' correct rates): a group left out
+        gets no share of delta and so automates nothing (a three-way policy may still assist it),
+        which leaves more delta, hence more automation, to the groups that can use it.
+        """
         self._validate()
         p = check_probabilities("p", p)
         if p.size == 0:
@@ -445,13 +452,15 @@ class RoutingPolicy(BaseEstimator):
         if labels.shape != p.shape:
             raise ValueError(f"groups has {labels.shape[0]} values, p has {p.shape[0]}")
         names = sorted(np.unique(labels).tolist())
-        d = delta / len(names) if self._splits_delta else delta
-        constraints.update(group_delta=d, n_groups=len(names))
+        certified = names if certify_groups is None else sorted({str(g) for g in certify_groups} & set(names))
+        d = (delta / len(certified) if certified else None) if self._splits_delta else delta
+        constraints.update(group_delta=d, n_groups=len(names), certified_groups=certified)
         routes = np.full(p.shape[0], "manual", dtype=object)
         per: dict[str, dict[str, Any]] = {}
         for name in names:
             m = labels == name
-            g = self._fit_group(p[m], correct[m], d, err_cost[m])
+            g = self._fit_group(p[m], correct[m], d if name in certified or not self._splits_delta else None,
+                                err_cost[m])
             g.pop("constraints", None)
             g.pop("rule", None)
             r = g.pop("routes", None)
@@ -505,6 +514,11 @@ class RoutingPolicy(BaseEstimator):
 
     # -- guaranteed thresholds shared by several kinds ----------------------------------------------
     def _certified(self, p, correct, alpha, delta) -> dict[str, Any]:
+        if delta is None:  # this group was given no share of delta
+            note = ("no share of delta: the episodes the policy was planned on showed too few correct ones in this "
+                    "setting to certify anything, so it automates nothing")
+            return {"t_automate": math.inf, "feasible": False, "note": note, "guarantee": None,
+                    "error_free_needed": None, "result": None}
         res = risk_control(p, correct, alpha, delta, self.method, self.fwer)
         note = ""
         if not res.feasible:
@@ -546,8 +560,9 @@ class ChowPolicy(RoutingPolicy):
             out["note"] = "thresholds shown are for the mean calibration error cost; routing compares per-episode costs"
         return out
 
-    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None) -> ChowPolicy:
-        super().fit(p, correct, None if self._costs().drg_weighted else groups, weight_gap)
+    def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None,
+            certify_groups: Any = None) -> ChowPolicy:
+        super().fit(p, correct, None if self._costs().drg_weighted else groups, weight_gap, certify_groups)
         if self.policy_.rule == "expected_cost":
             # routes under the per-episode rule, not the mean-cost thresholds
             p_arr = check_probabilities("p", p)
@@ -689,8 +704,9 @@ class ThreeWayPolicy(RoutingPolicy):
         else:
             cert = self._certified(p, correct, self.alpha, delta)
             res = cert["result"]
-            needed = res.error_free_needed
-            valid = res.valid_thresholds  # every threshold the procedure certified (jointly)
+            needed = cert["error_free_needed"]
+            # every threshold the procedure certified (jointly); none without a share of delta
+            valid = res.valid_thresholds if res is not None else np.empty(0)
             candidates = np.concatenate([valid, [math.inf]])
             if valid.size == 0:
                 feasible, note = False, cert["note"]

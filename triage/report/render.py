@@ -33,6 +33,8 @@ SECTIONS = (
     ("bounds", "Which subsets could be automated: upper bounds", ("bounds",), ("subset_bounds",)),
     ("diagnostic", "Where the coder is good: gold-defined subsets (diagnostic)", ("diagnostic_subsets",), ()),
     ("discovered", "Discovered subsets", ("discovered_subsets",), ()),
+    ("assist", "Assisting and auditing coders (seed paper section 4)",
+     ("assist_recall", "assist_prefill", "assist_partial", "assist_steps", "assist_audit_summary", "assist_audit"), ()),
 )
 #: Columns of the per-target table shown in the report (all of them are in tables/).
 _TARGET_COLUMNS = ("target", "method", "alpha", "setting", "guaranteed_automation", "oracle_at_alpha",
