@@ -5,7 +5,7 @@ process (so its peak RSS is measured alone, with the coder's hashing workers), a
 fresh MLflow SQLite store in a temporary folder, and prints the wall time, the per-step
 timings from run_summary.json and the headline figures.
 
-    .venv/bin/python benchmarks/bench_run.py [--episodes 122279] [--care-type inpatient]
+    .venv/bin/python benchmarks/bench_run.py [--episodes 122279] [--workload inpatient]
         [--data DIR]   # an existing cohort instead of generating one into the cache dir
 """
 
@@ -53,9 +53,18 @@ def main() -> None:
     print(f"peak RSS of the largest child process: {peak_gb:.2f} GB  [target <= 20 GB]")
     print("steps (s):", ", ".join(f"{k} {v:,.0f}" for k, v in summary.get("timings_seconds", {}).items()))
     keys = ["n_episodes", "f1_micro", "exact_match_full", "jaccard_full", "auroc_correct", "ece",
-            "automation_rate", "automated_error_upper", "oracle_automation_rate",
-            "cost_per_episode", "cost_per_episode_all_human"]
+            "automation_rate", "automated_error_guarantee", "automated_error_rate", "test_error_interval_lower",
+            "test_error_interval_upper", "oracle_automation_at_alpha", "oracle_automation_rate",
+            "certified_saving_per_episode", "saving_from_assist_per_episode", "cost_per_episode_all_human"]
     print("summary:", ", ".join(f"{k}={summary[k]}" for k in keys if k in summary))
+    print("headline:", summary.get("headline"))
+    import pandas as pd
+
+    auto = pd.read_parquet(work / "run" / "tables" / "automation_by_target.parquet")
+    cols = ["target", "method", "alpha", "setting", "guaranteed_automation", "oracle_at_alpha", "ratio_to_oracle",
+            "n_automated", "test_error", "test_error_lower", "test_error_upper"]
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
+        print(auto[auto["setting"] == "all"][cols].round(4).to_string(index=False))
     print(f"outputs in {work}")
 
 
