@@ -42,7 +42,7 @@ def main() -> None:
         cmd += ["--synthetic-episodes", str(args.episodes), "--workload", args.workload]
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, env={**os.environ, "COLUMNS": "110"})
+    proc = subprocess.run(cmd, cwd=work, env={**os.environ, "COLUMNS": "110"}, check=False)
     wall = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     if proc.returncode != 0:
