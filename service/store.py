@@ -99,13 +99,18 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """Engine with SQLite set to WAL (readers never block the writer) and a busy timeout."""
+    # hide_parameters: SQL parameters (decision JSON, note text) never appear in a log line or
+    # in an exception's message, whatever logging an operator turns on
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        return sa.create_engine(
+            url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
+        )
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
         poolclass=StaticPool if memory else None,
+        hide_parameters=True,
     )
 
     @sa.event.listens_for(engine, "connect")

@@ -18,9 +18,9 @@ import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.security import hash_key, require_admin
@@ -55,6 +55,60 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class ApiRoute:
+    """One operation of the app: full path template, methods, whether it needs an admin key."""
+
+    path: str
+    methods: frozenset[str]
+    admin: bool
+    regex: re.Pattern[str]
+
+
+def _needs_admin(route: Any) -> bool:
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dep = stack.pop()
+        if dep is None:
+            continue
+        if getattr(dep, "call", None) is require_admin:
+            return True
+        stack.extend(getattr(dep, "dependencies", ()))
+    return False
+
+
+def _walk(routes: Any, prefix: str = "") -> Any:
+    """(full path, APIRoute) of every operation, through FastAPI's included-router wrappers
+    (FastAPI >= 0.16x keeps them lazy) and plain APIRoute lists (older FastAPI) alike."""
+    from fastapi.routing import APIRoute
+
+    for r in routes:
+        if isinstance(r, APIRoute):
+            yield prefix + r.path, r
+        elif hasattr(r, "effective_candidates"):
+            for c in r.effective_candidates():
+                if hasattr(c, "effective_candidates"):
+                    yield from _walk([c])
+                elif isinstance(getattr(c, "original_route", None), APIRoute):
+                    yield (c.path or c.original_route.path), c.original_route
+
+
+def api_routes(app: Any) -> list[ApiRoute]:
+    """Every operation of ``app`` (cached; rebuilt when routes are added)."""
+    key = len(app.router.routes)
+    cached = getattr(app.state, "_edge_routes", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    from starlette.routing import compile_path
+
+    table = [
+        ApiRoute(path, frozenset(route.methods or ()), _needs_admin(route), compile_path(path)[0])
+        for path, route in _walk(app.router.routes)
+    ]
+    app.state._edge_routes = (key, table)
+    return table
+
+
 def _json(status: int, body: dict[str, Any], request_id: str, extra: list[tuple[bytes, bytes]]):
     payload = json.dumps(body).encode()
     headers = [
@@ -76,33 +130,25 @@ class EdgeGuard:
         self.app = app
         self.api_app = api_app  # the FastAPI app: its key registry and its routes
         self.prefix = prefix
-        self._admin_routes: dict[int, bool] = {}
 
     # -- helpers -------------------------------------------------------------------------------
-    def _needs_admin(self, route: Any) -> bool:
-        key = id(route)
-        if key not in self._admin_routes:
-            found, stack = False, [getattr(route, "dependant", None)]
-            while stack:
-                dep = stack.pop()
-                if dep is None:
-                    continue
-                if getattr(dep, "call", None) is require_admin:
-                    found = True
-                    break
-                stack.extend(getattr(dep, "dependencies", ()))
-            self._admin_routes[key] = found
-        return self._admin_routes[key]
+    def _match(self, scope: Scope) -> ApiRoute | None:
+        """The route a request targets (full match first, else one with another method)."""
+        route, _ = self._lookup(scope)
+        return route
 
-    def _match(self, scope: Scope) -> Any:
-        partial = None
-        for route in self.api_app.router.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route
-            if match == Match.PARTIAL and partial is None:
-                partial = route
-        return partial
+    def _lookup(self, scope: Scope) -> tuple[ApiRoute | None, frozenset[str]]:
+        """(route, methods the path allows): a method-only mismatch gives the path's routes."""
+        table = api_routes(self.api_app)
+        path, method = scope.get("path", ""), scope.get("method", "")
+        partial, allowed = None, set()
+        for route in table:
+            if route.regex.match(path):
+                if method in route.methods or (method == "HEAD" and "GET" in route.methods):
+                    return route, route.methods
+                partial = partial or route
+                allowed |= route.methods
+        return partial, frozenset(allowed)
 
     @staticmethod
     def _header(scope: Scope, name: bytes) -> str | None:
@@ -141,6 +187,16 @@ class EdgeGuard:
                 for message in _json(status, {"detail": detail}, request_id, extra):
                     await send(message)
                 return
+        route, allowed = self._lookup(scope)
+        if route is not None and scope.get("method") not in route.methods and not (
+            scope.get("method") == "HEAD" and "GET" in route.methods
+        ):
+            # every method the path has (Starlette would name only the first route's)
+            allow = ", ".join(sorted(allowed)).encode()
+            for message in _json(405, {"detail": "Method Not Allowed"}, request_id,
+                                 [(b"allow", allow)]):
+                await send(message)
+            return
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # noqa: BLE001 - the one place every error ends
@@ -181,7 +237,7 @@ class EdgeGuard:
         state["key_fingerprint"] = hash_key(key)[:12]
         if role != "admin":
             route = self._match(scope)
-            if route is not None and self._needs_admin(route):
+            if route is not None and route.admin:
                 return 403, "this endpoint needs an admin key", []
         return None
 

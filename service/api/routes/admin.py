@@ -25,7 +25,11 @@ def apply_saved_policy(routing: Any, store: Any) -> Any:
     "/admin/reload",
     response_model=ReloadOut,
     summary="Reload the model (admin)",
-    responses={403: {"description": "Needs an admin key"}},
+    responses={
+        403: {"description": "Needs an admin key"},
+        404: {"description": "No model at the given location"},
+        422: {"description": "The given model exists but does not load"},
+    },
 )
 def reload_model(
     request: Request,
@@ -45,6 +49,11 @@ def reload_model(
             log.warning("reload of %s failed: %s", uri, type(exc).__name__)
             message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
             if body and body.model:
+                if isinstance(exc, OSError):  # no such bundle (or a name no file system takes)
+                    raise HTTPException(
+                        status.HTTP_404_NOT_FOUND,
+                        detail=f"no model at {uri[:200]!r}: {type(exc).__name__}",
+                    ) from None
                 raise FieldErrors([field_error(["body", "model"], message, body.model)]) from None
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=message) from None
         old = holder.get()

@@ -63,8 +63,9 @@ def check_size(n_decisions: int, n_coders: int, settings: Any) -> None:
     response_model=AllocateOut,
     summary="Assign routed decisions to today's roster",
     responses={
+        404: {"description": "Unknown decision ids (the first 20 are named)"},
         413: {"description": "decisions x coders past TRIAGE_ALLOCATE_MAX_CELLS (default 500,000)"},
-        422: {"description": "Bad roster, unknown decision ids, or more decisions/coders than "
+        422: {"description": "Bad roster, repeated decision ids, or more decisions/coders than "
               "TRIAGE_ALLOCATE_MAX_DECISIONS / _MAX_CODERS (default 5,000 / 500)"},
     },
 )
@@ -87,12 +88,12 @@ def allocate(
             raise FieldErrors([field_error(["body", "decision_ids", i], "repeated decision", did)])
         seen.add(did)
     rows = store.get_decisions(ids)
-    missing = [
-        field_error(["body", "decision_ids", i], "unknown decision", did)
-        for i, did in enumerate(ids) if did not in rows
-    ]
-    if missing:
-        raise FieldErrors(missing[:20])
+    missing = [f"decision_ids[{i}] {did}" for i, did in enumerate(ids) if did not in rows]
+    if missing:  # a reference to nothing stored: not found, like any unknown resource
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"{len(missing)} unknown decision(s): " + ", ".join(missing[:20]),
+        )
     # keyed by decision id: unique even when an episode was routed twice
     episodes = [routing.allocation_episode({**rows[did]["decision"], "episode_id": did}) for did in ids]
     roster = [c.model_dump() for c in body.roster]

@@ -47,7 +47,7 @@ def put_policy(
         current = holder.get()
         try:
             new = current.with_policy(**params)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             raise FieldErrors([field_error(["body"], f"policy rejected: {exc}")]) from None
         store.record_policy_change(
             action="set_policy",
