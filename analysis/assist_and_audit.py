@@ -153,7 +153,7 @@ plt.show()
 # uncertified: what each flag type would deliver at a fixed score threshold on the evaluation episodes.
 
 # %%
-display(tables["assist_audit_summary"].T)
+display(tables["assist_audit_summary"].set_index("target").T)
 display(tables["assist_audit"])
 curve = tables["assist_audit_curve"]
 fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -165,5 +165,6 @@ ax.set_ylabel("flag precision")
 ax.set_title("Audit flags: precision vs volume (uncertified)")
 ax.legend(fontsize=8)
 plt.show()
-print(f"human exact match (simulated): {tables['assist_audit_summary']['human_exact_match'].iloc[0]:.3f}; "
-      f"after accepting the right flags: {tables['assist_audit_summary']['exact_match_after_audit'].iloc[0]:.3f}")
+summary = tables["assist_audit_summary"].iloc[-1]
+print(f"human exact match (simulated): {summary['human_exact_match']:.3f}; "
+      f"after accepting the right flags at target {summary['target']:.0%}: {summary['exact_match_after_audit']:.3f}")

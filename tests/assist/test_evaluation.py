@@ -34,6 +34,7 @@ def test_every_table_and_its_key_figures(tables):
     steps = tables["assist_steps"]
     assert steps["ranking"].tolist() == ["static", "sequential", "sequential (tuned on calibration)"]
     summary = tables["assist_audit_summary"].iloc[0]
+    assert tables["assist_audit_summary"]["target"].tolist() == [0.9, 0.8]
     assert 0.5 <= summary["human_exact_match"] <= 0.72
     assert summary["exact_match_after_audit"] >= summary["human_exact_match"]
     audit = tables["assist_audit"]

@@ -10,8 +10,10 @@ Three kinds of flag, each scored so that a higher score means a likelier real er
 * ``principal`` — the model would sequence another diagnosis first; score = the margin between
   the model's principal and the coded one; right when the model's principal is the gold one.
 
-Each kind gets its own threshold certified on calibration episodes (coded and audited) with
-:func:`triage.assist.precision.certify_precision` at ``delta / 3``, so all three precision
+Each kind shows at most its best flag per episode (by default) and gets its own threshold
+certified on calibration episodes (coded and audited) with
+:func:`triage.assist.precision.certify_precision` at ``delta / 3`` (one flag per episode makes the
+exact binomial test valid under i.i.d. episodes), so all three precision
 guarantees hold together with probability ``>= 1 - delta``; the pooled flag precision is then
 at least the target too. Every flag carries the MS-DRG change its correction would cause
 (:mod:`triage.codes.drg`): the billing impact the seed paper asks audits to measure.
@@ -222,7 +224,7 @@ def flag_table(coded: Sequence[Sequence[str]], scores: CodeScores,
 
 def calibrate_audit(scores: CodeScores, coded: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
                     target: float = 0.95, delta: float = 0.1, unit: str = "episode",
-                    max_per_episode: int = 3, random_state: int | None = 0,
+                    max_per_episode: int = 1, random_state: int | None = 0,
                     frame: pd.DataFrame | None = None) -> dict[str, PrecisionThreshold]:
     """A certified threshold per flag type from coded-and-audited calibration episodes
     (``frame``: their :func:`flag_table` with gold, when already computed)."""
@@ -231,6 +233,6 @@ def calibrate_audit(scores: CodeScores, coded: Sequence[Sequence[str]], gold: Se
     for t in FLAG_TYPES:
         part = frame[frame["type"] == t]
         out[t] = certify_precision(part["score"].to_numpy(), part["correct"].to_numpy(), part["row"].to_numpy(),
-                                   target, delta / len(FLAG_TYPES), unit, 1 if t == "principal" else max_per_episode,
+                                   target, delta / len(FLAG_TYPES), unit, max_per_episode,
                                    grid=FLAG_GRID, n_groups=len(coded), random_state=random_state)
     return out

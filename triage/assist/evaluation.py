@@ -89,7 +89,7 @@ def evaluate_assistance(
     ``assist_steps`` (steps to full recall), ``assist_audit`` (per flag type and target:
     threshold, flags, realised precision vs target, errors caught, DRG-changing flags),
     ``assist_audit_curve`` (uncertified: flags, precision and error recall by score) and
-    ``assist_audit_summary`` (at ``target``: simulated human exact match, episodes to open,
+    ``assist_audit_summary`` (per target: simulated human exact match, episodes to open,
     after-audit exact match). Every realised figure is measured on the non-calibration episodes.
     """
     cal = np.asarray(calibration_mask, dtype=bool)
@@ -180,25 +180,25 @@ def evaluate_assistance(
         rows += _audit_rows(a, tgt, delta, raised_at[tgt], frame, s_ev.episode_ids, n_err, omitted)
     tables["assist_audit"] = pd.DataFrame(rows)
     tables["assist_audit_curve"] = _audit_curve(frame, n_err, n_ev)
-    raised = raised_at[float(target)]
-    after = _apply_right_flags(human_ev.coded, raised, s_ev.episode_ids, g_ev)
     em_h = exact_match_per_episode(human_ev.coded, g_ev)
-    em_a = exact_match_per_episode(after, g_ev)
     seq_h = sequence_exact_match_per_episode(human_ev.coded, g_ev)
-    seq_a = sequence_exact_match_per_episode(after, g_ev)
-    tables["assist_audit_summary"] = pd.DataFrame([{
-        "target": float(target), "episodes": n_ev, "human_exact_match": float(em_h.mean()),
-        "human_exact_match_range": f"{HUMAN_EXACT_MATCH[0]:.3f}-{HUMAN_EXACT_MATCH[1]:.3f}",
-        "episodes_with_error": int((em_h == 0).sum()),
-        "episodes_to_open": float(raised["episode_id"].nunique() / n_ev),
-        "flags": len(raised), "drg_changing_flags": int(_is_true(raised["drg_changes"]).sum()),
-        "exact_match_after_audit": float(em_a.mean()),
-        "human_sequence_exact_match": float(seq_h.mean()),
-        "sequence_exact_match_after_audit": float(seq_a.mean()),
-        "rate_omit_secondary": human_ev.rates["omit_secondary"],
-        "rate_wrong_specificity": human_ev.rates["wrong_specificity"],
-        "rate_wrong_principal": human_ev.rates["wrong_principal"],
-    }])
+    rows = []
+    for tgt, raised in raised_at.items():
+        after = _apply_right_flags(human_ev.coded, raised, s_ev.episode_ids, g_ev)
+        rows.append({
+            "target": tgt, "episodes": n_ev, "human_exact_match": float(em_h.mean()),
+            "human_exact_match_range": f"{HUMAN_EXACT_MATCH[0]:.3f}-{HUMAN_EXACT_MATCH[1]:.3f}",
+            "episodes_with_error": int((em_h == 0).sum()),
+            "episodes_to_open": float(raised["episode_id"].nunique() / n_ev),
+            "flags": len(raised), "drg_changing_flags": int(_is_true(raised["drg_changes"]).sum()),
+            "exact_match_after_audit": float(exact_match_per_episode(after, g_ev).mean()),
+            "human_sequence_exact_match": float(seq_h.mean()),
+            "sequence_exact_match_after_audit": float(sequence_exact_match_per_episode(after, g_ev).mean()),
+            "rate_omit_secondary": human_ev.rates["omit_secondary"],
+            "rate_wrong_specificity": human_ev.rates["wrong_specificity"],
+            "rate_wrong_principal": human_ev.rates["wrong_principal"],
+        })
+    tables["assist_audit_summary"] = pd.DataFrame(rows)
     return tables
 
 

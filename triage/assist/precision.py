@@ -24,7 +24,9 @@ Two tests, by what is assumed exchangeable:
   ``K = max_per_episode`` is the a-priori bound on ``N_j`` that keeps the capital positive.
 * ``unit="code"``: every shown code is an independent Bernoulli trial; the exact binomial
   p-value (equivalently a one-sided Clopper-Pearson limit), as ``triage.policy.guarantees``.
-  Tighter, but only valid when codes are independent given the threshold.
+  Tighter, but only valid when codes are independent given the threshold. With
+  ``max_per_episode=1`` (at most one shown code per episode, as for audit flags) the two coincide
+  and the exact binomial test is valid under i.i.d. episodes alone.
 
 A threshold that shows too few codes to pass comfortably even if all were right is skipped
 before testing (that depends on the scores only, not on whether codes are gold), so the test
@@ -191,10 +193,14 @@ def certify_precision(
     # (best-case p-value <= START_MARGIN * delta): that depends on the scores alone, never on the
     # labels, so the test sequence is still fixed in advance. Without the margin the sequence
     # would start (and, fixed-sequence, stop) at the few top codes that can only just pass.
-    if unit == "code":
+    if unit not in ("code", "episode"):
+        raise ValueError(f"unit must be 'episode' or 'code', got {unit!r}")
+    if unit == "code" or max_per_episode == 1:
+        # one shown candidate per episode at most: the shown candidates are i.i.d. Bernoulli
+        # trials when episodes are, so the exact binomial test is the episode-level test too
         pv = binomial_p_values(n_wrong, n_shown, alpha)
         testable = np.power(1.0 - alpha, n_shown) <= START_MARGIN * delta
-    elif unit == "episode":
+    else:
         pad = n_eps - N.shape[0]
         if pad > 0:
             N = np.vstack([N, np.zeros((pad, grid.size))])
@@ -202,8 +208,6 @@ def certify_precision(
         pv = betting_p_values(N, FP, alpha, max_per_episode, random_state)
         best = betting_p_values(N, np.zeros_like(FP), alpha, max_per_episode, random_state)
         testable = best <= START_MARGIN * delta
-    else:
-        raise ValueError(f"unit must be 'episode' or 'code', got {unit!r}")
     chosen = math.inf
     for j in range(grid.size - 1, -1, -1):  # fixed sequence, most conservative first
         if not testable[j]:
