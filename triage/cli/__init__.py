@@ -13,6 +13,14 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _main() -> None:
+    """Route hospital episodes between an automated ICD coder and human coders."""
+    from triage.cli._output import install_warning_notes
+
+    install_warning_notes()  # Python warnings as one-line notes on stderr, for every command
+
+
 def _register() -> None:
     from triage.cli import allocate, audit, batch, coder, data, models, run, serve, synth
 

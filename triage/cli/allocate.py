@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from triage.allocation import (
     compare_policies,
     load_config,
 )
+from triage.cli._output import json_stdout
 from triage.jsonsafe import dumps
 
 app = typer.Typer(help="Allocate routed episodes to coders and simulate the coding backlog.",
@@ -67,21 +70,23 @@ def allocate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Assign a day's routed episodes to the roster; print assignments and the backlog with reasons."""
-    try:
-        if date is not None:
-            try:
-                pd.Timestamp(date)
-            except ValueError:
-                raise ValueError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
-        alloc = Allocator(load_config(config))
-        result = alloc.allocate(read_table(episodes, "episodes"), read_table(roster, "roster"), as_of=date,
-                                source=str(episodes), roster_source=str(roster))
-    except (ValueError, RuntimeError) as exc:
-        _fail(exc)
-        return
-    if as_json:
-        typer.echo(dumps(result.to_dict(), indent=2))
-        return
+    # --json: stdout holds the document alone (the solver's own prints go to stderr)
+    with json_stdout() if as_json else nullcontext(sys.stdout) as out:
+        try:
+            if date is not None:
+                try:
+                    pd.Timestamp(date)
+                except ValueError:
+                    raise ValueError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+            alloc = Allocator(load_config(config))
+            result = alloc.allocate(read_table(episodes, "episodes"), read_table(roster, "roster"),
+                                    as_of=date, source=str(episodes), roster_source=str(roster))
+        except (ValueError, RuntimeError) as exc:
+            _fail(exc)
+            return
+        if as_json:
+            out.write(dumps(result.to_dict(), indent=2) + "\n")
+            return
     _print_allocation(result)
 
 
@@ -127,21 +132,23 @@ def simulate_cmd(
     """Simulate the coding backlog under all-human coding vs the routed policy, same arrivals."""
     if automation_rate is not None and policy is not None:
         _fail(ValueError("give either --automation-rate or --policy, not both"))
-    try:
-        routed = (RoutingPolicy.from_file(policy) if policy is not None
-                  else RoutingPolicy.from_rate(0.3 if automation_rate is None else automation_rate))
-        alloc = Allocator(load_config(config))
-        table, results = compare_policies(read_table(roster, "roster"), days, arrivals_per_day,
-                                          {"all-human": RoutingPolicy.all_human(), "routed": routed},
-                                          allocator=alloc, seed=seed)
-    except (ValueError, RuntimeError, PolicyFileError) as exc:
-        _fail(exc)
-        return
-    if as_json:
-        out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}
-                            for name, res in results.items()}}
-        typer.echo(dumps(out, indent=2))
-        return
+    # --json: stdout holds the document alone (HiGHS prints from C during the daily solves)
+    with json_stdout() if as_json else nullcontext(sys.stdout) as stream:
+        try:
+            routed = (RoutingPolicy.from_file(policy) if policy is not None
+                      else RoutingPolicy.from_rate(0.3 if automation_rate is None else automation_rate))
+            alloc = Allocator(load_config(config))
+            table, results = compare_policies(read_table(roster, "roster"), days, arrivals_per_day,
+                                              {"all-human": RoutingPolicy.all_human(), "routed": routed},
+                                              allocator=alloc, seed=seed)
+        except (ValueError, RuntimeError, PolicyFileError) as exc:
+            _fail(exc)
+            return
+        if as_json:
+            out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}
+                                for name, res in results.items()}}
+            stream.write(dumps(out, indent=2) + "\n")
+            return
     from rich.console import Console
     from rich.table import Table
 

@@ -1,0 +1,111 @@
+"""What the CLI writes: one JSON document on stdout for ``--json``, its own one-line notes on stderr.
+
+* :func:`json_stdout` keeps stdout for the document alone. Solvers and libraries that print
+  from C (HiGHS' ``HighsMipSolverData::...`` lines in ``simulate-backlog``) write to file
+  descriptor 1 behind Python's back; for the duration the descriptor points at stderr, C stdio
+  buffers are flushed there before it is restored, and the document goes to the real stdout.
+* :func:`one_line_warnings` shows Python warnings as ``note: <message> [<Category>]`` on stderr,
+  once per message, without the source line Python would print (it may quote data).
+  :func:`install_warning_notes` makes that the process-wide behaviour (the ``triage`` callback
+  calls it, so every command, ``triage run`` included, gets it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # pragma: no cover - no libc symbol table (not POSIX)
+        pass
+
+
+@contextmanager
+def json_stdout() -> Iterator[TextIO]:
+    """Yield the stream the JSON document goes to; anything else printed meanwhile goes to stderr.
+
+    Under a test runner that swapped ``sys.stdout`` for a buffer (no real descriptor 1 behind
+    it), nothing is redirected and the buffer itself is yielded.
+    """
+    try:
+        real_fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        real_fd = -1
+    if real_fd != 1:
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    _flush_c_stdio()
+    saved = os.dup(1)
+    out = os.fdopen(os.dup(saved), "w", encoding="utf-8")
+    try:
+        os.dup2(2, 1)
+        yield out
+    finally:
+        try:
+            sys.stdout.flush()
+        except ValueError:  # pragma: no cover - closed by the command
+            pass
+        _flush_c_stdio()
+        out.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        out.close()
+
+
+def emit_json(document: Any, stream: TextIO | None = None, **dumps: Any) -> None:
+    """Write one strict-JSON document (NaN refused) and a newline."""
+    text = json.dumps(document, allow_nan=False, **dumps)
+    target = stream or sys.stdout
+    target.write(text + "\n")
+    target.flush()
+
+
+def format_note(message: Warning | str, category: type[Warning] | None = None) -> str:
+    """``note: <first line of the message> [<Category>]``, at most 200 characters."""
+    first = str(message).strip().splitlines()[0] if str(message).strip() else "(empty warning)"
+    if len(first) > 200:
+        first = first[:197] + "..."
+    name = (category or type(message)).__name__ if category or isinstance(message, Warning) else ""
+    return f"note: {first}" + (f" [{name}]" if name else "")
+
+
+_seen: set[str] = set()
+
+
+def _show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    text = format_note(message, category)
+    if text in _seen:
+        return
+    _seen.add(text)
+    stream = file or sys.stderr
+    try:
+        stream.write(text + "\n")
+    except (OSError, ValueError):  # pragma: no cover - stderr gone
+        pass
+
+
+def install_warning_notes() -> None:
+    """Every Python warning from here on prints as one ``note:`` line on stderr (once each)."""
+    warnings.showwarning = _show
+
+
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """The same as :func:`install_warning_notes`, for the duration of a block only."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
