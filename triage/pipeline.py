@@ -36,8 +36,7 @@ from triage.config import RunConfig, config_to_dict
 from triage.data import gold_labels, load_episodes_with_report
 from triage.data.settings import care_settings
 from triage.data.summary import SEED_STATISTICS
-from triage.jsonsafe import finite_json
-from triage.jsonsafe import json_default as _json_default
+from triage.jsonsafe import dumps
 from triage.policy import (
     KINDS,
     CostModel,
@@ -542,6 +541,16 @@ def evaluate_assist(config: RunConfig, fit: Scored, pol: Scored, rep: Scored) ->
         icd_version=int(rep.episodes["icd_version"].iloc[0]), random_state=config.seed)
 
 
+def calibrate_assist(config: RunConfig, pol: Scored, rep: Scored) -> dict[str, Any]:
+    """The service's suggestion and audit thresholds, certified on the policy part (the router
+    bundle carries them: /v1/suggest pre-fills and /v1/audit flags with them)."""
+    from triage.assist import calibrate_assistant
+
+    return calibrate_assistant(pol.scores, pol.gold, target=0.95, delta=config.policy.delta,
+                               icd_version=int(rep.episodes["icd_version"].iloc[0]),
+                               random_state=config.seed).to_dict()
+
+
 def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, rep: Scored):
     """Subset bounds (routable subsets with a joint guarantee, gold-defined ones as diagnostics) and
     discovered tractable subsets."""
@@ -600,6 +609,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         subsets, bounds, discovered, is_cal, p_all, correct_all = estimate_bounds(config, features, pol, rep)
     with steps("assist", "Suggestions and audit for coders (seed paper section 4)"):
         assist_tables = evaluate_assist(config, fit, pol, rep)
+        assistant = calibrate_assist(config, pol, rep)
 
     from triage.allocation import Allocator
 
@@ -610,7 +620,8 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         settings_calibration=np.asarray(pol.settings, dtype=str),
         icd_version=int(episodes["icd_version"].iloc[0]), target=config.confidence.target,
         model_version=model_version, coder=coder, allocator=Allocator(),
-        info={"data_fingerprint": fingerprint, "seed": config.seed},
+        info={"data_fingerprint": fingerprint, "seed": config.seed, "jaccard_tau": config.confidence.jaccard_tau,
+              "assist": assistant},
     )
     summary = build_summary(config, data_stats, metrics, conf_table, policy, evaluations, rep, fingerprint,
                             episodes, fit, cal, pol, fits, automation, evidence, load_report)
@@ -682,7 +693,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
 
 def write_summary(result: RunResult, out: Path) -> None:
     """run_summary.json (strict JSON), once, when the summary is complete."""
-    (out / "run_summary.json").write_text(json.dumps(finite_json(result.summary), indent=2, default=_json_default))
+    (out / "run_summary.json").write_text(dumps(result.summary, indent=2))
 
 
 def headline(summary: dict[str, Any]) -> str:

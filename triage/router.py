@@ -33,6 +33,7 @@ from triage.codes import (
 )
 from triage.confidence import ConfidenceModel, RoutingFeatures
 from triage.data.settings import CARE_SETTINGS, care_setting_of
+from triage.jsonsafe import finite_or_none
 from triage.policy import CostModel, Policy, make_policy
 
 BUNDLE_FORMAT = 1
@@ -259,12 +260,12 @@ class Router:
              for s, lab in near[:N_SUGGESTIONS]]
         queue = priority = None
         if self.allocator is not None and route != "automate":
-            episode = {
-                "route": route, "p_correct": p, "principal": principal, "icd_version": v,
-                "drg": drg, "mdc": None if mdc in (None, "PRE") else mdc, "drg_weight": weight,
-                "n_codes": len(codes), "n_categories": len({truncate_label(c, 3) for c in codes}),
+            # one home for the allocator's input: the same dict /v1/allocate builds from a stored decision
+            episode = self.allocation_episode({
+                "route": route, "p_correct": p, "codes": code_rows, "suggestions": suggestions,
+                "principal": principal, "drg": drg, "mdc": mdc, "drg_weight": weight,
                 "discharge_date": md.get("discharge_date"),
-            }
+            })
             try:
                 queue, priority = self.allocator.queue_and_priority(episode)
             except ValueError as exc:
@@ -274,7 +275,7 @@ class Router:
             episode_id=episode_id,
             route=route,
             p_correct=float(p),
-            thresholds=dict(zip(("automate", "assist"), map(_finite, self.policy.thresholds_for(md.get("care_setting"))))),
+            thresholds=dict(zip(("automate", "assist"), map(finite_or_none, self.policy.thresholds_for(md.get("care_setting"))))),
             codes=code_rows,
             principal=principal,
             drg=drg,
@@ -505,10 +506,6 @@ def episode_setting(metadata: Mapping[str, Any]) -> str:
 
 def new_decision_id() -> str:
     return uuid.uuid4().hex
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 _DESCRIPTIONS: dict[tuple[str, int], str | None] = {}

@@ -308,7 +308,7 @@ def test_policy_get_put_versioned_and_audited(client, keys, episode):
     # stored complete (not the partial update), so a reload re-creates exactly this policy
     params = audit[-1]["params"]
     assert params["kind"] == "three_way" and params["alpha"] == 0.5
-    assert set(params) == {"kind", "alpha", "delta", "method", "costs"}
+    assert set(params) == {"kind", "alpha", "delta", "method", "fwer", "per_setting", "costs"}
     assert params["costs"] == r.json()["policy"]["costs"]
     assert audit[-1]["role"] == "admin" and len(audit[-1]["key_fingerprint"]) == 12
     assert client.app.state.store.latest_policy_params(d["model_version"]) == params

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from enum import Enum
 from pathlib import Path
@@ -245,8 +244,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             s = result.summary
             keys = list(ROUTE_KEYS) + [k for k in s if k not in ROUTE_KEYS]
-            from triage.jsonsafe import finite_json
+            from triage.jsonsafe import dumps
 
-            typer.echo(json.dumps(finite_json({k: s.get(k) for k in keys}), indent=2, default=str))
+            typer.echo(dumps({k: s.get(k) for k in keys}, indent=2))
         else:
             print_summary(Console(), result.summary)
