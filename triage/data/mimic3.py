@@ -66,7 +66,12 @@ def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArra
     desc = df["DESCRIPTION"].astype("str").str.strip().str.lower() if "DESCRIPTION" in df else None
     df["rank"] = (desc != "report").astype("int8") if desc is not None else 0
     df["order"] = df["CHARTDATE"] if "CHARTDATE" in df else 0
-    return merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
+    merged, texts = merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
+    if merged.attrs.get("duplicate_notes"):
+        report.filtered["duplicate_notes"] = merged.attrs["duplicate_notes"]
+        report.warn(f"{path}: {merged.attrs['duplicate_notes']} duplicate notes (same admission, same "
+                    f"text) kept once, as the reference pipeline does")
+    return merged, texts
 
 
 def _meta(root: Path, report: LoadReport) -> pd.DataFrame | None:

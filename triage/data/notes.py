@@ -1,5 +1,10 @@
 """Discharge-summary texts: one text per admission, the report first and its addenda after it.
 
+Duplicate rows (the same admission with the same text, e.g. a note exported twice) are kept once:
+the reference pipeline's rule (Edin et al. 2023 drop duplicates on admission and text). They are
+counted in ``frame.attrs["duplicate_notes"]`` so loaders can report them; notes of one admission
+that differ are all kept, joined report first, then addenda.
+
 Note texts are the bulk of the data (~1.1 GB for MIMIC-IV ICD-10), so they stay in Arrow and
 are copied once, at the very end, when the kept episodes' texts are gathered. Only admissions
 with more than one note have their texts joined in Python.
@@ -58,6 +63,7 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
         "text_pos": np.flatnonzero(single),
         "has_text": has_text[single],
     })
+    out.attrs["duplicate_notes"] = 0
     if not dup.any():
         return out, texts
     pos = np.flatnonzero(dup & has_text)  # empty addenda add nothing
@@ -65,6 +71,9 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
         text=gather(texts, pos).to_pylist()
     )
     multi = multi.sort_values(["episode_id", "rank", "order"], kind="stable", na_position="last")
+    n_before = len(multi)
+    multi = multi.drop_duplicates(["episode_id", "text"], keep="first")  # the reference's rule
+    n_duplicates = n_before - len(multi)
     merged = multi.groupby("episode_id", sort=False).agg(
         subject_id=("subject_id", "first"), text=("text", ADDENDUM_SEPARATOR.join)
     ).reset_index()
@@ -81,4 +90,6 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
         "has_text": np.r_[np.ones(len(merged), bool), np.zeros(len(empty_ids), bool)],
     })
     combined = pa.chunked_array(list(texts.chunks) + [pa.array(merged["text"].tolist(), pa.large_string())])
-    return pd.concat([out, extra], ignore_index=True), combined
+    frame = pd.concat([out, extra], ignore_index=True)
+    frame.attrs["duplicate_notes"] = int(n_duplicates)
+    return frame, combined

@@ -6,6 +6,7 @@ NOTEEVENTS) applies before the whole table is in memory.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -48,10 +49,15 @@ def require_table(folder: Path, name: str) -> Path:
 def header(path: Path) -> list[str]:
     """Column names of a CSV (gzipped or not)."""
     try:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
-            row = next(csv.reader(io.StringIO(fh.readline())), None)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        # the first line alone, in bytes: a text-mode reader decodes a whole block ahead and
+        # would blame the header for a bad byte in a note further down
+        with _open_bytes(path) as fh:
+            first = fh.readline()
+        row = next(csv.reader(io.StringIO(first.decode("utf-8"))), None)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: row 1 (the header): byte {exc.start + 1} is not UTF-8 "
+                        f"({exc.object[exc.start:exc.start + 1]!r}); {_UTF8_FIX}") from None
+    except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read header ({exc})") from None
     if not row:
         raise DataError(f"{path}: empty table (no header)")
@@ -96,7 +102,13 @@ def read_table(
         timestamp_parsers=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d", pacsv.ISO8601],
     )
     read = pacsv.ReadOptions(block_size=_BLOCK)
-    parse = pacsv.ParseOptions(newlines_in_values=True)
+    ragged: list[tuple[int, int]] = []
+
+    def _ragged(row) -> str:  # Arrow's own message would quote the row, i.e. note text
+        ragged.append((row.expected_columns, row.actual_columns))
+        return "skip"
+
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_ragged)
     batches = []
     try:
         with pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert) as reader:
@@ -106,9 +118,13 @@ def read_table(
                     batch = batch_filter(batch)
                 batches.append(batch)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if "invalid UTF8" in str(exc) or "invalid utf8" in str(exc).lower():
+            raise DataError(_utf8_message(path, str(exc), cols)) from None
         raise DataError(_explain(path, str(exc), cols, kinds, wanted)) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
+    if ragged:
+        raise DataError(_ragged_message(path, len(ragged), *ragged[0]))
     if batch_filter is not None and batches:
         schema = batches[0].schema
     table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
@@ -116,6 +132,57 @@ def read_table(
     if table.num_rows == 0 and not allow_empty:
         raise DataError(f"{path}: empty table (no rows)")
     return table, missing_optional
+
+
+_UTF8_FIX = "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8)"
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def _utf8_message(path: Path, msg: str, cols: list[str]) -> str:
+    """Where the first byte that is not UTF-8 sits (line and column), never the text around it."""
+    m = re.search(r"column #(\d+)", msg)
+    column = f"column {cols[int(m.group(1))]!r}, " if m and int(m.group(1)) < len(cols) else ""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    try:
+        with _open_bytes(path) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad = exc.start
+                    line += chunk[:bad].count(b"\n")
+                    return (f"{path}: {column}line {line} (byte {offset + bad + 1}): not UTF-8 "
+                            f"({chunk[bad:bad + 1]!r}); {_UTF8_FIX}")
+                line += chunk.count(b"\n")
+                offset += len(chunk)
+    except OSError:
+        pass
+    return f"{path}: {column}not UTF-8; {_UTF8_FIX}"
+
+
+def _ragged_message(path: Path, n: int, expected: int, actual: int) -> str:
+    """Which record has the wrong number of fields (found with the csv module, quotes and
+    newlines in notes handled), without quoting it: rows hold note text."""
+    where = ""
+    try:
+        with _open_bytes(path) as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+            reader = csv.reader(text)
+            width = len(next(reader, []))
+            for record, row in enumerate(reader, start=2):
+                if len(row) != width:
+                    where = f"row {record} (line {reader.line_num}) "
+                    break
+    except (OSError, csv.Error):
+        pass
+    more = f" ({n} such rows)" if n > 1 else ""
+    return (f"{path}: {where}has {actual} fields where the header has {expected}{more}; "
+            f"a separator or quote is missing or extra: quote fields holding commas, quotes or "
+            f"line breaks (\"...\", with \"\" inside)")
 
 
 def _explain(path: Path, msg: str, cols: list[str], kinds: Mapping[str, Kind], wanted: Mapping[str, str]) -> str:
@@ -127,7 +194,10 @@ def _explain(path: Path, msg: str, cols: list[str], kinds: Mapping[str, Kind], w
         bad = re.search(r"invalid value '([^']*)'", msg)
         value = f": bad value {bad.group(1)!r}" if bad else ""
         return f"{path}: column {actual!r} should be {kind or 'parseable'}{value}"
-    return f"{path}: {msg.splitlines()[0] if msg else 'unparseable CSV'}"
+    first = msg.splitlines()[0] if msg else "unparseable CSV"
+    if first.count(": ") >= 2:  # Arrow appends the offending row: it may be note text
+        first = first.rsplit(": ", 1)[0]
+    return f"{path}: {first[:200]}"
 
 
 def read_code_tables(folder: Path, dx_table: str, px_table: str, read_codes, report):
