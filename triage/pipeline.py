@@ -696,28 +696,44 @@ def write_summary(result: RunResult, out: Path) -> None:
     (out / "run_summary.json").write_text(dumps(result.summary, indent=2))
 
 
+#: What a correct automated episode means under each target, in a coding manager's words.
+TARGET_MEANING = {
+    "exact": "the whole code set right", "exact3": "every 3-character category right",
+    "sequence": "the whole code set and the principal right", "drg": "the same MS-DRG",
+    "jaccard": "code-set overlap above the Jaccard threshold", "principal": "the principal diagnosis right",
+    "principal_drg": "the principal diagnosis and the MS-DRG right",
+    "audit": "principal right, no wrong code, at most one secondary missed",
+}
+
+
 def headline(summary: dict[str, Any]) -> str:
     """One sentence a coding manager reads first: what the router automates, and under what guarantee.
 
     "Automates nothing" comes first when it is true, with no percentage saving; a saving from
-    assisted review is labelled as resting on assumed minutes.
+    assisted review is labelled as resting on assumed minutes; when the headline target is not
+    the exact code set, what the exact set would give is said too.
     """
     n, n_auto = summary.get("n_test") or 0, summary.get("n_automated") or 0
     alpha, delta = summary["alpha"], summary["delta"]
     target = summary["target"]
+    meaning = TARGET_MEANING.get(target, target)
     unit = summary.get("cost_unit", "minutes")
     if not n_auto:
         why = summary.get("policy_note") or "no threshold could be certified"
-        return (f"Automates nothing: 0 of {n:,} test episodes ({target} target, alpha={alpha:g}, "
+        return (f"Automates nothing: 0 of {n:,} test episodes ({target} target: {meaning}; alpha={alpha:g}, "
                 f"delta={delta:g}). {why}. Assisted review would save "
                 f"{summary.get('saving_from_assist_per_episode', 0):.1f} {unit} per episode, an assumed figure "
                 "(assist and assist-error costs are assumptions, not measurements).")
-    parts = [(f"Automates {n_auto:,} of {n:,} test episodes ({summary['automation_rate']:.1%}) with error among "
+    parts = [f"Automates {n_auto:,} of {n:,} test episodes ({summary['automation_rate']:.1%}) with error among "
              f"them <= {summary['automated_error_guarantee']:.3g} guaranteed at probability >= {1 - delta:g} "
-             f"({target} target; test error {summary['automated_error_rate']:.1%}).")]
+             f"({target} target: {meaning}; test error {summary['automated_error_rate']:.1%})."]
     by = summary.get("automation_by_setting") or {}
     if by:
         parts.append("By setting: " + ", ".join(f"{k} {v:.1%}" for k, v in sorted(by.items())) + ".")
+    exact = (summary.get("automation_by_target") or {}).get("exact")
+    if target != "exact" and exact is not None:
+        parts.append(f"On the exact code set it would automate {exact['guaranteed_automation']:.1%} "
+                     f"(oracle at alpha {exact['oracle_at_alpha']:.1%}).")
     parts.append(f"Certified saving from automation >= {summary['certified_saving_per_episode']:.1f} {unit} per "
                  f"episode; assisted review adds {summary.get('saving_from_assist_per_episode', 0):.1f} {unit} "
                  "(assumed costs).")
