@@ -49,6 +49,8 @@ def _raw_call(app, method: str, path: str, headers: dict[str, str], body: bytes)
         ("PUT", "/v1/policy", {"X-API-Key": "router-key-abc"}, 403),  # router key, admin route
         ("POST", "/v1/admin/reload", {"X-API-Key": "router-key-abc"}, 403),
         ("POST", "/v1/not-a-route", {}, 401),
+        ("POST", "/v1/suggest", {}, 401),  # routes added later get the same edge
+        ("POST", "/v1/audit", {"X-API-Key": "wrong"}, 401),
     ],
 )
 def test_refused_before_a_byte_of_the_body_is_read(sqlite_client, method, path, headers, status):
@@ -279,3 +281,30 @@ def test_allocate_limits_are_413_and_422(app_factory, sqlite_url, keys):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "decision_ids"]
     schema = c.get("/openapi.json").json()["components"]["schemas"]["AllocateIn"]["properties"]
     assert schema["decision_ids"]["maxItems"] == 50 and schema["roster"]["maxItems"] == 10
+
+
+def test_every_answer_speaks_the_standard_spelling(sqlite_client, keys):
+    """No internal label (I10., I50.) in any code field of route, batch or suggest answers."""
+    episode = {"episode_id": 9, "code_scores": {"I10": 0.95, "I50.9": 0.9, "B2111ZZ": 0.8, "N183": 0.4}}
+
+    def codes(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("code", "principal", "category", "replaces") and isinstance(v, str):
+                    yield v
+                elif k in ("offered", "prefilled") and isinstance(v, list):
+                    yield from (x for x in v if isinstance(x, str))
+                else:
+                    yield from codes(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from codes(v)
+
+    seen = []
+    for path, body in (("/v1/route", episode), ("/v1/route/batch", {"episodes": [episode]}),
+                       ("/v1/suggest", episode)):
+        r = sqlite_client.post(path, json=body, headers=keys["router"])
+        assert r.status_code == 200, (path, r.text)
+        seen += list(codes(r.json()))
+    assert "I10" in seen and "B2111ZZ" in seen
+    assert not [c for c in seen if c.endswith(".")], seen

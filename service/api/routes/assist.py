@@ -100,11 +100,15 @@ def _suggest(body: SuggestIn, request: Request, routing: Any, store: Any) -> Res
 
     out = assistant.suggest(scores, k=body.k, describe=_describe)
     for g in out["groups"]:
+        if "category" in g:  # a truncated label (I10.) is internal too: the API says I10
+            g["category"] = _public(g["category"])
         for c in g["codes"]:
             c["code"] = _public(c["code"])
     out["prefilled"] = [_public(c) for c in out["prefilled"]]
     out["offered"] = [_public(c) for c in out["offered"]]
     for p in out["partial"]:
+        if "category" in p:
+            p["category"] = _public(p["category"])
         for c in p["candidates"]:
             c["code"] = _public(c["code"])
     model_version = str(getattr(routing, "model_version", "unversioned"))
