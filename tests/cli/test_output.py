@@ -15,6 +15,7 @@ def _python(code: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
                           timeout=120, cwd=cwd)
 
 
+@pytest.mark.slow  # a fresh interpreter imports the whole CLI (~7 s on 2 busy cores)
 def test_json_stdout_sends_c_and_python_prints_to_stderr():
     code = """
 import ctypes, os
@@ -45,6 +46,7 @@ def test_simulate_backlog_json_parses(tmp_path):
     assert set(doc["policies"]) == {"all-human", "routed"}
 
 
+@pytest.mark.slow
 def test_warnings_are_one_line_notes_once():
     code = """
 import warnings

@@ -358,6 +358,11 @@ def test_hot_reload_under_load_fails_nothing(bundle_dir, tmp_path):
                 for _ in range(8):
                     reloads.append(admin.post("/v1/admin/reload").status_code)
                     time.sleep(0.2)
+        # a key sent in a query string is refused, and uvicorn's access log does not keep it
+        r = httpx.get(f"{service.url}/v1/policy?api_key=QUERYKEY77&x=1", timeout=10)
+        assert r.status_code == 401
+        time.sleep(0.2)
+        assert "QUERYKEY77" not in service.output() and "/v1/policy?[redacted]" in service.output()
         stored = _stored(url, "h_", load.acked, load.outcomes)
         _report(f"hot reload x{len(reloads)}", load, stored)
         assert reloads == [200] * len(reloads)
