@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import (
     Strict,
     StrictBool,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 from triage.policy import FWER_METHODS
@@ -21,6 +23,9 @@ from triage.policy import METHODS as RISK_METHODS
 from triage.policy.costs import UNITS as COST_UNITS
 
 from triage.data.settings import CARE_SETTINGS
+
+#: The batch limit of the app serving the current request (set by service.api.guard per request).
+BATCH_LIMIT: ContextVar[int] = ContextVar("triage_batch_limit", default=1000)
 
 Route = Literal["automate", "assist", "manual"]
 
@@ -153,6 +158,16 @@ class RouteBatchRequest(BaseModel):
     )
 
     episodes: list[Episode] = Field(min_length=1, description="At most the configured batch limit.")
+
+    @field_validator("episodes", mode="before")
+    @classmethod
+    def _within_limit(cls, value: Any) -> Any:
+        """Count before validating: a 10 MB batch past the limit is refused in microseconds, not
+        after seconds spent validating every episode (the limit comes from the serving app)."""
+        limit = BATCH_LIMIT.get()
+        if isinstance(value, list) and len(value) > limit:
+            raise ValueError(f"batch has {len(value)} episodes; the limit is {limit}")
+        return value
 
 
 class CodeOut(BaseModel):

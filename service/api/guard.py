@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.schemas import BATCH_LIMIT
 from service.security import hash_key, require_admin
 
 log = logging.getLogger("service")
@@ -166,6 +167,7 @@ class EdgeGuard:
         request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        BATCH_LIMIT.set(self.api_app.state.settings.batch_limit)  # checked before items validate
         started = False
 
         async def send_with_id(message: Message) -> None:
