@@ -194,6 +194,7 @@ class EdgeGuard:
             scope.get("method") == "HEAD" and "GET" in route.methods
         ):
             # every method the path has (Starlette would name only the first route's)
+            scope["route"] = route  # metrics label it by the path's template
             allow = ", ".join(sorted(allowed)).encode()
             for message in _json(405, {"detail": "Method Not Allowed"}, request_id,
                                  [(b"allow", allow)]):
