@@ -202,7 +202,7 @@ class EdgeGuard:
             return
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception as exc:  # noqa: BLE001 - the one place every error ends
+        except Exception as exc:
             if type(exc).__module__ in _PASS_THROUGH_MODULES:
                 raise
             route = scope.get("route")

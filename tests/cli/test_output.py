@@ -11,7 +11,7 @@ import pytest
 
 
 def _python(code: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
                           timeout=120, cwd=cwd)
 
 

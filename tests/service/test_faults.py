@@ -311,7 +311,7 @@ def tiny_disk():
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10, check=False)
         shutil.rmtree(mnt, ignore_errors=True)
 
 

@@ -83,7 +83,7 @@ def format_note(message: Warning | str, category: type[Warning] | None = None) -
 _seen: set[str] = set()
 
 
-def _show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
     text = format_note(message, category)
     if text in _seen:
         return
