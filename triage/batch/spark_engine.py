@@ -15,7 +15,8 @@ How the work is laid out (and why):
   of one pass, kept on executor disk (``DISK_ONLY``) while the two datasets are written.
 * **Partitions are sized from the input**: about ``rows_per_partition`` rows each (fewer for
   episodes with notes), at least two per core, by setting the file split size from the input's
-  bytes; an input that cannot be split that finely (few Parquet row groups) is repartitioned.
+  bytes (no shuffle); an input that cannot be split that finely (few Parquet row groups, CSV with
+  multi-line notes) is repartitioned.
 """
 
 from __future__ import annotations
@@ -293,25 +294,40 @@ def run_spark(
     _check_spark_output(spark, output, overwrite)
     _check_spark_output(spark, errors, overwrite)
     router = _bundle_facts(bundle)  # the driver needs only versions and has_coder, not the model
-    df, _fmt = read_input(spark, input_path, input_format)
-    keep = [c for c in INPUT_COLUMNS if c in df.columns]
-    df = df.select(*keep, _source_column(df))
+    df, fmt = _scan(spark, input_path, input_format)
+    saved = spark.conf.get(SPLIT_BYTES, None)
     try:
-        return _route(spark, df, keep, input_path, bundle, output, errors, overwrite, method, model_uri,
+        return _route(spark, df, fmt, input_path, bundle, output, errors, overwrite, method, model_uri,
                       rows_per_partition, router, t0)
     except (BatchInputError, ValueError):
         raise
     except Exception as exc:  # noqa: BLE001 - Spark's errors: keep the one line that names the file
         raise _job_error(exc, input_path) from None
+    finally:
+        if saved is None:
+            spark.conf.unset(SPLIT_BYTES)
+        else:
+            spark.conf.set(SPLIT_BYTES, saved)
 
 
-def _route(spark, df, keep, input_path, bundle, output, errors, overwrite, method, model_uri,
+SPLIT_BYTES = "spark.sql.files.maxPartitionBytes"
+
+
+def _scan(spark: Any, input_path: str, input_format: str) -> tuple[Any, str]:
+    """The input's routing columns and the file each row came from."""
+    df, fmt = read_input(spark, input_path, input_format)
+    keep = [c for c in INPUT_COLUMNS if c in df.columns]
+    return df.select(*keep, _source_column(df)), fmt
+
+
+def _route(spark, df, fmt, input_path, bundle, output, errors, overwrite, method, model_uri,
            rows_per_partition, router, t0) -> dict[str, Any]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from triage.batch.pandas_engine import summary
 
+    keep = [c for c in INPUT_COLUMNS if c in df.columns]
     scan_parts = df.rdd.getNumPartitions()  # a plain file scan: planning only, no job
 
     # one aggregation over the ids: rows, duplicated ids, and (CSV) whether ids are integers
@@ -327,20 +343,33 @@ def _route(spark, df, keep, input_path, bundle, output, errors, overwrite, metho
     integer_ids = id_dtype in ("tinyint", "smallint", "int", "bigint") or (
         id_dtype == "string" and n_rows > 0 and int(facts["non_int"] or 0) == 0)
     id_type = pa.int64() if integer_ids else pa.string()
-    df = df.withColumn("episode_id", F.col("episode_id").cast("bigint" if integer_ids else "string"))
-    if int(facts["dup_ids"] or 0):
-        dups = (by_id.where(F.col("count") > 1).select(F.col("episode_id").cast(df.schema["episode_id"].dataType))
-                .withColumn(DUPLICATE, F.lit(True)))
-        df = df.join(dups, on="episode_id", how="left")
 
-    # partitions sized from the input
+    # partitions sized from the input: file splits of input bytes / partitions wanted (no shuffle);
+    # a repartition only when the files cannot be split that finely (few row groups, one CSV)
     has_text = "text" in keep and router.has_coder
     per_part = rows_per_partition or (ROWS_PER_PARTITION_TEXT if has_text else ROWS_PER_PARTITION)
     n_parts = plan_partitions(n_rows, spark.sparkContext.defaultParallelism, per_part)
-    if scan_parts < n_parts // 2 + 1 or n_parts < scan_parts // 4:
-        df = df.repartition(n_parts)  # the file splits are too coarse (or too fine) for the rows
-    else:
+
+    def fits(parts: int) -> bool:
+        return n_parts // 2 + 1 <= parts <= 4 * n_parts
+
+    total = None if fits(scan_parts) or fmt == "csv" else _input_bytes(spark, input_path)
+    if total:
+        spark.conf.set(SPLIT_BYTES, str(max(1 << 20, math.ceil(total / n_parts))))
+        df, _ = _scan(spark, input_path, fmt)
+        scan_parts = df.rdd.getNumPartitions()
+    if fits(scan_parts):
         n_parts = scan_parts
+    else:
+        df = df.repartition(n_parts)
+
+    df = df.withColumn("episode_id", F.col("episode_id").cast("bigint" if integer_ids else "string"))
+    if int(facts["dup_ids"] or 0):  # few ids: a broadcast join, the partitions stay as they are
+        dups = (by_id.where(F.col("count") > 1).select(F.col("episode_id").cast(df.schema["episode_id"].dataType))
+                .withColumn(DUPLICATE, F.lit(True)))
+        if int(facts["dup_ids"]) <= 1_000_000:
+            dups = F.broadcast(dups)
+        df = df.join(dups, on="episode_id", how="left")
 
     if method == "udf":
         return _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, router, t0, n_rows,
