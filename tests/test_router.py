@@ -56,3 +56,21 @@ def test_allocation_episode_from_a_stored_decision():
     out = _router("exact").allocation_episode(decision)
     assert (out["n_codes"], out["n_categories"], out["mdc"], out["icd_version"]) == (3, 2, "05", 10)
     assert "discharge_date" not in out
+
+
+
+def test_an_episode_with_unknown_codes_is_never_automated():
+    """A code the model cannot check was left out, so its list may be incomplete: people see it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_bundle", Path(__file__).parent / "service" / "router_bundle.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    router = bundle.build_router(n=600, seed=0, code_systems=False)
+    automated = next(e for e in bundle.sample_episodes(200, seed=3)
+                     if router.route_one(e["code_scores"], e["metadata"]).route == "automate")
+    with_unknown = {**automated["code_scores"], "QQQ.99": 0.9}
+    decision = router.route_one(with_unknown, automated["metadata"])
+    assert decision.unknown_codes == ["QQQ.99"] and decision.route in ("assist", "manual")
+    assert router.route_one(automated["code_scores"], automated["metadata"]).route == "automate"

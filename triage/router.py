@@ -236,6 +236,11 @@ class Router:
         ]
 
     def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
+        if unknown and route == "automate":
+            # a code the model cannot check was left out: the automated list may be missing it, so a
+            # person sees the episode (assisted when the policy would assist it, else by hand)
+            t_assist = self.policy.thresholds_for(md.get("care_setting"))[1]
+            route = "assist" if t_assist is not None and p >= t_assist else "manual"
         v = self.icd_version
         code_rows = [
             {"code": lab, "description": _describe(lab, v), "kind": label_kind(lab, v), "score": scores[lab]}
