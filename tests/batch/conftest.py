@@ -42,8 +42,7 @@ def light_router(light_bundle):
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local[2] SparkSession for every Spark test (starting one takes ~10 s)."""
-    pytest.importorskip("pyspark")
+    """One local[2] SparkSession for every Spark test (starting one takes ~10 s; needs Java 17)."""
     from triage.batch.spark_engine import spark_session
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
