@@ -361,9 +361,9 @@ class DayCaseNoteParams:
     the README section "Care settings and the workload"."""
 
     p_clear_note: float = 0.45         # notes written fully specific with every secondary evidenced
-    p_generic: float = 0.6             # otherwise: a mention uses generic wording (side / 4th-6th character lost)
+    p_generic: float = 0.7             # otherwise: a mention uses generic wording (side / 4th-6th character lost)
     p_side_stated: float = 0.5         # with generic wording of a lateral case, the side is still written elsewhere
-    p_no_evidence: float = 0.35        # a secondary code has no evidence in the note
+    p_no_evidence: float = 0.4         # a secondary code has no evidence in the note
     incidental_per_note: float = 1.5   # Poisson mean: findings mentioned as present but not coded
     history_per_note: float = 0.8      # Poisson mean: history mentions of conditions not coded now
     negated_per_note: float = 0.5      # Poisson mean: "no X" findings
