@@ -100,6 +100,7 @@ class TreeMemory:
         self.root = psutil.Process(pid)
         self.peak = {"driver": 0, "jvm": 0, "python_workers_each": 0, "python_workers_sum": 0, "tree": 0}
         self.cpu: dict[int, float] = {}
+        self.role: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -113,12 +114,15 @@ class TreeMemory:
         for proc in procs:
             try:
                 with proc.oneshot():
-                    rss[proc.pid] = proc.memory_info().rss
-                    kinds[proc.pid] = " ".join(proc.cmdline()[:4])
+                    kind = " ".join(proc.cmdline()[:4])
+                    mem = proc.memory_info().rss
                     t = proc.cpu_times()
-                    self.cpu[proc.pid] = t.user + t.system
             except psutil.Error:
                 continue
+            rss[proc.pid], kinds[proc.pid] = mem, kind
+            self.cpu[proc.pid] = t.user + t.system
+            self.role[proc.pid] = ("jvm" if "java" in kind else "workers" if "pyspark" in kind and "daemon" in kind
+                                   else "driver" if proc.pid == self.root.pid else "other")
         workers = [r for pid, r in rss.items() if "pyspark" in kinds[pid] and "daemon" in kinds[pid]]
         jvm = [r for pid, r in rss.items() if "java" in kinds[pid]]
         p = self.peak
@@ -138,6 +142,8 @@ class TreeMemory:
         self._thread.join()
         out = {k: round(v / 2**30, 2) for k, v in self.peak.items()}
         out["cpu_s"] = round(sum(self.cpu.values()), 1)
+        for role in ("driver", "jvm", "workers"):
+            out[f"cpu_s_{role}"] = round(sum(c for pid, c in self.cpu.items() if self.role.get(pid) == role), 1)
         return out
 
 
