@@ -40,7 +40,8 @@ _SERVICE = {"acute_mi": "CARDIOLOGY", "hip_fracture": "ORTHOPAEDICS", "joint_rep
 _TIME = "%Y-%m-%d %H:%M:%S"
 # Bump whenever the same arguments would write different files (cached cohorts are keyed on it).
 # 3: care settings (inpatient / observation / day case) replace the "outpatient" care type.
-GENERATOR_VERSION = 4
+# 4: day-case notes retuned; 5: day-case note defaults of tuning step 8 (README, care settings).
+GENERATOR_VERSION = 5
 
 
 @dataclass
