@@ -98,7 +98,7 @@ class Metadata(BaseModel):
 
 def _check_metadata_fields() -> None:
     """Metadata must carry exactly the routing-time fields every other path sends the router."""
-    from triage.batch.episodes import EPISODE_METADATA_FIELDS
+    from triage.decisions.episodes import EPISODE_METADATA_FIELDS
 
     if set(Metadata.model_fields) != set(EPISODE_METADATA_FIELDS):
         raise RuntimeError(

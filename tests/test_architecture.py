@@ -20,9 +20,9 @@ PACKAGE = ROOT / "triage"
 #: Lowest first: data flows codes -> data -> coder -> metrics/confidence -> policy/bounds -> router
 #: -> pipeline/tracking/report -> CLI. A sub-package may import from its own layer (when that
 #: makes no cycle) and from any layer below. ``service/`` sits above all of them. A dotted entry
-#: places one module of a sub-package on its own layer: the batch engines are entry points like
-#: the CLI, while the routing core and the episode/decision rows they share with the MLflow model
-#: (and its registered signature) sit with the model.
+#: places one module of a sub-package on its own layer. The batch engines are entry points like the
+#: CLI; the routing core and the episode/decision rows they share with the MLflow model and its
+#: registered signature are their own sub-package, ``decisions``, below both.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("codes", "jsonsafe"),
     ("data",),
@@ -30,7 +30,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("metrics", "confidence"),
     ("policy", "bounds", "allocation", "assist"),
     ("router", "config", "results"),
-    ("mlflow_model", "figures", "batch.core", "batch.episodes", "batch.rows", "batch.errors"),
+    ("decisions",),
+    ("mlflow_model", "figures"),
     ("pipeline", "tracking", "report"),
     ("cli", "batch"),
 )

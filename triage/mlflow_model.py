@@ -18,14 +18,14 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from triage.batch.episodes import EPISODE_METADATA_FIELDS, check_columns, episodes_from_columns
-from triage.batch.rows import decision_columns, decision_fields, output_columns
+from triage.decisions.episodes import EPISODE_METADATA_FIELDS, check_columns, episodes_from_columns
+from triage.decisions.rows import decision_columns, decision_fields, output_columns
 
 #: Metadata columns the router reads at routing time (any subset may be present): the
 #: routing-time fields an episode supplies (triage.router.ROUTING_METADATA_FIELDS).
 METADATA_COLUMNS = EPISODE_METADATA_FIELDS
 
-#: Output columns, in order: the RoutingDecision's fields (see triage.batch.rows).
+#: Output columns, in order: the RoutingDecision's fields (see triage.decisions.rows).
 OUTPUT_COLUMNS = output_columns()
 
 
@@ -62,7 +62,7 @@ class RouterModel(PythonModel):
         self.router = Router.load(context.artifacts["router"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from triage.batch.core import score_text_episodes
+        from triage.decisions.core import score_text_episodes
         from triage.router import InvalidEpisode
 
         episodes = episodes_from_frame(model_input)

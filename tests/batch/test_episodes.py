@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from triage.batch.episodes import EPISODE_METADATA_FIELDS, episodes_from_columns
-from triage.batch.rows import output_columns
+from triage.decisions.episodes import EPISODE_METADATA_FIELDS, episodes_from_columns
+from triage.decisions.rows import output_columns
 from triage.router import ROUTING_METADATA_FIELDS, RoutingDecision
 
 

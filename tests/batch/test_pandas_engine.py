@@ -11,9 +11,9 @@ import pytest
 from batch_data import SECRET_NOTE, episode_frame, with_bad_rows, write_parquet
 from typer.testing import CliRunner
 
-from triage.batch import core
-from triage.batch.errors import BatchInputError
 from triage.batch.pandas_engine import run_pandas
+from triage.decisions import core
+from triage.decisions.errors import BatchInputError
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from batch_data import SECRET_NOTE, episode_frame, with_bad_rows, write_parquet
 
-from triage.batch.errors import BatchInputError
 from triage.batch.pandas_engine import run_pandas
 from triage.batch.spark_engine import plan_partitions, run_spark, worker_loads
+from triage.decisions.errors import BatchInputError
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,10 @@
 """``triage batch``: route a table of episodes in bulk, in one process (pandas) or on Spark.
 
-``io`` reads Parquet/CSV inputs in chunks and writes Parquet datasets; ``episodes`` turns rows
-into router input (the one conversion the MLflow pyfunc shares); ``core`` routes one batch;
-``rows`` flattens decisions; ``pandas_engine`` and ``spark_engine`` run a whole input;
-``spark_job`` is the file ``spark-submit`` runs. Spark is imported only by the Spark engine.
+``io`` reads Parquet/CSV inputs in chunks and writes Parquet datasets; ``pandas_engine`` and
+``spark_engine`` run a whole input; ``model`` resolves a bundle directory or MLflow URI;
+``spark_job`` is the file ``spark-submit`` runs. Spark is imported only by the Spark engine. Rows
+to router input, one batch routed, decisions to rows and rejects live in :mod:`triage.decisions`
+(shared with the MLflow pyfunc and its signature).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 _EXPORTS = {
     "run_pandas": "pandas_engine", "run_spark": "spark_engine", "spark_session": "spark_engine",
-    "BatchInputError": "errors", "Rejected": "errors", "resolve_bundle": "model",
-    "route_batch": "core", "output_schema": "rows",
+    "BatchInputError": "triage.decisions.errors", "Rejected": "triage.decisions.errors",
+    "resolve_bundle": "model", "route_batch": "triage.decisions.core", "output_schema": "triage.decisions.rows",
 }
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'triage.batch' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"triage.batch.{_EXPORTS[name]}"), name)
+    where = _EXPORTS[name]
+    return getattr(importlib.import_module(where if "." in where else f"triage.batch.{where}"), name)

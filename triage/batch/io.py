@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from triage.batch.episodes import INPUT_COLUMNS, check_columns
-from triage.batch.errors import BatchInputError
-from triage.batch.rows import STRING
+from triage.decisions.episodes import INPUT_COLUMNS, check_columns
+from triage.decisions.errors import BatchInputError
+from triage.decisions.rows import STRING
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triage.batch.errors import BatchInputError
+from triage.decisions.errors import BatchInputError
 from triage.router import MANIFEST, Router
 
 #: The artifact name the pyfunc model stores its bundle under (triage.tracking.registry).

@@ -15,8 +15,6 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from triage.batch.core import route_batch
-from triage.batch.errors import ERROR_SCHEMA, rejected_table
 from triage.batch.io import (
     DatasetWriter,
     check_output,
@@ -26,7 +24,9 @@ from triage.batch.io import (
     scan_ids,
 )
 from triage.batch.model import load_batch_router
-from triage.batch.rows import output_schema
+from triage.decisions.core import route_batch
+from triage.decisions.errors import ERROR_SCHEMA, rejected_table
+from triage.decisions.rows import output_schema
 
 log = logging.getLogger("triage.batch")
 

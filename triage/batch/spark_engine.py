@@ -37,10 +37,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from triage.batch.core import route_batch
-from triage.batch.episodes import INPUT_COLUMNS, check_columns
-from triage.batch.errors import ERROR_SCHEMA, BatchInputError, rejected_table
-from triage.batch.rows import output_schema
+from triage.decisions.core import route_batch
+from triage.decisions.episodes import INPUT_COLUMNS, check_columns
+from triage.decisions.errors import ERROR_SCHEMA, BatchInputError, rejected_table
+from triage.decisions.rows import output_schema
 
 log = logging.getLogger("triage.batch")
 

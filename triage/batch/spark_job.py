@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
 
-    from triage.batch.errors import BatchInputError
     from triage.batch.model import resolve_bundle
     from triage.batch.spark_engine import run_spark, spark_session
+    from triage.decisions.errors import BatchInputError
 
     try:
         bundle = resolve_bundle(args.model, args.tracking_uri)

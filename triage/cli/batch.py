@@ -38,7 +38,7 @@ def batch(
         "(default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db)."),
 ) -> None:
     """Route every episode of INPUT; print a JSON summary (routes, rejected rows, throughput)."""
-    from triage.batch.errors import BatchInputError
+    from triage.decisions.errors import BatchInputError
     from triage.batch.model import resolve_bundle
 
     errors = errors or f"{out.rstrip('/')}-errors"

@@ -45,10 +45,10 @@ def model_signature() -> ModelSignature:
     """Input: episodes with code scores (JSON), text and the routing-time metadata; output: the decision.
 
     Both sides derive from the router: the inputs from ``ROUTING_METADATA_FIELDS`` (via
-    ``triage.batch.episodes``), the outputs from the ``RoutingDecision`` fields (``triage.batch.rows``).
+    ``triage.decisions.episodes``), the outputs from the ``RoutingDecision`` fields (``triage.decisions.rows``).
     """
-    from triage.batch.episodes import EPISODE_METADATA_FIELDS, metadata_kind
-    from triage.batch.rows import output_schema
+    from triage.decisions.episodes import EPISODE_METADATA_FIELDS, metadata_kind
+    from triage.decisions.rows import output_schema
 
     kinds = {"number": "double", "bool": "boolean", "date": "string", "string": "string"}
     inputs = Schema([

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from triage.batch.errors import BatchInputError, Rejected, id_text
+from triage.decisions.errors import BatchInputError, Rejected, id_text
 from triage.router import ROUTING_METADATA_FIELDS
 
 #: Metadata an episode supplies: every routing-time field but ``text`` (an input of its own) and

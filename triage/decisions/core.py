@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from triage.batch.episodes import INPUT_COLUMNS, episodes_from_columns
-from triage.batch.errors import Rejected, id_text
-from triage.batch.rows import INT64, decision_table
+from triage.decisions.episodes import INPUT_COLUMNS, episodes_from_columns
+from triage.decisions.errors import Rejected, id_text
+from triage.decisions.rows import INT64, decision_table
 from triage.router import InvalidEpisode, Router
 
 
