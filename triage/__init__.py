@@ -27,9 +27,15 @@ _EXPORTS: dict[str, str] = {
     "correctness": "triage.confidence",
     "RoutingFeatures": "triage.confidence",
     "ConfidenceModel": "triage.confidence",
-    # policy: the cost model; the policy estimator classes are added here with the policy API
+    # policy: the cost model, the policy estimators (one per kind) and the factory from settings
     "CostModel": "triage.policy",
-    # --- policy estimators: add them here (name -> "triage.policy") ---
+    "make_policy": "triage.policy",
+    "GuaranteedPolicy": "triage.policy",
+    "ThreeWayPolicy": "triage.policy",
+    "ChowPolicy": "triage.policy",
+    "CapacityPolicy": "triage.policy",
+    "HumanParityPolicy": "triage.policy",
+    "evaluate_policy": "triage.policy",
     # bounds and the deployable router
     "subset_bounds": "triage.bounds",
     "Router": "triage.router",
@@ -38,19 +44,26 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "CapacityPolicy",
+    "ChowPolicy",
     "CodeScores",
     "ConfidenceModel",
     "CostModel",
     "DecisionRule",
+    "GuaranteedPolicy",
+    "HumanParityPolicy",
     "Router",
     "RoutingFeatures",
     "TextCoder",
+    "ThreeWayPolicy",
     "correctness",
     "evaluate",
+    "evaluate_policy",
     "gold_labels",
     "load_episodes",
     "load_predictions",
     "load_run_result",
+    "make_policy",
     "subset_bounds",
     "synthesize_episodes",
 ]

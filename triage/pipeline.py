@@ -682,7 +682,7 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
             from triage.tracking import log_run
 
             info = log_run(result, tracking_uri=config.tracking.uri, experiment=config.tracking.experiment,
-                           promote=config.tracking.promote)
+                           promote=config.tracking.promote, registered_model=config.tracking.registered_model)
             summary.update(mlflow_run_id=info.run_id, registered_version=info.model_version,
                            promoted=info.promoted)
     summary["timings_seconds"] = {k: round(v, 2) for k, v in steps.timings.items()}
