@@ -129,7 +129,8 @@ def print_summary(console, s: dict[str, Any]) -> None:
         r.add_row("assisted review", _pct(s.get("assist_rate")))
     r.add_row("manual", _pct(s.get("manual_rate")))
     r.add_row("guaranteed error bound among automated", _pct(s.get("automated_error_guarantee")))
-    r.add_row("error among automated (test)", f"{_pct(s.get('automated_error_rate'))} "
+    r.add_row("error among automated (test)", "none automated" if not s.get("n_automated") else
+              f"{_pct(s.get('automated_error_rate'))} "
               f"(95% interval {_pct(s.get('test_error_interval_lower'))}–{_pct(s.get('test_error_interval_upper'))})")
     r.add_row("oracle at α (best any router could do)", _pct(s.get("oracle_automation_at_alpha")))
     r.add_row("confidence AUROC / ECE", f"{s['auroc_correct']:.3f} / {s['ece']:.3f}")
