@@ -722,8 +722,8 @@ def headline(summary: dict[str, Any]) -> str:
         why = summary.get("policy_note") or "no threshold could be certified"
         return (f"Automates nothing: 0 of {n:,} test episodes ({target} target: {meaning}; alpha={alpha:g}, "
                 f"delta={delta:g}). {why}. Assisted review would save "
-                f"{summary.get('saving_from_assist_per_episode', 0):.1f} {unit} per episode, an assumed figure "
-                "(assist and assist-error costs are assumptions, not measurements).")
+                f"{round(summary.get('saving_from_assist_per_episode') or 0, 1) + 0.0:.1f} {unit} per episode, an assumed "
+                "figure (assist and assist-error costs are assumptions, not measurements).")
     parts = [f"Automates {n_auto:,} of {n:,} test episodes ({summary['automation_rate']:.1%}) with error among "
              f"them <= {summary['automated_error_guarantee']:.3g} guaranteed at probability >= {1 - delta:g} "
              f"({target} target: {meaning}; test error {summary['automated_error_rate']:.1%})."]
