@@ -1,16 +1,17 @@
-"""`triage run`: data -> coder -> evaluation -> confidence -> policies -> bounds -> router.
+"""`triage run`: data -> coder -> evaluation -> confidence -> policies -> bounds -> assist -> router.
 
 Each step is a function of plain inputs so that ``triage route``, the notebooks and the tests can
 call the parts they need. Which episodes play which role is fixed here, once:
 
-* coder trained here: the confidence model learns from the coder's *cross-fitted* train scores
-  (never from scores of episodes the coder saw), the policy is chosen on val (a split neither the
-  coder nor the confidence model touched, so its guarantee holds), and everything is reported on test;
+* coder trained here: the deployed coder is cross-fitting fold 0's model. The confidence ranking
+  learns from folds 1-4's out-of-fold scores (never from scores of episodes a model saw); the
+  held-out pool (fold 0, scored by the deployed model itself, plus val) is split by patient into
+  probability calibration and policy choice (its guarantee holds: neither the coder nor the
+  confidence model touched it), sized from the evidence the guarantee needs; test is reported;
 * bring-your-own predictions (val + test files, as the reference pipeline writes them): val is
-  split by patient into a fitting part and a policy part; test is reported;
-* test predictions only: test is split by patient into fitting, policy and report parts.
+  split by patient into a fitting part and the held-out pool; test is reported;
+* test predictions only: test is split by patient into fitting, pool and report parts.
 """
-
 from __future__ import annotations
 
 import hashlib
