@@ -149,3 +149,19 @@ def test_elixhauser_reduced_cache_key_gives_the_mappers_own_answer():
         dx = list(rng.choice(mapped + other, rng.integers(1, 15)))
         expected = dict(mapper.map_patient_diagnoses(list(dx), ["Y"] * len(dx)))
         assert comorbidities(dx) == expected, dx
+
+
+def test_drg_cache_is_bounded_and_answers_do_not_change():
+    from triage.codes.drg import DRGGrouper
+
+    episodes = [(["I5020", "E119"], []), (["J189"], []), (["I214", "E785"], ["02703ZZ"]),
+                (["N179", "E871"], []), (["K5730"], ["0DTJ4ZZ"])]
+    unbounded = DRGGrouper()
+    small = DRGGrouper(max_cache=2)
+    for _ in range(3):
+        for dx, px in episodes:
+            assert small.group(dx, px, "M") == unbounded.group(dx, px, "M")
+            assert len(small._cache) <= 2
+    assert len(unbounded._cache) == len(episodes)
+    with pytest.raises(ValueError, match="max_cache"):
+        DRGGrouper(max_cache=0)

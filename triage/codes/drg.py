@@ -83,10 +83,17 @@ def _gender(value: object) -> str:
 
 
 class DRGGrouper:
-    """Groups episodes into MS-DRGs with one drgpy engine (built once: ~1 s)."""
+    """Groups episodes into MS-DRGs with one drgpy engine (built once: ~1 s).
 
-    def __init__(self, version: str = DEFAULT_VERSION) -> None:
+    Answers are cached on the codes that can change them, up to ``max_cache`` entries (oldest
+    dropped first), so bulk routing of millions of episodes keeps bounded memory.
+    """
+
+    def __init__(self, version: str = DEFAULT_VERSION, max_cache: int = 200_000) -> None:
+        if max_cache < 1:
+            raise ValueError(f"max_cache must be >= 1, got {max_cache!r}")
         self.version = version
+        self.max_cache = max_cache
         self._engine = None
         self._cache: dict[tuple, DRGResult] = {}
         self._relevant: tuple[frozenset[str], frozenset[str]] | None = None
@@ -124,6 +131,8 @@ class DRGGrouper:
             weight=info.weight if info else math.nan,
             description=info.title if info else ("UNGROUPABLE" if drg == UNGROUPABLE else None),
         )
+        if len(self._cache) >= self.max_cache:
+            self._cache.pop(next(iter(self._cache)))  # dicts keep insertion order: drop the oldest
         self._cache[key] = result
         return result
 
