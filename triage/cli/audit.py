@@ -24,6 +24,18 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _load_episodes(data: Path, split_file: Path | None):
+    """The episode table, or a one-line error naming what is wrong (load warnings are the loader's)."""
+    from triage.data import DataError, load_episodes
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_episodes(data, split_file=split_file)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+
+
 def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
     """episode_id -> ordered labels; ValueError names the file, row, column and value."""
     import pandas as pd
@@ -96,19 +108,14 @@ def audit_command(
     from rich.console import Console
 
     from triage.assist import Assistant, calibrate_assistant
-    from triage.data import DataError, gold_labels, load_episodes
+    from triage.data import gold_labels
 
     err = Console(stderr=True, soft_wrap=True)
     if (coder_path is None) == (router_dir is None):
         _fail("give exactly one of --coder PATH or --router DIR")
     if not 0 < target < 1 or not 0 < delta < 1:
         _fail(f"--target and --delta must lie in (0, 1), got {target} and {delta}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            episodes = load_episodes(data, split_file=split_file)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+    episodes = _load_episodes(data, split_file)
     version = int(episodes["icd_version"].iloc[0])
     try:
         coded_map = read_coded(coded, version)
@@ -209,16 +216,11 @@ def simulate_coding_command(
     from rich.console import Console
 
     from triage.assist import simulate_human_coding
-    from triage.data import DataError, gold_labels, load_episodes
+    from triage.data import gold_labels
 
     if not 0 < exact_match < 1:
         _fail(f"--exact-match must lie in (0, 1), got {exact_match}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            episodes = load_episodes(data, split_file=split_file)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+    episodes = _load_episodes(data, split_file)
     part = episodes[episodes["split"] == split]
     if len(part) == 0:
         _fail(f"the data has no episodes in split {split!r}")

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
-from triage.data.notes import merge_addenda
+from triage.data.notes import merge_notes
 from triage.data.tables import find_table, read_code_tables, read_table, require_table
 
 # MIMIC-III hides ages above 89 by shifting dates of birth ~300 years back; such patients get
@@ -66,12 +66,7 @@ def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArra
     desc = df["DESCRIPTION"].astype("str").str.strip().str.lower() if "DESCRIPTION" in df else None
     df["rank"] = (desc != "report").astype("int8") if desc is not None else 0
     df["order"] = df["CHARTDATE"] if "CHARTDATE" in df else 0
-    merged, texts = merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
-    if merged.attrs.get("duplicate_notes"):
-        report.filtered["duplicate_notes"] = merged.attrs["duplicate_notes"]
-        report.warn(f"{path}: {merged.attrs['duplicate_notes']} duplicate notes (same admission, same "
-                    f"text) kept once, as the reference pipeline does")
-    return merged, texts
+    return merge_notes(df[["episode_id", "subject_id", "rank", "order"]], texts, report, path)
 
 
 def _meta(root: Path, report: LoadReport) -> pd.DataFrame | None:

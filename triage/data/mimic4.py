@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
-from triage.data.notes import merge_addenda
+from triage.data.notes import merge_notes
 from triage.data.tables import find_table, read_code_tables, read_table, require_table
 
 CODE_COLUMNS = {"hadm_id": "int", "icd_code": "str", "icd_version": "int"}
@@ -57,12 +57,7 @@ def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArra
     df = table.drop_columns(["text"]).to_pandas().rename(columns={"hadm_id": "episode_id"})
     df["rank"] = (df["note_type"].astype("str").str.upper() == "AD").astype("int8") if "note_type" in df else 0
     df["order"] = df["note_seq"] if "note_seq" in df else (df["charttime"] if "charttime" in df else 0)
-    merged, texts = merge_addenda(df[["episode_id", "subject_id", "rank", "order"]], texts)
-    if merged.attrs.get("duplicate_notes"):
-        report.filtered["duplicate_notes"] = merged.attrs["duplicate_notes"]
-        report.warn(f"{path}: {merged.attrs['duplicate_notes']} duplicate notes (same admission, same "
-                    f"text) kept once, as the reference pipeline does")
-    return merged, texts
+    return merge_notes(df[["episode_id", "subject_id", "rank", "order"]], texts, report, path)
 
 
 def _meta(hosp: Path, report: LoadReport) -> pd.DataFrame | None:

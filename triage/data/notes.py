@@ -93,3 +93,15 @@ def merge_addenda(notes: pd.DataFrame, texts: pa.ChunkedArray) -> tuple[pd.DataF
     frame = pd.concat([out, extra], ignore_index=True)
     frame.attrs["duplicate_notes"] = int(n_duplicates)
     return frame, combined
+
+
+def merge_notes(notes: pd.DataFrame, texts: pa.ChunkedArray, report, path) -> tuple[pd.DataFrame, pa.ChunkedArray]:
+    """:func:`merge_addenda`, with duplicate notes (same admission, same text) counted in ``report``
+    (a :class:`~triage.data.errors.LoadReport`) and warned about, as every note loader does."""
+    merged, texts = merge_addenda(notes, texts)
+    n = merged.attrs.get("duplicate_notes")
+    if n:
+        report.filtered["duplicate_notes"] = n
+        report.warn(f"{path}: {n} duplicate notes (same admission, same text) kept once, as the reference "
+                    "pipeline does")
+    return merged, texts

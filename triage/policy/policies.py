@@ -156,10 +156,7 @@ class Policy:
                 m = labels == name
                 t_auto[m] = ta
                 t_as[m] = math.inf if ts is None else ts
-            out = np.full(p.shape[0], "manual", dtype=object)
-            out[p >= t_as] = "assist"
-            out[p >= t_auto] = "automate"
-            return out.astype(str)
+            return _split(p, t_auto, t_as)
         if self.rule == "expected_cost":
             if weight_gap is None:
                 raise ValueError("this policy uses DRG-weighted error costs: route(p, weight_gap=...) is required")
@@ -167,11 +164,7 @@ class Policy:
             names = [r for r in ("automate", "assist", "manual") if r in exp]
             idx = np.argmin(np.vstack([exp[r] for r in names]), axis=0)
             return np.asarray(names)[idx]
-        out = np.full(p.shape[0], "manual", dtype=object)
-        if self.t_assist is not None:
-            out[p >= self.t_assist] = "assist"
-        out[p >= self.t_automate] = "automate"
-        return out.astype(str)
+        return _split(p, self.t_automate, self.t_assist)
 
     # -- serialisation --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -318,7 +311,11 @@ def chow_thresholds(costs: CostModel, error_cost: float | None = None) -> tuple[
     return t_auto, t_assist
 
 
-def _split(p: np.ndarray, t_auto: float, t_assist: float | None) -> np.ndarray:
+def _split(p: np.ndarray, t_auto: Any, t_assist: Any) -> np.ndarray:
+    """Threshold routing, the one copy: automate p >= t_auto, assist t_assist <= p < t_auto, else manual.
+
+    Thresholds are scalars or per-episode arrays; a missing assist threshold (None) never assists.
+    """
     out = np.full(p.shape[0], "manual", dtype=object)
     if t_assist is not None:
         out[p >= t_assist] = "assist"
