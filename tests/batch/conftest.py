@@ -42,11 +42,14 @@ def light_router(light_bundle):
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local[2] SparkSession for every Spark test (starting one takes ~10 s; needs Java 17)."""
+    """One local[2] SparkSession for every Spark test (starting one takes ~10 s; needs Java 17).
+
+    ``local[2,2]``: two cores, and a failed task is tried once more, as on a cluster.
+    """
     from triage.batch.spark_engine import spark_session
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = spark_session("local[2]", app_name="triage-batch-tests", conf={
+    session = spark_session("local[2,2]", app_name="triage-batch-tests", conf={
         "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g",
     })
     yield session

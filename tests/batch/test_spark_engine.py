@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from batch_data import SECRET_NOTE, episode_frame, with_bad_rows, write_parquet
 
 from triage.batch.pandas_engine import run_pandas
-from triage.batch.spark_engine import plan_partitions, run_spark, worker_loads
-from triage.decisions.errors import BatchInputError
+from triage.batch.spark_engine import (
+    plan_partitions,
+    route_arrow_batches,
+    run_spark,
+    worker_filesystem,
+    worker_loads,
+    write_partition_rejects,
+)
+from triage.decisions.errors import BatchInputError, Rejected, rejected_table
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +108,64 @@ def test_spark_submit_entry_point(spark, tmp_path, light_bundle, capsys):
     assert json.loads(capsys.readouterr().out)["routed"] == 80 == len(_read(tmp_path / "out"))
     assert spark_job.main([str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o2"),
                            "--model", str(light_bundle)]) == 2
+
+
+def test_a_partitions_rejects_are_one_file_however_often_it_is_written(tmp_path):
+    rows = rejected_table([Rejected("in.parquet", 3, i, str(i), "code_scores", "not JSON") for i in range(4)])
+    for _ in range(3):  # a retried or speculative attempt writes the same partition again
+        write_partition_rejects(str(tmp_path), 3, rows)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-00003.parquet"]
+    assert pq.read_table(tmp_path).num_rows == 4
+
+
+def test_worker_filesystem_resolves_what_hadoop_qualifies(tmp_path):
+    from pyarrow import fs
+
+    for uri in (f"file:{tmp_path}", f"file://{tmp_path}", str(tmp_path)):
+        got, path = worker_filesystem(uri)
+        assert isinstance(got, fs.LocalFileSystem) and path == str(tmp_path), uri
+    assert worker_filesystem("dbfs:/triage/errors")[1] == "/dbfs/triage/errors"
+
+
+def _flaky_routing(bundle_ref: str, rejects_dir: str):
+    """Routes a partition fully (its rejects written), then fails its first attempt."""
+    import pyarrow as pa
+
+    def fn(batches):
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        out = list(route_arrow_batches(batches, bundle_ref, pa.int64(), ctx.partitionId(), rejects_dir))
+        if ctx.attemptNumber() == 0:
+            raise RuntimeError("executor lost (simulated)")
+        yield from out
+
+    return fn
+
+
+def test_a_retried_task_neither_loses_nor_duplicates_rejects(spark, tmp_path, light_bundle):
+    import cloudpickle
+
+    from triage.batch.spark_engine import _ddl, _distribute
+    from triage.decisions.rows import output_schema
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    frame = with_bad_rows(episode_frame(200, seed=6))
+    frame = frame[frame.episode_id != frame.loc[5, "episode_id"]]  # duplicates are the driver's job
+    inp = write_parquet(frame, tmp_path / "in.parquet")
+    rejects = tmp_path / "rejects"
+    rejects.mkdir()
+    df = spark.read.parquet(str(inp)).repartition(3)
+    ref = _distribute(spark, light_bundle)
+    out = df.mapInArrow(_flaky_routing(ref, str(rejects)), _ddl(output_schema(pa.int64()))).collect()
+    err = pq.read_table(rejects).to_pandas()
+    assert len(out) + len(err) == len(frame) and len(err) == 3  # each bad row once, after 3 retries
+    assert sorted(err.column) == ["code_scores", "code_scores", "text"]
+
+
+def test_a_failed_job_leaves_no_rejected_rows_behind(spark, tmp_path, light_bundle):
+    inp = write_parquet(with_bad_rows(episode_frame(60, seed=8)), tmp_path / "in.parquet")
+    (tmp_path / "blocked").write_text("a file where the output's parent folder should be")
+    with pytest.raises(Exception):  # noqa: B017 - Spark's own error: the output cannot be written
+        run_spark(str(inp), light_bundle, str(tmp_path / "blocked" / "out"), str(tmp_path / "err"), spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "in.parquet"]
