@@ -4,13 +4,15 @@ Targets: 1,000,000 score-only episodes (30-40 scored codes each); Spark on 2 cor
 single-process pandas throughput; neither holds all rows in memory (peak RSS of the driver and
 of the Spark Python workers is printed, sampled every 0.2 s over the process tree). Then the
 Spark method comparison (mlflow.pyfunc.spark_udf vs mapInPandas vs mapInArrow, same router and
-input), and a with-text variant where the bundle's coder reads every note.
+input), and the with-notes run: 122,279 MIMIC-like inpatient episodes of the synthetic cohort
+(``triage synth --workload inpatient``, full-length discharge summaries, read by the same loader
+as real MIMIC-IV) routed by the bundle ``triage run`` exports, whose coder reads every note.
 
 Each engine runs in a child process (``python -m triage.cli batch ...`` equivalent via
 ``triage.batch``), so its memory is measured alone.
 
     .venv/bin/python benchmarks/bench_batch.py [--episodes 1000000] [--method-episodes 100000]
-        [--text-episodes 20000] [--work DIR] [--skip-text] [--skip-methods]
+        [--text-episodes 122279] [--text-bundle DIR] [--work DIR] [--skip-text] [--skip-methods]
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
-sys.path.insert(0, str(ROOT / "tests" / "batch"))  # the synthetic coder builder
 
 ROW_GROUP = 25_000
 
@@ -78,12 +79,31 @@ def write_score_input(path: Path, n: int, seed: int = 0) -> None:
     writer.close()
 
 
-def write_text_input(path: Path, n: int, seed: int = 0) -> None:
-    from coder_bundle import note_episodes
+def write_text_input(path: Path, n: int, work: Path, seed: int = 0) -> None:
+    """``n`` MIMIC-like inpatient episodes of the synthetic cohort: notes and routing metadata."""
+    from triage.data.loader import load_episodes
+    from triage.decisions.episodes import INPUT_COLUMNS
 
-    frame = note_episodes(n, seed=seed, words=1500)
-    pq.write_table(pa.Table.from_pandas(frame[["episode_id", "text", "age", "gender", "died"]],
-                                        preserve_index=False), path, row_group_size=2_000)
+    cohort = work / f"cohort-inpatient-{n}"
+    if not (cohort / "note").is_dir():
+        subprocess.run([str(Path(sys.executable).with_name("triage")), "synth", "--out", str(cohort),
+                        "--episodes", str(n), "--workload", "inpatient", "--seed", str(seed)], check=True,
+                       stdout=subprocess.DEVNULL)
+    episodes = load_episodes(cohort)
+    table = pa.Table.from_pandas(episodes[[c for c in INPUT_COLUMNS if c in episodes.columns]],
+                                 preserve_index=False)
+    words = episodes["text"].str.split().str.len()
+    print(f"wrote {n:,} episodes, median {words.median():,.0f} words per note", flush=True)
+    pq.write_table(table, path, row_group_size=2_000)
+
+
+def text_bundle(work: Path) -> Path:
+    """The router bundle of ``triage run`` on the embedded default (its coder reads notes)."""
+    bundle = work / "run" / "router"
+    if not (bundle / "manifest.json").is_file():
+        subprocess.run([str(Path(sys.executable).with_name("triage")), "run", "--out", str(work / "run")],
+                       check=True, stdout=subprocess.DEVNULL)
+    return bundle
 
 
 # ------------------------------------------------------------------ measuring
@@ -196,7 +216,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--episodes", type=int, default=1_000_000)
     ap.add_argument("--method-episodes", type=int, default=100_000)
-    ap.add_argument("--text-episodes", type=int, default=20_000)
+    ap.add_argument("--text-episodes", type=int, default=122_279)
+    ap.add_argument("--text-bundle", type=Path, default=None,
+                    help="a router bundle with a coder (default: train one with `triage run`)")
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--skip-text", action="store_true")
     ap.add_argument("--skip-methods", action="store_true")
@@ -241,15 +263,12 @@ def main() -> None:
         print(f"spark_udf vs mapInArrow: {n:,} decisions, identical routes: {same}, max |dp| {diff:.2e}")
 
     if not args.skip_text:
-        from coder_bundle import build_coder_bundle
-
-        tb = work / "bundle-text"
-        if not (tb / "manifest.json").is_file():
-            build_coder_bundle(tb)
+        tb = args.text_bundle or text_bundle(work)
         tin = work / f"text-{args.text_episodes}.parquet"
         if not tin.is_file():
-            write_text_input(tin, args.text_episodes)
-        print(f"\n== {args.text_episodes:,} episodes with ~1,500-word notes (the coder runs) ==", flush=True)
+            write_text_input(tin, args.text_episodes, work)
+        print(f"\n== {args.text_episodes:,} inpatient episodes with full-length notes (the coder runs) ==",
+              flush=True)
         s, peak, wall = run_child(pandas_job(tin, tb, work / "out-text-pandas"))
         r_pd, _ = report("pandas engine (1 process)", s, peak, wall)
         s, peak, wall = run_child(spark_job(tin, tb, work / "out-text-spark"))

@@ -54,9 +54,29 @@ def resolve_bundle(model: str, tracking_uri: str | None = None, dst: str | Path 
     return bundle_in(Path(local))
 
 
-def load_batch_router(bundle: str | Path) -> Router:
-    """A router for batch work: parallelism comes from the engine, so no worker pools of its own."""
+def load_batch_router(bundle: str | Path, cores: int | None = None) -> Router:
+    """A router for batch work.
+
+    ``cores=None`` (the pandas engine, one process): the coder keeps its own parallelism (it
+    tokenises large chunks of notes in ``n_jobs`` processes and torch uses its threads).
+    ``cores=k`` (a Spark task, which owns ``k`` of the executor's cores): everything runs in the
+    worker process on ``k`` threads, since Spark already runs one task per core; letting each
+    task's coder start its own processes oversubscribed two cores four times over and made
+    Spark slower than the pandas engine on notes (``benchmarks/bench_batch.py``).
+    """
     router = Router.load(bundle)
     if hasattr(router.features, "n_jobs"):
         router.features.n_jobs = 1
+    if cores is not None:
+        coder = router.coder
+        if coder is not None and hasattr(coder, "n_jobs"):
+            coder.n_jobs = 1
+        if coder is not None and hasattr(coder, "n_threads"):
+            coder.n_threads = cores
+        try:
+            import torch
+
+            torch.set_num_threads(cores)
+        except ImportError:
+            pass
     return router

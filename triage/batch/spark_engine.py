@@ -124,15 +124,11 @@ def worker_router(bundle_ref: str) -> Any:
             from pyspark import SparkFiles
 
             path = SparkFiles.get(bundle_ref)
-        try:
-            import torch
-            from pyspark import TaskContext
+        from pyspark import TaskContext
 
-            ctx = TaskContext.get()
-            torch.set_num_threads(max(1, int(ctx.cpus()) if ctx is not None else 1))
-        except ImportError:
-            pass
-        router = _ROUTERS[bundle_ref] = load_batch_router(_bundle_root(path))
+        ctx = TaskContext.get()
+        cores = max(1, int(ctx.cpus()) if ctx is not None else 1)
+        router = _ROUTERS[bundle_ref] = load_batch_router(_bundle_root(path), cores=cores)
         _LOADS[bundle_ref] += 1
     return router
 
