@@ -16,7 +16,7 @@ Assumptions, stated because they change results:
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal, Sequence
 
 import pandas as pd
@@ -69,7 +69,7 @@ def _mapped_codes() -> frozenset[str]:
     return frozenset(code for code, flags in _mapper().lookup.items() if any(flags.values()))
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: bulk routing must not grow with the input (triage batch)
 def _comorbidities_of(secondaries: tuple[str, ...]) -> dict[str, bool]:
     # the mapper skips the first code (the principal diagnosis), whatever it is
     codes = ["", *secondaries]
