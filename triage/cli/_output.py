@@ -1,5 +1,7 @@
 """What the CLI writes: one JSON document on stdout for ``--json``, its own one-line notes on stderr.
 
+* :func:`fail` ends a command with ``error: <message>`` on stderr and exit code 2, the one way
+  every command reports a bad input.
 * :func:`json_stdout` keeps stdout for the document alone. Solvers and libraries that print
   from C (HiGHS' ``HighsMipSolverData::...`` lines in ``simulate-backlog``) write to file
   descriptor 1 behind Python's back; for the duration the descriptor points at stderr, C stdio
@@ -20,7 +22,15 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
+
+
+def fail(message: object) -> NoReturn:
+    """Print ``error: <message>`` on stderr (red on a terminal) and exit with code 2."""
+    import typer
+
+    typer.echo(f"{typer.style('error:', fg='red')} {message}", err=True)
+    raise typer.Exit(2)
 
 
 def _flush_c_stdio() -> None:

@@ -20,7 +20,7 @@ from triage.allocation import (
     compare_policies,
     load_config,
 )
-from triage.cli._output import json_stdout
+from triage.cli._output import fail, json_stdout
 from triage.jsonsafe import dumps
 
 app = typer.Typer(help="Allocate routed episodes to coders and simulate the coding backlog.",
@@ -56,11 +56,6 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
     raise ValueError(f"{what} file {path}: unsupported format {suffix!r} (use csv, parquet, json, jsonl, yaml)")
 
 
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
-
-
 @app.command("allocate")
 def allocate_cmd(
     episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json or jsonl."),
@@ -82,7 +77,7 @@ def allocate_cmd(
             result = alloc.allocate(read_table(episodes, "episodes"), read_table(roster, "roster"),
                                     as_of=date, source=str(episodes), roster_source=str(roster))
         except (ValueError, RuntimeError) as exc:
-            _fail(exc)
+            fail(exc)
             return
         if as_json:
             out.write(dumps(result.to_dict(), indent=2) + "\n")
@@ -131,7 +126,7 @@ def simulate_cmd(
 ) -> None:
     """Simulate the coding backlog under all-human coding vs the routed policy, same arrivals."""
     if automation_rate is not None and policy is not None:
-        _fail(ValueError("give either --automation-rate or --policy, not both"))
+        fail(ValueError("give either --automation-rate or --policy, not both"))
     # --json: stdout holds the document alone (HiGHS prints from C during the daily solves)
     with json_stdout() if as_json else nullcontext(sys.stdout) as stream:
         try:
@@ -142,7 +137,7 @@ def simulate_cmd(
                                               {"all-human": RoutingPolicy.all_human(), "routed": routed},
                                               allocator=alloc, seed=seed)
         except (ValueError, RuntimeError, PolicyFileError) as exc:
-            _fail(exc)
+            fail(exc)
             return
         if as_json:
             out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}

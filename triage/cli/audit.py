@@ -9,31 +9,14 @@ row per code (``episode_id,code[,seq_num]``); CSV, TSV or parquet.
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import typer
 
+from triage.cli._episodes import load_episodes_or_fail
+from triage.cli._output import fail
+
 _SPLIT = re.compile(r"[;|\s]+")
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
-
-
-def _load_episodes(data: Path, split_file: Path | None):
-    """The episode table, or a one-line error naming what is wrong (load warnings are the loader's)."""
-    from triage.data import DataError, load_episodes
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return load_episodes(data, split_file=split_file)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
 
 
 def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
@@ -112,19 +95,19 @@ def audit_command(
 
     err = Console(stderr=True, soft_wrap=True)
     if (coder_path is None) == (router_dir is None):
-        _fail("give exactly one of --coder PATH or --router DIR")
+        fail("give exactly one of --coder PATH or --router DIR")
     if not 0 < target < 1 or not 0 < delta < 1:
-        _fail(f"--target and --delta must lie in (0, 1), got {target} and {delta}")
-    episodes = _load_episodes(data, split_file)
+        fail(f"--target and --delta must lie in (0, 1), got {target} and {delta}")
+    episodes = load_episodes_or_fail(data, split_file)
     version = int(episodes["icd_version"].iloc[0])
     try:
         coded_map = read_coded(coded, version)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     by_id = episodes.set_index("episode_id", drop=False)
     missing = [e for e in coded_map if e not in by_id.index]
     if missing:
-        _fail(f"{coded}: {len(missing)} episode ids are not in {data} (first: {missing[:5]})")
+        fail(f"{coded}: {len(missing)} episode ids are not in {data} (first: {missing[:5]})")
     assistant = None
     if router_dir is not None:
         from triage.router import Router
@@ -132,9 +115,9 @@ def audit_command(
         try:
             router = Router.load(router_dir)
         except (FileNotFoundError, ValueError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if router.coder is None:
-            _fail(f"{router_dir}: the bundle has no coder to score the notes")
+            fail(f"{router_dir}: the bundle has no coder to score the notes")
         coder = router.coder
         if router.info.get("assist"):
             assistant = Assistant.from_dict(router.info["assist"])
@@ -145,12 +128,12 @@ def audit_command(
         try:
             coder = TextCoder.load(coder_path)
         except (FileNotFoundError, ValueError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
     ids = np.fromiter(coded_map, dtype=np.int64)
     if assistant is None:
         cal = episodes[(episodes["split"] == calibration_split) & ~episodes["episode_id"].isin(ids)]
         if len(cal) == 0:
-            _fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
+            fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
         err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
                   "coding against their recorded codes)")
         assistant = calibrate_assistant(coder.predict_proba(cal), gold_labels(cal), target=target, delta=delta,
@@ -219,11 +202,11 @@ def simulate_coding_command(
     from triage.data import gold_labels
 
     if not 0 < exact_match < 1:
-        _fail(f"--exact-match must lie in (0, 1), got {exact_match}")
-    episodes = _load_episodes(data, split_file)
+        fail(f"--exact-match must lie in (0, 1), got {exact_match}")
+    episodes = load_episodes_or_fail(data, split_file)
     part = episodes[episodes["split"] == split]
     if len(part) == 0:
-        _fail(f"the data has no episodes in split {split!r}")
+        fail(f"the data has no episodes in split {split!r}")
     gold = gold_labels(part)
     pool = sorted({c for g in gold_labels(episodes) for c in g})
     sim = simulate_human_coding(gold, pool, exact_match, random_state=seed)

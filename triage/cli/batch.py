@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from triage.cli._output import fail
+
 
 class Engine(str, Enum):
     pandas = "pandas"
@@ -38,8 +40,8 @@ def batch(
         "(default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db)."),
 ) -> None:
     """Route every episode of INPUT; print a JSON summary (routes, rejected rows, throughput)."""
-    from triage.decisions.errors import BatchInputError
     from triage.batch.model import resolve_bundle
+    from triage.decisions.errors import BatchInputError
 
     errors = errors or f"{out.rstrip('/')}-errors"
     try:
@@ -56,8 +58,7 @@ def batch(
             result = run_spark(input_path, bundle, out, errors, master=spark_master, input_format=input_format,
                                rows_per_partition=rows_per_partition, overwrite=overwrite)
     except BatchInputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     text = json.dumps(result, indent=2)
     if "://" not in out and Path(out).is_dir():
         (Path(out) / "_summary.json").write_text(text + "\n")

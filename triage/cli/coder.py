@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-import warnings
 from enum import Enum
 from pathlib import Path
 
 import typer
+
+from triage.cli._episodes import load_episodes_or_fail
+from triage.cli._output import fail
 
 coder_app = typer.Typer(help="Train the baseline automated coder.", no_args_is_help=True)
 
@@ -24,28 +26,10 @@ class CIChoice(str, Enum):
     none = "none"
 
 
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
-
-
-def _load(data: Path, split_file: Path | None):
-    from triage.data import DataError, load_episodes
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return load_episodes(data, split_file=split_file)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-
-
 def _split(episodes, name: str):
     part = episodes[episodes["split"] == name]
     if len(part) == 0:
-        _fail(f"the data has no episodes in split {name!r} (splits: {sorted(episodes['split'].dropna().unique())})")
+        fail(f"the data has no episodes in split {name!r} (splits: {sorted(episodes['split'].dropna().unique())})")
     return part
 
 
@@ -76,7 +60,7 @@ def train(
     from triage.coder import TextCoder
 
     console = Console(stderr=True)
-    episodes = _split(_load(data, split_file), split)
+    episodes = _split(load_episodes_or_fail(data, split_file), split)
     coder = TextCoder(
         model=model.value, min_count=min_count, max_features=max_features, hidden_size=hidden_size,
         epochs=epochs, batch_size=batch_size, lr=lr, n_folds=n_folds, random_state=seed,
@@ -88,7 +72,7 @@ def train(
         else:
             coder.fit(episodes)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     path = coder.save(out)
     console.print(
         f"trained {model.value} on {len(episodes):,} {split} episodes, {len(coder.classes_):,} codes "
@@ -121,11 +105,11 @@ def evaluate_command(
     from triage.metrics import evaluate
 
     if (predictions is None) == (coder_path is None):
-        _fail("give exactly one of --predictions FILE or --coder PATH")
+        fail("give exactly one of --predictions FILE or --coder PATH")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        _fail(f"--threshold must be in [0, 1], got {threshold}")
+        fail(f"--threshold must be in [0, 1], got {threshold}")
     err = Console(stderr=True, soft_wrap=True)
-    episodes = _load(data, split_file)
+    episodes = load_episodes_or_fail(data, split_file)
     by_id = episodes.set_index("episode_id", drop=False)
     tuned_on = None
     try:
@@ -146,7 +130,7 @@ def evaluate_command(
                 rule = DecisionRule().fit(coder.predict_proba(val), gold_labels(val))
                 threshold, tuned_on = rule.threshold_, "val split"
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if threshold is None:
         threshold = 0.5
     gold = gold_labels(by_id.loc[scores.episode_ids])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
+
+from triage.cli._output import fail
 
 data_app = typer.Typer(help="Inspect episode data.", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ def summary(
     data: Path = typer.Option(..., "--data", help="Dataset folder (MIMIC-IV hosp/+note/, MIMIC-III) or reference .feather."),
     format: FormatChoice = typer.Option(FormatChoice.auto, "--format", help="Input layout; auto-detected by default."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
-    icd_version: Optional[int] = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
+    icd_version: int | None = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
     strict: bool = typer.Option(False, "--strict", help="Fail instead of excluding episodes without note/codes."),
 ) -> None:
     """Seed-paper statistics of a dataset: episodes, codes and words per episode, code coverage."""
@@ -42,8 +43,7 @@ def summary(
             warnings.simplefilter("ignore")  # the report below carries every warning
             episodes, report = load_episodes_with_report(data, format=format.value, icd_version=icd_version, strict=strict)
     except DataError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     stats = dataset_summary(episodes)
     if as_json:
         typer.echo(json.dumps(stats, indent=2))

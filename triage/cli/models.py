@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from triage.cli._output import fail
+
 models_app = typer.Typer(help="Registered router versions in MLflow.", no_args_is_help=True)
 
 _URI_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db)."
@@ -55,15 +57,13 @@ def promote_cmd(
     alias: str = typer.Option("champion", "--alias", help="Alias to move."),
 ) -> None:
     """Point the champion alias (or --alias) at VERSION."""
-    from rich.console import Console
 
     from triage.tracking import RegistryError, promote
 
     try:
         promote(version, tracking_uri, name=name, alias=alias)
     except RegistryError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     typer.echo(f"{name}@{alias} -> version {version}")
 
 
@@ -74,15 +74,13 @@ def export_cmd(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_URI_HELP),
 ) -> None:
     """Copy a registered router bundle out of MLflow so the service runs without a tracking server."""
-    from rich.console import Console
 
     from triage.tracking import RegistryError, export_model
 
     try:
         dest = export_model(uri, out, tracking_uri)
     except RegistryError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     source = json.loads((dest / "mlflow_source.json").read_text())
     version = f" (version {source['version']})" if "version" in source else ""
     typer.echo(f"exported {uri}{version} to {dest}")

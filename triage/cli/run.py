@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from triage.cli._output import fail
 from triage.confidence.targets import TARGETS
 from triage.policy import FWER_METHODS, KINDS, METHODS
 
@@ -82,8 +83,7 @@ def _resolve(config_file: Path | None, overrides: dict[str, Any]):
     try:
         return resolve_config(config_file, overrides)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
 
 
 def _execute(config, console, **kw):
@@ -93,8 +93,7 @@ def _execute(config, console, **kw):
     try:
         return run_pipeline(config, console=console, **kw)
     except (DataError, PipelineError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
 
 
 def _pct(v: Any) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
+
+from triage.cli._output import fail
 
 
 def _print_report(report, title: str) -> int:
@@ -38,7 +39,7 @@ def synth(
     episodes: int = typer.Option(10_000, "--episodes", min=1, help="Number of admissions (MIMIC-IV ICD-10 has 122,279)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed; the same seed writes byte-identical files."),
     workload: str = typer.Option("mixed", "--workload", help="Care-setting mix: mixed (inpatient 0.5, observation 0.15, day_case 0.35), inpatient (MIMIC-like, the seed paper's statistics), observation, day_case, or shares 'inpatient=0.5,observation=0.15,day_case=0.35'."),
-    note_words: Optional[float] = typer.Option(None, "--note-words", min=1.0, help="Median words per note (default: the seed paper's 1,492)."),
+    note_words: float | None = typer.Option(None, "--note-words", min=1.0, help="Median words per note (default: the seed paper's 1,492)."),
     note_scale: float = typer.Option(1.0, "--note-scale", min=0.001, help="Scale note length (e.g. 0.05 for fast tests); ignored with --note-words."),
     report: bool = typer.Option(False, "--report", help="Load the written folder and print each fidelity target beside the achieved value."),
     existing: bool = typer.Option(False, "--existing", help="Do not generate: report on the cohort already in --out (implies --report)."),
@@ -52,8 +53,7 @@ def synth(
     try:
         wl = parse_workload(workload)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] --workload: {exc}")
-        raise typer.Exit(2) from None
+        fail(f"--workload: {exc}")
     if not existing:
         from triage.synth import generate
 
@@ -62,8 +62,7 @@ def synth(
             result = generate(out, n_episodes=episodes, seed=seed, workload=wl,
                               note_words_scale=note_scale, note_words=note_words)
         except (ValueError, OSError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            fail(exc)
         err.print(f"wrote {result.n_episodes:,} admissions of {result.n_subjects:,} patients to {out} "
                   f"in {time.perf_counter() - t0:.1f} s")
     if report or existing:
@@ -77,8 +76,7 @@ def synth(
                 warnings.simplefilter("ignore")
                 eps = load_episodes(out, format="mimic-iv")
         except DataError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            fail(exc)
         full_notes = existing or (note_words is None and note_scale == 1.0)
         counts = eps["care_setting"].value_counts()
         err.print("care settings: " + ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in
