@@ -212,6 +212,18 @@ def same_decisions(a: Path, b: Path) -> tuple[int, float, bool]:
         same_ids and bool((x.route.to_numpy() == y.route.to_numpy()).all())
 
 
+def compare_engines(inp: Path, bundle: Path, out: Path) -> tuple[float, float]:
+    """Route ``inp`` with each engine (outputs ``<out>-pandas``, ``<out>-spark``), print both and
+    whether their decisions agree; Spark's throughput over pandas', measured and per CPU-second x 2."""
+    s, peak, wall = run_child(pandas_job(inp, bundle, Path(f"{out}-pandas")))
+    r_pd, c_pd = report("pandas engine (1 process)", s, peak, wall)
+    s, peak, wall = run_child(spark_job(inp, bundle, Path(f"{out}-spark")))
+    r_sp, c_sp = report(f"spark local[2] mapInArrow ({s['partitions']} parts)", s, peak, wall)
+    n, diff, same = same_decisions(Path(f"{out}-pandas"), Path(f"{out}-spark"))
+    print(f"{n:,} decisions, identical routes: {same}, max |dp| {diff:.2e}", flush=True)
+    return r_sp / r_pd, 2 * c_sp / c_pd
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--episodes", type=int, default=1_000_000)
@@ -238,14 +250,9 @@ def main() -> None:
         print(f"wrote {inp} ({inp.stat().st_size / 2**20:.0f} MB) in {time.perf_counter() - t:.0f} s", flush=True)
 
     print(f"\n== {args.episodes:,} score-only episodes, Parquet in/out ==", flush=True)
-    s, peak, wall = run_child(pandas_job(inp, bundle, work / "out-pandas"))
-    r_pd, c_pd = report("pandas engine (1 process)", s, peak, wall)
-    s, peak, wall = run_child(spark_job(inp, bundle, work / "out-spark"))
-    r_sp, c_sp = report(f"spark local[2] mapInArrow ({s['partitions']} parts)", s, peak, wall)
-    n, diff, same = same_decisions(work / "out-pandas", work / "out-spark")
-    print(f"spark / pandas throughput: {r_sp / r_pd:.2f}x measured  [target >= 1.6x]; on 2 idle cores "
-          f"(Spark's CPU work spread over both, pandas on one): {2 * c_sp / c_pd:.2f}x; "
-          f"{n:,} decisions identical routes: {same}, max |dp| {diff:.2e}", flush=True)
+    ratio, cpu_ratio = compare_engines(inp, bundle, work / "out")
+    print(f"spark / pandas throughput: {ratio:.2f}x measured  [target >= 1.6x]; on 2 idle cores "
+          f"(Spark's CPU work spread over both, pandas on one): {cpu_ratio:.2f}x", flush=True)
     in_gb = inp.stat().st_size / 2**30
     print(f"input {in_gb:.2f} GB on disk; all rows in memory as Python objects would be several GB", flush=True)
 
@@ -255,10 +262,9 @@ def main() -> None:
         if not small.is_file():
             write_score_input(small, m, seed=1)
         print(f"\n== Spark methods, {m:,} episodes, local[2], same bundle ==", flush=True)
-        rates = {}
         for method in ("arrow", "pandas", "udf"):
             s, peak, wall = run_child(spark_job(small, bundle, work / f"out-m-{method}", method))
-            rates[method] = report(f"spark {method}", s, peak, wall)[0]
+            report(f"spark {method}", s, peak, wall)
         n, diff, same = same_decisions(work / "out-m-arrow", work / "out-m-udf")
         print(f"spark_udf vs mapInArrow: {n:,} decisions, identical routes: {same}, max |dp| {diff:.2e}")
 
@@ -269,13 +275,8 @@ def main() -> None:
             write_text_input(tin, args.text_episodes, work)
         print(f"\n== {args.text_episodes:,} inpatient episodes with full-length notes (the coder runs) ==",
               flush=True)
-        s, peak, wall = run_child(pandas_job(tin, tb, work / "out-text-pandas"))
-        r_pd, _ = report("pandas engine (1 process)", s, peak, wall)
-        s, peak, wall = run_child(spark_job(tin, tb, work / "out-text-spark"))
-        r_sp, _ = report(f"spark local[2] ({s['partitions']} parts)", s, peak, wall)
-        n, diff, same = same_decisions(work / "out-text-pandas", work / "out-text-spark")
-        print(f"spark / pandas throughput: {r_sp / r_pd:.2f}x; {n:,} decisions identical routes: {same}, "
-              f"max |dp| {diff:.2e}", flush=True)
+        ratio, _ = compare_engines(tin, tb, work / "out-text")
+        print(f"spark / pandas throughput: {ratio:.2f}x", flush=True)
     print(f"outputs in {work}")
 
 
