@@ -277,13 +277,17 @@ def test_each_kind_takes_only_its_own_parameters():
         CapacityPolicy(costs=CostModel()).fit([0.5, 0.9], [True, True])
 
 
-def test_groups_get_their_own_thresholds_with_delta_split():
-    rng = np.random.default_rng(3)
-    easy = rng.beta(12, 1, 2000)
-    hard = rng.beta(2, 3, 2000)
-    p = np.r_[easy, hard]
+def _two_settings(seed: int, n: int, hard: tuple[float, float]):
+    """Calibrated confidences of ``n`` easy day cases then ``n`` inpatients from Beta(``hard``)."""
+    rng = np.random.default_rng(seed)
+    easy = rng.beta(12, 1, n)
+    p = np.r_[easy, rng.beta(*hard, n)]
     c = rng.random(p.size) < p
-    g = np.r_[np.full(2000, "day_case"), np.full(2000, "inpatient")]
+    return easy, p, c, np.r_[np.full(n, "day_case"), np.full(n, "inpatient")]
+
+
+def test_groups_get_their_own_thresholds_with_delta_split():
+    easy, p, c, g = _two_settings(3, 2000, hard=(2, 3))
     pol = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1)
     assert pol.group_by == "care_setting" and set(pol.groups) == {"day_case", "inpatient"}
     assert pol.constraints["group_delta"] == pytest.approx(0.05)
@@ -327,12 +331,7 @@ def test_oracle_automation_at_alpha(rate, alpha, expected):
 
 
 def test_groups_left_out_of_certification_automate_nothing_and_free_delta():
-    rng = np.random.default_rng(4)
-    easy = rng.beta(12, 1, 1500)
-    hard = rng.beta(1, 8, 1500)
-    p = np.r_[easy, hard]
-    c = rng.random(p.size) < p
-    g = np.r_[np.full(1500, "day_case"), np.full(1500, "inpatient")]
+    _, p, c, g = _two_settings(4, 1500, hard=(1, 8))
     both = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1)
     only = choose("guaranteed", p, c, CostModel(), groups=g, alpha=0.1, delta=0.1, certify_groups=["day_case"])
     assert only.constraints["group_delta"] == pytest.approx(0.1) and both.constraints["group_delta"] == 0.05
