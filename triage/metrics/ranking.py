@@ -204,14 +204,20 @@ def average_precision_per_episode(rr: RowRanking) -> np.ndarray:
 
 def coverage_error_per_episode(rr: RowRanking) -> np.ndarray:
     """How far down the ranking one must go to cover every gold code (NaN: no gold)."""
+    return _deepest_gold(rr, rr.tie_rank, missing=rr.n_labels)
+
+
+def _deepest_gold(rr: RowRanking, rank: np.ndarray, missing: float) -> np.ndarray:
+    """Per episode, the largest ``rank`` of its gold codes; ``missing`` when a gold code was not
+    scored at all, NaN for an episode without gold."""
     n = len(rr.n_gold)
     p = rr.is_pos
-    worst = np.zeros(n)
-    np.maximum.at(worst, rr.rows[p], rr.tie_rank[p])
+    deepest = np.zeros(n)
+    np.maximum.at(deepest, rr.rows[p], rank[p])
     stored_pos = np.bincount(rr.rows[p], minlength=n)
-    worst = np.where(stored_pos < rr.n_gold, rr.n_labels, worst).astype(np.float64)
-    worst[rr.n_gold == 0] = np.nan
-    return worst
+    out = np.where(stored_pos < rr.n_gold, missing, deepest).astype(np.float64)
+    out[rr.n_gold == 0] = np.nan
+    return out
 
 
 def _div_gold(num: np.ndarray, n_gold: np.ndarray) -> np.ndarray:
@@ -226,13 +232,7 @@ def steps_to_full_recall_per_episode(rr: RowRanking, max_steps: int | None = Non
     section 4.1.1). Unlike ``coverage_error`` it counts positions (a coder sees one code at a
     time, ties in the order shown), and it is ``inf`` when some gold code is never suggested or
     comes after ``max_steps``; NaN for an episode without gold."""
-    n = len(rr.n_gold)
-    p = rr.is_pos
-    last = np.zeros(n)
-    np.maximum.at(last, rr.rows[p], rr.rank_in_row[p])
-    stored_pos = np.bincount(rr.rows[p], minlength=n)
-    out = np.where(stored_pos < rr.n_gold, np.inf, last).astype(np.float64)
+    out = _deepest_gold(rr, rr.rank_in_row, missing=np.inf)
     if max_steps is not None:
-        out[out > max_steps] = np.inf
-    out[rr.n_gold == 0] = np.nan
+        out[out > max_steps] = np.inf  # NaN (no gold) stays NaN
     return out
