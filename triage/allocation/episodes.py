@@ -146,19 +146,25 @@ def prepare_episodes(
             values = np.full(n, d[col], dtype=float)
         out[col] = values
 
-    prefilled = np.zeros(n)
-    if "n_prefilled" in df.columns:
-        raw = df["n_prefilled"].reset_index(drop=True)
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-        bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0)
-        if bad.any():
-            i = int(bad.argmax())
-            raise EpisodeInputError(f"{source}: column 'n_prefilled' has {raw.iloc[i]!r} at {_where(ids, i)}; "
-                                    "expected a non-negative number")
-        prefilled = np.where(np.isfinite(values), values, 0.0)
-    out["n_prefilled"] = prefilled
+    prefilled = _non_negative(df, "n_prefilled", ids, source)
+    out["n_prefilled"] = np.zeros(n) if prefilled is None else np.where(np.isfinite(prefilled), prefilled, 0.0)
     out["days_since_discharge"] = _days_since_discharge(df, ids, as_of, d["days_since_discharge"], source)
     return out
+
+
+def _non_negative(df: pd.DataFrame, column: str, ids: pd.Series, source: str) -> np.ndarray | None:
+    """The column as floats (NaN where empty), None when absent; EpisodeInputError names the first
+    value that is not a non-negative number."""
+    if column not in df.columns:
+        return None
+    raw = df[column].reset_index(drop=True)
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+    bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0)
+    if bad.any():
+        i = int(bad.argmax())
+        raise EpisodeInputError(f"{source}: column {column!r} has {raw.iloc[i]!r} at {_where(ids, i)}; "
+                                "expected a non-negative number")
+    return values
 
 
 def _is_missing(v: Any) -> bool:
@@ -166,17 +172,9 @@ def _is_missing(v: Any) -> bool:
 
 
 def _days_since_discharge(df: pd.DataFrame, ids: pd.Series, as_of, default: float, source: str) -> np.ndarray:
-    n = len(df)
-    days = np.full(n, np.nan)
-    if "days_since_discharge" in df.columns:
-        raw = df["days_since_discharge"].reset_index(drop=True)
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-        bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0)
-        if bad.any():
-            i = int(bad.argmax())
-            raise EpisodeInputError(f"{source}: column 'days_since_discharge' has {raw.iloc[i]!r} at "
-                                    f"{_where(ids, i)}; expected a non-negative number")
-        days = values
+    days = _non_negative(df, "days_since_discharge", ids, source)
+    if days is None:
+        days = np.full(len(df), np.nan)
     if "discharge_date" in df.columns:
         raw = df["discharge_date"].reset_index(drop=True)
         dates = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
