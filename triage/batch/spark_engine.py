@@ -158,7 +158,6 @@ def route_arrow_batches(batches: Iterator[pa.RecordBatch], bundle_ref: str, id_t
     ``rejects_dir/part-<partition>.parquet`` (see :func:`write_partition_rejects`).
     """
     router = worker_router(bundle_ref)
-    schema = output_schema(id_type)
     row = 0
     rejected: list = []
     for batch in batches:
@@ -171,7 +170,7 @@ def route_arrow_batches(batches: Iterator[pa.RecordBatch], bundle_ref: str, id_t
                                          episode_id_type=id_type)
         rejected += _with_sources(rejects, sources, row)
         row += batch.num_rows
-        yield from decisions.cast(schema).to_batches()
+        yield from decisions.to_batches()
     if rejected and rejects_dir is not None:
         write_partition_rejects(rejects_dir, partition, rejected_table(rejected))
 
