@@ -68,6 +68,9 @@ class ApiKeyRegistry:
 
 
 def _authenticate(request: Request, key: str | None) -> Role:
+    role = getattr(request.state, "role", None)
+    if role is not None:  # the edge guard (service.api.guard) checked this request's key already
+        return role
     if not key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

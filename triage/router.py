@@ -28,7 +28,6 @@ from triage.codes import (
     describe_label,
     label_kind,
     lookup_label,
-    normalize_label,
     truncate_label,
 )
 from triage.confidence import ConfidenceModel, RoutingFeatures
@@ -108,27 +107,6 @@ class Router:
     def has_coder(self) -> bool:
         return self.coder is not None
 
-    def normalise_scores(self, code_scores: Mapping[str, Any], field_name: str = "code_scores") -> dict[str, float]:
-        """Label -> score from any code spelling; InvalidEpisode names the code that is wrong."""
-        if not isinstance(code_scores, Mapping):
-            raise InvalidEpisode(field_name, "must be an object mapping codes to probabilities", code_scores)
-        out: dict[str, float] = {}
-        for spelling, score in code_scores.items():
-            where = f"{field_name}.{spelling}"
-            try:
-                label = normalize_label(str(spelling), self.icd_version)
-            except ValueError as exc:
-                raise InvalidEpisode(where, str(exc), spelling) from None
-            if isinstance(score, bool) or not isinstance(score, (int, float, np.floating, np.integer)):
-                raise InvalidEpisode(where, f"score must be a number, got {score!r}", score)
-            s = float(score)
-            if not math.isfinite(s) or s < 0.0 or s > 1.0:
-                raise InvalidEpisode(where, f"score must be a probability in [0, 1], got {score!r}", score)
-            if label in out:
-                raise InvalidEpisode(where, f"duplicate code: {spelling!r} is {label}, already given", spelling)
-            out[label] = s
-        return out
-
     def vocabulary(self) -> frozenset[str]:
         """Labels the model was fitted on: known even when retired from the current code tables."""
         vocab = self.__dict__.get("_vocabulary")
@@ -142,7 +120,8 @@ class Router:
     ) -> tuple[dict[str, float], list[str]]:
         """(label -> score, unknown spellings): a code found in no code system of the model's ICD
         version nor in its vocabulary, or of no code shape at all, is returned as unknown (as
-        sent), never guessed. Scores are checked as in :meth:`normalise_scores`."""
+        sent), never guessed. InvalidEpisode names a score that is not a probability in [0, 1]
+        and a code given twice."""
         if not isinstance(code_scores, Mapping):
             raise InvalidEpisode(field_name, "must be an object mapping codes to probabilities", code_scores)
         out: dict[str, float] = {}
@@ -236,10 +215,10 @@ class Router:
         ]
 
     def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
+        t_automate, t_assist = self.policy.thresholds_for(md.get("care_setting"))
         if unknown and route == "automate":
             # a code the model cannot check was left out: the automated list may be missing it, so a
             # person sees the episode (assisted when the policy would assist it, else by hand)
-            t_assist = self.policy.thresholds_for(md.get("care_setting"))[1]
             route = "assist" if t_assist is not None and p >= t_assist else "manual"
         v = self.icd_version
         code_rows = [
@@ -280,7 +259,7 @@ class Router:
             episode_id=episode_id,
             route=route,
             p_correct=float(p),
-            thresholds=dict(zip(("automate", "assist"), map(finite_or_none, self.policy.thresholds_for(md.get("care_setting"))))),
+            thresholds={"automate": finite_or_none(t_automate), "assist": finite_or_none(t_assist)},
             codes=code_rows,
             principal=principal,
             drg=drg,

@@ -133,11 +133,6 @@ class EdgeGuard:
         self.prefix = prefix
 
     # -- helpers -------------------------------------------------------------------------------
-    def _match(self, scope: Scope) -> ApiRoute | None:
-        """The route a request targets (full match first, else one with another method)."""
-        route, _ = self._lookup(scope)
-        return route
-
     def _lookup(self, scope: Scope) -> tuple[ApiRoute | None, frozenset[str]]:
         """(route, methods the path allows): a method-only mismatch gives the path's routes."""
         table = api_routes(self.api_app)
@@ -179,17 +174,16 @@ class EdgeGuard:
             await send(message)
 
         path = scope.get("path", "")
+        route, allowed = self._lookup(scope)
         if path == self.prefix or path.startswith(self.prefix + "/"):
-            refusal = self._authenticate(scope, state)
+            refusal = self._authenticate(scope, state, route)
             if refusal is not None:
-                route = self._match(scope)
                 if route is not None:
                     scope["route"] = route  # metrics label the refusal by route template
                 status, detail, extra = refusal
                 for message in _json(status, {"detail": detail}, request_id, extra):
                     await send(message)
                 return
-        route, allowed = self._lookup(scope)
         if route is not None and scope.get("method") not in route.methods and not (
             scope.get("method") == "HEAD" and "GET" in route.methods
         ):
@@ -227,8 +221,8 @@ class EdgeGuard:
             for message in _json(status, body, request_id, extra):
                 await send(message)
 
-    def _authenticate(self, scope: Scope, state: dict[str, Any]):
-        """None when the caller may go on; else (status, detail, extra headers)."""
+    def _authenticate(self, scope: Scope, state: dict[str, Any], route: ApiRoute | None):
+        """None when the caller may go on (its role in ``state``); else (status, detail, headers)."""
         challenge = [(b"www-authenticate", b"APIKey")]
         key = self._header(scope, b"x-api-key")
         if not key:
@@ -239,7 +233,6 @@ class EdgeGuard:
         state["role"] = role
         state["key_fingerprint"] = hash_key(key)[:12]
         if role != "admin":
-            route = self._match(scope)
             if route is not None and route.admin:
                 return 403, "this endpoint needs an admin key", []
         return None

@@ -67,12 +67,11 @@ def route_checked(
         rejects.append(Rejected(source, partition, int(row), id_text(ep["episode_id"]), column, reason))
 
     # cheap per-row checks first (code spellings and scores), then the batch again
-    check_scores = getattr(router, "split_scores", None) or router.normalise_scores
     good, good_rows = [], []
     for ep, row in zip(episodes, rows):
         try:
             if ep["code_scores"]:
-                check_scores(ep["code_scores"])
+                router.split_scores(ep["code_scores"])
             else:
                 router.route_one(**ep)  # text without a coder: the router's own message
             good.append(ep)

@@ -14,7 +14,6 @@ router gains appears in the output without a change here:
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import fields
 from typing import Any
@@ -61,10 +60,6 @@ def output_columns() -> tuple[str, ...]:
     return tuple(output_schema().names)
 
 
-def _threshold(value: Any) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 def decision_columns(decisions: list[Any]) -> dict[str, list[Any]]:
     """Column -> values of the decisions (JSON for list/dict fields, None for missing)."""
     out: dict[str, list[Any]] = {"episode_id": [d.episode_id for d in decisions]}
@@ -79,7 +74,7 @@ def decision_columns(decisions: list[Any]) -> dict[str, list[Any]]:
         out[name] = values
         if name == "p_correct":
             for k in THRESHOLD_KEYS:
-                out[f"t_{k}"] = [_threshold(d.thresholds.get(k)) for d in decisions]
+                out[f"t_{k}"] = [d.thresholds.get(k) for d in decisions]  # finite or None (Router)
     return out
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
 from service.store import new_decision_id, utcnow
 from triage.assist import Assistant, PrecisionThreshold
@@ -27,14 +28,6 @@ from triage.router import InvalidEpisode
 router = APIRouter(prefix="/v1", tags=["assist"])
 
 _ERRORS = {401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}}
-
-
-def _public(label: str | None) -> str | None:
-    try:
-        from service.api.spelling import public_code
-    except ImportError:  # pragma: no cover - older service without the spelling module
-        return label
-    return public_code(label)
 
 
 def _uncalibrated(icd_version: int) -> Assistant:
@@ -57,10 +50,9 @@ def assistant_for(request: Request, routing: Any) -> tuple[Assistant, bool]:
 
 def _scores(routing: Any, body: SuggestIn | AuditIn) -> tuple[dict[str, float], list[str]]:
     try:
-        got = routing._scores_for(body.code_scores, body.text)
+        return routing._scores_for(body.code_scores, body.text)
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
-    return got if isinstance(got, tuple) else (got, [])
 
 
 def _metadata(body: SuggestIn | AuditIn) -> dict[str, Any]:
@@ -101,16 +93,16 @@ def _suggest(body: SuggestIn, request: Request, routing: Any, store: Any) -> Res
     out = assistant.suggest(scores, k=body.k, describe=_describe)
     for g in out["groups"]:
         if "category" in g:  # a truncated label (I10.) is internal too: the API says I10
-            g["category"] = _public(g["category"])
+            g["category"] = public_code(g["category"])
         for c in g["codes"]:
-            c["code"] = _public(c["code"])
-    out["prefilled"] = [_public(c) for c in out["prefilled"]]
-    out["offered"] = [_public(c) for c in out["offered"]]
+            c["code"] = public_code(c["code"])
+    out["prefilled"] = [public_code(c) for c in out["prefilled"]]
+    out["offered"] = [public_code(c) for c in out["offered"]]
     for p in out["partial"]:
         if "category" in p:
-            p["category"] = _public(p["category"])
+            p["category"] = public_code(p["category"])
         for c in p["candidates"]:
-            c["code"] = _public(c["code"])
+            c["code"] = public_code(c["code"])
     model_version = str(getattr(routing, "model_version", "unversioned"))
     out.update(episode_id=body.episode_id, calibrated=calibrated, unknown_codes=unknown,
                model_version=model_version)
@@ -148,9 +140,9 @@ def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Respons
     md = _metadata(body)
     result = assistant.auditor().audit(coded, scores, md.get("gender"), md.get("died"))
     for f in result["flags"]:
-        f["code"] = _public(f["code"])
+        f["code"] = public_code(f["code"])
         if f.get("replaces") is not None:
-            f["replaces"] = _public(f["replaces"])
+            f["replaces"] = public_code(f["replaces"])
     model_version = str(getattr(routing, "model_version", "unversioned"))
     out = {**result, "episode_id": body.episode_id, "unknown_codes": unknown, "model_version": model_version,
            "guarantee": {t: p.to_dict() for t, p in assistant.audit.items()}}
