@@ -9,16 +9,6 @@ from typing import Any
 log = logging.getLogger("service")
 
 
-def _bundle_dir(root: Path) -> Path:
-    """The directory holding manifest.json inside a downloaded artifact tree."""
-    if (root / "manifest.json").is_file():
-        return root
-    found = sorted(root.rglob("manifest.json"), key=lambda p: len(p.parts))
-    if not found:
-        raise FileNotFoundError(f"no router bundle (manifest.json) under {root}")
-    return found[0].parent
-
-
 def warm_up(router: Any) -> None:
     """Route one throw-away episode so the first real request does not pay for loading the
     code-system tables (descriptions, MS-DRG grouper: tens of seconds, once per process)."""
@@ -34,13 +24,13 @@ def warm_up(router: Any) -> None:
 
 def load_router(uri: str) -> Any:
     """A warmed-up Router from a bundle path, or from ``models:/...`` / ``runs:/...`` via MLflow."""
-    from triage.router import Router
+    from triage.router import Router, bundle_dir
 
     if "://" in uri or uri.startswith(("models:/", "runs:/")):
         import mlflow
 
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-        router = Router.load(_bundle_dir(local))
+        router = Router.load(bundle_dir(local))
     else:
         path = Path(uri)
         if not path.exists():

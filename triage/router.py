@@ -43,6 +43,18 @@ N_SUGGESTIONS = 10
 N_REASONS = 3
 
 
+def bundle_dir(root: str | Path) -> Path:
+    """The router bundle in ``root``: ``root`` itself, else the shallowest folder under it that
+    holds a manifest (a downloaded MLflow model or artifact tree)."""
+    root = Path(root)
+    if (root / MANIFEST).is_file():
+        return root
+    found = sorted(root.rglob(MANIFEST), key=lambda p: len(p.parts))
+    if not found:
+        raise FileNotFoundError(f"no router bundle ({MANIFEST}) under {root}")
+    return found[0].parent
+
+
 class InvalidEpisode(ValueError):
     """An episode the router cannot route; ``field`` names the offending input."""
 

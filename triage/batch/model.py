@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage.decisions.errors import BatchInputError
-from triage.router import MANIFEST, Router
-
-#: The artifact name the pyfunc model stores its bundle under (triage.tracking.registry).
-_ROUTER_ARTIFACT = "router"
+from triage.router import MANIFEST, Router, bundle_dir
 
 
 def is_model_uri(model: str) -> bool:
@@ -17,19 +14,10 @@ def is_model_uri(model: str) -> bool:
 
 def bundle_in(root: Path) -> Path:
     """The router bundle inside a downloaded MLflow model (or ``root`` itself)."""
-    if (root / MANIFEST).is_file():
-        return root
-    mlmodel = root / "MLmodel"
-    if mlmodel.is_file():
-        from mlflow.models import Model
-
-        artifacts = Model.load(str(mlmodel)).flavors.get("python_function", {}).get("artifacts") or {}
-        if _ROUTER_ARTIFACT in artifacts:
-            return root / artifacts[_ROUTER_ARTIFACT]["path"]
-    found = sorted(root.rglob(MANIFEST), key=lambda p: len(p.parts))
-    if not found:
-        raise BatchInputError(f"{root}: no router bundle ({MANIFEST}) in this model")
-    return found[0].parent
+    try:
+        return bundle_dir(root)
+    except FileNotFoundError:
+        raise BatchInputError(f"{root}: no router bundle ({MANIFEST}) in this model") from None
 
 
 def resolve_bundle(model: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> Path:

@@ -118,6 +118,7 @@ def worker_router(bundle_ref: str) -> Any:
     router = _ROUTERS.get(bundle_ref)
     if router is None:
         from triage.batch.model import load_batch_router
+        from triage.router import bundle_dir
 
         path = bundle_ref
         if not os.path.isdir(path):
@@ -128,20 +129,9 @@ def worker_router(bundle_ref: str) -> Any:
 
         ctx = TaskContext.get()
         cores = max(1, int(ctx.cpus()) if ctx is not None else 1)
-        router = _ROUTERS[bundle_ref] = load_batch_router(_bundle_root(path), cores=cores)
+        router = _ROUTERS[bundle_ref] = load_batch_router(bundle_dir(path), cores=cores)
         _LOADS[bundle_ref] += 1
     return router
-
-
-def _bundle_root(path: str) -> str:
-    from triage.router import MANIFEST
-
-    if os.path.isfile(os.path.join(path, MANIFEST)):
-        return path
-    for root, _dirs, files in os.walk(path):
-        if MANIFEST in files:
-            return root
-    raise FileNotFoundError(f"no router bundle under {path}")
 
 
 def _with_sources(rejects: list, sources: list | None, first_row: int) -> list:
