@@ -330,19 +330,7 @@ def ltt_valid(
         raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
     p = np.asarray(p, dtype=float)
     if grid is None and fwer == "fixed_sequence":
-        seqs = fixed_sequences(p, alpha, delta)
-        if not seqs:
-            return np.empty(0), np.empty(0)
-        counts = SelectiveCounts.from_arrays(p, correct)
-        valid, pvs = [], []
-        for seq in seqs:  # each at delta / K: the union is family-wise valid (Bonferroni)
-            n, k = counts.at(seq)
-            pv = binomial_p_values(k, n, alpha)
-            ok = pv <= delta / len(seqs)
-            stop = int(np.argmin(ok)) if not ok.all() else ok.size
-            valid.append(seq[:stop])
-            pvs.append(pv)
-        return np.unique(np.concatenate(valid)), np.concatenate(pvs)
+        return _sequences_valid(p, correct, alpha, delta, fixed_sequences(p, alpha, delta))
     grid = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
     if grid.ndim != 1:
         raise ValueError("grid must be a 1-d array of thresholds")
@@ -370,6 +358,24 @@ def ltt_valid(
     return np.sort(grid[rejected]), pv
 
 
+def _sequences_valid(p: np.ndarray, correct: np.ndarray, alpha: float, delta: float,
+                     seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-sequence testing down each of ``seqs`` at delta / len(seqs) (the union is family-wise
+    valid, Bonferroni): (valid thresholds ascending, p-values in sequence order)."""
+    if not seqs:
+        return np.empty(0), np.empty(0)
+    counts = SelectiveCounts.from_arrays(p, correct)
+    valid, pvs = [], []
+    for seq in seqs:
+        n, k = counts.at(seq)
+        pv = binomial_p_values(k, n, alpha)
+        ok = pv <= delta / len(seqs)
+        stop = int(np.argmin(ok)) if not ok.all() else ok.size
+        valid.append(seq[:stop])
+        pvs.append(pv)
+    return np.unique(np.concatenate(valid)), np.concatenate(pvs)
+
+
 def ltt_threshold(
     p: np.ndarray,
     correct: np.ndarray,
@@ -384,12 +390,15 @@ def ltt_threshold(
     Clopper–Pearson limit computed after choosing the threshold is no guarantee and is not given.
     """
     p = np.asarray(p, dtype=float)
-    grid_arr = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
-    valid, _ = ltt_valid(p, correct, alpha, delta, None if grid is None else grid_arr, fwer)
-    if fwer == "fixed_sequence":
-        d = delta / max(1, len(fixed_sequences(p, alpha, delta))) if grid is None else delta
+    if grid is None and fwer == "fixed_sequence":  # the label-free sequences, built once
+        seqs = fixed_sequences(p, alpha, delta)
+        grid_arr = np.unique(np.concatenate(seqs))[::-1] if seqs else np.empty(0)
+        valid, _ = _sequences_valid(p, correct, alpha, delta, seqs)
+        d = delta / max(1, len(seqs))
     else:
-        d = delta / max(1, grid_arr.size)
+        grid_arr = candidate_thresholds(p, alpha, delta, fwer) if grid is None else np.asarray(grid, dtype=float)
+        valid, _ = ltt_valid(p, correct, alpha, delta, grid_arr, fwer)
+        d = delta if fwer == "fixed_sequence" else delta / max(1, grid_arr.size)
     n_min = error_free_needed(alpha, d)
     method = f"ltt_{fwer}"
     if valid.size == 0:
