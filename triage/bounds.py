@@ -41,6 +41,7 @@ from triage.policy.guarantees import (
     clopper_pearson_interval,
     clopper_pearson_upper,
 )
+from triage.policy.automation import method_label
 from triage.policy.human import HUMAN_REFERENCE_LINES
 from triage.policy.policies import GuaranteedPolicy, evaluate_policy, oracle_automation_at
 
@@ -261,7 +262,7 @@ def subset_bounds(
     df = pd.DataFrame(rows)
     df.insert(2, "alpha", alpha)
     df.insert(3, "delta", delta)
-    df["method"] = method if method == "sgr" else f"ltt_{fwer}"
+    df["method"] = method_label(method, fwer)
     df["unit"] = costs.unit
     return df
 

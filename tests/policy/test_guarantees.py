@@ -114,7 +114,7 @@ def test_sgr_is_bonferroni_over_its_tested_thresholds_and_no_looser_than_mapie()
     p, correct = _calibration(5)
     alpha, delta = 0.1, 0.1
     res = sgr_threshold(p, correct, alpha, delta)
-    assert res.feasible and res.bound <= alpha
+    assert res.feasible and res.guarantee <= alpha
     tested = res.tested_thresholds
     n, k = SelectiveCounts.from_arrays(p, correct).at(tested)
     pv = binomial_p_values(k, n, alpha)

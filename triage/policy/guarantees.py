@@ -123,11 +123,6 @@ class RiskControlResult:
     tested_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0))
     error_free_needed: int = 0     # automated episodes without an error the first test needs
 
-    @property
-    def bound(self) -> float:
-        """Alias of ``guarantee`` (the certified upper limit at the chosen threshold)."""
-        return self.guarantee
-
 
 def error_free_needed(alpha: float, delta_per_test: float) -> int:
     """Fewest automated episodes, all correct, that can pass one binomial test at ``delta_per_test``.

@@ -52,10 +52,6 @@ KINDS = ("chow", "capacity", "guaranteed", "human_parity", "three_way")
 ROUTES = np.array(["automate", "assist", "manual"])
 
 
-class InfeasiblePolicyError(ValueError):
-    """Raised only on request (``strict=True``): the constraints cannot be met on calibration data."""
-
-
 def _jsonable(value: Any) -> Any:
     """Infinite thresholds as "inf"/"-inf" (read back by ``_unjson_threshold``), NaN as None."""
     return to_plain(value, nonfinite="string")
@@ -437,9 +433,7 @@ class RoutingPolicy(BaseEstimator):
         if groups is None or not self._groupable:
             one = self._fit_group(p, correct, delta, err_cost)
             constraints.update(one.pop("constraints", {}))
-            routes = one.pop("routes", None)
-            if routes is None:
-                routes = _split(p, one["t_automate"], one["t_assist"])
+            routes = _split(p, one["t_automate"], one["t_assist"])
             self.groups_ = None
             self.policy_ = self._record(one["t_automate"], one["t_assist"], constraints, routes, p, correct,
                                         weight_gap, one["feasible"], one["note"], one.get("rule", "threshold"),
@@ -460,8 +454,7 @@ class RoutingPolicy(BaseEstimator):
                                 err_cost[m])
             g.pop("constraints", None)
             g.pop("rule", None)
-            r = g.pop("routes", None)
-            routes[m] = _split(p[m], g["t_automate"], g["t_assist"]) if r is None else r
+            routes[m] = _split(p[m], g["t_automate"], g["t_assist"])
             auto = routes[m] == "automate"
             per[name] = {
                 "t_automate": float(g["t_automate"]),
