@@ -316,10 +316,18 @@ def fit_target(config: RunConfig, target: str, fit: Scored, cal: Scored, pol: Sc
     A fitting part with fewer than MIN_CLASS_EPISODES correct (or wrong) episodes cannot train a
     model: the product-form baseline (no training) is used instead and the fit says why.
     """
-    cc = config.confidence
     roles = {"fit": fit, "cal": cal, "pol": pol, "rep": rep}
     correct = {name: _correct(config, s, target) for name, s in roles.items()}
-    kind = kind or cc.model
+    model, kind, note = train_confidence(config, kind or config.confidence.model, target, fit, cal, correct)
+    p = {name: model.predict_proba(s.X)[:, 1] for name, s in roles.items() if name != "fit"}
+    return TargetFit(target, model, kind, note, correct, p)
+
+
+def train_confidence(config: RunConfig, kind: str, target: str, fit: Scored, cal: Scored,
+                     correct: dict[str, np.ndarray]) -> tuple[ConfidenceModel, str, str]:
+    """(model, kind used, note): ``kind`` ranked on the fitting part and calibrated on the
+    calibration part, or the product-form baseline when the fitting part cannot train it."""
+    cc = config.confidence
     note = ""
     k_fit = int(correct["fit"].sum())
     if kind not in ("product", "min-accepted") and min(k_fit, correct["fit"].size - k_fit) < MIN_CLASS_EPISODES:
@@ -330,8 +338,7 @@ def fit_target(config: RunConfig, target: str, fit: Scored, cal: Scored, pol: Sc
     params = cc.params if kind == cc.model else {}
     model = ConfidenceModel(kind=kind, calibration=cc.calibration, random_state=config.seed, **params)
     model.fit(fit.X, correct["fit"]).calibrate(cal.X, correct["cal"])
-    p = {name: model.predict_proba(s.X)[:, 1] for name, s in roles.items() if name != "fit"}
-    return TargetFit(target, model, kind, note, correct, p)
+    return model, kind, note
 
 
 def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, cal: Scored, pol: Scored, rep: Scored):
@@ -353,7 +360,7 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, cal: Scor
     models = {head.kind: head.model}
     for kind in kinds:
         if kind not in models:
-            models[kind] = fit_target(config, cc.target, fit, cal, pol, rep, kind=kind).model
+            models[kind] = train_confidence(config, kind, cc.target, fit, cal, head.correct)[0]
     table = compare_models(models, rep.X, rep.correct).reset_index()
     table.insert(1, "calibration", [models[m].calibration_method_ for m in table["model"]])
     reliability = pd.concat(
