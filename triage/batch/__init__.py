@@ -9,8 +9,7 @@ to router input, one batch routed, decisions to rows and rejects live in :mod:`t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from triage._lazy import lazy_exports
 
 _EXPORTS = {
     "run_pandas": "pandas_engine", "run_spark": "spark_engine", "spark_session": "spark_engine",
@@ -24,8 +23,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'triage.batch' has no attribute {name!r}")
-    where = _EXPORTS[name]
-    return getattr(importlib.import_module(where if "." in where else f"triage.batch.{where}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,16 +1,19 @@
 """Automated coders: the code-score container, the baseline text coder, the decision rule
-and bring-your-own predictions."""
+and bring-your-own predictions. Names load on first use (the text coder imports torch)."""
 
-from triage.coder.decision import DecisionRule
-from triage.coder.predictions import PredictionsReport, load_predictions
-from triage.coder.scores import CodeScores
-from triage.coder.text import TextCoder, patient_folds
+from __future__ import annotations
 
-__all__ = [
-    "CodeScores",
-    "DecisionRule",
-    "PredictionsReport",
-    "TextCoder",
-    "load_predictions",
-    "patient_folds",
-]
+from triage._lazy import lazy_exports
+
+_EXPORTS = {
+    "CodeScores": "scores",
+    "DecisionRule": "decision",
+    "PredictionsReport": "predictions",
+    "load_predictions": "predictions",
+    "TextCoder": "text",
+    "patient_folds": "text",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

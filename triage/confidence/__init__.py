@@ -1,15 +1,22 @@
-"""Confidence that an automated code list is correct: targets, features, models, evaluation."""
+"""Confidence that an automated code list is correct: targets, features, models, evaluation.
 
-from triage.confidence.evaluation import compare_models, evaluate
-from triage.confidence.features import FEATURE_NAMES, RoutingFeatures
-from triage.confidence.models import ConfidenceModel
-from triage.confidence.targets import correctness
+Names load on first use, so reading a constant of one module (``triage.config`` takes the model
+kinds and targets) does not import the feature code, and with it the coder and torch.
+"""
 
-__all__ = [
-    "FEATURE_NAMES",
-    "ConfidenceModel",
-    "RoutingFeatures",
-    "compare_models",
-    "correctness",
-    "evaluate",
-]
+from __future__ import annotations
+
+from triage._lazy import lazy_exports
+
+_EXPORTS = {
+    "compare_models": "evaluation",
+    "evaluate": "evaluation",
+    "FEATURE_NAMES": "features",
+    "RoutingFeatures": "features",
+    "ConfidenceModel": "models",
+    "correctness": "targets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

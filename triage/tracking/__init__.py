@@ -6,8 +6,7 @@ cheap until a name that needs it is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from triage._lazy import lazy_exports
 
 _EXPORTS = {
     "log_run": "runs", "TrackingInfo": "runs", "load_run_result": "runs", "latest_run_id": "runs",
@@ -27,7 +26,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'triage.tracking' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"triage.tracking.{_EXPORTS[name]}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
