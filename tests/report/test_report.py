@@ -11,8 +11,7 @@ import pytest
 
 from triage.report import policy_in_practice, write_report
 from triage.report.render import coder_metrics_table
-from triage.report.tables import write_tables
-from triage.results import RunResult
+from triage.results import RunResult, write_tables
 
 #: What a coding manager's report shows: section id -> the run tables it presents.
 EXPECTED_SECTIONS = {

@@ -129,7 +129,7 @@ class EffortModel:
             rows = route == "assist"
             beta = self.coefficients.get("assist")
             if beta is not None and rows.any():
-                out[rows] -= (1.0 - getattr(self, "prefilled_code_fraction", 0.25)) * beta[2] * pre[rows]
+                out[rows] -= self._prefill_saving(beta[2], pre[rows])
         return out
 
     def minutes(self, route: str, note_words: float, n_codes: float, n_categories: float,
@@ -138,8 +138,13 @@ class EffortModel:
         beta = self.coefficients.get(route)
         if beta is None:
             return self._cfg().audit_minutes
-        saved = (1.0 - getattr(self, "prefilled_code_fraction", 0.25)) * beta[2] * min(n_prefilled, n_codes) if route == "assist" else 0.0
+        saved = self._prefill_saving(beta[2], min(n_prefilled, n_codes)) if route == "assist" else 0.0
         return float(beta[0] + beta[1] * note_words / 1000.0 + beta[2] * n_codes + beta[3] * n_categories - saved)
+
+    def _prefill_saving(self, per_code: float, n_prefilled: float | np.ndarray) -> float | np.ndarray:
+        """Minutes saved by ``n_prefilled`` pre-filled codes (a model pickled before the attribute
+        existed keeps the 0.25 default)."""
+        return (1.0 - getattr(self, "prefilled_code_fraction", 0.25)) * per_code * n_prefilled
 
     def to_dict(self) -> Mapping[str, dict[str, float]]:
         return {r: dict(zip(EFFORT_FEATURES, map(float, b))) for r, b in self.coefficients.items()}

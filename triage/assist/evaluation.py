@@ -177,7 +177,7 @@ def evaluate_assistance(
     for tgt, a in assistants.items():
         raised_at[tgt] = Auditor(a.audit, icd_version).audit_batch(human_ev.coded, s_ev, eps,
                                                                    with_drg=icd_version == 10, frame=frame)
-        rows += _audit_rows(a, tgt, delta, raised_at[tgt], frame, s_ev.episode_ids, n_err, omitted)
+        rows += _audit_rows(a, tgt, delta, raised_at[tgt], n_err, omitted)
     tables["assist_audit"] = pd.DataFrame(rows)
     tables["assist_audit_curve"] = _audit_curve(frame, n_err, n_ev)
     em_h = exact_match_per_episode(human_ev.coded, g_ev)
@@ -301,7 +301,7 @@ def _audit_curve(frame: pd.DataFrame, n_err: dict, n_ev: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _audit_rows(assistant, target, delta, raised, frame, ids, n_err, omitted) -> list[dict]:
+def _audit_rows(assistant, target, delta, raised, n_err, omitted) -> list[dict]:
     rows = []
     for t in FLAG_TYPES:
         th = assistant.audit[t]

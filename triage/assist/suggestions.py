@@ -10,7 +10,6 @@ not (:mod:`triage.assist.partial`) are offered as partial codes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -204,5 +203,3 @@ def _rank_in_row(S) -> np.ndarray:
     return rank
 
 
-def finite(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None

@@ -6,10 +6,9 @@
   from C (HiGHS' ``HighsMipSolverData::...`` lines in ``simulate-backlog``) write to file
   descriptor 1 behind Python's back; for the duration the descriptor points at stderr, C stdio
   buffers are flushed there before it is restored, and the document goes to the real stdout.
-* :func:`one_line_warnings` shows Python warnings as ``note: <message> [<Category>]`` on stderr,
-  once per message, without the source line Python would print (it may quote data).
-  :func:`install_warning_notes` makes that the process-wide behaviour (the ``triage`` callback
-  calls it, so every command, ``triage run`` included, gets it).
+* :func:`install_warning_notes` shows Python warnings as ``note: <message> [<Category>]`` on
+  stderr, once per message, without the source line Python would print (it may quote data); the
+  ``triage`` callback calls it, so every command, ``triage run`` included, gets it.
 """
 
 from __future__ import annotations
@@ -109,13 +108,3 @@ def install_warning_notes() -> None:
     """Every Python warning from here on prints as one ``note:`` line on stderr (once each)."""
     warnings.showwarning = _show
 
-
-@contextmanager
-def one_line_warnings() -> Iterator[None]:
-    """The same as :func:`install_warning_notes`, for the duration of a block only."""
-    previous = warnings.showwarning
-    warnings.showwarning = _show
-    try:
-        yield
-    finally:
-        warnings.showwarning = previous

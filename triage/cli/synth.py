@@ -69,6 +69,7 @@ def synth(
         import warnings
 
         from triage.data import DataError, load_episodes
+        from triage.data.settings import CARE_SETTINGS
         from triage.synth import fidelity_report
 
         try:
@@ -79,8 +80,7 @@ def synth(
             fail(exc)
         full_notes = existing or (note_words is None and note_scale == 1.0)
         counts = eps["care_setting"].value_counts()
-        err.print("care settings: " + ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in
-                                                  ("inpatient", "observation", "day_case")))
+        err.print("care settings: " + ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in CARE_SETTINGS))
         # the seed paper's targets are MIMIC-IV inpatient statistics: judged on the inpatient episodes
         inpatient = eps[eps["care_setting"] == "inpatient"].reset_index(drop=True)
         if len(inpatient) == 0:

@@ -2,6 +2,7 @@
 
 from triage.report.practice import policy_in_practice
 from triage.report.render import render_report, write_report
-from triage.report.tables import html_table, write_tables
+from triage.report.tables import html_table
+from triage.results import write_tables
 
 __all__ = ["html_table", "policy_in_practice", "render_report", "write_report", "write_tables"]

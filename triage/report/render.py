@@ -14,10 +14,10 @@ import pandas as pd
 from markupsafe import Markup
 
 from triage.figures import HUMAN_LINES, write_figures
-from triage.report.practice import policy_in_practice
-from triage.report.tables import format_value, html_table, write_tables
-from triage.results import RunResult
 from triage.jsonsafe import flatten, to_plain
+from triage.report.practice import policy_in_practice
+from triage.report.tables import format_value, html_table
+from triage.results import RunResult, write_tables
 
 TEMPLATE = "report.html.j2"
 

@@ -8,8 +8,6 @@ import re
 import pandas as pd
 from markupsafe import Markup
 
-from triage.results import write_tables  # noqa: F401 (re-exported: the report writes a standalone run's tables)
-
 #: Columns shown as percentages: rates, shares, accuracies and interval ends on a 0–1 scale.
 _PERCENT = re.compile(
     r"(rate|share|exact_match|^ci_|_ci_|error|automation|coverage|accuracy|observed|p_mean|"

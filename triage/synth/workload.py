@@ -42,9 +42,6 @@ class Workload:
 
     shares: tuple[float, ...]
 
-    def share(self, setting: str) -> float:
-        return self.shares[CARE_SETTINGS.index(setting)]
-
     def as_dict(self) -> dict[str, float]:
         return dict(zip(CARE_SETTINGS, self.shares))
 
