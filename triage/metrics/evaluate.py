@@ -71,8 +71,9 @@ def evaluate(
     out.update({k: _mean(v) for k, v in per_ep.items()})
     out.update(sets.micro_prf(pred_labels, gold_labels))
     out.update(sets.macro_prf(pred_labels, gold_labels, labels=macro_labels))
-    out.update(hierarchy.hierarchical_prf(pred_labels, gold_labels))
-    per_ep["hierarchical_f1"] = hierarchy.hierarchical_f1_per_episode(pred_labels, gold_labels)
+    h_counts = hierarchy.hierarchical_counts(pred_labels, gold_labels)
+    out.update(hierarchy.hierarchical_prf(pred_labels, gold_labels, counts=h_counts))
+    per_ep["hierarchical_f1"] = hierarchy.hierarchical_f1_per_episode(pred_labels, gold_labels, counts=h_counts)
 
     rank_keys = (
         ["auc_roc_micro", "auc_roc_macro", "auc_pr_macro", "map_documents"]

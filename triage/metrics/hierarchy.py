@@ -64,9 +64,11 @@ def hierarchical_prf(
     pred_labels: Sequence[Sequence[str]],
     gold_labels: Sequence[Sequence[str]],
     levels: Sequence[str] = HIERARCHY_LEVELS,
+    counts: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Micro hierarchical precision, recall and F1 (CoPHE-style, prefix hierarchy)."""
-    c = hierarchical_counts(pred_labels, gold_labels, levels)
+    """Micro hierarchical precision, recall and F1 (CoPHE-style, prefix hierarchy); ``counts``:
+    :func:`hierarchical_counts` of the same lists, when already computed."""
+    c = counts if counts is not None else hierarchical_counts(pred_labels, gold_labels, levels)
     tp, fp, fn = (float(c[k].sum()) for k in ("tp", "fp", "fn"))
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
@@ -78,9 +80,11 @@ def hierarchical_f1_per_episode(
     pred_labels: Sequence[Sequence[str]],
     gold_labels: Sequence[Sequence[str]],
     levels: Sequence[str] = HIERARCHY_LEVELS,
+    counts: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Each episode's hierarchical F1 (1.0 when both sides are empty), for intervals."""
-    c = hierarchical_counts(pred_labels, gold_labels, levels)
+    """Each episode's hierarchical F1 (1.0 when both sides are empty), for intervals; ``counts`` as
+    in :func:`hierarchical_prf`."""
+    c = counts if counts is not None else hierarchical_counts(pred_labels, gold_labels, levels)
     den = c["tp"] + 0.5 * (c["fp"] + c["fn"])
     out = np.ones(len(den))
     np.divide(c["tp"], den, out=out, where=den > 0)

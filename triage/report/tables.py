@@ -1,4 +1,4 @@
-"""A run's tables on disk (parquet for code, CSV for spreadsheets) and as readable HTML."""
+"""A run's tables as readable HTML (the files on disk are written by triage.results.write_tables)."""
 
 from __future__ import annotations
 
