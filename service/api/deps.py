@@ -63,6 +63,18 @@ async def get_holder(request: Request) -> RouterHolder:
     return request.app.state.router_holder
 
 
+def allocator_for(state: Any, routing: Any) -> Any:
+    """The model's allocator, else the shipped default (built once per app and kept in ``state``)."""
+    alloc = getattr(routing, "allocator", None)
+    if alloc is not None:
+        return alloc
+    if getattr(state, "default_allocator", None) is None:
+        from triage.allocation import Allocator
+
+        state.default_allocator = Allocator()
+    return state.default_allocator
+
+
 async def get_router(request: Request) -> Any:
     """The router this request will use from start to finish."""
     router = request.app.state.router_holder.get()

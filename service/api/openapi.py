@@ -140,19 +140,12 @@ def _set_limit(schema: dict[str, Any], model: str, field: str, **limits: int) ->
 
 
 def _allocator_config(app: FastAPI) -> Any:
-    router = app.state.router_holder.get()
-    alloc = getattr(router, "allocator", None)
-    if alloc is None:
-        try:
-            from triage.allocation import Allocator
+    from service.api.deps import allocator_for
 
-            state = app.state
-            if getattr(state, "default_allocator", None) is None:
-                state.default_allocator = Allocator()
-            alloc = state.default_allocator
-        except Exception:  # noqa: BLE001 - the document still serves without the enums
-            return None
-    return alloc.config
+    try:
+        return allocator_for(app.state, app.state.router_holder.get()).config
+    except Exception:  # noqa: BLE001 - the document still serves without the enums
+        return None
 
 
 def build_schema(

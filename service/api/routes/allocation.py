@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
+from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep, allocator_for
 from service.api.errors import FieldErrors, field_error
 from service.schemas import AllocateIn, AllocateOut
 from triage.allocation import RosterError
@@ -20,15 +20,7 @@ router = APIRouter(prefix="/v1", tags=["allocation"])
 
 def _allocator(request: Request, routing: Any, time_limit_s: float) -> Any:
     """The model's allocator (or the shipped default), its solver held to ``time_limit_s``."""
-    if getattr(routing, "allocator", None) is not None:
-        alloc = routing.allocator
-    else:
-        state = request.app.state
-        if getattr(state, "default_allocator", None) is None:
-            from triage.allocation import Allocator
-
-            state.default_allocator = Allocator()
-        alloc = state.default_allocator
+    alloc = allocator_for(request.app.state, routing)
     solver = dict(alloc.config.solver)
     if float(solver.get("time_limit_s", math.inf)) <= time_limit_s:
         return alloc
