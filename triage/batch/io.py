@@ -45,7 +45,8 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
 
 
-def _format_of(name: str) -> str | None:
+def format_of(name: str) -> str | None:
+    """'parquet' or 'csv' from a file name's suffix, None for anything else."""
     low = name.lower()
     if low.endswith(PARQUET_SUFFIXES):
         return "parquet"
@@ -60,7 +61,7 @@ def list_inputs(path: str | Path) -> Inputs:
     if not p.exists():
         raise BatchInputError(f"{p}: input not found")
     if p.is_file():
-        fmt = _format_of(p.name)
+        fmt = format_of(p.name)
         if fmt is None:
             raise BatchInputError(f"{p}: unknown input format (expected {', '.join(PARQUET_SUFFIXES + CSV_SUFFIXES)})")
         return Inputs(str(p), fmt, (str(p),))
@@ -72,7 +73,7 @@ def list_inputs(path: str | Path) -> Inputs:
     files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f, p))
     by_format: dict[str, list[str]] = {}
     for f in files:
-        fmt = _format_of(f.name)
+        fmt = format_of(f.name)
         if fmt is not None:
             by_format.setdefault(fmt, []).append(str(f))
     if not by_format:

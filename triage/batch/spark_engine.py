@@ -42,6 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from triage.batch.io import format_of, list_inputs
 from triage.decisions.core import route_batch
 from triage.decisions.episodes import INPUT_COLUMNS, check_columns
 from triage.decisions.errors import BatchInputError, rejected_table
@@ -254,11 +255,8 @@ def _guess_format(path: str) -> str:
         if (local / "_delta_log").is_dir():
             return "delta"
         if local.is_dir():
-            from triage.batch.io import list_inputs
-
             return list_inputs(local).format
-    low = path.lower().rstrip("/")
-    return "csv" if low.endswith((".csv", ".csv.gz", ".csv.bz2")) else "parquet"
+    return "csv" if format_of(path.rstrip("/")) == "csv" else "parquet"
 
 
 def _first_line(exc: BaseException) -> str:
