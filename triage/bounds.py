@@ -33,7 +33,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from triage.codes.chapters import diagnosis_chapter
 from triage.codes.labels import label_kind, truncate_label
-from triage.data.settings import care_settings
+from triage.data.settings import episode_settings
 from triage.policy.costs import CostModel, check_correct, check_probabilities
 from triage.policy.guarantees import (
     DEFAULT_FWER,
@@ -141,10 +141,8 @@ def build_subset_columns(
     if "text" in episodes:
         words = episodes["text"].fillna("").astype(str).str.split().str.len()
         out["note_length_band"] = _interval_band(words, note_word_edges, "w")
-    if "care_setting" in episodes:
-        out["care_setting"] = episodes["care_setting"].astype(object).fillna("unknown").astype(str)
-    elif "admission_type" in episodes:
-        out["care_setting"] = care_settings(episodes["admission_type"]).astype(str).to_numpy()
+    if "care_setting" in episodes or "admission_type" in episodes:
+        out["care_setting"] = episode_settings(episodes).astype(str).to_numpy()
     return out
 
 

@@ -35,7 +35,7 @@ from triage.confidence.evaluation import reliability_diagram
 from triage.confidence.targets import REPORTED_TARGETS
 from triage.config import RunConfig, config_to_dict
 from triage.data import gold_labels, load_episodes_with_report
-from triage.data.settings import care_settings
+from triage.data.settings import episode_settings
 from triage.data.summary import SEED_STATISTICS
 from triage.jsonsafe import dumps
 from triage.policy import (
@@ -151,11 +151,7 @@ class Scored:
     @property
     def settings(self) -> np.ndarray:
         """Care setting per episode (the table's column, else mapped from admission_type)."""
-        if "care_setting" in self.episodes.columns:
-            return self.episodes["care_setting"].astype(str).to_numpy()
-        col = self.episodes["admission_type"] if "admission_type" in self.episodes.columns else pd.Series(
-            [None] * len(self.episodes))
-        return care_settings(col).astype(str).to_numpy()
+        return episode_settings(self.episodes).astype(str).to_numpy()
 
 
 # ---------------------------------------------------------------------------------- steps

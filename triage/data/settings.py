@@ -72,6 +72,17 @@ def care_setting_of(admission_type: Any) -> str:
     return ADMISSION_TYPE_SETTINGS.get(key, DEFAULT_SETTING)
 
 
+def episode_settings(episodes: pd.DataFrame) -> pd.Series:
+    """Care setting per episode: its ``care_setting`` where given, else the setting its
+    ``admission_type`` maps to (the vectorised rule of ``triage.router.episode_setting``)."""
+    types = episodes["admission_type"] if "admission_type" in episodes else pd.Series(None, index=episodes.index,
+                                                                                        dtype=object)
+    mapped = care_settings(types)
+    if "care_setting" not in episodes:
+        return mapped
+    return episodes["care_setting"].astype("string").fillna(mapped).rename("care_setting")
+
+
 def care_settings(admission_types: pd.Series) -> pd.Series:
     """Vectorised :func:`care_setting_of`: a ``string`` Series aligned with ``admission_types``."""
     s = pd.Series(admission_types, copy=False)
