@@ -84,6 +84,17 @@ class PrecisionThreshold:
                 f"(Learn-then-Test, {self.unit}-level test, score >= {self.threshold:.3f})")
 
 
+def rank_in_group(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, rank): the candidates sorted by group, then score descending (ties in input order),
+    and each sorted candidate's 0-based rank within its group. ``group``: integer group ids."""
+    # one float sort: group first, then descending score (scores clipped to [0, 1])
+    order = np.argsort(group + 0.5 * (1.0 - np.clip(score, 0.0, 1.0)), kind="stable")
+    g = group[order]
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, g.size]))
+    return order, np.arange(g.size) - first
+
+
 def shown_mask(score: np.ndarray, group: np.ndarray, threshold: float, max_per_episode: int) -> np.ndarray:
     """Which candidates are shown at ``threshold``: score >= t and among the group's best ``K``."""
     score = np.asarray(score, dtype=np.float64)
@@ -92,23 +103,17 @@ def shown_mask(score: np.ndarray, group: np.ndarray, threshold: float, max_per_e
     if not keep.any():
         return keep
     _, gi = np.unique(group, return_inverse=True)
-    order = np.argsort(gi + 0.5 * (1.0 - np.clip(score, 0.0, 1.0)), kind="stable")  # group, then score desc
-    g = gi[order]
-    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    first = np.repeat(start, np.diff(np.r_[start, g.size]))
-    rank = np.empty(g.size, dtype=np.int64)
-    rank[order] = np.arange(g.size) - first
+    order, ranked = rank_in_group(score, gi)
+    rank = np.empty(gi.size, dtype=np.int64)
+    rank[order] = ranked
     return keep & (rank < max_per_episode)
 
 
 def _per_episode_counts(score, correct, group, grid, max_per_episode):
     """(n_episodes, G) shown counts and wrong counts per episode and grid threshold."""
     uniq, gi = np.unique(group, return_inverse=True)
-    order = np.argsort(gi + 0.5 * (1.0 - np.clip(score, 0.0, 1.0)), kind="stable")  # group, then score desc
+    order, rank = rank_in_group(score, gi)
     s, c, g = score[order], correct[order], gi[order]
-    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    first = np.repeat(start, np.diff(np.r_[start, g.size]))
-    rank = np.arange(g.size) - first
     top = rank < max_per_episode
     s, c, g = s[top], c[top], g[top]
     # candidate j is shown at threshold t iff s_j >= t, i.e. for grid indices <= pos_j

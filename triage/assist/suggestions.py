@@ -17,7 +17,7 @@ import numpy as np
 
 from triage.assist.ontology import category_of, ontology_group
 from triage.assist.partial import partial_suggestions
-from triage.assist.precision import PrecisionThreshold, certify_precision
+from triage.assist.precision import PrecisionThreshold, certify_precision, rank_in_group
 from triage.coder.align import align
 from triage.coder.scores import CodeScores
 from triage.codes.labels import label_kind
@@ -195,11 +195,9 @@ def calibration_inputs(scores: CodeScores, gold, coded, k: int = DEFAULT_K) -> d
 def _rank_in_row(S) -> np.ndarray:
     """0-based rank of each stored entry within its CSR row (descending score), in CSR order."""
     rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
-    # one float sort: row first, then descending score (scores lie in [0, 1])
-    order = np.argsort(rows + 0.5 * (1.0 - np.clip(S.data.astype(np.float64), 0.0, 1.0)), kind="stable")
-    starts = S.indptr[:-1][rows[order]]
+    order, ranked = rank_in_group(S.data.astype(np.float64), rows)
     rank = np.empty(S.nnz, dtype=np.int64)
-    rank[order] = np.arange(S.nnz) - starts
+    rank[order] = ranked
     return rank
 
 
