@@ -123,7 +123,8 @@ def evaluate_assistance(
     n_ev = len(g_ev)
 
     # -- recall task ---------------------------------------------------------------------------
-    rr = ranking.row_ranking(align(s_ev, g_ev))
+    aligned = align(s_ev, g_ev)
+    rr = ranking.row_ranking(aligned)
     has_gold = rr.n_gold > 0
     rows = []
     for k in ks:
@@ -135,7 +136,7 @@ def evaluate_assistance(
     tables["assist_recall"] = pd.DataFrame(rows)
 
     # -- pre-filled codes and partial categories (and the coding minutes they save) ---------------
-    s, c, g, rank = code_candidates(s_ev, g_ev)
+    s, c, g, rank = code_candidates(s_ev, g_ev, aligned)
     top = rank < k_suggest
     pred_ev = _pick(predicted, ev)
     eff = EffortModel()

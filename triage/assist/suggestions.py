@@ -37,9 +37,10 @@ def ranked_rows(scores: CodeScores) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def code_candidates(scores: CodeScores, gold) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(score, is gold, episode row, 0-based rank in the row) of every stored (episode, code)."""
-    a = align(scores, gold)
+def code_candidates(scores: CodeScores, gold, aligned=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(score, is gold, episode row, 0-based rank in the row) of every stored (episode, code);
+    ``aligned``: ``align(scores, gold)`` when the caller has it already."""
+    a = aligned if aligned is not None else align(scores, gold)
     rows = np.repeat(np.arange(a.S.shape[0]), np.diff(a.S.indptr))
     return a.S.data.astype(np.float64), a.entry_is_gold, rows, _rank_in_row(a.S)
 
