@@ -202,6 +202,16 @@ class Auditor:
         return raised[cols].reset_index(drop=True)
 
 
+def flag_is_right(flag_type: str, code: str, gold: Sequence[str]) -> bool:
+    """Whether an audit reading ``gold`` agrees with a flag: a code flagged missing is in gold, one
+    flagged unsupported is not, a principal swap names gold's principal diagnosis."""
+    if flag_type == "missing":
+        return code in gold
+    if flag_type == "unsupported":
+        return code not in gold
+    return code == principal(gold)
+
+
 def flag_table(coded: Sequence[Sequence[str]], scores: CodeScores,
                gold: Sequence[Sequence[str]] | None = None) -> pd.DataFrame:
     """Every flag candidate of a batch with its episode row and, given gold, whether it is right."""
@@ -212,13 +222,8 @@ def flag_table(coded: Sequence[Sequence[str]], scores: CodeScores,
             rows.append((i, f["type"], f["code"], f["score"], f.get("replaces")))
     frame = pd.DataFrame(rows, columns=["row", "type", "code", "score", "replaces"])
     if gold is not None:
-        gsets = [set(g) for g in gold]
-        gp = [principal(g) for g in gold]
-        right = []
-        for r, t, code in zip(frame["row"], frame["type"], frame["code"]):
-            right.append(code in gsets[r] if t == "missing" else (code not in gsets[r] if t == "unsupported"
-                                                                    else code == gp[r]))
-        frame["correct"] = np.asarray(right, dtype=bool)
+        frame["correct"] = np.asarray([flag_is_right(t, code, gold[r]) for r, t, code
+                                       in zip(frame["row"], frame["type"], frame["code"])], dtype=bool)
     return frame
 
 

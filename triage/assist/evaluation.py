@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from triage.allocation.effort import EffortModel
-from triage.assist.audit import FLAG_TYPES, Auditor, corrected, flag_table
+from triage.assist.audit import FLAG_TYPES, Auditor, corrected, flag_is_right, flag_table
 from triage.assist.human_coding import HUMAN_EXACT_MATCH, simulate_human_coding
 from triage.assist.ontology import category_of, ontology_group
 from triage.assist.partial import category_right_when_code_wrong
@@ -330,8 +330,6 @@ def _apply_right_flags(coded, raised: pd.DataFrame, ids: np.ndarray, gold) -> li
     out = [list(c) for c in coded]
     for eid, t, code, rep in zip(raised["episode_id"], raised["type"], raised["code"], raised["replaces"]):
         i = pos[int(eid)]
-        gs = set(gold[i])
-        right = code in gs if t == "missing" else (code not in gs if t == "unsupported" else code == principal(gold[i]))
-        if right:
+        if flag_is_right(t, code, gold[i]):
             out[i] = corrected(out[i], {"type": t, "code": code, "replaces": rep})
     return out

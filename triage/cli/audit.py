@@ -91,6 +91,7 @@ def audit_command(
     from rich.console import Console
 
     from triage.assist import Assistant, calibrate_assistant
+    from triage.assist.audit import flag_is_right
     from triage.data import gold_labels
 
     err = Console(stderr=True, soft_wrap=True)
@@ -144,7 +145,8 @@ def audit_command(
     auditor = assistant.auditor()
     flags = auditor.audit_batch(lists, scores, batch, with_drg=version == 10)
     truth = gold_labels(batch)
-    flags["agrees_with_data"] = _agrees(flags, truth)
+    flags["agrees_with_data"] = [flag_is_right(t, code, truth[int(r)])
+                                 for r, t, code in zip(flags["row"], flags["type"], flags["code"])]
     summary = {
         "episodes": len(lists), "flags": len(flags),
         "episodes_to_open": float(flags["episode_id"].nunique() / max(len(lists), 1)),
@@ -174,16 +176,6 @@ def audit_command(
                      else f", flags that agree {100 * summary['flag_precision_vs_data']:.1f}%"))
     if len(flags):
         console.print(pd.DataFrame(flags.drop(columns=["row"]).head(10)).to_string(index=False))
-
-
-def _agrees(flags, truth) -> list[bool]:
-    from triage.metrics.sequence import principal
-
-    out = []
-    for r, t, code in zip(flags["row"], flags["type"], flags["code"]):
-        g = truth[int(r)]
-        out.append(code in g if t == "missing" else (code not in g if t == "unsupported" else code == principal(g)))
-    return out
 
 
 def simulate_coding_command(
