@@ -20,7 +20,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from triage.policy import (
 )
 from triage.policy.automation import automation_table, method_label
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
-from triage.policy.evidence import evidence_plan, policy_share_of_pool
+from triage.policy.evidence import certified_settings, evidence_plan, policy_share_of_pool
 from triage.policy.policies import oracle_automation_at
 from triage.results import RunResult, write_tables
 from triage.router import Router
@@ -136,6 +136,8 @@ class Scored:
     correct: np.ndarray | None = None
     X: np.ndarray | None = None
     p: np.ndarray | None = None
+    #: correctness per (target, jaccard tau), computed once (DRG targets group every episode)
+    correct_by_target: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, repr=False)
 
     def take(self, mask: np.ndarray) -> Scored:
         idx = np.flatnonzero(mask)
@@ -254,7 +256,11 @@ def evaluate_coder(rule: DecisionRule, rep: Scored) -> dict[str, Any]:
 
 
 def _correct(config: RunConfig, s: Scored, target: str) -> np.ndarray:
-    return correctness(s.predicted, s.gold, target=target, tau=config.confidence.jaccard_tau, episodes=s.episodes)
+    key = (target, config.confidence.jaccard_tau)
+    if key not in s.correct_by_target:
+        s.correct_by_target[key] = correctness(s.predicted, s.gold, target=target, tau=key[1],
+                                               episodes=s.episodes)
+    return s.correct_by_target[key]
 
 
 def _rates_by_setting(settings: np.ndarray, correct: np.ndarray) -> dict[str, float]:
@@ -289,7 +295,7 @@ def certify_groups(config: RunConfig, evidence: pd.DataFrame) -> list[str] | Non
     """The settings that share delta (the evidence plan's), or None for one policy for everyone."""
     if not config.policy.per_setting:
         return None
-    return evidence.loc[evidence["certify"], "setting"].astype(str).tolist()
+    return certified_settings(evidence)
 
 
 @dataclass
@@ -445,7 +451,7 @@ def policy_sweep(config: RunConfig, pol: Scored, rep: Scored, rates: dict[str, f
         certify = None
         if g_pol is not None and rates is not None:
             plan = evidence_plan(g_pol, rates, alpha, pc.delta, pc.method, pc.fwer)
-            certify = plan.loc[plan["certify"], "setting"].tolist()
+            certify = certified_settings(plan)
         pol_ = _policy_estimator(config, kind, base, alpha=alpha).fit(pol.p, pol.correct, groups=g_pol,
                                                                       certify_groups=certify).policy_
         ev = evaluate_policy(pol_, rep.p, rep.correct, base, groups=g_rep if pol_.group_by else None)

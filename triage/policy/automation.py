@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from triage.policy.costs import CostModel
-from triage.policy.evidence import evidence_plan
+from triage.policy.evidence import certified_settings, evidence_plan
 from triage.policy.policies import GuaranteedPolicy, evaluate_policy, oracle_automation_at
 
 #: The risk-control procedures every run compares: (method, fwer).
@@ -64,7 +64,7 @@ def automation_rows(
             certify = None
             if grouped and planning_rates is not None:
                 plan = evidence_plan(settings_policy, planning_rates, alpha, delta, method, fwer)
-                certify = plan.loc[plan["certify"], "setting"].tolist()
+                certify = certified_settings(plan)
             est = GuaranteedPolicy(alpha=alpha, delta=delta, method=method, fwer=fwer, costs=costs)
             policy = est.fit(p_policy, correct_policy, groups=settings_policy, certify_groups=certify).policy_
             ev = evaluate_policy(policy, p_test, correct_test, costs,

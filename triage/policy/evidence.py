@@ -19,6 +19,11 @@ import pandas as pd
 from triage.policy.guarantees import episodes_needed, error_free_needed, method_delta_per_test
 
 
+def certified_settings(plan: pd.DataFrame) -> list[str]:
+    """The settings of an :func:`evidence_plan` that get a share of delta."""
+    return plan.loc[plan["certify"], "setting"].astype(str).tolist()
+
+
 def evidence_plan(
     settings: Any,
     expected_correct_rate: dict[str, float],
