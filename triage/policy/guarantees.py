@@ -129,8 +129,8 @@ def error_free_needed(alpha: float, delta_per_test: float) -> int:
 
     (1 - alpha)^n <= delta'  <=>  n >= log(delta') / log(1 - alpha): 22 at alpha = delta = 0.1.
     """
-    _check_level("alpha", alpha)
-    _check_level("delta_per_test", delta_per_test)
+    check_unit("alpha", alpha)
+    check_unit("delta_per_test", delta_per_test)
     return math.ceil(math.log(delta_per_test) / math.log1p(-alpha) - 1e-12)
 
 
@@ -166,8 +166,12 @@ def check_method(method: str, fwer: str = DEFAULT_FWER) -> None:
         raise ValueError(f"fwer must be one of {FWER_METHODS}, got {fwer!r}")
 
 
-def _check_level(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float, np.floating)) and 0 < float(value) < 1):
+def check_unit(name: str, value: Any, optional: bool = False) -> None:
+    """ValueError naming ``name`` unless ``value`` is a number in (0, 1) (or None when optional)."""
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0 < float(value) < 1:
         raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
 
 

@@ -38,6 +38,7 @@ from triage.policy.guarantees import (
     DEFAULT_METHOD,
     SelectiveCounts,
     check_method,
+    check_unit,
     clopper_pearson_interval,
     clopper_pearson_upper,
     default_grid,
@@ -354,14 +355,6 @@ def _three_way_search(
     return t_auto, t_assist, float(total[a_i, s_i])
 
 
-def _check_unit(name: str, value: Any, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not ok or not 0 < float(value) < 1:
-        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
-
-
 def _check_costs(costs: Any) -> CostModel:
     if not isinstance(costs, CostModel):
         raise ValueError(f"costs must be a CostModel, got {type(costs).__name__}")  # noqa: TRY004 (bad input is a ValueError here)
@@ -393,7 +386,7 @@ class RoutingPolicy(BaseEstimator):
         return getattr(self, "alpha", None)
 
     def _validate(self) -> None:
-        _check_unit("delta", getattr(self, "delta", 0.1))
+        check_unit("delta", getattr(self, "delta", 0.1))
         if hasattr(self, "method"):
             check_method(self.method, self.fwer)
 
@@ -580,7 +573,7 @@ class GuaranteedPolicy(RoutingPolicy):
         self.costs = costs
 
     def _validate(self) -> None:
-        _check_unit("alpha", self._alpha())
+        check_unit("alpha", self._alpha())
         super()._validate()
 
     def _fit_group(self, p, correct, delta, err_cost):
@@ -631,7 +624,7 @@ class CapacityPolicy(RoutingPolicy):
         self.fwer = fwer
 
     def _validate(self) -> None:
-        _check_unit("alpha", self.alpha, optional=True)
+        check_unit("alpha", self.alpha, optional=True)
         super()._validate()
         if self._costs().human_capacity_share is None:
             raise ValueError("CostModel.capacity and CostModel.period_episodes are required for the capacity policy")
@@ -681,7 +674,7 @@ class ThreeWayPolicy(RoutingPolicy):
         self.fwer = fwer
 
     def _validate(self) -> None:
-        _check_unit("alpha", self.alpha, optional=True)
+        check_unit("alpha", self.alpha, optional=True)
         super()._validate()
         if not self._costs().has_assist:
             raise ValueError("CostModel.assist_cost is required for the three_way policy")
