@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from triage.confidence.models import KINDS as CONFIDENCE_KINDS
 from triage.confidence.targets import TARGETS
@@ -38,8 +38,6 @@ class DataConfig(_Section):
     split_fractions: tuple[float, float, float] = (0.75, 0.10, 0.15)
     strict: bool = False
 
-    from pydantic import field_validator
-
     @field_validator("synthetic_workload")
     @classmethod
     def _valid_workload(cls, value: str) -> str:
@@ -47,8 +45,6 @@ class DataConfig(_Section):
 
         parse_workload(value)  # ValueError naming the bad setting or share
         return value
-
-    del field_validator
 
 
 class CoderConfig(_Section):
