@@ -132,22 +132,11 @@ def prepare_episodes(
         out[col] = values
 
     d = config.defaults
-    for col in NUMERIC_OPTIONAL:
-        if col in df.columns:
-            raw = df[col].reset_index(drop=True)
-            values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-            bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0)
-            if bad.any():
-                i = int(bad.argmax())
-                raise EpisodeInputError(f"{source}: column {col!r} has {raw.iloc[i]!r} at {_where(ids, i)}; "
-                                        "expected a non-negative number")
-            values = np.where(np.isfinite(values), values, d[col])
-        else:
-            values = np.full(n, d[col], dtype=float)
-        out[col] = values
-
-    prefilled = _non_negative(df, "n_prefilled", ids, source)
-    out["n_prefilled"] = np.zeros(n) if prefilled is None else np.where(np.isfinite(prefilled), prefilled, 0.0)
+    defaults = {**{col: d[col] for col in NUMERIC_OPTIONAL}, "n_prefilled": 0.0}
+    for col, default in defaults.items():
+        values = _non_negative(df, col, ids, source)
+        out[col] = np.full(n, default, dtype=float) if values is None else np.where(np.isfinite(values), values,
+                                                                                      default)
     out["days_since_discharge"] = _days_since_discharge(df, ids, as_of, d["days_since_discharge"], source)
     return out
 
