@@ -33,7 +33,7 @@ def test_line_reporter_writes_one_line_per_step_and_times_it():
     with reporter("policy", "Routing policies"):  # the pipeline's call form
         pass
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("  ✓ Coder: training (") and lines[0].endswith(" s)")
+    assert len(lines) == 2 and lines[0].startswith("  ✓ Coder: training (") and lines[0].endswith(" CPU-s)")
     assert set(reporter.timings) == {"coder", "policy"}
 
 
@@ -67,3 +67,15 @@ def test_cross_fitting_reports_every_fold_and_epoch():
     [task] = reporter.tasks
     assert task.description == "cross-fitting: 3 folds x 2 epochs"
     assert task.total == task.completed == 6
+
+
+def test_cpu_seconds_count_the_work_not_the_waiting():
+    import time
+
+    reporter = Reporter()
+    with reporter.step("sleep", "Waiting"):
+        time.sleep(0.3)
+    with reporter.step("work", "Working"):
+        sum(i * i for i in range(2_000_000))
+    assert reporter.timings["sleep"] >= 0.3 > reporter.cpu_timings["sleep"]
+    assert reporter.cpu_timings["work"] > 0.05

@@ -6,7 +6,7 @@ slow loops report their counts through :func:`current` (the reporter of the step
 the coder's folds and epochs and the confidence model's targets need no extra parameters:
 
 * :class:`RichReporter` (a terminal): a live line per step with a bar, ``done/total`` and an ETA
-  for the loop inside it, then ``✓ what (12.3 s)``;
+  for the loop inside it, then ``✓ what (12.3 s, 20.1 CPU-s)``;
 * :class:`LineReporter` (a log, a pipe, CI): one line per finished step, nothing in between;
 * :class:`Reporter` itself: times the steps and prints nothing (tests, notebooks, the service).
 
@@ -16,6 +16,7 @@ the coder's folds and epochs and the confidence model's targets need no extra pa
 from __future__ import annotations
 
 import contextvars
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -47,19 +48,23 @@ class Reporter:
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        #: CPU seconds per step (this process and the worker processes it waited for): the steady
+        #: figure on a shared machine, where wall time depends on the load.
+        self.cpu_timings: dict[str, float] = {}
 
     @contextmanager
     def step(self, name: str, what: str) -> Iterator[None]:
         """Run one named step: timed, and :func:`current` returns this reporter inside it."""
         token = _CURRENT.set(self)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         self._step_started(what)
         try:
             yield
         finally:
             _CURRENT.reset(token)
         self.timings[name] = time.perf_counter() - start
-        self._step_finished(what, self.timings[name])
+        self.cpu_timings[name] = _cpu_seconds() - cpu_start
+        self._step_finished(what, self.timings[name], self.cpu_timings[name])
 
     # the pipeline's former StepTimer was called as ``steps(name, what)``
     __call__ = step
@@ -86,7 +91,7 @@ class Reporter:
     def _step_started(self, what: str) -> None:
         pass
 
-    def _step_finished(self, what: str, seconds: float) -> None:
+    def _step_finished(self, what: str, seconds: float, cpu_seconds: float) -> None:
         pass
 
     def _task_started(self, description: str, total: int | None) -> Task:
@@ -97,15 +102,15 @@ class Reporter:
 
 
 class LineReporter(Reporter):
-    """One line per finished step (``✓ what (12.3 s)``) on ``stream``: logs, pipes, CI."""
+    """One line per finished step (``✓ what (12.3 s, 20.1 CPU-s)``) on ``stream``: logs, pipes, CI."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
         self.stream = stream
 
-    def _step_finished(self, what: str, seconds: float) -> None:
+    def _step_finished(self, what: str, seconds: float, cpu_seconds: float) -> None:
         stream = self.stream or sys.stderr
-        stream.write(f"  ✓ {what} ({seconds:.1f} s)\n")
+        stream.write(f"  ✓ {what} ({seconds:.1f} s, {cpu_seconds:.1f} CPU-s)\n")
         stream.flush()
 
 
@@ -137,11 +142,11 @@ class RichReporter(Reporter):
         self._progress.start()
         self._step_id = self._progress.add_task(f"{what}…", total=None)
 
-    def _step_finished(self, what: str, seconds: float) -> None:
+    def _step_finished(self, what: str, seconds: float, cpu_seconds: float) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        self.console.print(f"  [green]✓[/] {what} [dim]({seconds:.1f} s)[/]")
+        self.console.print(f"  [green]✓[/] {what} [dim]({seconds:.1f} s, {cpu_seconds:.1f} CPU-s)[/]")
 
     def _task_started(self, description: str, total: int | None) -> Task:
         progress = self._progress
@@ -156,6 +161,12 @@ class RichReporter(Reporter):
         task_id = getattr(task, "_rich_id", None)
         if self._progress is not None and task_id is not None:
             self._progress.remove_task(task_id)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def reporter_for(console: Any | None) -> Reporter:
