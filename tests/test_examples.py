@@ -75,7 +75,7 @@ def test_walkthrough_runs_as_written(tmp_path):
     run_yaml = tmp_path / "examples" / "run.yaml"
     run_yaml.write_text(yaml.safe_dump(_merge(yaml.safe_load(run_yaml.read_text()), SMALL_RUN)))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "COLUMNS": "200"}  # rich wraps nothing the checks below read
     env.pop("MLFLOW_TRACKING_URI", None)  # the run.yaml's own sqlite:///mlflow.db, in the scratch folder
     outputs: list[str] = []
     server = None
@@ -91,7 +91,7 @@ def test_walkthrough_runs_as_written(tmp_path):
                 continue
             try:
                 done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
-                                      capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+                                      capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False)
             except subprocess.TimeoutExpired:
                 pytest.fail(f"block {i} timed out after {BLOCK_TIMEOUT_S} s:\n{block}\nserve log:\n"
                             f"{(tmp_path / 'serve.log').read_text()[-3000:]}")
@@ -104,7 +104,7 @@ def test_walkthrough_runs_as_written(tmp_path):
         log.close()
 
     run_out, _, route_out, batch_out, allocate_out, service_allocate_out = outputs[:6]
-    assert "registered version: 1" in run_out and "champion" in run_out
+    assert re.search(r"registered version:\s+1\b", run_out) and "champion" in run_out, run_out[-3000:]
     assert (tmp_path / "models" / "router" / "manifest.json").is_file()
     decision = json.loads(route_out)
     assert decision["route"] in {"automate", "assist", "manual"} and decision["principal"] == "I50.9"

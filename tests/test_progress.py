@@ -26,10 +26,9 @@ class Recording(Reporter):
 def test_line_reporter_writes_one_line_per_step_and_times_it():
     out = io.StringIO()
     reporter = LineReporter(out)
-    with reporter.step("coder", "Coder: training"):
-        with current().task("folds", 3) as task:
-            for _ in range(3):
-                task.advance()
+    with reporter.step("coder", "Coder: training"), current().task("folds", 3) as task:
+        for _ in range(3):
+            task.advance()
     with reporter("policy", "Routing policies"):  # the pipeline's call form
         pass
     lines = out.getvalue().splitlines()
