@@ -17,9 +17,11 @@ then requires ``coding-triage==<version>`` from the package index it came from.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -77,6 +79,23 @@ def pinned_requirements(root: Path | None = None) -> list[str]:
         # without a local label: ==2.13.0 matches the installed 2.13.0+cpu and the index's build
         pins.append(f"{req.name}{extras}=={version.split('+', 1)[0]}")
     return pins
+
+
+#: Wheels built by this process, by source tree (a process logging several models builds once).
+_BUILT: dict[Path, Path] = {}
+
+
+def project_wheel(root: Path | None = None) -> Path | None:
+    """This project's wheel, built once per process into a folder removed at exit (None when the
+    project is installed, not a source tree)."""
+    root = source_root() if root is None else root
+    if root is None:
+        return None
+    if root not in _BUILT or not _BUILT[root].is_file():
+        folder = Path(tempfile.mkdtemp(prefix="coding-triage-wheel-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _BUILT[root] = build_wheel(folder, root)
+    return _BUILT[root]
 
 
 def build_wheel(out_dir: Path, root: Path | None = None) -> Path | None:

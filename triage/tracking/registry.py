@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
-from triage.tracking.environment import build_wheel, model_requirements
+from triage.tracking.environment import model_requirements, project_wheel
 from triage.tracking.params import floats_equal
 from triage.tracking.uri import resolve_tracking_uri, tracking_uri_set
 
@@ -159,7 +159,7 @@ def log_router_model(
     with tempfile.TemporaryDirectory() as tmp:
         # the model carries the project (a wheel built now) and pinned requirements, so
         # `mlflow models serve --env-manager virtualenv` rebuilds it without this repository
-        wheel = build_wheel(Path(tmp) / "build")
+        wheel = project_wheel()
         artifacts = {ROUTER_ARTIFACT: str(router_dir)}
         if wheel is not None:
             artifacts[WHEEL_ARTIFACT] = str(wheel)
