@@ -45,7 +45,8 @@ def test_rich_reporter_shows_counts_on_a_terminal():
         for _ in current().track(["exact", "principal"], "targets"):
             reporter._progress.refresh()
     shown = buffer.getvalue()
-    assert "targets" in shown and "1/2" in shown and "Confidence models" in shown
+    assert "targets" in shown and "1/2 ETA" in shown and "Confidence models" in shown
+    assert "0/?" not in shown  # the step's own row shows no count
 
 
 def test_no_console_is_silent_and_a_pipe_gets_lines():

@@ -124,20 +124,11 @@ class RichReporter(Reporter):
         self._step_id: Any = None
 
     def _step_started(self, what: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=self.console, transient=True,
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), _counts_and_eta_column(),
+            TimeElapsedColumn(), console=self.console, transient=True,
         )
         self._progress.start()
         self._step_id = self._progress.add_task(f"{what}…", total=None)
@@ -161,6 +152,23 @@ class RichReporter(Reporter):
         task_id = getattr(task, "_rich_id", None)
         if self._progress is not None and task_id is not None:
             self._progress.remove_task(task_id)
+
+
+def _counts_and_eta_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class CountsAndEta(ProgressColumn):
+        """``done/total ETA m:ss`` for a counted loop; nothing for the step's own row."""
+
+        def render(self, task: Any) -> Text:
+            if task.total is None:
+                return Text("")
+            eta = task.time_remaining
+            left = "ETA -:--" if eta is None else f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+            return Text(f"{int(task.completed)}/{int(task.total)} {left}", style="progress.remaining")
+
+    return CountsAndEta()
 
 
 def _cpu_seconds() -> float:
