@@ -1,0 +1,1 @@
+"""Keeping the guarantee in operation: policy states, audit sampling, the watch, re-certification."""
