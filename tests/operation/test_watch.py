@@ -34,6 +34,17 @@ def test_first_crossing_equals_the_watch_fed_one_outcome_at_a_time():
         assert (fast > 0).sum() >= 3  # the comparison covers crossings, not only silence
 
 
+def test_a_batch_update_equals_one_outcome_at_a_time():
+    rng = np.random.default_rng(7)
+    x = (rng.random(3000) < np.where(np.arange(3000) < 1500, 0.08, 0.2)).astype(int)
+    one = _fed_one_at_a_time(x, block=30, max_components=4)
+    batched = RiskWatch(0.1, 0.05, block=30, max_components=4)
+    for part in np.split(x, [7, 100, 101, 1333, 2950]):
+        batched.update(part)
+    assert batched.to_state() == one.to_state() and batched.reading() == one.reading()
+    assert one.violated_at is not None
+
+
 def test_the_e_value_is_the_mixture_of_likelihood_ratios_without_restarts():
     """With no restarts kept, E_n = w0 * mean_r LR_r(n, k) + (1 - w0) / (n // block + 1)."""
     w = RiskWatch(0.1, 0.05, max_components=0, start_weight=0.5, odds_ratios=(1.5, 3.0), block=50)

@@ -242,27 +242,38 @@ class RiskWatch:
                                    start_weight=self.start_weight)[0])
 
     def update(self, errors: Iterable[bool | int]) -> RiskWatch:
-        """Add audited outcomes in arrival order (1/True = error, 0/False = correct)."""
+        """Add audited outcomes in arrival order (1/True = error, 0/False = correct).
+
+        A batch is computed at once (the e-value at each of its errors, as :func:`first_crossing`
+        does); the result is the same as adding the outcomes one at a time.
+        """
+        x = _outcomes(errors)
+        if x.size == 0:
+            return self
+        n0, k0 = self.n, self.errors
+        cum = k0 + np.cumsum(x, dtype=np.int64)          # errors after each outcome of the batch
+        n_end = n0 + x.size
+        # errors counted when each restart b began (after outcome b * block), for every b a slot
+        # of this batch can name: the stored ones, then those beginning inside the batch
+        b_first = max(1, n0 // self.block - len(self._start_k) + 1)
+        b_new = np.arange(n0 // self.block + 1, n_end // self.block + 1)
+        boundary = np.concatenate([np.asarray(self._start_k, dtype=np.int64),
+                                   cum[b_new * self.block - n0 - 1]]) if self.max_components else np.zeros(0, np.int64)
+        at = np.flatnonzero(x)
         threshold = math.log(1.0 / self.delta)
-        for i, x in enumerate(errors):
-            if isinstance(x, (bool, np.bool_)):
-                err = bool(x)
-            elif isinstance(x, (int, np.integer)) and int(x) in (0, 1):
-                err = bool(int(x))
-            else:
-                raise ValueError(f"errors[{i}] must be 0/1 or a boolean, got {x!r}")
-            self.n += 1
-            self.errors += err
-            if self.n % self.block == 0 and self.max_components:  # restart b = n / block begins here
-                self._start_k.append(self.errors)
-                if len(self._start_k) > self.max_components:
-                    self._start_k.pop(0)
-            if err:  # E rises only at an error: the running maximum and the first crossing are here
-                log_e = self._log_e()
-                if log_e > self.log_max_e:
-                    self.log_max_e = log_e
-                if self.violated_at is None and log_e >= threshold:
-                    self.violated_at = self.n
+        for lo in range(0, at.size, 8192):  # E rises only at an error: the maximum and the crossing are there
+            idx = at[lo:lo + 8192]
+            n = n0 + idx + 1
+            b = (n // self.block)[:, None] - self.max_components + 1 + np.arange(self.max_components)[None, :]
+            start_k = np.where(b >= 1, boundary[np.clip(b - b_first, 0, None)] if boundary.size else 0, 0)
+            log_e = _log_e_values(n, cum[idx], start_k, a=self._a, c=self._c, block=self.block,
+                                  max_components=self.max_components, start_weight=self.start_weight)
+            self.log_max_e = max(self.log_max_e, float(log_e.max()))
+            hit = np.flatnonzero(log_e >= threshold)
+            if self.violated_at is None and hit.size:
+                self.violated_at = int(n[hit[0]])
+        self.n, self.errors = n_end, int(cum[-1])
+        self._start_k = [int(v) for v in boundary[-self.max_components:]] if self.max_components else []
         return self
 
     # -- reading ----------------------------------------------------------------------------------
@@ -311,6 +322,23 @@ class RiskWatch:
         v = state["violated_at"]
         watch.violated_at = None if v is None else int(v)
         return watch
+
+
+def _outcomes(errors: Iterable[bool | int]) -> np.ndarray:
+    """Outcomes as a bool array; ValueError naming the first one that is not 0/1 or a boolean."""
+    if isinstance(errors, np.ndarray) and errors.dtype.kind in "biu":
+        x = errors.reshape(-1)
+        bad = np.flatnonzero((x != 0) & (x != 1))
+        if bad.size:
+            raise ValueError(f"errors[{bad[0]}] must be 0/1 or a boolean, got {x[bad[0]]!r}")
+        return x.astype(bool)
+    out = []
+    for i, v in enumerate(errors):
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and int(v) in (0, 1)):
+            out.append(bool(v))
+        else:
+            raise ValueError(f"errors[{i}] must be 0/1 or a boolean, got {v!r}")
+    return np.asarray(out, dtype=bool)
 
 
 def _exp(log_value: float) -> float:
