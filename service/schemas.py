@@ -354,8 +354,13 @@ class MonitoringGroup(BaseModel):
     automated_errors: int
     realised_error: float | None
     realised_error_interval: Interval | None = Field(
-        description="Exact Clopper-Pearson interval of the realised error among automated episodes."
+        description="FIXED-SAMPLE exact (Clopper-Pearson) interval of the realised error among "
+        "automated episodes with an outcome: valid for one look at a sample size fixed in "
+        "advance, not when re-read as outcomes arrive (peeking inflates its error rate), and "
+        "not a random sample unless the outcomes are audits. For the anytime-valid watch on "
+        "the audited outcomes, see GET /v1/watch."
     )
+    interval_kind: Literal["fixed_sample_clopper_pearson"] = "fixed_sample_clopper_pearson"
 
 
 class Monitoring(BaseModel):
