@@ -669,7 +669,9 @@ class WatchEvent(BaseModel):
     care_setting: str | None
     old_state: str | None
     new_state: str | None
-    actor_role: str | None
+    actor_role: str | None = Field(description="admin, or system for automatic actions.")
+    key_fingerprint: str | None = Field(
+        description="The first 12 hex digits of the sha256 of the admin's key (never the key).")
     reason: str | None
     details: dict[str, Any]
 
