@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -550,9 +549,6 @@ def episode_setting(metadata: Mapping[str, Any]) -> str:
         raise InvalidEpisode("metadata.care_setting", f"must be one of {list(CARE_SETTINGS)}", given)
     return given
 
-
-def new_decision_id() -> str:
-    return uuid.uuid4().hex
 
 
 _DESCRIPTIONS: dict[tuple[str, int], str | None] = {}
