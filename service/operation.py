@@ -155,7 +155,41 @@ class Operation:
         return watch_view(self, routing, n_events)
 
     def drift_reading(self, routing: Any) -> dict[str, Any] | None:
-        return None
+        """Bring the drift watch up to date with the stored decisions, then read it."""
+        self.refresh_drift(routing)
+        rows = [r for r in self.ops.watch_rows(routing.model_version, routing.policy.version)
+                if r["kind"] == "drift"]
+        if not rows:
+            return None
+        from triage.operation.drift import StreamDrift
+
+        row = rows[0]
+        reading = StreamDrift.from_state(row["state"]["drift"]).reading()
+        return {"status": row["status"], "routed": row["n"], "fallback_on_warning":
+                self.settings.drift_fallback, **reading}
+
+    def refresh_drift(self, routing: Any) -> bool:
+        """Advance the label-free drift test over the decisions stored since it last read
+        (every worker may call it: the store serialises them). Returns whether it newly warned;
+        with ``drift_fallback`` a warning also puts the live settings in fallback."""
+        reference = drift_reference(routing)
+        if reference is None:
+            return False
+        delta = self.settings.drift_delta
+        values, newly = self.ops.advance_drift(
+            routing.model_version, routing.policy.version,
+            lambda state, rows: drift_step(state, rows, reference, delta))
+        if newly:
+            log.warning("drift warning: model %s policy %s (label-free test of the routed stream)",
+                        routing.model_version, routing.policy.version)
+            if self.settings.drift_fallback:
+                for setting, state in self.states(routing).items():
+                    if state == "live":
+                        self.ops.set_state(
+                            routing.model_version, routing.policy.version, setting, "fallback",
+                            kind="fallback", actor_role="system", key_fingerprint=None,
+                            reason="drift_warning", details={"routed": values["n"]})
+        return newly
 
     # outcomes and the watch ----------------------------------------------------------------
     def watch_delta(self, routing: Any, care_setting: str) -> float:
@@ -230,6 +264,7 @@ def _automates(routing: Any, setting: str) -> bool:
 def watch_view(operation: Operation, routing: Any, n_events: int = 50) -> dict[str, Any]:
     """GET /v1/watch's answer for the version in force (store rows, shaped; no judgement)."""
     mv, pv = routing.model_version, routing.policy.version
+    drift = operation.drift_reading(routing)  # first: a warning may move the states
     states = operation.states(routing)
     rows = {r["care_setting"]: r for r in operation.ops.watch_rows(mv, pv) if r["kind"] == "risk"}
     alpha = _constraint(routing, "alpha")
@@ -253,9 +288,49 @@ def watch_view(operation: Operation, routing: Any, n_events: int = 50) -> dict[s
             "interval": {"lower": row["lower"], "upper": row["upper"],
                          "confidence": 1.0 - float(row["delta"])},
             "e_value": row["e_value"]})
-    drift = operation.drift_reading(routing)
     return {
         "model_version": mv, "policy_version": pv, "alpha": alpha,
         "watch_delta": operation.settings.watch_delta, "settings": settings, "drift": drift,
         "events": operation.ops.recent_events(mv, None, limit=n_events) if n_events else [],
     }
+
+
+def drift_reference(routing: Any) -> Any:
+    """The drift test's reference for the version in force: its calibration episodes."""
+    from triage.operation.drift import DriftReference
+
+    p = getattr(routing, "p_calibration", None)
+    if p is None or len(p) < 10:
+        return None
+    settings = routing.settings_calibration
+    if settings is None or routing.policy.group_by is None:
+        settings = ["all"] * len(p)
+        thresholds = {"all": routing.policy.thresholds_for(None)[0]}
+    else:
+        thresholds = {s: routing.policy.thresholds_for(s)[0] for s in CARE_SETTINGS}
+    return DriftReference.from_calibration(p, settings, thresholds)
+
+
+def drift_step(state: dict[str, Any] | None, rows: list[Any], reference: Any,
+               delta: float) -> tuple[dict[str, Any], bool]:
+    """Advance the library's drift test by stored decision rows (p, setting, policy_route,
+    decision JSON, ...): the store calls this with the watch row locked."""
+    from triage.operation.drift import StreamDrift
+
+    drift = StreamDrift.from_state(state["drift"]) if state else StreamDrift(reference, delta)
+    before = drift.reading()["warning"]
+    if rows:
+        grouped = reference.setting_mix.keys() != {"all"}
+        drift.update(
+            [float(r[0]) for r in rows],
+            [(r[1] or "inpatient") if grouped else "all" for r in rows],
+            [r[2] == "automate" for r in rows],
+            [bool((r[3] or {}).get("unknown_codes")) for r in rows])
+    reading = drift.reading()
+    stats = reading["statistics"]
+    n = max((v["n"] for v in stats.values()), default=0)
+    values = {"status": "warning" if reading["warning"] else "ok", "n": int(n), "errors": 0,
+              "e_value": max((v["max_e_value"] or 0.0) for v in stats.values()),
+              "lower": None, "upper": None, "alpha": None, "delta": delta,
+              "state": {"drift": drift.to_state()}}
+    return values, bool(reading["warning"] and not before)

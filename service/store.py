@@ -491,6 +491,7 @@ class OperationStore:
         """Move one setting to ``new`` with its event; ``check(old, new)`` may refuse (raise).
         Returns (old, new)."""
         with self.engine.begin() as conn:
+            self._write_lock(conn)
             old = self._locked_state(conn, model_version, policy_version, care_setting)
             if check is not None and old is not None:
                 check(old, new)
@@ -504,6 +505,13 @@ class OperationStore:
     def _set(self, model_version, policy_version, care_setting, old, new, **event) -> None:
         with self.engine.begin() as conn:
             self._write_state(conn, model_version, policy_version, care_setting, old, new, **event)
+
+    def _write_lock(self, conn) -> None:
+        """Take SQLite's write lock before reading what a transaction will update: a read-then-
+        write transaction in WAL mode can otherwise fail when another connection commits between
+        (PostgreSQL locks the rows read ``FOR UPDATE`` instead)."""
+        if self.store.is_local:
+            conn.execute(sa.text(f"UPDATE {self.states.name} SET state = state WHERE 1 = 0"))
 
     def _locked_state(self, conn, model_version, policy_version, care_setting) -> str | None:
         s = self.states
@@ -640,6 +648,49 @@ class OperationStore:
                                           "care_setting": care_setting, "kind": kind, **values})
             else:
                 conn.execute(w.update().where(key).values(**values))
+
+    def advance_drift(self, model_version: str, policy_version: str, step: Any, *,
+                      batch: int = 50_000) -> tuple[dict[str, Any] | None, bool]:
+        """Feed the decisions of this version routed since the drift watch last read (in the order
+        they were stored) to ``step(previous_state, rows) -> (values, newly_warning)``, in one
+        transaction holding the watch row, so concurrent refreshes never count a decision twice.
+        Returns (the stored values, whether it newly warned)."""
+        w, d = self.watch, self.store.decisions
+        key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
+            w.c.care_setting == "all") & (w.c.kind == "drift")
+        with self.engine.begin() as conn:
+            self._write_lock(conn)
+            previous = conn.execute(sa.select(w.c.state).where(key).with_for_update()).first()
+            state = previous[0] if previous else None
+            mark = (state or {}).get("watermark")
+            where = [d.c.model_version == model_version, d.c.policy_version == policy_version]
+            if mark:
+                where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                             > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                         sa.literal(mark[1])))
+            rows = conn.execute(
+                sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route, d.c.decision,
+                          d.c.created_at, d.c.decision_id)
+                .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
+            if not rows and previous is not None:
+                return None, False
+            values, newly = step(state, rows)
+            if rows:
+                values["state"]["watermark"] = [rows[-1][4].isoformat(), rows[-1][5]]
+            elif mark:
+                values["state"]["watermark"] = mark
+            values["updated_at"] = utcnow()
+            if previous is None:
+                conn.execute(w.insert(), {"model_version": model_version,
+                                          "policy_version": policy_version,
+                                          "care_setting": "all", "kind": "drift", **values})
+            else:
+                conn.execute(w.update().where(key).values(**values))
+            if newly:
+                self._event(conn, kind="drift_warning", model_version=model_version,
+                            policy_version=policy_version, reason="drift_warning",
+                            details={"warning": values["status"], "n": values["n"]})
+        return values, newly
 
     # re-certification ----------------------------------------------------------------------
     def labelled_stream(self, model_version: str, *, since: datetime | None = None

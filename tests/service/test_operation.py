@@ -176,3 +176,31 @@ def test_recertify_from_shadow_outcomes_and_keep_it_across_restart(
     assert again.get("/v1/policy", headers=keys["router"]).json()["policy_version"] == new_version
     watch = again.get("/v1/watch", headers=keys["router"]).json()
     assert {s["care_setting"] for s in watch["settings"] if s["policy_state"] == "live"} == live
+
+
+def _stream(client, keys, episodes, chunk=500):
+    for i in range(0, len(episodes), chunk):
+        r = client.post("/v1/route/batch", json={"episodes": episodes[i:i + chunk]},
+                        headers=keys["router"])
+        assert r.status_code == 200, r.text
+
+
+def test_label_free_drift_warns_on_a_shifted_stream_only(app_factory, sqlite_url, keys):
+    same = app_factory(sqlite_url)
+    _stream(same, keys, sample_episodes(1500, seed=31))  # the calibration population
+    drift = same.get("/v1/watch", headers=keys["router"]).json()["drift"]
+    assert drift["routed"] == 1500 and drift["status"] == "ok" and not drift["warning"]
+    # the same stream again: the watermark means nothing is counted twice
+    assert same.get("/v1/watch", headers=keys["router"]).json()["drift"]["routed"] == 1500
+
+    shifted = app_factory(sqlite_url, drift_fallback=True)
+    eps = sample_episodes(1500, seed=32)
+    for ep in eps:  # a new coder version, far less sure of itself
+        ep["code_scores"] = {c: round(s * 0.4, 4) for c, s in ep["code_scores"].items()}
+    _stream(shifted, keys, eps)
+    watch = shifted.get("/v1/watch", headers=keys["router"]).json()
+    assert watch["drift"]["status"] == "warning"
+    assert watch["drift"]["statistics"]["confidence"]["warning"] is True
+    assert "drift_warning" in [e["kind"] for e in watch["events"]]
+    # configured to fall back on a warning: the live settings automate nothing now
+    assert {s["policy_state"] for s in watch["settings"]} == {"fallback"}
