@@ -203,8 +203,9 @@ class Operation:
 
     def record_outcome(self, routing: Any, row: dict[str, Any], final_codes: list[str],
                        correct: bool) -> tuple[Any, WatchStep | None, bool]:
-        """Store an outcome; an audited automated decision also advances its setting's watch, and
-        a newly violated watch puts the setting in fallback in the same transaction."""
+        """Store an outcome; an audited automated decision also advances its setting's watch over
+        the audits now complete in decision order, and a newly violated watch puts the setting in
+        fallback in the same transaction."""
         watched = bool(row.get("audit")) and row["route"] == "automate" and row.get("care_setting")
         if not watched:
             recorded = self.ops.record_outcome(row["decision_id"], final_codes, correct)
@@ -217,7 +218,7 @@ class Operation:
         key = (row["model_version"], row["policy_version"], setting)
         recorded_at, step, fell_back = self.ops.record_outcome(
             row["decision_id"], final_codes, correct, watch_key=key,
-            step=lambda previous, error: watch_step(previous, error, float(alpha), delta))
+            step=lambda previous, errors: watch_step(previous, errors, float(alpha), delta))
         if fell_back:
             self._alarm(key, step)
         return recorded_at, step, fell_back
@@ -232,20 +233,20 @@ class Operation:
             self.metrics.fallbacks.labels(setting).inc()
 
 
-def watch_step(previous: dict[str, Any] | None, error: bool, alpha: float,
+def watch_step(previous: dict[str, Any] | None, errors: list[bool], alpha: float,
                delta: float) -> WatchStep:
-    """Advance the library's watch by one audited outcome (the store calls this inside the
-    outcome's transaction, with the row locked)."""
+    """Advance the library's watch by audited outcomes in decision order (the store calls this
+    inside the outcome's transaction, with the watch row locked)."""
     from triage.operation.watch import RiskWatch
 
-    watch = RiskWatch.from_state(previous) if previous else RiskWatch(alpha, delta)
-    watch.update([bool(error)])
+    watch = RiskWatch.from_state(previous["watch"]) if previous else RiskWatch(alpha, delta)
+    watch.update([bool(e) for e in errors])
     reading = watch.reading()
     return WatchStep(
         status=reading.state, n=reading.n, errors=reading.errors,
         e_value=_finite(reading.e_value), lower=_finite(reading.lower),
         upper=_finite(reading.upper), alpha=reading.alpha, delta=reading.delta,
-        state=watch.to_state(), details=reading.to_dict())
+        state={"watch": watch.to_state()}, details=reading.to_dict())
 
 
 def _finite(x: Any) -> float | None:
@@ -268,23 +269,24 @@ def watch_view(operation: Operation, routing: Any, n_events: int = 50) -> dict[s
     states = operation.states(routing)
     rows = {r["care_setting"]: r for r in operation.ops.watch_rows(mv, pv) if r["kind"] == "risk"}
     alpha = _constraint(routing, "alpha")
+    pending = operation.ops.pending_audits(mv, pv)
     settings = []
     for setting in CARE_SETTINGS:
         row = rows.get(setting)
         delta = operation.watch_delta(routing, setting)
+        out, oldest = pending.get(setting, (0, None))
+        common = {"care_setting": setting, "policy_state": states[setting],
+                  "automates": _automates(routing, setting), "audits_pending": out,
+                  "oldest_pending_audit": oldest}
         if row is None:
             settings.append({
-                "care_setting": setting, "policy_state": states[setting],
-                "automates": _automates(routing, setting), "status": "no_audits", "alpha": alpha,
-                "delta": delta, "audited": 0, "errors": 0, "realised_error": None,
-                "interval": None, "e_value": None})
+                **common, "status": "no_audits", "alpha": alpha, "delta": delta, "audited": 0,
+                "errors": 0, "realised_error": None, "interval": None, "e_value": None})
             continue
         n, k = int(row["n"]), int(row["errors"])
         settings.append({
-            "care_setting": setting, "policy_state": states[setting],
-            "automates": _automates(routing, setting), "status": row["status"],
-            "alpha": row["alpha"], "delta": row["delta"], "audited": n, "errors": k,
-            "realised_error": k / n if n else None,
+            **common, "status": row["status"], "alpha": row["alpha"], "delta": row["delta"],
+            "audited": n, "errors": k, "realised_error": k / n if n else None,
             "interval": {"lower": row["lower"], "upper": row["upper"],
                          "confidence": 1.0 - float(row["delta"])},
             "e_value": row["e_value"]})

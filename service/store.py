@@ -599,7 +599,14 @@ class OperationStore:
                 w.c.care_setting == setting) & (w.c.kind == "risk")
             previous = conn.execute(sa.select(w.c.state, w.c.status).where(key)
                                     .with_for_update()).first()
-            result: WatchStep = step(previous[0] if previous else None, not correct)
+            state = previous[0] if previous else None
+            errors, mark, pending = self._audited_in_order(conn, mv, pv, setting,
+                                                           (state or {}).get("watermark"))
+            if not errors and previous is not None:
+                return now, None, False  # an earlier audit is still out: wait for it
+            result: WatchStep = step(state, errors)
+            result.state["watermark"] = mark or (state or {}).get("watermark")
+            result.state["pending"] = pending
             values = {"status": result.status, "n": result.n, "errors": result.errors,
                       "e_value": result.e_value, "lower": result.lower, "upper": result.upper,
                       "alpha": result.alpha, "delta": result.delta, "state": result.state,
@@ -626,6 +633,45 @@ class OperationStore:
                                       reason="watch_violated", details=result.details)
                     fell_back = True
         return now, result, fell_back
+
+    def _audited_in_order(self, conn, mv: str, pv: str, setting: str,
+                          mark: list[str] | None) -> tuple[list[bool], list[str] | None, int]:
+        """The audited automated decisions after ``mark``, in the order they were DECIDED (not
+        the order their audits came back, which may depend on the outcome: an error can take
+        longer to audit), up to the first whose audit is still out. Returns (errors of that
+        prefix, the new mark, audits still out after it)."""
+        d, o = self.store.decisions, self.store.outcomes
+        where = [d.c.policy_version == pv, d.c.care_setting == setting, d.c.model_version == mv,
+                 d.c.audit == sa.true(), d.c.route == "automate"]
+        if mark:
+            where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                         > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                     sa.literal(mark[1])))
+        rows = conn.execute(
+            sa.select(d.c.created_at, d.c.decision_id, o.c.correct)
+            .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+            .where(*where).order_by(d.c.created_at, d.c.decision_id)).all()
+        errors: list[bool] = []
+        last = None
+        for created_at, decision_id, ok in rows:
+            if ok is None:
+                break
+            errors.append(not ok)
+            last = [created_at.isoformat(), decision_id]
+        return errors, last, len(rows) - len(errors)
+
+    def pending_audits(self, model_version: str, policy_version: str
+                       ) -> dict[str, tuple[int, datetime | None]]:
+        """care setting -> (audited automated decisions still without an outcome, the oldest's
+        time): the watch waits for the oldest, so a lost audit shows here."""
+        d, o = self.store.decisions, self.store.outcomes
+        stmt = (sa.select(d.c.care_setting, sa.func.count(), sa.func.min(d.c.created_at))
+                .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+                .where(d.c.model_version == model_version, d.c.policy_version == policy_version,
+                       d.c.audit == sa.true(), d.c.route == "automate", o.c.decision_id.is_(None))
+                .group_by(d.c.care_setting))
+        with self.engine.connect() as conn:
+            return {s: (int(n), t) for s, n, t in conn.execute(stmt)}
 
     def watch_rows(self, model_version: str, policy_version: str) -> list[dict[str, Any]]:
         w = self.watch

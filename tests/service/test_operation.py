@@ -204,3 +204,29 @@ def test_label_free_drift_warns_on_a_shifted_stream_only(app_factory, sqlite_url
     assert "drift_warning" in [e["kind"] for e in watch["events"]]
     # configured to fall back on a warning: the live settings automate nothing now
     assert {s["policy_state"] for s in watch["settings"]} == {"fallback"}
+
+
+def test_the_watch_reads_audits_in_decision_order(app_factory, sqlite_url, keys, base_router):
+    """An error may take longer to audit than a correct chart: the watch must not read audits in
+    the order they come back, so it waits for the oldest audit still out."""
+    client = app_factory(sqlite_url, audit_probability=1.0)
+    eps = _automated_episodes(base_router, 40)
+    setting = _setting(base_router, eps[0])
+    eps = [ep for ep in eps if _setting(base_router, ep) == setting][:3]
+    a, b, c = (client.post("/v1/route", json=ep, headers=keys["router"]).json() for ep in eps)
+    assert a["audit"] and b["audit"] and c["audit"]
+
+    def outcome(d, right):
+        final = [x["code"] for x in d["codes"]] if right else _wrong_codes(d)
+        r = client.post("/v1/outcomes", headers=keys["router"],
+                        json={"decision_id": d["decision_id"], "final_codes": final})
+        assert r.status_code == 201, r.text
+        return r.json()["watch"]
+
+    assert outcome(c, right=False)["n"] == 0  # the first audit drawn is still out: nothing read
+    row = next(s for s in client.get("/v1/watch", headers=keys["router"]).json()["settings"]
+               if s["care_setting"] == setting)
+    assert row["audited"] == 0 and row["audits_pending"] == 2
+    assert outcome(a, right=True)["n"] == 1  # a, then b is still out
+    w = outcome(b, right=True)
+    assert w["n"] == 3 and w["errors"] == 1  # b and the waiting c
