@@ -26,7 +26,7 @@ def test_unknown_names_raise_attribute_error():
 
 def test_import_triage_loads_no_heavy_library():
     code = ("import sys, triage; heavy = ('torch', 'lightgbm', 'mlflow', 'sklearn', 'pandas', 'triage.');"
-            "print(sorted(m for m in sys.modules if m.startswith(heavy) and m != 'triage._lazy')))")
+            "print(sorted(m for m in sys.modules if m.startswith(heavy) and m != 'triage._lazy'))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
