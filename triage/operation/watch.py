@@ -256,6 +256,14 @@ class RiskWatch:
         if x.size == 0:
             return self
         n0, k0 = self.n, self.errors
+        if not x.any():  # no error, no evaluation: only the counts and the restarts move on
+            n_end = n0 + x.size
+            if self.max_components:
+                first = max(n0 // self.block + 1, n_end // self.block - self.max_components + 1)
+                self._start_k += [k0] * max(0, n_end // self.block - first + 1)
+                self._start_k = self._start_k[-self.max_components:]
+            self.n = n_end
+            return self
         cum = k0 + np.cumsum(x, dtype=np.int64)          # errors after each outcome of the batch
         n_end = n0 + x.size
         # errors counted when each restart b began (after outcome b * block), for every b a slot
