@@ -30,9 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def model_dir(tracked_run, tmp_path_factory) -> Path:
     """The registered version's files, downloaded from the registry into a folder of their own."""
+    from triage.tracking.uri import tracking_uri_set
+
     uri, info, _ = tracked_run
     dest = tmp_path_factory.mktemp("registered-model")
-    local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(dest), tracking_uri=uri)
+    with tracking_uri_set(uri):  # tracking and registry
+        local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(dest))
     return Path(local)
 
 
