@@ -35,7 +35,7 @@ def test_simulate_then_audit(tmp_path):
 
     data = tmp_path / "cohort"
     generate(data, n_episodes=300, seed=2, note_words_scale=0.03)
-    coder = tmp_path / "coder.joblib"
+    coder = tmp_path / "coder.npz"
     r = runner.invoke(app, ["coder", "train", "--data", str(data), "--out", str(coder), "--epochs", "2",
                             "--min-count", "3"])
     assert r.exit_code == 0, r.output
