@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default=0.95, gt=0.0, lt=1.0, description="Level of the exact (Clopper-Pearson) interval."
     )
 
+    model_root: str = Field(
+        default="models",
+        description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
+        "registry's models:/ URIs); any other path or scheme is refused with 422.",
+    )
+
     def resolved_model_uri(self) -> str:
         """The model to load: explicit setting, else registry champion if tracking is set up."""
         if self.model_uri:
