@@ -183,20 +183,95 @@ def duplicate_mask(batch: pa.RecordBatch, duplicates: pa.Array) -> list[bool] | 
     return pc.fill_null(pc.is_in(ids, value_set=duplicates), False).to_pylist()
 
 
+#: Staging folders of a run: ``<dest>.partial-<run>`` while it writes, ``<dest>.old-<run>`` while
+#: an ``--overwrite`` swaps it in. Neither is ever a result.
+PARTIAL = ".partial-"
+OLD = ".old-"
+#: The completion marker: written into a dataset when every row is in it, before it is moved to
+#: its name (Spark and Hadoop write and check the same file). :func:`read_output` requires it.
+COMPLETE = "_SUCCESS"
+#: Who is writing a staging folder (host, pid): the next run removes a staging folder whose
+#: writer is gone, and leaves one whose writer still runs.
+RUNNING = "_RUNNING"
+
+
+def run_marker() -> bytes:
+    import json
+    import socket
+    import time
+
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}).encode()
+
+
+def writer_alive(marker: bytes | None) -> bool:
+    """Whether the run that wrote ``marker`` may still be running (another host: assumed so)."""
+    import json
+    import socket
+
+    try:
+        info = json.loads(marker) if marker else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return False  # no readable marker: the run died before writing it, or it is not ours
+    if info.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(info["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(dest: str | Path) -> list[Path]:
+    """Remove what interrupted runs left beside ``dest`` (``dest.partial-*`` whose writer is gone,
+    ``dest.old-*``); returns the folders removed."""
+    dest = Path(dest)
+    removed = []
+    if not dest.parent.is_dir():
+        return removed
+    for p in dest.parent.iterdir():
+        if not p.name.startswith(dest.name) or not p.is_dir():
+            continue
+        rest = p.name[len(dest.name):]
+        if rest.startswith(PARTIAL):
+            marker = p / RUNNING
+            if writer_alive(marker.read_bytes() if marker.is_file() else None):
+                continue
+        elif not rest.startswith(OLD):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def read_output(path: str | Path, **kwargs) -> pa.Table:
+    """A dataset ``triage batch`` wrote, read only when its completion marker says it is whole."""
+    p = Path(path)
+    if not (p / COMPLETE).is_file():
+        raise BatchInputError(f"{p}: not a complete batch output (no {COMPLETE}); an interrupted run, "
+                              "or not written by triage batch")
+    return pq.read_table(p, **kwargs)
+
+
 class DatasetWriter:
     """A Parquet dataset directory written part file by part file, moved into place on close.
 
     Rows go to ``<dest>.partial-<id>/part-NNNNN.parquet`` (a new part every ``rows_per_file``
-    rows); ``commit`` renames the directory to ``dest``, so a crashed job leaves no half
-    dataset where the output should be.
+    rows; ``_RUNNING`` names the writing process); ``commit`` writes the completion marker and
+    renames the directory to ``dest``, so a killed job leaves nothing at ``dest``, and the next
+    run removes its staging folder (:func:`clean_stale`).
     """
 
     def __init__(self, dest: str | Path, schema: pa.Schema, rows_per_file: int = 1_000_000) -> None:
         self.dest = Path(dest)
         self.schema = schema
         self.rows_per_file = rows_per_file
-        self.staging = self.dest.with_name(f"{self.dest.name}.partial-{uuid.uuid4().hex[:8]}")
+        self.staging = self.dest.with_name(f"{self.dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}")
         self.staging.mkdir(parents=True)
+        (self.staging / RUNNING).write_bytes(run_marker())
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
         self._part = 0
@@ -219,10 +294,18 @@ class DatasetWriter:
         self._part += 1
         self._rows_in_file = 0
 
-    def commit(self) -> Path:
+    def close(self) -> None:
+        """Finish the files and mark the staging folder complete (still under its staging name)."""
         if self._writer is None:  # an empty dataset still has its schema
             self._open()
         self._writer.close()
+        _fsync_dir(self.staging)
+        (self.staging / COMPLETE).write_bytes(b"")
+        (self.staging / RUNNING).unlink(missing_ok=True)
+
+    def commit(self) -> Path:
+        if not (self.staging / COMPLETE).exists():
+            self.close()
         replace_dir(self.staging, self.dest)
         return self.dest
 
@@ -232,10 +315,19 @@ class DatasetWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def _fsync_dir(path: Path) -> None:
+    """Flush the part files' data before the marker says they are whole (a crash of the machine
+    after the rename must not leave a marked dataset with empty files)."""
+    for f in path.iterdir():
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
 def replace_dir(src: Path, dest: Path) -> None:
     """Move ``src`` to ``dest``, replacing what was there only once ``src`` is complete."""
     if dest.exists():
-        old = dest.with_name(f"{dest.name}.old-{uuid.uuid4().hex[:8]}")
+        old = dest.with_name(f"{dest.name}{OLD}{uuid.uuid4().hex[:8]}")
         os.replace(dest, old)
         os.replace(src, dest)
         shutil.rmtree(old, ignore_errors=True)

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from triage.batch.io import (
     DatasetWriter,
     check_output,
+    clean_stale,
     duplicate_mask,
     iter_batches,
     list_inputs,
@@ -50,6 +51,9 @@ def run_pandas(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
     t0 = time.perf_counter()
+    for dest in (output, errors):  # what killed runs left beside the outputs
+        for stale in clean_stale(dest):
+            log.warning("removed %s, left by an interrupted run", stale)
     check_output(output, overwrite)
     check_output(errors, overwrite)
     inputs = list_inputs(input_path)
@@ -76,8 +80,11 @@ def run_pandas(
                 row += batch.num_rows
                 n_read += batch.num_rows
             log.info("routed %s (%d rows)", path, row)
-        out.commit()
+        # both datasets complete before either takes its name; the decisions, the result, go last
+        out.close()
+        bad.close()
         bad.commit()
+        out.commit()
     except BaseException:
         out.abort()
         bad.abort()

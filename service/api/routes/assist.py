@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
-from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.api.errors import invalid_episode_error
 from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
 from service.store import new_decision_id, utcnow
@@ -128,15 +128,16 @@ def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Respons
                             detail="this model bundle has no audit calibration (Router.info['assist']); "
                                    "re-run `triage run` to write one")
     version = int(getattr(routing, "icd_version", 10))
-    coded, bad = [], []
-    for i, code in enumerate(body.coded_codes):
+    # a coded code in no code system is left out and listed in unknown_codes, as route and
+    # suggest treat an unknown scored code (valid by the schema, so never a 422)
+    coded, unknown_coded = [], []
+    for code in body.coded_codes:
         try:
             coded.append(normalize_label(code, version))
-        except ValueError as exc:
-            bad.append(field_error(["body", "coded_codes", i], str(exc), code))
-    if bad:
-        raise FieldErrors(bad[:20])
+        except ValueError:
+            unknown_coded.append(code)
     scores, unknown = _scores(routing, body)
+    unknown = list(dict.fromkeys([*unknown_coded, *unknown]))
     md = _metadata(body)
     result = assistant.auditor().audit(coded, scores, md.get("gender"), md.get("died"))
     for f in result["flags"]:
