@@ -166,6 +166,27 @@ def _episode_id(value: Any) -> int | str:
     return check_episode_id(value)
 
 
+def _decoded(record: dict[str, Any]) -> dict[str, Any]:
+    """Bytes (a CSV block with a value that is not UTF-8 stays bytes) as text; RowError names
+    the column whose value does not decode."""
+    for name, value in record.items():
+        if isinstance(value, bytes):
+            try:
+                record[name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RowError(name, "is not valid UTF-8 text") from None
+    return record
+
+
+def _maybe_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value
+
+
 def _valid_id(value: Any) -> int | str | None:
     try:
         return _episode_id(value)
@@ -202,6 +223,7 @@ def episodes_from_columns(
     n_rows: int,
     *,
     first_row: int = 0,
+    rows: Sequence[int] | None = None,
     source: str | None = None,
     partition: int | None = None,
     duplicate: Sequence[bool] | None = None,
@@ -209,17 +231,23 @@ def episodes_from_columns(
 ) -> tuple[list[dict[str, Any]], list[int], list[Rejected]]:
     """Episodes of a column-wise batch, the positions they came from, and the rejected rows.
 
-    ``strict`` raises a ValueError naming the first bad row (the pyfunc's behaviour) instead of
+    Row ``i`` is numbered ``first_row + i``, or ``rows[i]`` when given (a CSV block with rows
+    skipped for their number of fields). ``strict`` raises a ValueError naming the first bad row (the pyfunc's behaviour) instead of
     collecting it. ``duplicate[i]`` marks a row whose ``episode_id`` occurs more than once in the
     whole input: all its copies are rejected, since none can be told to be the right one.
     """
     names = [c for c in INPUT_COLUMNS if c in columns]
+
+    def row_of(i: int) -> int:
+        return int(rows[i]) if rows is not None else first_row + i
+
     episodes: list[dict[str, Any]] = []
     kept: list[int] = []
     rejects: list[Rejected] = []
     for i in range(n_rows):
         record = {c: columns[c][i] for c in names}
         try:
+            record = _decoded(record)
             if duplicate is not None and duplicate[i]:
                 raise RowError("episode_id", "occurs more than once in the input")
             episodes.append(episode_from_record(record))
@@ -227,8 +255,8 @@ def episodes_from_columns(
         except (RowError, InvalidValue) as exc:
             if isinstance(exc, InvalidValue):
                 exc = RowError(exc.field, exc.reason)
-            raw_id = _valid_id(record.get("episode_id"))  # an invalid id is not quoted back
+            raw_id = _valid_id(_maybe_text(record.get("episode_id")))  # an invalid id is not quoted back
             if strict:
-                raise ValueError(f"row {first_row + i} (episode_id={raw_id!r}): {exc}") from None
-            rejects.append(Rejected(source, partition, first_row + i, id_text(raw_id), exc.column, exc.reason))
+                raise ValueError(f"row {row_of(i)} (episode_id={raw_id!r}): {exc}") from None
+            rejects.append(Rejected(source, partition, row_of(i), id_text(raw_id), exc.column, exc.reason))
     return episodes, kept, rejects

@@ -22,7 +22,7 @@ from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
 from service.store import new_decision_id, utcnow
 from triage.assist import Assistant, PrecisionThreshold
-from triage.codes.normalize import normalize_label
+from triage.codes import lookup_label
 from triage.router import InvalidEpisode
 
 router = APIRouter(prefix="/v1", tags=["assist"])
@@ -131,10 +131,11 @@ def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Respons
     # a coded code in no code system is left out and listed in unknown_codes, as route and
     # suggest treat an unknown scored code (valid by the schema, so never a 422)
     coded, unknown_coded = [], []
+    known = routing.vocabulary() if hasattr(routing, "vocabulary") else frozenset()
     for code in body.coded_codes:
         try:
-            coded.append(normalize_label(code, version))
-        except ValueError:
+            coded.append(lookup_label(code, version, known=known))
+        except ValueError:  # UnknownCode, or no code shape at all
             unknown_coded.append(code)
     scores, unknown = _scores(routing, body)
     unknown = list(dict.fromkeys([*unknown_coded, *unknown]))
