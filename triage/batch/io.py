@@ -125,6 +125,8 @@ def file_columns(path: str, fmt: str) -> list[str]:
         if fmt == "parquet":
             return list(pq.read_schema(path).names)
         return list(_csv_reader(path, None, {}).schema.names)
+    except UnicodeDecodeError:
+        raise BatchInputError(f"{path}: the header (line 1) is not UTF-8 text; write the file as UTF-8") from None
     except (pa.ArrowException, OSError) as exc:
         raise BatchInputError(f"{path}: cannot read as {fmt.upper()}: {arrow_message(exc)}") from None
 

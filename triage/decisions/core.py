@@ -91,6 +91,13 @@ def route_checked(
     return decisions, rejects
 
 
+def _integer_id(value: Any) -> Any:
+    try:
+        return int(value.decode("utf-8")) if isinstance(value, bytes) else value
+    except (UnicodeDecodeError, ValueError):
+        return value  # rejected row by row (not UTF-8, or not an integer)
+
+
 def route_batch(
     router: Router,
     batch: pa.RecordBatch | pa.Table,
@@ -105,6 +112,10 @@ def route_batch(
     """Decision rows (``rows.output_schema``) and rejected rows of one input batch (row ``i``
     numbered ``first_row + i``, or ``rows[i]``)."""
     columns = batch_columns(batch)
+    if "episode_id" in columns and pa.types.is_binary(batch.schema.field("episode_id").type) \
+            and pa.types.is_integer(episode_id_type):
+        # a CSV block whose ids did not all decode: the others are the integers the output holds
+        columns["episode_id"] = [_integer_id(v) for v in columns["episode_id"]]
     episodes, kept, rejects = episodes_from_columns(
         columns, batch.num_rows, first_row=first_row, rows=rows, source=source, partition=partition,
         duplicate=duplicate,
