@@ -68,6 +68,15 @@ class Settings(BaseSettings):
         default=0.95, gt=0.0, lt=1.0, description="Level of the exact (Clopper-Pearson) interval."
     )
 
+    max_concurrent_per_key: int = Field(
+        default=4, ge=1, le=1024,
+        description="Requests of one API key that run at once; more wait their turn (a key sending "
+        "maximal requests cannot take the whole process from other callers).",
+    )
+    max_queued_per_key: int = Field(
+        default=64, ge=0, le=100_000,
+        description="Requests of one API key that may wait for a turn; past it 429 with Retry-After.",
+    )
     model_root: str = Field(
         default="models",
         description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "

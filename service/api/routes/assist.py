@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.api.errors import invalid_episode_error
+from service.api.routes.routing import INLINE_MAX_CODES
 from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
 from service.store import new_decision_id, utcnow
@@ -73,7 +74,7 @@ def _json(content: dict[str, Any]) -> Response:
 async def _run(body: SuggestIn | AuditIn, store: Any, work, *args: Any) -> Any:
     """Score-only requests on a local store run on the event loop (as POST /v1/route: cheaper than
     the threadpool hop); a note (the coder runs) or a networked database go to the threadpool."""
-    if body.text is None and store.is_local:
+    if body.text is None and store.is_local and len(body.code_scores or ()) <= INLINE_MAX_CODES:
         return work(*args)
     return await run_in_threadpool(work, *args)
 
