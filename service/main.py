@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.guard import EdgeGuard, install_log_filters
+from service.api.limits import KeyConcurrency
 from service.api.openapi import document_edges
 from service.api.routes import (
     admin,
@@ -136,7 +137,9 @@ def create_app(
 
     errors.install(app)
     # Order (outermost first): metrics, then the guard (request id, key check before the body
-    # is read, the one error handler), then FastAPI's own exception handlers and the routes.
+    # is read, the one error handler), the per-key concurrency limit, then FastAPI's own exception
+    # handlers and the routes.
+    app.add_middleware(KeyConcurrency, api_app=app)  # inside the guard: it reads the caller's key
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (routing, outcomes, monitoring, watch, policy, admin, operations, allocation,

@@ -20,7 +20,8 @@ _SPLIT = re.compile(r"[;|\s]+")
 
 
 def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
-    """episode_id -> ordered labels; ValueError names the file, row, column and value."""
+    """episode_id -> ordered labels; ValueError names the file, the row (a CSV's line number,
+    header = line 1; a Parquet file's 0-based row) and the column, never quoting an id or text."""
     import pandas as pd
 
     from triage.codes.normalize import normalize_label
@@ -28,46 +29,75 @@ def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    parquet = suffix in (".parquet", ".pq", ".parq")
+    sep = "\t" if suffix in (".tsv", ".tab") else ","
     try:
-        if suffix == ".parquet":
+        if parquet:
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=str,
-                                keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        line, column = _bad_utf8(path, sep)
+        raise ValueError(f"{path}: line {line}{f', column {column!r}' if column else ''}: not valid UTF-8") from None
+    except pd.errors.ParserError as exc:  # names the line and the field counts, not the row's text
+        detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+        raise ValueError(f"{path}: cannot be read as a table: {detail[:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - any other reader failure is a bad file
         raise ValueError(f"{path}: cannot be read as a table ({type(exc).__name__})") from None
     if "episode_id" not in frame.columns:
         raise ValueError(f"{path}: no 'episode_id' column (columns: {list(frame.columns)})")
     long = "code" in frame.columns
     if not long and "codes" not in frame.columns:
         raise ValueError(f"{path}: needs a 'codes' column (one row per episode) or a 'code' column (one per code)")
+
+    def where(position: int) -> str:
+        return f"{path}: row {position}" if parquet else f"{path}: line {position + 2}"
+
+    frame = frame.reset_index(drop=True)
     if long and "seq_num" in frame.columns:
         seq = pd.to_numeric(frame["seq_num"], errors="coerce")
         if seq.isna().any():
             row = int(seq.isna().to_numpy().argmax())
-            raise ValueError(f"{path}: row {row + 2}, column 'seq_num': not a number: {frame['seq_num'].iloc[row]!r}")
+            raise ValueError(f"{where(row)}, column 'seq_num': not a number")
         frame = frame.assign(_seq=seq).sort_values(["episode_id", "_seq"], kind="stable")
     out: dict[int, list[str]] = {}
     column = "code" if long else "codes"
-    for row, (eid, value) in enumerate(zip(frame["episode_id"], frame[column])):
-        where = f"{path}: row {int(frame.index[row]) + 2}"
+    for position, eid, value in zip(frame.index, frame["episode_id"], frame[column]):
+        at = where(int(position))
         try:
             key = int(str(eid).strip())
         except ValueError:
-            raise ValueError(f"{where}, column 'episode_id': not an integer id: {eid!r}") from None
+            raise ValueError(f"{at}, column 'episode_id': not an integer id") from None
         codes = [str(value).strip()] if long else [c for c in _SPLIT.split(str(value).strip()) if c]
         labels = out.setdefault(key, [])
         if not long and labels:
-            raise ValueError(f"{where}, column 'episode_id': episode {key} appears twice")
+            raise ValueError(f"{at}, column 'episode_id': episode {key} appears twice")
         for code in codes:
             try:
                 labels.append(normalize_label(code, icd_version))
-            except ValueError as exc:
-                raise ValueError(f"{where}, column {column!r}: {exc}") from None
+            except ValueError:
+                shown = repr(code) if len(code) <= 16 and code.isprintable() else f"{len(code)} characters"
+                raise ValueError(f"{at}, column {column!r}: not a code of ICD-{icd_version}: {shown}") from None
     empty = [k for k, v in out.items() if not v]
     if empty:
         raise ValueError(f"{path}: episode {empty[0]} has no codes")
     return out
+
+
+def _bad_utf8(path: Path, sep: str) -> tuple[int, str | None]:
+    """(line number, column name) of the first bytes that are not UTF-8 (a quoted field spanning
+    lines is counted by physical line)."""
+    header: list[str] = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                fields = raw[: exc.start].count(sep.encode())
+                return number, header[fields] if fields < len(header) else None
+            if number == 1:
+                header = [h.strip().strip('"') for h in text.rstrip("\r\n").split(sep)]
+    return 0, None
 
 
 def audit_command(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 
 from service.api.deps import AdminRole, HolderDep, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error
+from service.loading import reload_target
 from service.schemas import ReloadIn, ReloadOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -76,6 +77,11 @@ def reload_model(
 ) -> Any:
     """In-flight requests finish on the old router; new ones get the new router once swapped."""
     uri = (body.model if body and body.model else None) or settings.resolved_model_uri()
+    if body and body.model:
+        try:  # an API caller loads only from the model root or the registry
+            uri = reload_target(uri, settings.model_root)
+        except ValueError as exc:
+            raise FieldErrors([field_error(["body", "model"], str(exc), None)]) from None
     loader = request.app.state.router_loader
     with holder.lock:
         try:
