@@ -117,12 +117,9 @@ def audit_command(
 ) -> None:
     """Flag missing, unsupported and mis-sequenced codes in human-coded episodes, with MS-DRG impact."""
     import numpy as np
-    import pandas as pd
     from rich.console import Console
 
-    from triage.assist import Assistant, calibrate_assistant
-    from triage.assist.audit import flag_is_right
-    from triage.data import gold_labels
+    from triage.assist.batch_audit import audit_coded_batch, calibration_episodes, certify_flags
 
     err = Console(stderr=True, soft_wrap=True)
     if (coder_path is None) == (router_dir is None):
@@ -139,8 +136,34 @@ def audit_command(
     missing = [e for e in coded_map if e not in by_id.index]
     if missing:
         fail(f"{coded}: {len(missing)} episode ids are not in {data} (first: {missing[:5]})")
-    assistant = None
+    coder, assistant = _load_coder(coder_path, router_dir, err)
+    ids = np.fromiter(coded_map, dtype=np.int64)
+    if assistant is None:
+        cal = calibration_episodes(episodes, calibration_split, ids)
+        if len(cal) == 0:
+            fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
+        err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
+                  "coding against their recorded codes)")
+        assistant = certify_flags(coder, cal, target=target, delta=delta, icd_version=version, random_state=seed)
+    result = audit_coded_batch(assistant, coder, by_id.loc[ids].reset_index(drop=True), coded_map, version)
+    summary = result.summary
+    if out is not None:
+        frame = result.flags.drop(columns=["row"])
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        summary["out"] = str(out)
+    if as_json:
+        from triage.jsonsafe import dumps
+
+        typer.echo(dumps(summary, indent=2))
+        return
+    _print_summary(result)
+
+
+def _load_coder(coder_path: Path | None, router_dir: Path | None, err):
+    """(coder, assistant): a router bundle's coder and its assist calibration (None when it has
+    none), or a saved coder and None; exits with the reason when neither loads."""
     if router_dir is not None:
+        from triage.assist import Assistant
         from triage.router import Router
 
         try:
@@ -149,57 +172,29 @@ def audit_command(
             fail(str(exc))
         if router.coder is None:
             fail(f"{router_dir}: the bundle has no coder to score the notes")
-        coder = router.coder
         if router.info.get("assist"):
             assistant = Assistant.from_dict(router.info["assist"])
             err.print(f"flag thresholds: certified in the bundle ({router_dir})")
-    else:
-        from triage.coder import TextCoder
+            return router.coder, assistant
+        return router.coder, None
+    from triage.coder import TextCoder
 
-        try:
-            coder = TextCoder.load(coder_path)
-        except (FileNotFoundError, ValueError) as exc:
-            fail(str(exc))
-    ids = np.fromiter(coded_map, dtype=np.int64)
-    if assistant is None:
-        cal = episodes[(episodes["split"] == calibration_split) & ~episodes["episode_id"].isin(ids)]
-        if len(cal) == 0:
-            fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
-        err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
-                  "coding against their recorded codes)")
-        assistant = calibrate_assistant(coder.predict_proba(cal), gold_labels(cal), target=target, delta=delta,
-                                        icd_version=version, random_state=seed)
-    batch = by_id.loc[ids].reset_index(drop=True)
-    scores = coder.predict_proba(batch)
-    lists = [coded_map[int(e)] for e in scores.episode_ids]
-    auditor = assistant.auditor()
-    flags = auditor.audit_batch(lists, scores, batch, with_drg=version == 10)
-    truth = gold_labels(batch)
-    flags["agrees_with_data"] = [flag_is_right(t, code, truth[int(r)])
-                                 for r, t, code in zip(flags["row"], flags["type"], flags["code"])]
-    summary = {
-        "episodes": len(lists), "flags": len(flags),
-        "episodes_to_open": float(flags["episode_id"].nunique() / max(len(lists), 1)),
-        "flags_by_type": {k: int(v) for k, v in flags["type"].value_counts().items()},
-        "drg_changing_flags": int(sum(v is True for v in flags["drg_changes"])),
-        "thresholds": {t: p.to_dict() for t, p in auditor.thresholds.items()},
-        "coded_exact_match_vs_data": float(np.mean([set(a) == set(b) for a, b in zip(lists, truth)])),
-        "flag_precision_vs_data": float(flags["agrees_with_data"].mean()) if len(flags) else None,
-    }
-    if out is not None:
-        frame = flags.drop(columns=["row"])
-        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
-        summary["out"] = str(out)
-    if as_json:
-        from triage.jsonsafe import dumps
+    try:
+        return TextCoder.load(coder_path), None
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
 
-        typer.echo(dumps(summary, indent=2))
-        return
+
+def _print_summary(result) -> None:
+    import pandas as pd
+    from rich.console import Console
+
+    summary, flags = result.summary, result.flags
     console = Console()
     console.print(f"audited {summary['episodes']:,} episodes: {summary['flags']:,} flags "
                   f"({summary['flags_by_type'] or 'none'}), {summary['drg_changing_flags']:,} change the MS-DRG; "
                   f"an auditor opens {100 * summary['episodes_to_open']:.1f}% of the episodes")
-    for t, p in auditor.thresholds.items():
+    for t, p in result.thresholds.items():
         console.print(f"  {t}: {p.statement()}")
     console.print(f"against the data's own codes: coded exact match {100 * summary['coded_exact_match_vs_data']:.1f}%"
                   + ("" if summary["flag_precision_vs_data"] is None
