@@ -7,6 +7,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -189,6 +190,65 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     return engine
 
 
+class _Write:
+    __slots__ = ("rows", "done", "error")
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent writers share one transaction (leader/follower group commit).
+
+    A writer queues its rows, then takes the leader lock; if a leader's commit already carried its
+    rows it returns at once, else it commits everything queued. So every caller returns only
+    after a commit that holds its rows (an acknowledged decision is durable), and under load many
+    requests pay for one commit. A failing batch is retried one write at a time, so one bad write
+    never fails another caller's rows.
+    """
+
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        self.engine = engine
+        self.statement = statement
+        self._pending: list[_Write] = []
+        self._queue = threading.Lock()
+        self._leader = threading.Lock()
+        self.commits = 0  # how many transactions carried the writes (a benchmark reads it)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        mine = _Write(rows)
+        with self._queue:
+            self._pending.append(mine)
+        with self._leader:
+            if not mine.done:
+                with self._queue:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit(self, batch: list[_Write]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.statement, [r for w in batch for r in w.rows])
+            self.commits += 1
+        except Exception as exc:  # noqa: BLE001 - each caller gets its own write's outcome
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for w in batch:
+                    try:
+                        with self.engine.begin() as conn:
+                            conn.execute(self.statement, w.rows)
+                        self.commits += 1
+                    except Exception as own:  # noqa: BLE001
+                        w.error = own
+        for w in batch:
+            w.done = True
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Routed counts and outcomes of one (model_version, policy_version, route) cell."""
@@ -219,6 +279,7 @@ class DecisionStore:
         self._insert_assist = self.assist_records.insert()
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
+        self._decision_writes = GroupCommit(self.engine, self._insert_decision)
 
     @property
     def is_local(self) -> bool:
@@ -258,11 +319,10 @@ class DecisionStore:
 
     # decisions -------------------------------------------------------------------------------
     def record_decisions(self, rows: list[dict[str, Any]]) -> None:
-        """Insert decision rows (keys: the decisions columns) in one committed transaction."""
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(self._insert_decision, rows)
+        """Insert decision rows (keys: the decisions columns); returns once a transaction holding
+        them has committed. Concurrent callers share one commit (group commit)."""
+        if rows:
+            self._decision_writes.write(rows)
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -742,11 +802,11 @@ class OperationStore:
     def labelled_stream(self, model_version: str, *, since: datetime | None = None
                         ) -> dict[str, Any]:
         """The episodes re-certification may learn from, by a rule fixed before their outcomes
-        were seen: decided in shadow mode or drawn for holdout (never audits, which sample only
-        the automated). Returns arrays p, correct, care_setting, plus how many such decisions
-        still lack an outcome."""
+        were seen: decided in shadow or fallback mode (people code every one of them) or drawn
+        for holdout — never audits, which sample only the automated. Returns arrays p, correct,
+        care_setting, plus how many such decisions still lack an outcome."""
         d, o = self.store.decisions, self.store.outcomes
-        chosen = sa.or_(d.c.mode == "shadow", d.c.holdout == sa.true())
+        chosen = sa.or_(d.c.mode.in_(("shadow", "fallback")), d.c.holdout == sa.true())
         where = [d.c.model_version == model_version, chosen]
         if since is not None:
             where.append(d.c.created_at >= since)
