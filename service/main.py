@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import errors
 from service.api.deps import RouterHolder
+from service.api.docs import install_offline_docs
 from service.api.guard import EdgeGuard, install_log_filters
 from service.api.openapi import document_edges
 from service.api.routes import (
@@ -79,6 +80,8 @@ def create_app(
         description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served from installed assets, see service/api/docs.py
+        redoc_url=None,
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
@@ -100,6 +103,7 @@ def create_app(
     for module in (routing, outcomes, monitoring, policy, admin, allocation, assist):
         app.include_router(module.router)
     app.include_router(health.router)
+    install_offline_docs(app)
     document_edges(app)
     install_log_filters()
     return app
