@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +27,7 @@ from service.api.routes import (
     routing,
 )
 from service.core.config import Settings
-from service.loading import load_router
+from service.loading import load_router, warm_up_in_background
 from service.metrics import MetricsMiddleware, ServiceMetrics
 from service.security import ApiKeyRegistry
 from service.store import DecisionStore
@@ -41,13 +42,21 @@ DESCRIPTION = """Decides who codes each discharged episode: the automated coder 
 def _load_initial(app: FastAPI) -> None:
     """Load the configured model; on failure keep serving, not ready, so an admin can reload."""
     uri = app.state.settings.resolved_model_uri()
+    loader = app.state.router_loader
+    # the default loader: ready once loaded, the code tables warm up in the background
+    cold = loader is load_router
     try:
-        routing = admin.apply_saved_policy(app.state.router_loader(uri), app.state.store)
+        loaded = load_router(uri, warm=False) if cold else loader(uri)
+        routing = admin.apply_saved_policy(loaded, app.state.store)
     except Exception as exc:  # noqa: BLE001 - serve not-ready; an admin can reload
         log.error("could not load model %s: %s: %s", uri, type(exc).__name__, exc)
         return
     app.state.router_holder.swap(routing, model_uri=uri)
     log.info("loaded model %s (%s)", uri, routing.model_version)
+    if cold:
+        warm_up_in_background(routing, done=app.state.warm)
+    else:
+        app.state.warm.set()
 
 
 @asynccontextmanager
@@ -93,6 +102,9 @@ def create_app(
     )
     app.state.router_loader = router_loader or load_router
     app.state.router_holder = RouterHolder(router)
+    app.state.warm = threading.Event()  # set once the code-system tables are loaded
+    if router is not None:
+        app.state.warm.set()
     app.state.metrics = ServiceMetrics()
 
     errors.install(app)
