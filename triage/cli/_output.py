@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import logging
 import os
 import sys
 import warnings
@@ -108,3 +109,42 @@ def install_warning_notes() -> None:
     """Every Python warning from here on prints as one ``note:`` line on stderr (once each)."""
     warnings.showwarning = _show
 
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+#: Loggers of libraries that print INFO lines of their own (MLflow's run/registry chatter,
+#: alembic's migrations when MLflow creates a database): shown from ``-v`` on
+CHATTY_LOGGERS = ("mlflow", "alembic", "py4j", "urllib3", "httpx")
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> int:
+    """Log level of the command from ``-v`` (INFO), ``-vv`` (DEBUG) or ``-q`` (errors only); the
+    default shows warnings. Log lines go to stderr as ``<level> <logger>: <message>``."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)]
+    if verbose >= 2:
+        level = logging.DEBUG
+    chatty = logging.INFO if verbose >= 1 else max(level, logging.WARNING)
+    os.environ["MLFLOW_LOGGING_LEVEL"] = logging.getLevelName(chatty)  # read when MLflow is imported
+    root = logging.getLogger()
+    if not any(isinstance(h, _CurrentStderr) for h in root.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)
+    return level
