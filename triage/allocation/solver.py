@@ -20,9 +20,10 @@ finish in time (or fails), every episode is assigned greedily by priority instea
 Callers that take requests from the network must also bound the number of pairs (memory grows
 with them): the service refuses allocate calls past ``TRIAGE_ALLOCATE_MAX_CELLS``.
 
-HiGHS is silenced through its own ``output_flag`` option (:data:`QUIET`): scipy sets only
-``log_to_console`` for ``milp``, and HiGHS' MIP solver still prints development lines
-(``HighsMipSolverData::...``) unless ``output_flag`` is off.
+HiGHS is silenced through its own options: ``output_flag`` off (:data:`QUIET`; scipy sets only
+``log_to_console`` for ``milp``), and the MILPs run without presolve, the one path on which HiGHS
+prints a development line (``HighsMipSolverData::transformNewIntegerFeasibleSolution``) with a
+bare ``printf`` that no option reaches.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ def _milp(value, minutes, capacity, pe, pc, time_limit, mip_rel_gap):
         integrality=np.ones(len(pe)),
         bounds=Bounds(0, 1),
         constraints=LinearConstraint(a, -np.inf, ub),
-        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "presolve": True},
+        # no presolve: postsolving a solution found in the presolved space is where HiGHS prints
+        # its development line (HighsMipSolverData::transformNewIntegerFeasibleSolution), which
+        # output_flag does not reach; these MILPs are small (exact_max_pairs, the repair)
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "presolve": False},
     )
     if res.x is None:
         raise RuntimeError(f"assignment MILP failed: {res.message}")
