@@ -14,6 +14,15 @@ def _plain_flags(command: Any) -> None:
         is_flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
         if param.param_type_name == "option" and is_flag and param.metavar is None:
             param.metavar = ""
+    make_help = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:  # --help is made per context: tidy it there
+        option = make_help(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
     for sub in (getattr(command, "commands", None) or {}).values():
         _plain_flags(sub)
 
