@@ -513,6 +513,9 @@ class Readiness(BaseModel):
     model_loaded: bool
     database: bool
     model_version: str | None = None
+    warm: bool = Field(
+        False, description="The code-system tables are loaded (until then the first episodes are "
+        "answered the same, only slower)")
 
 
 # --------------------------------------------------------------- assisted coding and audit (§4)

@@ -46,7 +46,8 @@ def test_serve_rejects_a_folder_that_is_not_a_bundle(captured, tmp_path):
     assert not captured
 
 
-def test_serve_accepts_registry_uri(captured):
-    result = CliRunner().invoke(app, ["serve", "--model", "models:/coding-triage-router@champion"])
+def test_serve_accepts_registry_uri_when_told_to_wait(captured):
+    result = CliRunner().invoke(
+        app, ["serve", "--model", "models:/coding-triage-router@champion", "--wait-for-model"])
     assert result.exit_code == 0, result.output
     assert captured["target"] == "service.main:create_app"

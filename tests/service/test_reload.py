@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
+from live import wait_started
 
 
 def _free_port() -> int:
@@ -31,10 +32,7 @@ def live_server(app_factory, sqlite_url):
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        wait_started(server, thread)
         servers.append((server, thread))
         return client.app, f"http://127.0.0.1:{port}"
 

@@ -26,9 +26,12 @@ def list_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from triage.tracking import list_models, resolve_tracking_uri
+    from triage.tracking import TrackingStoreNotFound, list_models, resolve_tracking_uri
 
-    versions = list_models(tracking_uri, name=name)
+    try:
+        versions = list_models(tracking_uri, name=name)
+    except TrackingStoreNotFound as exc:
+        fail(exc)
     if as_json:
         typer.echo(versions.to_json(orient="records", date_format="iso"))
         return
@@ -58,11 +61,11 @@ def promote_cmd(
 ) -> None:
     """Point the champion alias (or --alias) at VERSION."""
 
-    from triage.tracking import RegistryError, promote
+    from triage.tracking import RegistryError, TrackingStoreNotFound, promote
 
     try:
         promote(version, tracking_uri, name=name, alias=alias)
-    except RegistryError as exc:
+    except (RegistryError, TrackingStoreNotFound) as exc:
         fail(exc)
     typer.echo(f"{name}@{alias} -> version {version}")
 
@@ -75,11 +78,11 @@ def export_cmd(
 ) -> None:
     """Copy a registered router bundle out of MLflow so the service runs without a tracking server."""
 
-    from triage.tracking import RegistryError, export_model
+    from triage.tracking import RegistryError, TrackingStoreNotFound, export_model
 
     try:
         dest = export_model(uri, out, tracking_uri)
-    except RegistryError as exc:
+    except (RegistryError, TrackingStoreNotFound) as exc:
         fail(exc)
     source = json.loads((dest / "mlflow_source.json").read_text())
     version = f" (version {source['version']})" if "version" in source else ""

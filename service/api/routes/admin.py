@@ -98,6 +98,7 @@ def reload_model(
                     ) from None
                 raise FieldErrors([field_error(["body", "model"], message, body.model)]) from None
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=message) from None
+        request.app.state.warm.set()  # the loader warmed the new router before this swap
         old = holder.get()
         store.record_policy_change(
             action="reload",
