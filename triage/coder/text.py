@@ -25,6 +25,7 @@ from triage.artifacts import load_state, save_state
 from triage.coder import features
 from triage.coder.scores import CodeScores
 from triage.coder.torch_model import SparseTextNet, predict_top_k, train_network
+from triage.progress import current
 
 ModelKind = Literal["torch-mlp", "torch-linear", "ovr-logistic"]
 #: the pickled format earlier versions wrote (read only by ``from_pickle``)
@@ -278,13 +279,18 @@ class TextCoder(BaseEstimator):
         return sp.csr_matrix((data, (rows, cols)), shape=(len(gold), len(classes)))
 
     def _fit_on(self, counts: sp.csr_matrix, gold, seed: int) -> None:
-        self.tfidf_, model = self._train(counts, gold, self.classes_, seed)
+        with current().task(f"final model: {self._epochs_per_model()} epochs", self._epochs_per_model()) as task:
+            self.tfidf_, model = self._train(counts, gold, self.classes_, seed, on_epoch=task.advance)
         if self.model == "ovr-logistic":
             self.estimator_ = model
         else:
             self.net_ = model
 
-    def _train(self, counts, gold, classes, seed):
+    def _epochs_per_model(self) -> int:
+        """Units of progress per trained model: its epochs (one for the logistic model)."""
+        return 1 if self.model == "ovr-logistic" else self.epochs
+
+    def _train(self, counts, gold, classes, seed, on_epoch=None):
         tfidf = features.fit_tfidf(counts, self.min_df)
         X = features.tfidf(tfidf, counts)
         Y = self._targets(gold, classes)
@@ -292,9 +298,12 @@ class TextCoder(BaseEstimator):
             est = OneVsRestClassifier(
                 LogisticRegression(C=self.C, solver="liblinear", random_state=seed), n_jobs=1
             )
-            return tfidf, est.fit(X, Y.toarray().astype(np.int8))
+            est.fit(X, Y.toarray().astype(np.int8))
+            if on_epoch is not None:
+                on_epoch()
+            return tfidf, est
         net = train_network(
-            X, Y, self._hidden(), self.epochs, self.batch_size, self.lr, seed=seed
+            X, Y, self._hidden(), self.epochs, self.batch_size, self.lr, seed=seed, on_epoch=on_epoch
         )
         return tfidf, net
 
@@ -320,21 +329,28 @@ class TextCoder(BaseEstimator):
         folds = patient_folds(subject_ids, self.n_folds, self.random_state)
         n = counts.shape[0]
         pieces: list[tuple[np.ndarray, sp.csr_matrix]] = []
-        for f in range(self.n_folds):
-            held = np.flatnonzero(folds == f)
-            train = np.flatnonzero(folds != f)
-            tfidf, model = self._train(
-                counts[train], [gold[i] for i in train], classes, seed=self._seed(f + 1)
-            )
-            if keep is not None and f == int(keep):  # the deployed coder is this fold's model
-                self.tfidf_ = tfidf
-                if self.model == "ovr-logistic":
-                    self.estimator_ = model
-                else:
-                    self.net_ = model
-            pieces.append((held, self._predict_with(tfidf, model, counts[held])))
+        per_model = self._epochs_per_model()
+        with current().task(f"cross-fitting: {self.n_folds} folds x {per_model} epochs",
+                            self.n_folds * per_model) as task:
+            for f in range(self.n_folds):
+                pieces.append(self._cross_fit_fold(counts, gold, classes, folds, f, keep, task.advance))
         order = np.concatenate([h for h, _ in pieces])
         stacked = sp.vstack([p for _, p in pieces], format="csr")
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         return stacked[inverse]
+
+    def _cross_fit_fold(self, counts, gold, classes, folds, f: int, keep: int | None, on_epoch):
+        """Train on every fold but ``f`` and score fold ``f``: (held-out rows, their scores)."""
+        held = np.flatnonzero(folds == f)
+        train = np.flatnonzero(folds != f)
+        tfidf, model = self._train(
+            counts[train], [gold[i] for i in train], classes, seed=self._seed(f + 1), on_epoch=on_epoch
+        )
+        if keep is not None and f == int(keep):  # the deployed coder is this fold's model
+            self.tfidf_ = tfidf
+            if self.model == "ovr-logistic":
+                self.estimator_ = model
+            else:
+                self.net_ = model
+        return held, self._predict_with(tfidf, model, counts[held])
