@@ -54,7 +54,7 @@ def reload_model(
             new = apply_saved_policy(loader(uri), store)
         except Exception as exc:  # noqa: BLE001 - any load failure keeps the old model
             log.warning("reload of %s failed: %s", uri, type(exc).__name__)
-            message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
+            message = f"{type(exc).__name__}: {exc}"  # the error first: a message is cut at 120 characters
             if body and body.model:
                 if isinstance(exc, OSError):  # no such bundle (or a name no file system takes)
                     raise HTTPException(
