@@ -335,8 +335,8 @@ def refuse_pickle(path: Path) -> None:
         head = fh.read(2)
     if head[:1] == _PICKLE_MAGIC or (head != _ZIP_MAGIC and not zipfile.is_zipfile(path)):
         raise LegacyPickle(
-            f"{path}: a pickled model (the old format), which can run code when loaded; refused. Convert it "
-            "once, from a source you trust: `triage models convert OLD NEW`")
+            f"{path}: refused, a pickled model (the old format) can run code when loaded. Convert it once, "
+            f"from a source you trust: `triage models convert {path} NEW --i-trust-this-file`")
 
 
 # ---------------------------------------------------------------------------------------- hashes

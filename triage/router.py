@@ -552,8 +552,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     fmt = manifest.get("format")
     if fmt == LEGACY_BUNDLE_FORMAT:
         raise LegacyPickle(
-            f"{path}: a format-{fmt} router bundle, whose components are a pickle that can run code when "
-            f"loaded; refused. Convert it once, from a source you trust: `triage models convert {path} NEW_DIR`")
+            f"{path}: refused, a pickled bundle (format {fmt}) can run code when loaded. Convert it once, from a "
+            f"source you trust: `triage models convert {path} NEW_DIR --i-trust-this-file`")
     if fmt != BUNDLE_FORMAT:
         raise ValueError(f"{manifest_path}: bundle format {fmt!r}, expected {BUNDLE_FORMAT}")
     return manifest

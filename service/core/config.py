@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0.0, le=3600.0,
         description="How often each worker checks the store for a policy another worker set.")
     max_concurrent_per_key: int = Field(
-        default=4, ge=1, le=1024,
+        default=1, ge=1, le=1024,
         description="Requests of one API key that run at once; more wait their turn (a key sending "
         "maximal requests cannot take the whole process from other callers).",
     )
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     model_root: str = Field(
         default="models",
         description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
-        "registry's models:/ URIs); any other path or scheme is refused with 422.",
+        "registry's models:/ URIs); any other path or scheme is refused with 403.",
     )
 
     def resolved_model_uri(self) -> str:

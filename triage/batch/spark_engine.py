@@ -608,8 +608,14 @@ def _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, rout
     udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
     cols = [c for c in keep if c in {i.name for i in udf.metadata.get_input_schema().inputs}]
     out = df.select(udf(F.struct(*cols)).alias("d")).select("d.*")
-    mode = "overwrite" if overwrite else "errorifexists"
-    out.write.mode(mode).parquet(output)
+    staging = _Staging(spark, output, uuid.uuid4().hex[:8])
+    try:  # committed as the default method's output is: staged, marked, renamed
+        out.write.mode("append").parquet(staging.uri)
+        staging.complete()
+        staging.finish(overwrite)
+    except BaseException:
+        staging.abort()
+        raise
     counts = spark.read.parquet(output).groupBy("route").count().collect()
     routes = Counter({r["route"]: int(r["count"]) for r in counts})
     return summary("spark", input_path, output, errors, n_rows, routes, Counter(), time.perf_counter() - t0,
