@@ -139,13 +139,14 @@ class Operation:
                                                 "delta")}})
             self.deploy(new)
             if go_live:
-                for setting, ok in result.certified.items():
-                    if ok:
-                        self.ops.set_state(
-                            new.model_version, new.policy.version, setting, "live",
-                            kind="state_change", actor_role=role,
-                            key_fingerprint=key_fingerprint, reason="recertified",
-                            details={"alpha": float(result.alpha)})
+                certified = {s for s, ok in result.certified.items() if ok}
+                if "all" in certified:  # a policy without settings certifies every setting
+                    certified = set(CARE_SETTINGS)
+                for setting in sorted(certified):
+                    self.ops.set_state(
+                        new.model_version, new.policy.version, setting, "live",
+                        kind="state_change", actor_role=role, key_fingerprint=key_fingerprint,
+                        reason="recertified", details={"alpha": float(result.alpha)})
             out["applied"] = True
             out["states"] = self.states(new)
             return out

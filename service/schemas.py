@@ -354,8 +354,13 @@ class MonitoringGroup(BaseModel):
     automated_errors: int
     realised_error: float | None
     realised_error_interval: Interval | None = Field(
-        description="Exact Clopper-Pearson interval of the realised error among automated episodes."
+        description="FIXED-SAMPLE exact (Clopper-Pearson) interval of the realised error among "
+        "automated episodes with an outcome: valid for one look at a sample size fixed in "
+        "advance, not when re-read as outcomes arrive (peeking inflates its error rate), and "
+        "not a random sample unless the outcomes are audits. For the anytime-valid watch on "
+        "the audited outcomes, see GET /v1/watch."
     )
+    interval_kind: Literal["fixed_sample_clopper_pearson"] = "fixed_sample_clopper_pearson"
 
 
 class Monitoring(BaseModel):
@@ -664,7 +669,9 @@ class WatchEvent(BaseModel):
     care_setting: str | None
     old_state: str | None
     new_state: str | None
-    actor_role: str | None
+    actor_role: str | None = Field(description="admin, or system for automatic actions.")
+    key_fingerprint: str | None = Field(
+        description="The first 12 hex digits of the sha256 of the admin's key (never the key).")
     reason: str | None
     details: dict[str, Any]
 
