@@ -645,11 +645,11 @@ class OperationStore:
     def labelled_stream(self, model_version: str, *, since: datetime | None = None
                         ) -> dict[str, Any]:
         """The episodes re-certification may learn from, by a rule fixed before their outcomes
-        were seen: decided in shadow mode or drawn for holdout (never audits, which sample only
-        the automated). Returns arrays p, correct, care_setting, plus how many such decisions
+        were seen: decided in shadow or fallback mode (people code every episode of the setting)
+        or drawn for holdout (never audits, which sample only the automated). Returns arrays p, correct, care_setting, plus how many such decisions
         still lack an outcome."""
         d, o = self.store.decisions, self.store.outcomes
-        chosen = sa.or_(d.c.mode == "shadow", d.c.holdout == sa.true())
+        chosen = sa.or_(d.c.mode.in_(("shadow", "fallback")), d.c.holdout == sa.true())
         where = [d.c.model_version == model_version, chosen]
         if since is not None:
             where.append(d.c.created_at >= since)

@@ -22,9 +22,9 @@ def _main() -> None:
 
 
 def _register() -> None:
-    from triage.cli import allocate, audit, batch, coder, data, models, run, serve, synth
+    from triage.cli import allocate, audit, batch, coder, data, models, replay, run, serve, synth
 
-    for module in (data, synth, coder, run, models, serve, allocate, batch, audit):
+    for module in (data, synth, coder, run, models, serve, allocate, batch, audit, replay):
         module.register(app)
 
 
