@@ -264,7 +264,8 @@ def replay_figure(timeline: pd.DataFrame, events: list[Mapping[str, Any]], alpha
                   window: int = 300, settings: tuple[str, ...] = ("day_case", "inpatient",
                                                                    "observation")) -> Figure:
     """A replayed year: realised error among automated episodes (rolling over each setting's last
-    ``window`` automated episodes, from the simulation's ground truth) against alpha, and the
+    ``window`` automated episodes of the policy version in force, from the simulation's ground
+    truth) against alpha, and the
     automation rate (rolling over the last ``window`` episodes of each setting), with go-live, the
     shift, the watch's alarm and re-certification marked."""
     require_columns(timeline, "timeline", ("index", "care_setting", "automated", "correct"))
@@ -277,15 +278,17 @@ def replay_figure(timeline: pd.DataFrame, events: list[Mapping[str, Any]], alpha
             continue
         auto = part[part["automated"]]
         colour = colours.get(setting)
-        if len(auto) >= max(20, window // 5):
-            wrong = (~auto["correct"].astype(bool)).astype(float)
+        # rolling within each policy version: a new version starts a new watch and a new curve
+        versions = auto["policy_version"] if "policy_version" in auto else pd.Series("", index=auto.index)
+        first = True
+        for _, seg in auto.groupby(versions.to_numpy(), sort=False):
+            if len(seg) < max(20, window // 5):
+                continue
+            wrong = (~seg["correct"].astype(bool)).astype(float)
             rolling = wrong.rolling(window, min_periods=max(20, window // 5)).mean()
-            # a gap where nothing was automated (shadow, fallback) is drawn as a gap
-            idx = auto["index"].to_numpy()
-            gaps = np.r_[False, np.diff(idx) > 4 * window]
-            y = rolling.to_numpy().copy()
-            y[gaps] = np.nan
-            err_ax.plot(idx, y, color=colour, linewidth=1.4, label=f"{setting}: error among automated")
+            err_ax.plot(seg["index"], rolling, color=colour, linewidth=1.4,
+                        label=f"{setting}: error among automated" if first else None)
+            first = False
         rate = part["automated"].astype(float).rolling(window, min_periods=window // 5).mean()
         auto_ax.plot(part["index"], rate, color=colour, linewidth=1.2, label=setting)
     overall = timeline["automated"].astype(float).rolling(window, min_periods=window // 5).mean()

@@ -26,7 +26,7 @@ from live import ThreadServer  # noqa: E402
 pytestmark = pytest.mark.slow
 
 ALPHA = 0.10
-EPISODES, SHIFT_AT = 10_000, 3_000
+EPISODES, SHIFT_AT = 8_000, 3_000
 MIX = {"inpatient": 0.3, "observation": 0.1, "day_case": 0.6}
 ROUTER_KEY, ADMIN_KEY = "replay-router-key", "replay-admin-key"
 
