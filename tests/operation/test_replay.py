@@ -17,11 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.operation.replay import (ReplayPlan, Shift, coder_fidelity, fit_replay_router,
-                                     run_replay, simulate_hospital)
+from triage.operation.replay import (
+    ReplayPlan,
+    Shift,
+    coder_fidelity,
+    fit_replay_router,
+    run_replay,
+    simulate_hospital,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
-from live import ThreadServer  # noqa: E402
+from live import ThreadServer
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +155,7 @@ def test_every_posted_outcome_matched_the_simulations_truth(replayed):
 
 
 def test_files_and_figure_are_written(replayed):
-    result, stream, _, paths = replayed
+    _, stream, _, paths = replayed
     for name in ("timeline", "timeline_csv", "summary", "figure", "fidelity"):
         assert paths[name].is_file() and paths[name].stat().st_size > 0, name
     assert paths["figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -109,8 +109,14 @@ def replay(
     alarm and fallback after a shift, re-certification; write timeline, summary and figure."""
     from rich.console import Console
 
-    from triage.operation.replay import (ReplayPlan, Shift, coder_fidelity, fit_replay_router,
-                                         run_replay, simulate_hospital)
+    from triage.operation.replay import (
+        ReplayPlan,
+        Shift,
+        coder_fidelity,
+        fit_replay_router,
+        run_replay,
+        simulate_hospital,
+    )
 
     err = Console(stderr=True)
     if go_live not in ("recertify", "admin"):

@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -594,7 +593,7 @@ def run_replay(hospital: Hospital, base_url: str, *, router_key: str, admin_key:
 # ------------------------------------------------------------------------------- the summary
 def _error(t: pd.DataFrame) -> dict[str, Any]:
     auto = t[t["automated"]]
-    return {"episodes": int(len(t)), "automated": int(len(auto)),
+    return {"episodes": len(t), "automated": len(auto),
             "automation_rate": float(len(auto) / len(t)) if len(t) else None,
             "automated_wrong": int((~auto["correct"]).sum()),
             "realised_error": float((~auto["correct"]).mean()) if len(auto) else None}
@@ -643,7 +642,7 @@ def summarise_replay(timeline: pd.DataFrame, events: list[dict[str, Any]], hospi
             "audited_outcomes": alarm.get("audited"), "audited_errors": alarm.get("errors"),
             "audited_after_shift": int(window[(window["care_setting"] == s) & window["audit"]
                                               & window["automated"]].shape[0]),
-            "automated_between_shift_and_alarm": int(len(passed)),
+            "automated_between_shift_and_alarm": len(passed),
             "wrong_among_them": int((~passed["correct"]).sum()),
         }
         after = timeline.iloc[alarm_at:recert_at]
