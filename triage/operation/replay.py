@@ -531,56 +531,58 @@ def run_replay(hospital: Hospital, base_url: str, *, router_key: str, admin_key:
               automated_share=applied["automated_share"])
         live_started = True
 
-    for start in range(0, n, plan.batch_size):
-        stop = min(n, start + plan.batch_size)
-        t = time.perf_counter()
-        decisions = api.route(hospital.requests[start:stop])
-        timings["route"] += time.perf_counter() - t
-        for k, d in enumerate(decisions):
-            i = start + k
-            cols["index"].append(i)
-            cols["episode_id"].append(hospital.requests[i]["episode_id"])
-            cols["care_setting"].append(d.get("care_setting"))
-            cols["coder_version"].append("v2" if hospital.shifted[i] else "v1")
-            cols["policy_version"].append(d["policy_version"])
-            cols["mode"].append(d.get("mode"))
-            cols["policy_route"].append(d.get("policy_route"))
-            cols["route"].append(d["route"])
-            cols["automated"].append(d["route"] == "automate")
-            cols["audit"].append(bool(d.get("audit")))
-            cols["holdout"].append(bool(d.get("holdout")))
-            cols["p_correct"].append(float(d["p_correct"]))
-            cols["correct"].append(bool(hospital.correct[i]))
-            cols["outcome_posted"].append(False)
-            labelled = d.get("mode") in ("shadow", "fallback") or d.get("audit") or d.get("holdout")
-            if labelled:
-                pending.append((i + plan.audit_lag, i, d["decision_id"]))
-        post_due(stop)
-        if fell_back_at:
-            watch = api.watch(events=0)
-        if not live_started and stop >= next_try:
-            post_due(n + plan.audit_lag + 1)  # the shadow period's codes are all in before go-live
-            if plan.go_live == "admin":
-                body = api.set_state("all", "live", "shadow_evidence_reviewed")
+    try:
+        for start in range(0, n, plan.batch_size):
+            stop = min(n, start + plan.batch_size)
+            t = time.perf_counter()
+            decisions = api.route(hospital.requests[start:stop])
+            timings["route"] += time.perf_counter() - t
+            for k, d in enumerate(decisions):
+                i = start + k
+                cols["index"].append(i)
+                cols["episode_id"].append(hospital.requests[i]["episode_id"])
+                cols["care_setting"].append(d.get("care_setting"))
+                cols["coder_version"].append("v2" if hospital.shifted[i] else "v1")
+                cols["policy_version"].append(d["policy_version"])
+                cols["mode"].append(d.get("mode"))
+                cols["policy_route"].append(d.get("policy_route"))
+                cols["route"].append(d["route"])
+                cols["automated"].append(d["route"] == "automate")
+                cols["audit"].append(bool(d.get("audit")))
+                cols["holdout"].append(bool(d.get("holdout")))
+                cols["p_correct"].append(float(d["p_correct"]))
+                cols["correct"].append(bool(hospital.correct[i]))
+                cols["outcome_posted"].append(False)
+                labelled = d.get("mode") in ("shadow", "fallback") or d.get("audit") or d.get("holdout")
+                if labelled:
+                    pending.append((i + plan.audit_lag, i, d["decision_id"]))
+            post_due(stop)
+            if fell_back_at:
                 watch = api.watch(events=0)
-                wanted.update(s for s, ok in _automates(watch).items() if ok)
-                event("go_live", stop, policy_version=body["policy_version"], states=body["states"])
-                live_started = True
-            else:
-                try_recertify(stop, first=True)
-            next_try = stop + plan.recertify_every
-        elif live_started and since is not None and stop >= next_try:
-            states = _states(watch)
-            if any(states.get(s) != "live" for s in wanted):
-                try_recertify(stop, first=False)
-            next_try = stop + plan.recertify_every
-        elif live_started and stop >= next_try:
-            next_try = stop + plan.recertify_every
-        if stop % (10 * plan.batch_size) == 0 or stop == n:
-            say(f"[{stop:>7,}] routed, {outcomes_posted:,} outcomes posted, "
-                f"{time.perf_counter() - t0:,.0f} s")
-    post_due(n + plan.audit_lag + 1)
-    pool.shutdown()
+            if not live_started and stop >= next_try:
+                post_due(n + plan.audit_lag + 1)  # the shadow period's codes are all in before go-live
+                if plan.go_live == "admin":
+                    body = api.set_state("all", "live", "shadow_evidence_reviewed")
+                    watch = api.watch(events=0)
+                    wanted.update(s for s, ok in _automates(watch).items() if ok)
+                    event("go_live", stop, policy_version=body["policy_version"], states=body["states"])
+                    live_started = True
+                else:
+                    try_recertify(stop, first=True)
+                next_try = stop + plan.recertify_every
+            elif live_started and since is not None and stop >= next_try:
+                states = _states(watch)
+                if any(states.get(s) != "live" for s in wanted):
+                    try_recertify(stop, first=False)
+                next_try = stop + plan.recertify_every
+            elif live_started and stop >= next_try:
+                next_try = stop + plan.recertify_every
+            if stop % (10 * plan.batch_size) == 0 or stop == n:
+                say(f"[{stop:>7,}] routed, {outcomes_posted:,} outcomes posted, "
+                    f"{time.perf_counter() - t0:,.0f} s")
+        post_due(n + plan.audit_lag + 1)
+    finally:
+        pool.shutdown()
     timeline = pd.DataFrame(cols)
     wall = time.perf_counter() - t0
     summary = summarise_replay(timeline, events, hospital, wall_seconds=wall,
