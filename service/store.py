@@ -44,7 +44,19 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("decision", sa.JSON, nullable=False),
         sa.Column("text", sa.Text, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("care_setting", sa.String(16), nullable=True),
+        sa.Column("policy_route", sa.String(16), nullable=True),
+        sa.Column("mode", sa.String(16), nullable=True),
+        sa.Column("audit", sa.Boolean, nullable=True),
+        sa.Column("holdout", sa.Boolean, nullable=True),
+        sa.Column("queue", sa.String(64), nullable=True),
+        sa.Column("priority", sa.Float, nullable=True),
+        sa.Column("discharge_date", sa.Date, nullable=True),
         sa.Index(f"ix_{prefix}decisions_versions", "model_version", "policy_version"),
+        sa.Index(f"ix_{prefix}decisions_created", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_setting_created", "care_setting", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_policy_setting", "policy_version", "care_setting"),
+        sa.Index(f"ix_{prefix}decisions_route_created", "route", "created_at"),
     )
     outcomes = sa.Table(
         f"{prefix}outcomes",
@@ -58,6 +70,7 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("final_codes", sa.JSON, nullable=False),
         sa.Column("correct", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Index(f"ix_{prefix}outcomes_created", "created_at"),
     )
     policies = sa.Table(
         f"{prefix}policies",
@@ -93,8 +106,54 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("record", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    policy_states = sa.Table(
+        f"{prefix}policy_states",
+        md,
+        sa.Column("model_version", sa.String(128), primary_key=True),
+        sa.Column("policy_version", sa.String(128), primary_key=True),
+        sa.Column("care_setting", sa.String(16), primary_key=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.Integer, nullable=True),
+    )
+    policy_events = sa.Table(
+        f"{prefix}policy_events",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("policy_version", sa.String(128), nullable=False),
+        sa.Column("care_setting", sa.String(16), nullable=True),
+        sa.Column("old_state", sa.String(16), nullable=True),
+        sa.Column("new_state", sa.String(16), nullable=True),
+        sa.Column("actor_role", sa.String(16), nullable=False),
+        sa.Column("key_fingerprint", sa.String(16), nullable=True),
+        sa.Column("reason", sa.String(64), nullable=True),
+        sa.Column("details", sa.JSON, nullable=True),
+        sa.Index(f"ix_{prefix}policy_events_versions", "model_version", "policy_version"),
+    )
+    watch_state = sa.Table(
+        f"{prefix}watch_state",
+        md,
+        sa.Column("model_version", sa.String(128), primary_key=True),
+        sa.Column("policy_version", sa.String(128), primary_key=True),
+        sa.Column("care_setting", sa.String(16), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("status", sa.String(24), nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("errors", sa.Integer, nullable=False),
+        sa.Column("e_value", sa.Float, nullable=True),
+        sa.Column("lower", sa.Float, nullable=True),
+        sa.Column("upper", sa.Float, nullable=True),
+        sa.Column("alpha", sa.Float, nullable=True),
+        sa.Column("delta", sa.Float, nullable=True),
+        sa.Column("state", sa.JSON, nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     return md, {"decisions": decisions, "outcomes": outcomes, "policies": policies, "audit": audit,
-                "assist": assist}
+                "assist": assist, "policy_states": policy_states, "policy_events": policy_events,
+                "watch_state": watch_state}
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
@@ -149,6 +208,8 @@ class DecisionStore:
         self.decisions, self.outcomes = t["decisions"], t["outcomes"]
         self.policies, self.audit = t["policies"], t["audit"]
         self.assist_records = t["assist"]
+        self.policy_states, self.policy_events = t["policy_states"], t["policy_events"]
+        self.watch_state = t["watch_state"]
         self._insert_assist = self.assist_records.insert()
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
