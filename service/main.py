@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from service import dashboard
 from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.guard import EdgeGuard, install_log_filters
@@ -100,6 +101,7 @@ def create_app(
     for module in (routing, outcomes, monitoring, policy, admin, allocation, assist):
         app.include_router(module.router)
     app.include_router(health.router)
+    dashboard.install(app)  # /dashboard: browser sessions, not API keys (EdgeGuard guards /v1)
     document_edges(app)
     install_log_filters()
     return app

@@ -392,3 +392,29 @@ class DecisionStore:
         tbl: sa.Table = getattr(self, table)
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar_one())
+
+    # policy states (the dashboard's admin actions) ---------------------------------------------
+    def set_policy_state(
+        self, *, model_version: str, policy_version: str, care_setting: str, new_state: str,
+        kind: str, actor_role: str, reason: str | None = None, key_fingerprint: str | None = None,
+    ) -> int:
+        """Append a policy_events row and set the policy_states row it decides, in one transaction;
+        returns the event id."""
+        s, e = self.policy_states, self.policy_events
+        now = utcnow()
+        key = (s.c.model_version == model_version, s.c.policy_version == policy_version,
+               s.c.care_setting == care_setting)
+        with self.engine.begin() as conn:
+            old = conn.execute(sa.select(s.c.state).where(*key)).scalar_one_or_none()
+            event_id = conn.execute(e.insert().values(
+                created_at=now, kind=kind, model_version=model_version, policy_version=policy_version,
+                care_setting=care_setting, old_state=old, new_state=new_state, actor_role=actor_role,
+                key_fingerprint=key_fingerprint, reason=reason, details={},
+            )).inserted_primary_key[0]
+            values = {"state": new_state, "since": now, "event_id": event_id}
+            if old is None:
+                conn.execute(s.insert().values(model_version=model_version, policy_version=policy_version,
+                                               care_setting=care_setting, **values))
+            else:
+                conn.execute(s.update().where(*key).values(**values))
+        return int(event_id)

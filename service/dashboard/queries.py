@@ -1,0 +1,299 @@
+"""The dashboard's aggregates, computed in SQL (SQLAlchemy Core) on the decision store.
+
+Each function returns a few dozen rows at most, whatever the store's size: counts and sums grouped
+by care setting, route, queue, day or bin. The indexes they lean on are the store's
+(created_at; care_setting, created_at; policy_version, care_setting; route, created_at; outcomes
+created_at). Nothing here reads note text or request free text: episode ids are the only
+identifiers that leave the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.store import DecisionStore
+
+WINDOWS = {"day": 1, "week": 7, "month": 30}
+UNKNOWN = "unknown"
+#: Age of a waiting episode in days since discharge (or since routing when no discharge date).
+AGE_BUCKETS = ((0, 1), (1, 2), (2, 3), (3, 5), (5, 7), (7, 14), (14, 30), (30, None))
+#: Allocator priority bands (the priority of default_allocation.yaml is ~0.3-1 for routine work,
+#: > 2 once an episode nears its billing deadline or carries a heavy DRG).
+PRIORITY_BANDS = (("high", 2.0), ("medium", 1.0), ("low", None))
+CALIBRATION_BINS = 10
+ALARM_KINDS = ("watch_violated", "fallback", "drift_warning")
+CLEARING_KINDS = ("recertified", "policy_change")
+
+
+def window_start(window: str, now: datetime) -> datetime:
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {list(WINDOWS)}, got {window!r}")
+    return now - timedelta(days=WINDOWS[window])
+
+
+def _setting(col: Any) -> Any:
+    return sa.func.coalesce(col, UNKNOWN)
+
+
+def _day(store: DecisionStore, col: Any) -> Any:
+    """The UTC calendar day of a timestamp, as 'YYYY-MM-DD' text, in either dialect."""
+    if store.engine.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", col), "YYYY-MM-DD")
+    return sa.func.date(col)
+
+
+def _age_days(store: DecisionStore, d: sa.Table, now: datetime) -> Any:
+    """Days from discharge (else from routing) to ``now``."""
+    if store.engine.dialect.name == "postgresql":
+        start = sa.func.coalesce(sa.cast(d.c.discharge_date, sa.DateTime(timezone=True)), d.c.created_at)
+        return sa.extract("epoch", sa.literal(now, sa.DateTime(timezone=True)) - start) / 86400.0
+    naive = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    return sa.func.julianday(naive) - sa.func.julianday(sa.func.coalesce(d.c.discharge_date, d.c.created_at))
+
+
+# -- Today ------------------------------------------------------------------------------------
+def volumes(store: DecisionStore, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    """(care_setting, served route, decisions) over [start, end)."""
+    d = store.decisions
+    setting = _setting(d.c.care_setting)
+    stmt = (sa.select(setting, d.c.route, sa.func.count())
+            .where(d.c.created_at >= start, d.c.created_at < end)
+            .group_by(setting, d.c.route))
+    with store.engine.connect() as conn:
+        return [(s, r, int(n)) for s, r, n in conn.execute(stmt)]
+
+
+def daily_volumes(store: DecisionStore, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    """(day, served route, decisions) over [start, end)."""
+    d = store.decisions
+    day = _day(store, d.c.created_at)
+    stmt = (sa.select(day, d.c.route, sa.func.count())
+            .where(d.c.created_at >= start, d.c.created_at < end)
+            .group_by(day, d.c.route).order_by(day))
+    with store.engine.connect() as conn:
+        return [(str(dd), r, int(n)) for dd, r, n in conn.execute(stmt)]
+
+
+def automated_outcomes(store: DecisionStore, model_version: str, policy_version: str
+                       ) -> dict[str, tuple[int, int]]:
+    """care_setting -> (labelled, errors) among the episodes this policy version automated (the
+    policy's own route, so shadow-mode and held-out episodes count), over the version's life."""
+    d, o = store.decisions, store.outcomes
+    setting = _setting(d.c.care_setting)
+    stmt = (
+        sa.select(setting, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(sa.case((o.c.correct == sa.false(), 1), else_=0)), 0))
+        .select_from(o.join(d, d.c.decision_id == o.c.decision_id))
+        .where(d.c.model_version == model_version, d.c.policy_version == policy_version,
+               sa.func.coalesce(d.c.policy_route, d.c.route) == "automate")
+        .group_by(setting)
+    )
+    with store.engine.connect() as conn:
+        return {s: (int(n), int(k)) for s, n, k in conn.execute(stmt)}
+
+
+def policy_states(store: DecisionStore, model_version: str, policy_version: str) -> dict[str, dict]:
+    s = store.policy_states
+    stmt = sa.select(s).where(s.c.model_version == model_version, s.c.policy_version == policy_version)
+    with store.engine.connect() as conn:
+        return {r["care_setting"]: dict(r) for r in conn.execute(stmt).mappings()}
+
+
+def watch_states(store: DecisionStore, model_version: str, policy_version: str) -> list[dict]:
+    w = store.watch_state
+    stmt = (sa.select(w).where(w.c.model_version == model_version, w.c.policy_version == policy_version)
+            .order_by(w.c.care_setting, w.c.kind))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def open_alarms(store: DecisionStore) -> list[dict]:
+    """Alarm events (watch violated, fallback, drift warning) with no later re-certification or
+    policy change for the same model, policy version and care setting; newest first."""
+    e = store.policy_events
+    later = e.alias("later")
+    cleared = sa.exists().where(
+        later.c.kind.in_(CLEARING_KINDS), later.c.id > e.c.id,
+        later.c.model_version == e.c.model_version, later.c.policy_version == e.c.policy_version,
+        sa.or_(later.c.care_setting.is_(None), later.c.care_setting == e.c.care_setting,
+               e.c.care_setting.is_(None)),
+    )
+    stmt = (sa.select(e.c.id, e.c.created_at, e.c.kind, e.c.model_version, e.c.policy_version,
+                      e.c.care_setting, e.c.reason, e.c.new_state)
+            .where(e.c.kind.in_(ALARM_KINDS), ~cleared).order_by(e.c.id.desc()).limit(50))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# -- Work waiting -----------------------------------------------------------------------------
+def waiting(store: DecisionStore, now: datetime) -> list[dict]:
+    """Episodes routed to people (assist, manual) with no outcome yet, grouped by queue, route,
+    priority band and age bucket: n, summed and largest age in days."""
+    d, o = store.decisions, store.outcomes
+    age = _age_days(store, d, now)
+    band = sa.case(*[(d.c.priority >= lo, name) for name, lo in PRIORITY_BANDS if lo is not None],
+                   else_=PRIORITY_BANDS[-1][0])
+    bucket = sa.case(*[(age < hi, i) for i, (_, hi) in enumerate(AGE_BUCKETS) if hi is not None],
+                     else_=len(AGE_BUCKETS) - 1)
+    queue = sa.func.coalesce(d.c.queue, UNKNOWN)
+    inner = (
+        sa.select(queue.label("queue"), d.c.route.label("route"), band.label("band"),
+                  bucket.label("bucket"), age.label("age"))
+        .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+        .where(d.c.route.in_(("assist", "manual")), o.c.decision_id.is_(None))
+        .subquery()
+    )
+    stmt = (sa.select(inner.c.queue, inner.c.route, inner.c.band, inner.c.bucket, sa.func.count(),
+                      sa.func.sum(inner.c.age), sa.func.max(inner.c.age))
+            .group_by(inner.c.queue, inner.c.route, inner.c.band, inner.c.bucket))
+    with store.engine.connect() as conn:
+        return [{"queue": q, "route": r, "band": b, "bucket": int(k), "n": int(n),
+                 "age_sum": float(s or 0.0), "age_max": float(m or 0.0)}
+                for q, r, b, k, n, s, m in conn.execute(stmt)]
+
+
+def decisions_between(store: DecisionStore, start: datetime, end: datetime) -> int:
+    d = store.decisions
+    stmt = sa.select(sa.func.count()).where(d.c.created_at >= start, d.c.created_at < end)
+    with store.engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def coded_between(store: DecisionStore, start: datetime, end: datetime) -> int:
+    o = store.outcomes
+    stmt = sa.select(sa.func.count()).where(o.c.created_at >= start, o.c.created_at < end)
+    with store.engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+# -- Policy -----------------------------------------------------------------------------------
+def policy_versions(store: DecisionStore, model_version: str, limit: int = 20) -> list[dict]:
+    p = store.policies
+    stmt = (sa.select(p.c.id, p.c.policy_version, p.c.created_at, p.c.policy)
+            .where(p.c.model_version == model_version).order_by(p.c.id.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def stored_policy(store: DecisionStore, model_version: str, policy_version: str) -> dict | None:
+    p = store.policies
+    stmt = (sa.select(p.c.policy).where(p.c.model_version == model_version,
+                                        p.c.policy_version == policy_version)
+            .order_by(p.c.id.desc()).limit(1))
+    with store.engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return dict(row[0]) if row else None
+
+
+def policy_events(store: DecisionStore, limit: int = 50) -> list[dict]:
+    e = store.policy_events
+    stmt = (sa.select(e.c.id, e.c.created_at, e.c.kind, e.c.model_version, e.c.policy_version,
+                      e.c.care_setting, e.c.old_state, e.c.new_state, e.c.actor_role, e.c.reason)
+            .order_by(e.c.id.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# -- Quality ----------------------------------------------------------------------------------
+def calibration_bins(store: DecisionStore, start: datetime, end: datetime) -> list[dict]:
+    """Per care setting and confidence decile: decisions with an outcome recorded in the window,
+    summed predicted probability and realised correct."""
+    d, o = store.decisions, store.outcomes
+    setting = _setting(d.c.care_setting)
+    b = sa.cast(sa.func.floor(d.c.p_correct * CALIBRATION_BINS), sa.Integer)
+    b = sa.case((b >= CALIBRATION_BINS, CALIBRATION_BINS - 1), else_=b)
+    stmt = (
+        sa.select(setting, b, sa.func.count(), sa.func.sum(d.c.p_correct),
+                  sa.func.sum(sa.case((o.c.correct == sa.true(), 1), else_=0)))
+        .select_from(o.join(d, d.c.decision_id == o.c.decision_id))
+        .where(o.c.created_at >= start, o.c.created_at < end)
+        .group_by(setting, b)
+    )
+    with store.engine.connect() as conn:
+        return [{"setting": s, "bin": int(k), "n": int(n), "p_sum": float(p), "correct": int(c)}
+                for s, k, n, p, c in conn.execute(stmt)]
+
+
+def blind_audits(store: DecisionStore, start: datetime, end: datetime) -> list[dict]:
+    """Per care setting: automated episodes drawn for a blind audit in the window, how many came
+    back coded, and how many of those the automated coder had wrong."""
+    d, o = store.decisions, store.outcomes
+    setting = _setting(d.c.care_setting)
+    stmt = (
+        sa.select(setting, sa.func.count(), sa.func.count(o.c.decision_id),
+                  sa.func.coalesce(sa.func.sum(sa.case((o.c.correct == sa.false(), 1), else_=0)), 0))
+        .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+        .where(d.c.created_at >= start, d.c.created_at < end, d.c.audit == sa.true())
+        .group_by(setting)
+    )
+    with store.engine.connect() as conn:
+        return [{"setting": s, "drawn": int(n), "returned": int(r), "errors": int(k)}
+                for s, n, r, k in conn.execute(stmt)]
+
+
+def audit_flags(store: DecisionStore, start: datetime, end: datetime) -> list[dict]:
+    """Code-audit flags (POST /v1/audit) in the window by type: flags, DRG-changing flags, audited
+    episodes. JSON is unpacked in the database (jsonb on PostgreSQL, json_each on SQLite)."""
+    a = store.assist_records.name
+    if store.engine.dialect.name == "postgresql":
+        sql = f"""SELECT f->>'type', count(*), sum(CASE WHEN (f->>'drg_changes')::boolean THEN 1 ELSE 0 END),
+                         count(DISTINCT a.record_id)
+                  FROM {a} a CROSS JOIN LATERAL jsonb_array_elements((a.record::jsonb)->'flags') f
+                  WHERE a.kind = 'audit' AND a.created_at >= :start AND a.created_at < :end
+                  GROUP BY 1"""
+    else:
+        sql = f"""SELECT json_extract(f.value, '$.type'), count(*),
+                         sum(CASE WHEN json_extract(f.value, '$.drg_changes') THEN 1 ELSE 0 END),
+                         count(DISTINCT a.record_id)
+                  FROM {a} a, json_each(a.record, '$.flags') f
+                  WHERE a.kind = 'audit' AND a.created_at >= :start AND a.created_at < :end
+                  GROUP BY 1"""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text(sql), _bounds(store, start, end)).all()
+    return [{"type": t, "flags": int(n), "drg_changes": int(c or 0), "episodes": int(e)}
+            for t, n, c, e in rows]
+
+
+def assist_counts(store: DecisionStore, start: datetime, end: datetime) -> dict[str, int]:
+    a = store.assist_records
+    stmt = (sa.select(a.c.kind, sa.func.count())
+            .where(a.c.created_at >= start, a.c.created_at < end).group_by(a.c.kind))
+    with store.engine.connect() as conn:
+        return {k: int(n) for k, n in conn.execute(stmt)}
+
+
+def suggestion_acceptance(store: DecisionStore, start: datetime, end: datetime) -> dict[str, int]:
+    """Suggestion lists in the window whose episode has a final outcome: pre-filled codes shown,
+    and how many of them are in the final codes (matched as the standard spelling)."""
+    a, d, o = store.assist_records.name, store.decisions.name, store.outcomes.name
+    if store.engine.dialect.name == "postgresql":
+        sql = f"""SELECT count(*),
+                    coalesce(sum(jsonb_array_length((a.record::jsonb)->'prefilled')), 0),
+                    coalesce(sum((SELECT count(*) FROM jsonb_array_elements_text((a.record::jsonb)->'prefilled') c
+                                  WHERE o.final_codes::jsonb ? c)), 0)
+                  FROM {a} a JOIN {d} d ON d.episode_id = a.episode_id
+                  JOIN {o} o ON o.decision_id = d.decision_id
+                  WHERE a.kind = 'suggest' AND a.created_at >= :start AND a.created_at < :end"""
+    else:
+        sql = f"""SELECT count(*),
+                    coalesce(sum(json_array_length(a.record, '$.prefilled')), 0),
+                    coalesce(sum((SELECT count(*) FROM json_each(a.record, '$.prefilled') c
+                                  WHERE c.value IN (SELECT value FROM json_each(o.final_codes)))), 0)
+                  FROM {a} a JOIN {d} d ON d.episode_id = a.episode_id
+                  JOIN {o} o ON o.decision_id = d.decision_id
+                  WHERE a.kind = 'suggest' AND a.created_at >= :start AND a.created_at < :end"""
+    with store.engine.connect() as conn:
+        lists, shown, kept = conn.execute(sa.text(sql), _bounds(store, start, end)).one()
+    return {"lists": int(lists), "prefilled": int(shown), "kept": int(kept)}
+
+
+def _bounds(store: DecisionStore, start: datetime, end: datetime) -> dict[str, Any]:
+    if store.engine.dialect.name == "postgresql":
+        return {"start": start, "end": end}
+    # SQLite keeps DateTime as naive ISO text (SQLAlchemy's format): compare like with like
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    return {"start": start.astimezone(UTC).replace(tzinfo=None).strftime(fmt),
+            "end": end.astimezone(UTC).replace(tzinfo=None).strftime(fmt)}
