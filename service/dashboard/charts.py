@@ -6,12 +6,29 @@ same numbers in a table beside each chart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
 ROUTE_COLOURS = {"automate": "#2f7d4f", "assist": "#d08c1f", "manual": "#5b6b8c"}
 PALETTE = ("#2f6f9f", "#d08c1f", "#2f7d4f", "#a8475a", "#6b5b95", "#5b6b8c", "#8c7b3a", "#3a8c86")
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``v`` (axis ends people read at a glance)."""
+    if v <= 0:
+        return 1.0
+    k = math.floor(math.log10(v))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * 10**k >= v * (1 - 1e-12):
+            return m * 10**k
+    return 10 ** (k + 1)
+
+
+def _svg(width: int, height: int, title: str) -> str:
+    return (f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+            f'style="max-width:{width}px"><title>{escape(title)}</title>')
 
 
 def _fmt(v: float) -> str:
@@ -26,12 +43,11 @@ def stacked_bars(categories: Sequence[str], series: dict[str, Sequence[float]], 
     left, bottom, top = 48, 36, 12
     plot_w, plot_h = width - left - 12, height - bottom - top
     totals = [sum(series[s][i] for s in series) for i in range(len(categories))]
-    peak = max(totals or [0]) or 1
+    peak = nice_ceiling(max(totals or [0]))
     n = max(len(categories), 1)
     slot = plot_w / n
     bar = max(min(slot * 0.7, 48), 2)
-    out = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-           f'preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>']
+    out = [_svg(width, height, title)]
     for frac in (0, 0.5, 1):
         y = top + plot_h * (1 - frac)
         out.append(f'<line x1="{left}" x2="{width - 12}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -67,21 +83,20 @@ def _legend(names: list[str], colours: dict[str, str], x: float, y: float) -> st
     return "".join(parts)
 
 
-def interval_chart(rows: Sequence[dict], *, title: str, width: int = 640) -> Markup:
+def interval_chart(rows: Sequence[dict], *, title: str, width: int = 1100) -> Markup:
     """One line per row: the realised error (dot), its interval (whisker) and the guarantee
     (red tick). Rows: label, point, lower, upper, guarantee (any may be None)."""
-    row_h, left, right, top = 30, 120, 16, 20
+    row_h, left, right, top = 30, 120, 36, 20
     height = top + row_h * max(len(rows), 1) + 24
     values = [v for r in rows for v in (r.get("upper"), r.get("guarantee"), r.get("point"))
               if v is not None]
-    peak = min(1.0, max(values + [0.05]) * 1.15)
+    peak = min(1.0, nice_ceiling(max(values + [0.01]) * 1.05))
     plot_w = width - left - right
 
     def sx(v: float) -> float:
         return left + plot_w * v / peak
 
-    out = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%"><title>'
-           f'{escape(title)}</title>']
+    out = [_svg(width, height, title)]
     for k in range(5):
         v = peak * k / 4
         out.append(f'<line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{top - 6}" y2="{height - 20}" '
@@ -114,8 +129,7 @@ def hbars(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "", widt
     height = top + row_h * max(len(rows), 1) + 6
     peak = max([v for _, v in rows] + [0]) or 1
     plot_w = width - left - right
-    out = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%"><title>'
-           f'{escape(title)}</title>']
+    out = [_svg(width, height, title)]
     for i, (label, v) in enumerate(rows):
         y = top + row_h * i
         w = plot_w * v / peak

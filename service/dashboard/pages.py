@@ -84,7 +84,7 @@ def today(store: DecisionStore, routing: Any, now: datetime, window: str, level:
                 "state": rows_state["state"] if rows_state else None,
                 "since": rows_state["since"] if rows_state else None,
                 "within": None if guarantee is None or hi is None else (
-                    "yes" if hi <= guarantee else ("no" if lo is not None and lo > guarantee else "unclear")),
+                    "yes" if hi <= guarantee else ("no" if lo is not None and lo > guarantee else "inconclusive")),
             })
     error_chart = charts.interval_chart(
         [r for r in guarantee_rows if r["point"] is not None or r["guarantee"] is not None],
@@ -175,7 +175,10 @@ def policy(store: DecisionStore, routing: Any) -> dict[str, Any]:
     groups = []
     if force:
         for s in _settings_order(set(force["groups"]) | set(states)):
-            g = force["groups"].get(s, {})
+            # an ungrouped policy applies one set of thresholds and one guarantee to every setting
+            g = force["groups"].get(s, {}) if force["groups"] else {
+                "t_automate": force["policy"].get("t_automate"), "t_assist": force["policy"].get("t_assist"),
+                "guarantee": force["guarantee"]}
             st = states.get(s)
             groups.append({"setting": s, **g, "state": st["state"] if st else None,
                            "since": st["since"] if st else None})
@@ -203,7 +206,7 @@ def quality(store: DecisionStore, now: datetime, window: str) -> dict[str, Any]:
     calibration.sort(key=lambda r: -r["ece"])
     ece_chart = charts.hbars([(r["setting"], round(r["ece"] * 100, 2)) for r in calibration],
                              title="Expected calibration error by care setting", unit=" pp",
-                             colour="#a8475a")
+                             colour="#a8475a", width=1100)
     audits = q.blind_audits(store, start, now)
     for a in audits:
         a["error_rate"] = a["errors"] / a["returned"] if a["returned"] else None
