@@ -9,6 +9,8 @@ identifiers that leave the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +30,16 @@ ALARM_KINDS = ("watch_violated", "fallback", "drift_warning")
 CLEARING_KINDS = ("recertified", "policy_change")
 
 
+@contextmanager
+def _reading(store: DecisionStore) -> Iterator[Any]:
+    """A read transaction; on PostgreSQL with room to hash-aggregate in memory (the default 4 MB
+    work_mem makes a grouped scan of the waiting episodes sort on disk)."""
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        yield conn
+
+
 def window_start(window: str, now: datetime) -> datetime:
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {list(WINDOWS)}, got {window!r}")
@@ -45,13 +57,20 @@ def _day(store: DecisionStore, col: Any) -> Any:
     return sa.func.date(col)
 
 
-def _age_days(store: DecisionStore, d: sa.Table, now: datetime) -> Any:
-    """Days from discharge (else from routing) to ``now``."""
+def _waiting_since(store: DecisionStore, d: sa.Table) -> tuple[Any, Any]:
+    """(the moment an episode started waiting: discharge, else routing; that moment in seconds)."""
     if store.engine.dialect.name == "postgresql":
-        start = sa.func.coalesce(sa.cast(d.c.discharge_date, sa.DateTime(timezone=True)), d.c.created_at)
-        return sa.extract("epoch", sa.literal(now, sa.DateTime(timezone=True)) - start) / 86400.0
-    naive = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    return sa.func.julianday(naive) - sa.func.julianday(sa.func.coalesce(d.c.discharge_date, d.c.created_at))
+        since = sa.func.coalesce(sa.cast(d.c.discharge_date, sa.DateTime(timezone=True)), d.c.created_at)
+        return since, sa.extract("epoch", since)
+    since = sa.func.julianday(sa.func.coalesce(d.c.discharge_date, d.c.created_at))
+    return since, (since - 2440587.5) * 86400.0
+
+
+def _moment(store: DecisionStore, t: datetime) -> Any:
+    """``t`` in the unit of ``_waiting_since``'s first value."""
+    if store.engine.dialect.name == "postgresql":
+        return t
+    return t.timestamp() / 86400.0 + 2440587.5
 
 
 # -- Today ------------------------------------------------------------------------------------
@@ -62,7 +81,7 @@ def volumes(store: DecisionStore, start: datetime, end: datetime) -> list[tuple[
     stmt = (sa.select(setting, d.c.route, sa.func.count())
             .where(d.c.created_at >= start, d.c.created_at < end)
             .group_by(setting, d.c.route))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [(s, r, int(n)) for s, r, n in conn.execute(stmt)]
 
 
@@ -73,7 +92,7 @@ def daily_volumes(store: DecisionStore, start: datetime, end: datetime) -> list[
     stmt = (sa.select(day, d.c.route, sa.func.count())
             .where(d.c.created_at >= start, d.c.created_at < end)
             .group_by(day, d.c.route).order_by(day))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [(str(dd), r, int(n)) for dd, r, n in conn.execute(stmt)]
 
 
@@ -91,14 +110,14 @@ def automated_outcomes(store: DecisionStore, model_version: str, policy_version:
                sa.func.coalesce(d.c.policy_route, d.c.route) == "automate")
         .group_by(setting)
     )
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return {s: (int(n), int(k)) for s, n, k in conn.execute(stmt)}
 
 
 def policy_states(store: DecisionStore, model_version: str, policy_version: str) -> dict[str, dict]:
     s = store.policy_states
     stmt = sa.select(s).where(s.c.model_version == model_version, s.c.policy_version == policy_version)
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return {r["care_setting"]: dict(r) for r in conn.execute(stmt).mappings()}
 
 
@@ -106,7 +125,7 @@ def watch_states(store: DecisionStore, model_version: str, policy_version: str) 
     w = store.watch_state
     stmt = (sa.select(w).where(w.c.model_version == model_version, w.c.policy_version == policy_version)
             .order_by(w.c.care_setting, w.c.kind))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -124,48 +143,54 @@ def open_alarms(store: DecisionStore) -> list[dict]:
     stmt = (sa.select(e.c.id, e.c.created_at, e.c.kind, e.c.model_version, e.c.policy_version,
                       e.c.care_setting, e.c.reason, e.c.new_state)
             .where(e.c.kind.in_(ALARM_KINDS), ~cleared).order_by(e.c.id.desc()).limit(50))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 # -- Work waiting -----------------------------------------------------------------------------
 def waiting(store: DecisionStore, now: datetime) -> list[dict]:
     """Episodes routed to people (assist, manual) with no outcome yet, grouped by queue, route,
-    priority band and age bucket: n, summed and largest age in days."""
+    priority band and age bucket: n, summed and largest age in days. Ages are compared with
+    precomputed cut-off moments, so each row's start is read once, not once per bucket."""
     d, o = store.decisions, store.outcomes
-    age = _age_days(store, d, now)
+    since, seconds = _waiting_since(store, d)
     band = sa.case(*[(d.c.priority >= lo, name) for name, lo in PRIORITY_BANDS if lo is not None],
                    else_=PRIORITY_BANDS[-1][0])
-    bucket = sa.case(*[(age < hi, i) for i, (_, hi) in enumerate(AGE_BUCKETS) if hi is not None],
-                     else_=len(AGE_BUCKETS) - 1)
+    edges = [now - timedelta(days=hi) for _, hi in reversed(AGE_BUCKETS) if hi is not None]
+    if store.engine.dialect.name == "postgresql":  # one comparison pass per row
+        n_edges = len(edges)
+        cut = sa.func.width_bucket(since, sa.cast(sa.literal(edges, sa.ARRAY(sa.DateTime(timezone=True))),
+                                                  sa.ARRAY(sa.DateTime(timezone=True))))
+        bucket = n_edges - cut  # since before every edge: oldest bucket; after all: bucket 0
+    else:
+        bucket = sa.case(*[(since > _moment(store, now - timedelta(days=hi)), i)
+                           for i, (_, hi) in enumerate(AGE_BUCKETS) if hi is not None],
+                         else_=len(AGE_BUCKETS) - 1)
     queue = sa.func.coalesce(d.c.queue, UNKNOWN)
-    inner = (
-        sa.select(queue.label("queue"), d.c.route.label("route"), band.label("band"),
-                  bucket.label("bucket"), age.label("age"))
+    stmt = (
+        sa.select(queue, d.c.route, band, bucket, sa.func.count(), sa.func.sum(seconds), sa.func.min(seconds))
         .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
         .where(d.c.route.in_(("assist", "manual")), o.c.decision_id.is_(None))
-        .subquery()
+        .group_by(queue, d.c.route, band, bucket)
     )
-    stmt = (sa.select(inner.c.queue, inner.c.route, inner.c.band, inner.c.bucket, sa.func.count(),
-                      sa.func.sum(inner.c.age), sa.func.max(inner.c.age))
-            .group_by(inner.c.queue, inner.c.route, inner.c.band, inner.c.bucket))
-    with store.engine.connect() as conn:
-        return [{"queue": q, "route": r, "band": b, "bucket": int(k), "n": int(n),
-                 "age_sum": float(s or 0.0), "age_max": float(m or 0.0)}
-                for q, r, b, k, n, s, m in conn.execute(stmt)]
+    t = now.timestamp()
+    with _reading(store) as conn:
+        return [{"queue": q_, "route": r, "band": b, "bucket": int(k), "n": int(n),
+                 "age_sum": (n * t - float(s)) / 86400.0, "age_max": (t - float(m)) / 86400.0}
+                for q_, r, b, k, n, s, m in conn.execute(stmt)]
 
 
 def decisions_between(store: DecisionStore, start: datetime, end: datetime) -> int:
     d = store.decisions
     stmt = sa.select(sa.func.count()).where(d.c.created_at >= start, d.c.created_at < end)
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return int(conn.execute(stmt).scalar_one())
 
 
 def coded_between(store: DecisionStore, start: datetime, end: datetime) -> int:
     o = store.outcomes
     stmt = sa.select(sa.func.count()).where(o.c.created_at >= start, o.c.created_at < end)
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return int(conn.execute(stmt).scalar_one())
 
 
@@ -174,7 +199,7 @@ def policy_versions(store: DecisionStore, model_version: str, limit: int = 20) -
     p = store.policies
     stmt = (sa.select(p.c.id, p.c.policy_version, p.c.created_at, p.c.policy)
             .where(p.c.model_version == model_version).order_by(p.c.id.desc()).limit(limit))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -183,7 +208,7 @@ def stored_policy(store: DecisionStore, model_version: str, policy_version: str)
     stmt = (sa.select(p.c.policy).where(p.c.model_version == model_version,
                                         p.c.policy_version == policy_version)
             .order_by(p.c.id.desc()).limit(1))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         row = conn.execute(stmt).first()
     return dict(row[0]) if row else None
 
@@ -193,7 +218,7 @@ def policy_events(store: DecisionStore, limit: int = 50) -> list[dict]:
     stmt = (sa.select(e.c.id, e.c.created_at, e.c.kind, e.c.model_version, e.c.policy_version,
                       e.c.care_setting, e.c.old_state, e.c.new_state, e.c.actor_role, e.c.reason)
             .order_by(e.c.id.desc()).limit(limit))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -212,7 +237,7 @@ def calibration_bins(store: DecisionStore, start: datetime, end: datetime) -> li
         .where(o.c.created_at >= start, o.c.created_at < end)
         .group_by(setting, b)
     )
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [{"setting": s, "bin": int(k), "n": int(n), "p_sum": float(p), "correct": int(c)}
                 for s, k, n, p, c in conn.execute(stmt)]
 
@@ -229,7 +254,7 @@ def blind_audits(store: DecisionStore, start: datetime, end: datetime) -> list[d
         .where(d.c.created_at >= start, d.c.created_at < end, d.c.audit == sa.true())
         .group_by(setting)
     )
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return [{"setting": s, "drawn": int(n), "returned": int(r), "errors": int(k)}
                 for s, n, r, k in conn.execute(stmt)]
 
@@ -251,7 +276,7 @@ def audit_flags(store: DecisionStore, start: datetime, end: datetime) -> list[di
                   FROM {a} a, json_each(a.record, '$.flags') f
                   WHERE a.kind = 'audit' AND a.created_at >= :start AND a.created_at < :end
                   GROUP BY 1"""
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         rows = conn.execute(sa.text(sql), _bounds(store, start, end)).all()
     return [{"type": t, "flags": int(n), "drg_changes": int(c or 0), "episodes": int(e)}
             for t, n, c, e in rows]
@@ -261,7 +286,7 @@ def assist_counts(store: DecisionStore, start: datetime, end: datetime) -> dict[
     a = store.assist_records
     stmt = (sa.select(a.c.kind, sa.func.count())
             .where(a.c.created_at >= start, a.c.created_at < end).group_by(a.c.kind))
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         return {k: int(n) for k, n in conn.execute(stmt)}
 
 
@@ -285,7 +310,7 @@ def suggestion_acceptance(store: DecisionStore, start: datetime, end: datetime) 
                   FROM {a} a JOIN {d} d ON d.episode_id = a.episode_id
                   JOIN {o} o ON o.decision_id = d.decision_id
                   WHERE a.kind = 'suggest' AND a.created_at >= :start AND a.created_at < :end"""
-    with store.engine.connect() as conn:
+    with _reading(store) as conn:
         lists, shown, kept = conn.execute(sa.text(sql), _bounds(store, start, end)).one()
     return {"lists": int(lists), "prefilled": int(shown), "kept": int(kept)}
 
