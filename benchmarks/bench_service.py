@@ -107,6 +107,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dic
         TRIAGE_MODEL_URI=str(bundle),
         TRIAGE_DATABASE_URL=f"sqlite:///{work / 'decisions.db'}",
         TRIAGE_API_KEYS=f"router:{API_KEY}",
+        # the policy's decisions served (a live deployment), each read of the state included
+        TRIAGE_INITIAL_POLICY_STATE="live",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,13 +22,16 @@ from service.api.routes import (
     assist,
     health,
     monitoring,
+    operations,
     outcomes,
     policy,
     routing,
+    watch,
 )
 from service.core.config import Settings
 from service.loading import load_router
 from service.metrics import MetricsMiddleware, ServiceMetrics
+from service.operation import Operation
 from service.security import ApiKeyRegistry
 from service.store import DecisionStore
 
@@ -42,11 +46,13 @@ def _load_initial(app: FastAPI) -> None:
     """Load the configured model; on failure keep serving, not ready, so an admin can reload."""
     uri = app.state.settings.resolved_model_uri()
     try:
-        routing = admin.apply_saved_policy(app.state.router_loader(uri), app.state.store)
+        loaded = app.state.router_loader(uri)
+        routing, generation = admin.load_with_saved_policy(loaded, app.state.store)
     except Exception as exc:  # noqa: BLE001 - serve not-ready; an admin can reload
         log.error("could not load model %s: %s: %s", uri, type(exc).__name__, exc)
         return
-    app.state.router_holder.swap(routing, model_uri=uri)
+    app.state.router_holder.install(loaded, routing, generation, model_uri=uri)
+    app.state.operation.deploy(routing)
     log.info("loaded model %s (%s)", uri, routing.model_version)
 
 
@@ -56,10 +62,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(store.create_all)
     if app.state.router_holder.get() is None:
         await run_in_threadpool(_load_initial, app)
+    else:
+        await run_in_threadpool(app.state.operation.deploy, app.state.router_holder.get())
+    sync = asyncio.create_task(_policy_sync_loop(app))
     try:
         yield
     finally:
+        sync.cancel()
         store.dispose()
+
+
+async def _policy_sync_loop(app: FastAPI) -> None:
+    """Every worker picks up a policy another worker stored (a change or a re-certification)
+    within ``policy_sync_seconds``; policy states are read per request, so a fallback needs no
+    wait at all."""
+    holder, store = app.state.router_holder, app.state.store
+    while True:
+        await asyncio.sleep(app.state.settings.policy_sync_seconds)
+        try:
+            if await run_in_threadpool(admin.sync_policy, holder, store):
+                await run_in_threadpool(app.state.operation.deploy, holder.get())
+                log.info("policy %s from the store is in force", holder.get().policy.version)
+        except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the loop
+            log.warning("policy sync failed: %s", type(exc).__name__)
+
+
+def _watch_for_metrics(app: FastAPI) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    routing = app.state.router_holder.get()
+    if routing is None:
+        return {}, []
+    operation = app.state.operation
+    rows = operation.ops.watch_rows(routing.model_version, routing.policy.version)
+    return operation.states(routing), rows
 
 
 def create_app(
@@ -92,13 +126,16 @@ def create_app(
     app.state.router_loader = router_loader or load_router
     app.state.router_holder = RouterHolder(router)
     app.state.metrics = ServiceMetrics()
+    app.state.operation = Operation(settings, app.state.store, app.state.metrics)
+    app.state.metrics.watch_from(lambda: _watch_for_metrics(app))
 
     errors.install(app)
     # Order (outermost first): metrics, then the guard (request id, key check before the body
     # is read, the one error handler), then FastAPI's own exception handlers and the routes.
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (routing, outcomes, monitoring, policy, admin, allocation, assist):
+    for module in (routing, outcomes, monitoring, watch, policy, admin, operations, allocation,
+                   assist):
         app.include_router(module.router)
     app.include_router(health.router)
     dashboard.install(app)  # /dashboard: browser sessions, not API keys (EdgeGuard guards /v1)

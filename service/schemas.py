@@ -255,6 +255,25 @@ class Decision(BaseModel):
         description="The care setting the episode was routed under (its thresholds are that setting's): "
         "metadata.care_setting, else mapped from metadata.admission_type.",
     )
+    policy_route: Route | None = Field(
+        default=None,
+        description="What the policy decided. It differs from `route` when the care setting is in "
+        "shadow (the policy's decision is stored, nothing is automated: people keep coding) or in "
+        "fallback (the watch found the error among automated above alpha), or when the episode was "
+        "held out for human coding.",
+    )
+    mode: Literal["shadow", "live", "fallback"] | None = Field(
+        default=None, description="The state of the policy version in this care setting.")
+    audit: bool = Field(
+        default=False,
+        description="Drawn for a blind audit (live automated decisions, with the configured "
+        "probability): send the auditor's codes to POST /v1/outcomes.",
+    )
+    holdout: bool = Field(
+        default=False,
+        description="Held out for human coding (an unbiased labelled sample for re-certification): "
+        "send the final codes to POST /v1/outcomes.",
+    )
 
 
 class BatchDecisions(BaseModel):
@@ -296,13 +315,26 @@ class OutcomeOut(BaseModel):
     episode_id: str
     route: Route
     automated: bool
-    correct: bool = Field(description="Exact set match of the decision's codes and the final codes.")
+    correct: bool = Field(
+        description="Whether the decision's codes were right by the final codes, judged under the "
+        "router's own target (the error its policy guarantees).")
     model_version: str
     policy_version: str
     recorded_at: datetime
     unknown_codes: list[str] = Field(
         default=[], description="Final codes found in no code system (as sent)."
     )
+    audit: bool = Field(default=False, description="The decision was drawn for a blind audit.")
+    watch: OutcomeWatch | None = Field(
+        default=None, description="The watch this audited outcome advanced (None otherwise).")
+
+
+class OutcomeWatch(BaseModel):
+    care_setting: str
+    status: Literal["ok", "cannot_certify_yet", "violated"]
+    n: int
+    errors: int
+    fell_back: bool = Field(description="This outcome put the care setting in fallback.")
 
 
 class Interval(BaseModel):
@@ -322,8 +354,13 @@ class MonitoringGroup(BaseModel):
     automated_errors: int
     realised_error: float | None
     realised_error_interval: Interval | None = Field(
-        description="Exact Clopper-Pearson interval of the realised error among automated episodes."
+        description="FIXED-SAMPLE exact (Clopper-Pearson) interval of the realised error among "
+        "automated episodes with an outcome: valid for one look at a sample size fixed in "
+        "advance, not when re-read as outcomes arrive (peeking inflates its error rate), and "
+        "not a random sample unless the outcomes are audits. For the anytime-valid watch on "
+        "the audited outcomes, see GET /v1/watch."
     )
+    interval_kind: Literal["fixed_sample_clopper_pearson"] = "fixed_sample_clopper_pearson"
 
 
 class Monitoring(BaseModel):
@@ -592,3 +629,115 @@ class AuditOut(BaseModel):
     guarantee: dict[str, Any]
     unknown_codes: list[str] = []
     model_version: str
+
+
+# -- the operation loop: states, the watch, re-certification --------------------------------
+PolicyState = Literal["shadow", "live", "fallback"]
+
+
+class WatchInterval(BaseModel):
+    lower: float | None
+    upper: float | None
+    confidence: float = Field(description="1 - delta of this setting: anytime-valid, so it holds "
+                                          "however often it is read.")
+
+
+class SettingWatch(BaseModel):
+    care_setting: str
+    policy_state: PolicyState
+    automates: bool = Field(description="The policy version can automate in this setting.")
+    status: Literal["ok", "cannot_certify_yet", "violated", "no_audits"] = Field(
+        description="ok: the anytime-valid upper bound on the error among automated is <= alpha; "
+        "violated: the e-process crossed 1/delta (the setting fell back); cannot_certify_yet: "
+        "neither, so far; no_audits: no audited outcome yet.")
+    alpha: float | None
+    delta: float | None
+    audited: int
+    errors: int
+    realised_error: float | None
+    interval: WatchInterval | None
+    e_value: float | None = Field(description="The test statistic: the e-process against "
+                                              "'error <= alpha' (alarm at 1/delta).")
+
+
+class WatchEvent(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    model_version: str
+    policy_version: str
+    care_setting: str | None
+    old_state: str | None
+    new_state: str | None
+    actor_role: str | None = Field(description="admin, or system for automatic actions.")
+    key_fingerprint: str | None = Field(
+        description="The first 12 hex digits of the sha256 of the admin's key (never the key).")
+    reason: str | None
+    details: dict[str, Any]
+
+
+class WatchOut(BaseModel):
+    model_version: str
+    policy_version: str
+    alpha: float | None
+    watch_delta: float
+    settings: list[SettingWatch]
+    drift: dict[str, Any] | None = Field(
+        default=None, description="The label-free drift test of the routing-time stream against "
+        "the calibration reference (warnings only, unless configured to fall back).")
+    events: list[WatchEvent]
+
+
+class PolicyStateIn(BaseModel):
+    """Move a care setting (or all) of the policy version in force to another state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    care_setting: Literal[CARE_SETTINGS + ("all",)] = Field(  # type: ignore[valid-type]
+        description="The setting to move, or all.")
+    state: PolicyState
+    reason: Literal[
+        "shadow_evidence_reviewed", "recertified", "manual_pause", "manual_fallback", "incident"
+    ] = Field(description="Why (a code: free text never reaches the store).")
+    policy_version: str | None = Field(
+        default=None, max_length=128,
+        description="The version the caller saw; refused (409) when another is in force.")
+
+
+class PolicyStateOut(BaseModel):
+    model_version: str
+    policy_version: str
+    states: dict[str, PolicyState]
+    changed: list[str]
+
+
+class RecertifyIn(BaseModel):
+    """Re-certify the policy from the hospital's own labelled shadow / holdout outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    delta: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    since: datetime | None = Field(default=None, description="Only decisions made since then.")
+    apply: bool = Field(default=False, description="Deploy the re-certified version (its "
+                                                   "settings start in the initial state).")
+    go_live: bool = Field(default=False, description="With apply: the settings it certifies go "
+                                                     "live at once (reason: recertified).")
+
+
+class RecertifyOut(BaseModel):
+    model_version: str
+    based_on_policy_versions: list[str]
+    labelled: int
+    without_outcome: int
+    certified: dict[str, bool]
+    automated_share: dict[str, float | None]
+    n_used: dict[str, int]
+    needed_more: dict[str, int | None]
+    reason: dict[str, str]
+    alpha: float
+    delta: float
+    proposed_policy_version: str | None
+    policy: dict[str, Any] | None
+    applied: bool
+    states: dict[str, PolicyState] | None = None

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("metrics", "confidence"),
     ("policy", "bounds", "allocation", "assist"),
     ("router", "config", "results"),
-    ("decisions",),
+    ("decisions", "operation"),
     ("mlflow_model", "figures"),
     ("pipeline", "tracking", "report"),
     ("cli", "batch"),

@@ -35,6 +35,10 @@ from triage.data.settings import CARE_SETTINGS, care_setting_of
 from triage.jsonsafe import finite_or_none
 from triage.policy import CostModel, Policy, make_policy
 
+#: ``serve(i, route, care_setting) -> object with route, mode, audit, holdout``: the operation
+#: loop's rule (:func:`triage.operation.modes.serve`), given by the caller that knows the states.
+ServeRule = Any
+
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 #: Candidates shown to an assisting coder: the accepted codes plus this many near misses.
@@ -88,6 +92,13 @@ class RoutingDecision:
     care_setting: str | None = None
     #: input codes found in no code system nor the model's vocabulary: left out, reported back
     unknown_codes: list[str] = field(default_factory=list)
+    #: in operation (``serve=``): what the policy decided before the setting's state (shadow,
+    #: fallback) or a holdout draw changed the served ``route``; the state; the audit and holdout
+    #: draws. Without ``serve`` the policy's route is served as is.
+    policy_route: str | None = None
+    mode: str | None = None
+    audit: bool = False
+    holdout: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         # shallow on purpose: the nested lists are built fresh per decision, and asdict's deep copy
@@ -175,8 +186,14 @@ class Router:
         metadata: Mapping[str, Any] | None = None,
         text: str | None = None,
         episode_id: Any = None,
+        serve: ServeRule | None = None,
     ) -> RoutingDecision:
-        """Route one episode (the service's per-request path: numpy and python only)."""
+        """Route one episode (the service's per-request path: numpy and python only).
+
+        ``serve(i, route, care_setting)`` (``i`` = 0 here, the position in ``route_many``) turns the
+        policy's route into the served one (:func:`triage.operation.modes.serve`: shadow,
+        fallback, audit and holdout draws); the decision's suggestions and queue follow the
+        served route, so an episode a shadow policy would automate reaches its coder assisted."""
         scores, unknown = self._scores_for(code_scores, text)
         md = dict(metadata or {})
         if text is not None:
@@ -187,15 +204,18 @@ class Router:
         x = self.features.transform_one(scores, md)
         p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
         route = str(self._route(np.array([p]), [md["care_setting"]])[0])
-        return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown)
+        served = (lambda r, setting: serve(0, r, setting)) if serve is not None else None
+        return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown, served)
 
     def _route(self, p: np.ndarray, settings: list[str]) -> np.ndarray:
         return self.policy.route(p, groups=settings if self.policy.group_by is not None else None)
 
-    def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
+    def route_many(self, episodes: Iterable[Mapping[str, Any]],
+                   serve: ServeRule | None = None) -> list[RoutingDecision]:
         """Route a batch: each item has ``episode_id``, ``code_scores`` or ``text``, and ``metadata``.
 
-        The model runs once over the batch; each decision equals ``route_one``'s.
+        The model runs once over the batch; each decision equals ``route_one``'s (``serve`` as
+        there, called with each item's position).
         """
         items = list(episodes)
         scores_list, metas, unknowns = [], [], []
@@ -216,22 +236,31 @@ class Router:
             return []
         if not any(scores_list):  # every code unknown: no score column to build a batch on
             return [self.route_one(item.get("code_scores"), item.get("metadata"), item.get("text"),
-                                   item.get("episode_id")) for item in items]
+                                   item.get("episode_id"),
+                                   None if serve is None else _at(serve, i))
+                    for i, item in enumerate(items)]
         X = self.features.transform(_as_code_scores(scores_list), _metadata_frame(metas))
         p, contribs = self.confidence.predict_explained(X, top_k=N_REASONS)
         routes = self._route(p, [md["care_setting"] for md in metas])
         return [
             self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md,
-                           unk)
-            for item, s, pi, r, rs, md, unk in zip(items, scores_list, p, routes, contribs, metas, unknowns)
+                           unk, None if serve is None else _served_at(serve, i))
+            for i, (item, s, pi, r, rs, md, unk) in enumerate(
+                zip(items, scores_list, p, routes, contribs, metas, unknowns))
         ]
 
-    def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
+    def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=(), served=None) -> RoutingDecision:
         t_automate, t_assist = self.policy.thresholds_for(md.get("care_setting"))
         if unknown and route == "automate":
             # a code the model cannot check was left out: the automated list may be missing it, so a
             # person sees the episode (assisted when the policy would assist it, else by hand)
             route = "assist" if t_assist is not None and p >= t_assist else "manual"
+        operation: dict[str, Any] = {}
+        if served is not None:
+            outcome = served(route, md.get("care_setting"))
+            operation = {"policy_route": route, "mode": outcome.mode, "audit": bool(outcome.audit),
+                         "holdout": bool(outcome.holdout)}
+            route = outcome.route
         v = self.icd_version
         code_rows = [
             {"code": lab, "description": _describe(lab, v), "kind": label_kind(lab, v), "score": scores[lab]}
@@ -285,6 +314,7 @@ class Router:
             policy_version=self.policy.version,
             unknown_codes=list(unknown),
             care_setting=md.get("care_setting"),
+            **operation,
         )
 
     # ------------------------------------------------------------------ policy
@@ -326,6 +356,18 @@ class Router:
                       groups=self.settings_calibration if grouped else None,
                       certify_groups=c.get("certified_groups") if grouped else None)
         return replace(self, policy=estimator.policy_)
+
+    def with_calibration(self, policy: Mapping[str, Any] | Policy, p: Any, correct: Any,
+                         settings: Any = None) -> Router:
+        """This router with a policy certified on other calibration episodes (re-certification
+        from a hospital's own labelled outcomes), kept so that ``with_policy`` re-chooses on them."""
+        chosen = policy if isinstance(policy, Policy) else Policy.from_dict(dict(policy))
+        p = np.asarray(p, dtype=float)
+        correct = np.asarray(correct, dtype=bool)
+        if p.shape != correct.shape or p.ndim != 1:
+            raise ValueError("p and correct must be 1-d arrays of one length")
+        return replace(self, policy=chosen, p_calibration=p, correct_calibration=correct,
+                       settings_calibration=None if settings is None else np.asarray(settings, dtype=str))
 
     def policy_params(self) -> dict[str, Any]:
         """The full ``with_policy`` arguments that re-create the policy in force on this bundle.
@@ -458,6 +500,15 @@ class Router:
             allocator=parts.get("allocator"),
             info=manifest.get("info", {}),
         )
+
+
+def _at(serve: Any, i: int) -> Any:
+    """``serve`` with the position fixed (route_one calls it with 0)."""
+    return lambda _zero, route, setting: serve(i, route, setting)
+
+
+def _served_at(serve: Any, i: int) -> Any:
+    return lambda route, setting: serve(i, route, setting)
 
 
 def _as_code_scores(rows: list[dict[str, float]]) -> CodeScores:

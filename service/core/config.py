@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triage.data.settings import CARE_SETTINGS
+
+CareSetting = Literal[CARE_SETTINGS]  # type: ignore[valid-type]
+
 REGISTRY_MODEL_URI = "models:/coding-triage-router@champion"
 LOCAL_MODEL_PATH = "models/router"
 
@@ -67,6 +71,45 @@ class Settings(BaseSettings):
     monitoring_confidence: float = Field(
         default=0.95, gt=0.0, lt=1.0, description="Level of the exact (Clopper-Pearson) interval."
     )
+
+    # the operation loop (triage.operation): states, audit sampling, the watch ---------------
+    initial_policy_state: Literal["shadow", "live"] = Field(
+        default="shadow",
+        description="State of every care setting of a newly deployed policy version: shadow "
+        "(decide and store, automate nothing; people keep coding) until an admin moves it to "
+        "live (POST /v1/admin/policy-state).",
+    )
+    audit_probability: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Probability that a live automated decision is drawn for a blind audit "
+        "(response audit: true); the watch reads the audited outcomes.",
+    )
+    audit_minimum: dict[CareSetting, float] = Field(
+        default_factory=dict,
+        description='Per care setting, a higher audit probability (JSON, e.g. {"observation": 0.1}).',
+    )
+    holdout_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Share of all live episodes held out for human coding: an unbiased labelled "
+        "stream for re-certification.",
+    )
+    sampling_seed: int = Field(
+        default=0, description="Seed of the audit and holdout draws (with the decision id).")
+    watch_delta: float = Field(
+        default=0.05, gt=0.0, lt=1.0,
+        description="False-alarm probability of the watch over an unbounded horizon, split "
+        "across the care settings the policy automates.",
+    )
+    drift_delta: float = Field(
+        default=0.01, gt=0.0, lt=1.0,
+        description="False-warning probability of the label-free drift test.")
+    drift_fallback: bool = Field(
+        default=False,
+        description="Fall back (automate nothing) on a drift warning, not only warn.")
+
+    policy_sync_seconds: float = Field(
+        default=1.0, gt=0.0, le=3600.0,
+        description="How often each worker checks the store for a policy another worker set.")
 
     dashboard_users: str = Field(
         default="",

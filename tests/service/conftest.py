@@ -70,6 +70,9 @@ def make_settings(database_url: str, **overrides: Any):
         "api_keys": API_KEYS,
         "model_uri": "test-model",
         "table_prefix": f"t{uuid.uuid4().hex[:8]}_",
+        # the routing tests test the policy's decisions: served as decided (the operation loop's
+        # tests start in shadow, the service's default)
+        "initial_policy_state": "live",
         **overrides,
     }
     return Settings(**values)

@@ -15,10 +15,45 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 log = logging.getLogger("service")
 
 
-def apply_saved_policy(routing: Any, store: Any) -> Any:
-    """Re-apply the last policy an admin set for this model, so it survives reloads/restarts."""
-    params = store.latest_policy_params(routing.model_version)
-    return routing.with_policy(**params) if params else routing
+def load_with_saved_policy(loaded: Any, store: Any) -> tuple[Any, int | None]:
+    """(the router the stored policy gives, the stored policy's id or None)."""
+    saved = store.latest_policy(loaded.model_version)
+    return apply_saved_policy(loaded, store, saved), (saved["id"] if saved else None)
+
+
+def sync_policy(holder: Any, store: Any) -> bool:
+    """Apply a policy another worker stored (a change, a re-certification) to this worker's
+    router; True when it changed. Each worker runs this every second."""
+    current = holder.get()
+    if current is None or holder.base is None:
+        return False
+    saved = store.latest_policy(current.model_version)
+    generation = saved["id"] if saved else None
+    if generation == holder.generation:
+        return False
+    with holder.lock:
+        if holder.generation == generation:
+            return False
+        routing = apply_saved_policy(holder.base, store, saved)
+        holder.generation = generation
+        holder.swap(routing)
+    return True
+
+
+def apply_saved_policy(routing: Any, store: Any, saved: Any = "latest") -> Any:
+    """Re-apply the last policy an admin set (or re-certification chose) for this model, so it
+    survives reloads and restarts: a re-chosen policy from its parameters, a re-certified one as
+    stored with the labelled episodes it was certified on."""
+    if saved == "latest":
+        saved = store.latest_policy(routing.model_version)
+    if saved is None:
+        return routing
+    params = dict(saved["params"])
+    calibration = params.pop("recertified_on", None)
+    if calibration is not None:
+        return routing.with_calibration(saved["policy"], calibration["p"],
+                                        calibration["correct"], calibration["care_setting"])
+    return routing.with_policy(**params)
 
 
 @router.post(
@@ -44,7 +79,8 @@ def reload_model(
     loader = request.app.state.router_loader
     with holder.lock:
         try:
-            new = apply_saved_policy(loader(uri), store)
+            loaded = loader(uri)
+            new, generation = load_with_saved_policy(loaded, store)
         except Exception as exc:  # noqa: BLE001 - any load failure keeps the old model
             log.warning("reload of %s failed: %s", uri, type(exc).__name__)
             message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
@@ -67,7 +103,8 @@ def reload_model(
             params={"model_uri": uri},
             policy=None,
         )
-        holder.swap(new, model_uri=uri)
+        holder.install(loaded, new, generation, model_uri=uri)
+        request.app.state.operation.deploy(new)
     request.app.state.metrics.reloads.inc()
     return {
         "model_uri": uri,
