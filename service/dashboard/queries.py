@@ -131,12 +131,13 @@ def watch_states(store: DecisionStore, model_version: str, policy_version: str) 
 
 def open_alarms(store: DecisionStore) -> list[dict]:
     """Alarm events (watch violated, fallback, drift warning) with no later re-certification or
-    policy change for the same model, policy version and care setting; newest first."""
+    policy change for the same model and care setting; newest first. A re-certification writes
+    its event under the new policy version it creates, so any later one of the model clears."""
     e = store.policy_events
     later = e.alias("later")
     cleared = sa.exists().where(
         later.c.kind.in_(CLEARING_KINDS), later.c.id > e.c.id,
-        later.c.model_version == e.c.model_version, later.c.policy_version == e.c.policy_version,
+        later.c.model_version == e.c.model_version,
         sa.or_(later.c.care_setting.is_(None), later.c.care_setting == e.c.care_setting,
                e.c.care_setting.is_(None)),
     )

@@ -207,11 +207,16 @@ async def policy_action(request: Request) -> Response:
     routing = request.app.state.router_holder.get()
     if routing is None:
         raise HTTPException(503, detail="no model is loaded")
-    problem = actions.check(request.app.state.store, routing, action, setting)
+    problem = actions.check(request, routing, action, setting)
     if problem:
         raise HTTPException(409, detail=problem)
     if form.get("confirm") != "yes":
         return render("confirm.html", **_base(request, session, "policy"), action=action,
                       action_label=actions.ACTIONS[action], setting=setting)
-    await run_in_threadpool(actions.run, request, routing, action, setting, session)
+    try:
+        report = await run_in_threadpool(actions.run, request, routing, action, setting, session)
+    except ValueError as exc:  # the operation refused (e.g. a transition not allowed)
+        raise HTTPException(409, detail=str(exc)[:300]) from None
+    if report is not None:
+        return render("recertified.html", **_base(request, session, "policy"), report=report)
     return RedirectResponse(f"{PREFIX}/policy?done={action}", status_code=303)

@@ -68,6 +68,8 @@ def seed(store: Any, routing: Any, *, n: int = 600, seed: int = 0, now: datetime
                 care_setting=setting, old_state=old, new_state=new, actor_role=actor, reason=reason,
                 details={}))
             ids[kind] = res.inserted_primary_key[0]
+        st = store.policy_states  # the service deployed its initial states at start-up: replace them
+        conn.execute(st.delete().where(st.c.model_version == mv, st.c.policy_version == pv))
         for setting, state in (("inpatient", "live"), ("observation", "shadow"), ("day_case", "fallback")):
             conn.execute(store.policy_states.insert().values(
                 model_version=mv, policy_version=pv, care_setting=setting, state=state,

@@ -131,12 +131,13 @@ def test_admin_goes_live_after_csrf_and_confirmation(dash):
     sign_in(client, "bob")
     token = csrf(client)
     form = {"action": "go_live", "care_setting": "observation"}
+    store = client.app.state.store
+    events = store.count("policy_events")
     assert client.post("/dashboard/policy/action", data=form).status_code == 403  # no CSRF token
     assert client.post("/dashboard/policy/action", data={**form, "csrf_token": "x" * 32}).status_code == 403
     confirm = client.post("/dashboard/policy/action", data={**form, "csrf_token": token})
     assert confirm.status_code == 200 and 'value="yes"' in confirm.text
-    store = client.app.state.store
-    assert store.count("policy_events") == 5  # nothing happened before the confirmation
+    assert store.count("policy_events") == events  # nothing happened before the confirmation
     done = client.post("/dashboard/policy/action", data={**form, "csrf_token": token, "confirm": "yes"},
                        follow_redirects=False)
     assert done.status_code == 303
@@ -149,6 +150,9 @@ def test_admin_goes_live_after_csrf_and_confirmation(dash):
     assert again.status_code == 409  # no longer in shadow
     page = client.get("/dashboard/policy").text
     assert "admin" in page.split('id="events"')[1] and "shadow → live" in page
+    event = store.operation.recent_events(limit=1)[0]
+    assert (event["kind"], event["reason"], event["key_fingerprint"]) == (
+        "state_change", "shadow_evidence_reviewed", "user:bob")
 
 
 def test_logout_needs_csrf_and_ends_the_session(dash):
@@ -169,3 +173,17 @@ def test_password_hash_round_trip_and_bad_user_spec():
         UserRegistry.from_spec(f"root:eve:{h}")
     with pytest.raises(ValueError, match="hash must"):
         UserRegistry.from_spec("viewer:eve:plaintext")
+
+
+def test_admin_starts_a_recertification(dash):
+    client, _ = dash
+    sign_in(client, "bob")
+    token = csrf(client)
+    form = {"action": "recertify", "care_setting": "all", "csrf_token": token}
+    confirm = client.post("/dashboard/policy/action", data=form)
+    assert confirm.status_code == 200 and "shadow-mode and held-out" in confirm.text
+    report = client.post("/dashboard/policy/action", data={**form, "confirm": "yes"})
+    assert report.status_code == 200 and 'id="report"' in report.text
+    kinds = {e["kind"] for e in client.app.state.store.operation.recent_events(limit=3)}
+    assert kinds & {"recertified", "recertify_proposed"}
+    assert re.search(r'<tr data-setting="observation">', report.text)
