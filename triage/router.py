@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -333,13 +332,34 @@ class Router:
         Unset arguments keep the current policy's; ``per_setting`` (default: as now) chooses one
         set of thresholds per care setting when the calibration episodes carry settings.
         """
+        estimator, grouped = self.policy_estimator(kind, alpha, delta, costs, method, fwer, per_setting)
+        if grouped and self.settings_calibration is None:
+            raise ValueError("per_setting: this bundle's calibration episodes carry no care setting")
+        # the settings that share delta were planned on the fitting episodes, which the bundle does
+        # not keep: a re-chosen policy keeps the plan it was built with
+        estimator.fit(self.p_calibration, self.correct_calibration,
+                      groups=self.settings_calibration if grouped else None,
+                      certify_groups=self.policy.constraints.get("certified_groups") if grouped else None)
+        return replace(self, policy=estimator.policy_)
+
+    def policy_estimator(
+        self,
+        kind: str | None = None,
+        alpha: float | None = None,
+        delta: float | None = None,
+        costs: Mapping[str, Any] | CostModel | None = None,
+        method: str | None = None,
+        fwer: str | None = None,
+        per_setting: bool | None = None,
+    ) -> tuple[Any, bool]:
+        """(unfitted policy estimator, per setting?) with the current policy's settings, the given
+        ones overriding them: the one place :meth:`with_policy` and re-certification
+        (:mod:`triage.operation.recertify`) take the policy's kind, method and costs from."""
         old = self.policy
         cost_model = costs if isinstance(costs, CostModel) else CostModel.from_dict(
             {**old.costs, **dict(costs or {})})
         c = old.constraints
         grouped = (old.group_by is not None) if per_setting is None else bool(per_setting)
-        if grouped and self.settings_calibration is None:
-            raise ValueError("per_setting: this bundle's calibration episodes carry no care setting")
         estimator = make_policy(
             kind or old.kind,
             cost_model,
@@ -350,12 +370,7 @@ class Router:
             fwer=fwer or c.get("fwer"),
             human_reference=c.get("human_reference"),
         )
-        # the settings that share delta were planned on the fitting episodes, which the bundle does
-        # not keep: a re-chosen policy keeps the plan it was built with
-        estimator.fit(self.p_calibration, self.correct_calibration,
-                      groups=self.settings_calibration if grouped else None,
-                      certify_groups=c.get("certified_groups") if grouped else None)
-        return replace(self, policy=estimator.policy_)
+        return estimator, grouped
 
     def with_calibration(self, policy: Mapping[str, Any] | Policy, p: Any, correct: Any,
                          settings: Any = None) -> Router:
@@ -550,9 +565,6 @@ def episode_setting(metadata: Mapping[str, Any]) -> str:
         raise InvalidEpisode("metadata.care_setting", f"must be one of {list(CARE_SETTINGS)}", given)
     return given
 
-
-def new_decision_id() -> str:
-    return uuid.uuid4().hex
 
 
 _DESCRIPTIONS: dict[tuple[str, int], str | None] = {}

@@ -123,6 +123,8 @@ def test_largest_episode_ids_are_stored(client, keys, episode):
         r = client.post("/v1/route", json={**episode, "episode_id": eid}, headers=keys["router"])
         assert r.status_code == 200, r.text
         assert r.json()["episode_id"] == eid
+        stored = client.app.state.store.get_decision(r.json()["decision_id"])
+        assert stored["episode_id"] == str(eid) and stored["decision"]["episode_id"] == eid
 
 
 def test_note_text_never_echoed_in_422(sqlite_client, keys):
@@ -130,7 +132,8 @@ def test_note_text_never_echoed_in_422(sqlite_client, keys):
         "/v1/route", json={"episode_id": 1, "text": MARKER + " " * 10, "code_scores": {"I10": 2}},
         headers=keys["router"],
     )
-    assert r.status_code == 422
+    assert r.status_code == 422 and MARKER not in r.text
+    assert r.json()["detail"][0]["loc"][-1] == "I10"  # the bad field is named, the note is not
     r = sqlite_client.post("/v1/route", json={"episode_id": 1, "text": MARKER * 90_000},
                            headers=keys["router"])
     assert r.status_code == 422 and MARKER not in r.text

@@ -266,17 +266,27 @@ class RiskWatch:
             n = n0 + idx + 1
             b = (n // self.block)[:, None] - self.max_components + 1 + np.arange(self.max_components)[None, :]
             start_k = np.where(b >= 1, boundary[np.clip(b - b_first, 0, None)] if boundary.size else 0, 0)
-            log_e = _log_e_values(n, cum[idx], start_k, a=self._a, c=self._c, block=self.block,
-                                  max_components=self.max_components, start_weight=self.start_weight)
-            self.log_max_e = max(self.log_max_e, float(log_e.max()))
-            hit = np.flatnonzero(log_e >= threshold)
-            if self.violated_at is None and hit.size:
-                self.violated_at = int(n[hit[0]])
+            terms = _log_terms(n, cum[idx], start_k, a=self._a, c=self._c, block=self.block,
+                               max_components=self.max_components, start_weight=self.start_weight)
+            # log E <= max term + log(number of terms): only an event whose bound reaches the running
+            # maximum (or the threshold) can change what the watch records, so only those are summed
+            bound = terms.max(axis=0) + math.log(terms.shape[0]) + 1e-9
+            maybe = np.flatnonzero(bound >= min(self.log_max_e, threshold))
+            if maybe.size:
+                log_e = _log_sum(terms[:, maybe])
+                self.log_max_e = max(self.log_max_e, float(log_e.max()))
+                hit = np.flatnonzero(log_e >= threshold)
+                if self.violated_at is None and hit.size:
+                    self.violated_at = int(n[maybe[hit[0]]])
         self.n, self.errors = n_end, int(cum[-1])
         self._start_k = [int(v) for v in boundary[-self.max_components:]] if self.max_components else []
         return self
 
     # -- reading ----------------------------------------------------------------------------------
+    def e_values(self) -> tuple[float, float]:
+        """(current e-value, running maximum), without the confidence sequence a reading computes."""
+        return _exp(self._log_e()), _exp(self.log_max_e)
+
     def reading(self) -> WatchReading:
         lower, upper = confidence_sequence(self.n, self.errors, self.delta)
         if self.violated_at is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -142,6 +143,7 @@ def method_delta_per_test(method: str, fwer: str, delta: float, m: int) -> float
     return delta / 2 if fwer == "fixed_sequence" else delta / HOLM_GRID_POINTS
 
 
+@lru_cache(maxsize=1024)  # a pure planning figure, asked again for every plan (re-certification, runs)
 def episodes_needed(alpha: float, delta_per_test: float, error_rate: float | None = None) -> int:
     """Automated episodes needed for a binomial test at ``delta_per_test`` to pass when their true
     error rate is ``error_rate`` (default alpha/2) and errors arrive at that rate.
