@@ -53,10 +53,12 @@ def seed(store, routing, n: int, n_outcomes: int, seed: int = 0) -> float:
                   "decision", "created_at", "care_setting", "policy_route", "mode", "audit", "holdout",
                   "queue", "priority", "discharge_date"]
         outcome_idx = np.sort(rng.choice(n, size=n_outcomes, replace=False))
+        created_all = np.empty(n, dtype=object)
         for lo in range(0, n, chunk):
             m = min(chunk, n - lo)
             age_s = rng.uniform(0, 365 * 86400, m)
             created = [now - timedelta(seconds=float(s)) for s in age_s]
+            created_all[lo:lo + m] = created
             route = rng.choice(["automate", "assist", "manual"], p=[0.3, 0.45, 0.25], size=m)
             setting = SETTINGS[rng.integers(0, 3, m)]
             p = rng.uniform(0.05, 1.0, m)
@@ -72,9 +74,11 @@ def seed(store, routing, n: int, n_outcomes: int, seed: int = 0) -> float:
         for lo in range(0, n_outcomes, chunk):
             idx = outcome_idx[lo:lo + chunk]
             correct = rng.random(len(idx)) < 0.8
+            lag_h = rng.uniform(1, 10 * 24, len(idx))  # coded within ten days of routing
             buf = io.StringIO()
             for j, k in enumerate(idx):
-                buf.write(f"{int(k):032x}\t[\"I50.9\"]\t{'t' if correct[j] else 'f'}\t{now.isoformat()}\n")
+                coded_at = min(now, created_all[k] + timedelta(hours=float(lag_h[j])))
+                buf.write(f"{int(k):032x}\t[\"I50.9\"]\t{'t' if correct[j] else 'f'}\t{coded_at.isoformat()}\n")
             _copy(conn, store.outcomes.name, ["decision_id", "final_codes", "correct", "created_at"], buf.getvalue())
         conn.commit()
     finally:

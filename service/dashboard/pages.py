@@ -64,9 +64,10 @@ def today(store: DecisionStore, routing: Any, now: datetime, window: str, level:
     force = policy_in_force(routing, store)
     guarantee_rows, states, watch = [], {}, []
     if force:
-        labelled = q.automated_outcomes(store, force["model_version"], force["policy_version"])
+        labelled = q.automated_outcomes(store, force["model_version"], force["policy_version"], start, now)
         states = q.policy_states(store, force["model_version"], force["policy_version"])
         watch = q.watch_states(store, force["model_version"], force["policy_version"])
+        risk_watch = {w["care_setting"]: w for w in watch if w["kind"] == "risk"}
         names = _settings_order(set(force["groups"]) | set(labelled) | set(states))
         for s in names:
             n, k = labelled.get(s, (0, 0))
@@ -78,7 +79,11 @@ def today(store: DecisionStore, routing: Any, now: datetime, window: str, level:
             # a policy with thresholds per setting certifies each; an ungrouped one all at once
             guarantee = g.get("guarantee") if force["groups"] else force["guarantee"]
             rows_state = states.get(s)
+            w = risk_watch.get(s)
             guarantee_rows.append({
+                "watch_status": w["status"] if w else None, "watch_n": w["n"] if w else None,
+                "watch_errors": w["errors"] if w else None,
+                "watch_lower": w["lower"] if w else None, "watch_upper": w["upper"] if w else None,
                 "label": s, "n": n, "errors": k, "point": k / n if n else None, "lower": lo,
                 "upper": hi, "guarantee": guarantee, "alpha": force["alpha"],
                 "state": rows_state["state"] if rows_state else None,

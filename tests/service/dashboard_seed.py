@@ -97,7 +97,7 @@ def expected(decisions: list[dict], outcomes: list[dict], now: datetime, assist:
     waiting = [d for d in decisions if d["route"] != "automate" and d["decision_id"] not in coded]
     labelled = Counter()
     errors = Counter()
-    for d in decisions:
+    for d in week:
         if d["policy_route"] == "automate" and d["decision_id"] in coded:
             labelled[d["care_setting"]] += 1
             errors[d["care_setting"]] += not coded[d["decision_id"]]["correct"]
