@@ -156,34 +156,40 @@ def open_alarms(store: DecisionStore) -> list[dict]:
 # -- Work waiting -----------------------------------------------------------------------------
 def waiting(store: DecisionStore, now: datetime) -> list[dict]:
     """Episodes routed to people (assist, manual) with no outcome yet, grouped by queue, route,
-    priority band and age bucket: n, summed and largest age in days. Ages are compared with
-    precomputed cut-off moments, so each row's start is read once, not once per bucket."""
+    priority band and age bucket: n, summed and largest age in days. Each row's waiting start is
+    computed once (in seconds) and bucketed against precomputed cut-offs; grouping keys are
+    plain columns and small integers (cheap to hash)."""
     d, o = store.decisions, store.outcomes
-    since, seconds = _waiting_since(store, d)
-    band = sa.case(*[(d.c.priority >= lo, name) for name, lo in PRIORITY_BANDS if lo is not None],
-                   else_=PRIORITY_BANDS[-1][0])
-    edges = [now - timedelta(days=hi) for _, hi in reversed(AGE_BUCKETS) if hi is not None]
-    if store.engine.dialect.name == "postgresql":  # one comparison pass per row
-        n_edges = len(edges)
-        cut = sa.func.width_bucket(since, sa.cast(sa.literal(edges, sa.ARRAY(sa.DateTime(timezone=True))),
-                                                  sa.ARRAY(sa.DateTime(timezone=True))))
-        bucket = n_edges - cut  # since before every edge: oldest bucket; after all: bucket 0
+    _, seconds = _waiting_since(store, d)
+    edges = [(now - timedelta(days=hi)).timestamp() for _, hi in reversed(AGE_BUCKETS) if hi is not None]
+    bands = [lo for _, lo in reversed(PRIORITY_BANDS) if lo is not None]  # ascending
+    if store.engine.dialect.name == "postgresql":  # one pass over the cut-offs per row
+        floats = sa.ARRAY(sa.Float)
+        bucket = len(edges) - sa.func.width_bucket(seconds, sa.cast(sa.literal(edges, floats), floats))
+        band = sa.func.width_bucket(d.c.priority, sa.cast(sa.literal(bands, floats), floats))
     else:
-        bucket = sa.case(*[(since > _moment(store, now - timedelta(days=hi)), i)
-                           for i, (_, hi) in enumerate(AGE_BUCKETS) if hi is not None],
-                         else_=len(AGE_BUCKETS) - 1)
-    queue = sa.func.coalesce(d.c.queue, UNKNOWN)
+        bucket = len(edges) - sa.case(*[(seconds >= e, i) for i, e in reversed(list(enumerate(edges, 1)))],
+                                      else_=0)
+        band = sa.case(*[(d.c.priority >= lo, i) for i, lo in reversed(list(enumerate(bands, 1)))], else_=0)
     stmt = (
-        sa.select(queue, d.c.route, band, bucket, sa.func.count(), sa.func.sum(seconds), sa.func.min(seconds))
+        sa.select(d.c.queue, d.c.route, band, bucket, sa.func.count(), sa.func.sum(seconds),
+                  sa.func.min(seconds))
         .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
         .where(d.c.route.in_(("assist", "manual")), o.c.decision_id.is_(None))
-        .group_by(queue, d.c.route, band, bucket)
+        .group_by(d.c.queue, d.c.route, band, bucket)
     )
+    names = [name for name, _ in reversed(PRIORITY_BANDS)]  # band index 0 = lowest
     t = now.timestamp()
+    out: dict[tuple, dict] = {}
     with _reading(store) as conn:
-        return [{"queue": q_, "route": r, "band": b, "bucket": int(k), "n": int(n),
-                 "age_sum": (n * t - float(s)) / 86400.0, "age_max": (t - float(m)) / 86400.0}
-                for q_, r, b, k, n, s, m in conn.execute(stmt)]
+        for q_, r, b, k, n, s_, m in conn.execute(stmt):
+            key = (q_ or UNKNOWN, r, names[int(b or 0)], int(k))
+            cell = out.setdefault(key, {"queue": key[0], "route": r, "band": key[2], "bucket": key[3],
+                                        "n": 0, "age_sum": 0.0, "age_max": 0.0})
+            cell["n"] += int(n)
+            cell["age_sum"] += (int(n) * t - float(s_)) / 86400.0
+            cell["age_max"] = max(cell["age_max"], (t - float(m)) / 86400.0)
+    return list(out.values())
 
 
 def decisions_between(store: DecisionStore, start: datetime, end: datetime) -> int:
@@ -223,7 +229,7 @@ def policy_events(store: DecisionStore, limit: int = 50) -> list[dict]:
     e = store.policy_events
     stmt = (sa.select(e.c.id, e.c.created_at, e.c.kind, e.c.model_version, e.c.policy_version,
                       e.c.care_setting, e.c.old_state, e.c.new_state, e.c.actor_role, e.c.reason)
-            .order_by(e.c.id.desc()).limit(limit))
+            .order_by(e.c.created_at.desc(), e.c.id.desc()).limit(limit))
     with _reading(store) as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
