@@ -77,12 +77,18 @@ async def _policy_sync_loop(app: FastAPI) -> None:
     within ``policy_sync_seconds``; policy states are read per request, so a fallback needs no
     wait at all."""
     holder, store = app.state.router_holder, app.state.store
+    settings, operation = app.state.settings, app.state.operation
+    next_drift = 0.0
     while True:
-        await asyncio.sleep(app.state.settings.policy_sync_seconds)
+        await asyncio.sleep(settings.policy_sync_seconds)
         try:
             if await run_in_threadpool(admin.sync_policy, holder, store):
-                await run_in_threadpool(app.state.operation.deploy, holder.get())
+                await run_in_threadpool(operation.deploy, holder.get())
                 log.info("policy %s from the store is in force", holder.get().policy.version)
+            now = asyncio.get_running_loop().time()
+            if holder.get() is not None and now >= next_drift:
+                next_drift = now + settings.drift_refresh_seconds
+                await run_in_threadpool(operation.refresh_drift, holder.get())
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the loop
             log.warning("policy sync failed: %s", type(exc).__name__)
 

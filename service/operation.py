@@ -139,13 +139,14 @@ class Operation:
                                                 "delta")}})
             self.deploy(new)
             if go_live:
-                for setting, ok in result.certified.items():
-                    if ok:
-                        self.ops.set_state(
-                            new.model_version, new.policy.version, setting, "live",
-                            kind="state_change", actor_role=role,
-                            key_fingerprint=key_fingerprint, reason="recertified",
-                            details={"alpha": float(result.alpha)})
+                certified = {s for s, ok in result.certified.items() if ok}
+                if "all" in certified:  # a policy without settings certifies every setting
+                    certified = set(CARE_SETTINGS)
+                for setting in sorted(certified):
+                    self.ops.set_state(
+                        new.model_version, new.policy.version, setting, "live",
+                        kind="state_change", actor_role=role, key_fingerprint=key_fingerprint,
+                        reason="recertified", details={"alpha": float(result.alpha)})
             out["applied"] = True
             out["states"] = self.states(new)
             return out
@@ -154,7 +155,41 @@ class Operation:
         return watch_view(self, routing, n_events)
 
     def drift_reading(self, routing: Any) -> dict[str, Any] | None:
-        return None
+        """Bring the drift watch up to date with the stored decisions, then read it."""
+        self.refresh_drift(routing)
+        rows = [r for r in self.ops.watch_rows(routing.model_version, routing.policy.version)
+                if r["kind"] == "drift"]
+        if not rows:
+            return None
+        from triage.operation.drift import StreamDrift
+
+        row = rows[0]
+        reading = StreamDrift.from_state(row["state"]["drift"]).reading()
+        return {"status": row["status"], "routed": row["n"], "fallback_on_warning":
+                self.settings.drift_fallback, **reading}
+
+    def refresh_drift(self, routing: Any) -> bool:
+        """Advance the label-free drift test over the decisions stored since it last read
+        (every worker may call it: the store serialises them). Returns whether it newly warned;
+        with ``drift_fallback`` a warning also puts the live settings in fallback."""
+        reference = drift_reference(routing)
+        if reference is None:
+            return False
+        delta = self.settings.drift_delta
+        values, newly = self.ops.advance_drift(
+            routing.model_version, routing.policy.version,
+            lambda state, rows: drift_step(state, rows, reference, delta))
+        if newly:
+            log.warning("drift warning: model %s policy %s (label-free test of the routed stream)",
+                        routing.model_version, routing.policy.version)
+            if self.settings.drift_fallback:
+                for setting, state in self.states(routing).items():
+                    if state == "live":
+                        self.ops.set_state(
+                            routing.model_version, routing.policy.version, setting, "fallback",
+                            kind="fallback", actor_role="system", key_fingerprint=None,
+                            reason="drift_warning", details={"routed": values["n"]})
+        return newly
 
     # outcomes and the watch ----------------------------------------------------------------
     def watch_delta(self, routing: Any, care_setting: str) -> float:
@@ -168,8 +203,9 @@ class Operation:
 
     def record_outcome(self, routing: Any, row: dict[str, Any], final_codes: list[str],
                        correct: bool) -> tuple[Any, WatchStep | None, bool]:
-        """Store an outcome; an audited automated decision also advances its setting's watch, and
-        a newly violated watch puts the setting in fallback in the same transaction."""
+        """Store an outcome; an audited automated decision also advances its setting's watch over
+        the audits now complete in decision order, and a newly violated watch puts the setting in
+        fallback in the same transaction."""
         watched = bool(row.get("audit")) and row["route"] == "automate" and row.get("care_setting")
         if not watched:
             recorded = self.ops.record_outcome(row["decision_id"], final_codes, correct)
@@ -182,7 +218,7 @@ class Operation:
         key = (row["model_version"], row["policy_version"], setting)
         recorded_at, step, fell_back = self.ops.record_outcome(
             row["decision_id"], final_codes, correct, watch_key=key,
-            step=lambda previous, error: watch_step(previous, error, float(alpha), delta))
+            step=lambda previous, errors: watch_step(previous, errors, float(alpha), delta))
         if fell_back:
             self._alarm(key, step)
         return recorded_at, step, fell_back
@@ -197,20 +233,20 @@ class Operation:
             self.metrics.fallbacks.labels(setting).inc()
 
 
-def watch_step(previous: dict[str, Any] | None, error: bool, alpha: float,
+def watch_step(previous: dict[str, Any] | None, errors: list[bool], alpha: float,
                delta: float) -> WatchStep:
-    """Advance the library's watch by one audited outcome (the store calls this inside the
-    outcome's transaction, with the row locked)."""
+    """Advance the library's watch by audited outcomes in decision order (the store calls this
+    inside the outcome's transaction, with the watch row locked)."""
     from triage.operation.watch import RiskWatch
 
-    watch = RiskWatch.from_state(previous) if previous else RiskWatch(alpha, delta)
-    watch.update([bool(error)])
+    watch = RiskWatch.from_state(previous["watch"]) if previous else RiskWatch(alpha, delta)
+    watch.update([bool(e) for e in errors])
     reading = watch.reading()
     return WatchStep(
         status=reading.state, n=reading.n, errors=reading.errors,
         e_value=_finite(reading.e_value), lower=_finite(reading.lower),
         upper=_finite(reading.upper), alpha=reading.alpha, delta=reading.delta,
-        state=watch.to_state(), details=reading.to_dict())
+        state={"watch": watch.to_state()}, details=reading.to_dict())
 
 
 def _finite(x: Any) -> float | None:
@@ -229,32 +265,74 @@ def _automates(routing: Any, setting: str) -> bool:
 def watch_view(operation: Operation, routing: Any, n_events: int = 50) -> dict[str, Any]:
     """GET /v1/watch's answer for the version in force (store rows, shaped; no judgement)."""
     mv, pv = routing.model_version, routing.policy.version
+    drift = operation.drift_reading(routing)  # first: a warning may move the states
     states = operation.states(routing)
     rows = {r["care_setting"]: r for r in operation.ops.watch_rows(mv, pv) if r["kind"] == "risk"}
     alpha = _constraint(routing, "alpha")
+    pending = operation.ops.pending_audits(mv, pv)
     settings = []
     for setting in CARE_SETTINGS:
         row = rows.get(setting)
         delta = operation.watch_delta(routing, setting)
+        out, oldest = pending.get(setting, (0, None))
+        common = {"care_setting": setting, "policy_state": states[setting],
+                  "automates": _automates(routing, setting), "audits_pending": out,
+                  "oldest_pending_audit": oldest}
         if row is None:
             settings.append({
-                "care_setting": setting, "policy_state": states[setting],
-                "automates": _automates(routing, setting), "status": "no_audits", "alpha": alpha,
-                "delta": delta, "audited": 0, "errors": 0, "realised_error": None,
-                "interval": None, "e_value": None})
+                **common, "status": "no_audits", "alpha": alpha, "delta": delta, "audited": 0,
+                "errors": 0, "realised_error": None, "interval": None, "e_value": None})
             continue
         n, k = int(row["n"]), int(row["errors"])
         settings.append({
-            "care_setting": setting, "policy_state": states[setting],
-            "automates": _automates(routing, setting), "status": row["status"],
-            "alpha": row["alpha"], "delta": row["delta"], "audited": n, "errors": k,
-            "realised_error": k / n if n else None,
+            **common, "status": row["status"], "alpha": row["alpha"], "delta": row["delta"],
+            "audited": n, "errors": k, "realised_error": k / n if n else None,
             "interval": {"lower": row["lower"], "upper": row["upper"],
                          "confidence": 1.0 - float(row["delta"])},
             "e_value": row["e_value"]})
-    drift = operation.drift_reading(routing)
     return {
         "model_version": mv, "policy_version": pv, "alpha": alpha,
         "watch_delta": operation.settings.watch_delta, "settings": settings, "drift": drift,
         "events": operation.ops.recent_events(mv, None, limit=n_events) if n_events else [],
     }
+
+
+def drift_reference(routing: Any) -> Any:
+    """The drift test's reference for the version in force: its calibration episodes."""
+    from triage.operation.drift import DriftReference
+
+    p = getattr(routing, "p_calibration", None)
+    if p is None or len(p) < 10:
+        return None
+    settings = routing.settings_calibration
+    if settings is None or routing.policy.group_by is None:
+        settings = ["all"] * len(p)
+        thresholds = {"all": routing.policy.thresholds_for(None)[0]}
+    else:
+        thresholds = {s: routing.policy.thresholds_for(s)[0] for s in CARE_SETTINGS}
+    return DriftReference.from_calibration(p, settings, thresholds)
+
+
+def drift_step(state: dict[str, Any] | None, rows: list[Any], reference: Any,
+               delta: float) -> tuple[dict[str, Any], bool]:
+    """Advance the library's drift test by stored decision rows (p, setting, policy_route,
+    decision JSON, ...): the store calls this with the watch row locked."""
+    from triage.operation.drift import StreamDrift
+
+    drift = StreamDrift.from_state(state["drift"]) if state else StreamDrift(reference, delta)
+    before = drift.reading()["warning"]
+    if rows:
+        grouped = reference.setting_mix.keys() != {"all"}
+        drift.update(
+            [float(r[0]) for r in rows],
+            [(r[1] or "inpatient") if grouped else "all" for r in rows],
+            [r[2] == "automate" for r in rows],
+            [bool((r[3] or {}).get("unknown_codes")) for r in rows])
+    reading = drift.reading()
+    stats = reading["statistics"]
+    n = max((v["n"] for v in stats.values()), default=0)
+    values = {"status": "warning" if reading["warning"] else "ok", "n": int(n), "errors": 0,
+              "e_value": max((v["max_e_value"] or 0.0) for v in stats.values()),
+              "lower": None, "upper": None, "alpha": None, "delta": delta,
+              "state": {"drift": drift.to_state()}}
+    return values, bool(reading["warning"] and not before)

@@ -658,6 +658,10 @@ class SettingWatch(BaseModel):
     interval: WatchInterval | None
     e_value: float | None = Field(description="The test statistic: the e-process against "
                                               "'error <= alpha' (alarm at 1/delta).")
+    audits_pending: int = Field(
+        default=0, description="Audited automated decisions still without an outcome. The watch "
+        "reads audits in the order the decisions were made, so it waits for the oldest.")
+    oldest_pending_audit: datetime | None = None
 
 
 class WatchEvent(BaseModel):

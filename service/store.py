@@ -7,6 +7,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -189,6 +190,65 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     return engine
 
 
+class _Write:
+    __slots__ = ("rows", "done", "error")
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent writers share one transaction (leader/follower group commit).
+
+    A writer queues its rows, then takes the leader lock; if a leader's commit already carried its
+    rows it returns at once, else it commits everything queued. So every caller returns only
+    after a commit that holds its rows (an acknowledged decision is durable), and under load many
+    requests pay for one commit. A failing batch is retried one write at a time, so one bad write
+    never fails another caller's rows.
+    """
+
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        self.engine = engine
+        self.statement = statement
+        self._pending: list[_Write] = []
+        self._queue = threading.Lock()
+        self._leader = threading.Lock()
+        self.commits = 0  # how many transactions carried the writes (a benchmark reads it)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        mine = _Write(rows)
+        with self._queue:
+            self._pending.append(mine)
+        with self._leader:
+            if not mine.done:
+                with self._queue:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit(self, batch: list[_Write]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.statement, [r for w in batch for r in w.rows])
+            self.commits += 1
+        except Exception as exc:  # noqa: BLE001 - each caller gets its own write's outcome
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for w in batch:
+                    try:
+                        with self.engine.begin() as conn:
+                            conn.execute(self.statement, w.rows)
+                        self.commits += 1
+                    except Exception as own:  # noqa: BLE001
+                        w.error = own
+        for w in batch:
+            w.done = True
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Routed counts and outcomes of one (model_version, policy_version, route) cell."""
@@ -219,6 +279,7 @@ class DecisionStore:
         self._insert_assist = self.assist_records.insert()
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
+        self._decision_writes = GroupCommit(self.engine, self._insert_decision)
 
     @property
     def is_local(self) -> bool:
@@ -258,11 +319,10 @@ class DecisionStore:
 
     # decisions -------------------------------------------------------------------------------
     def record_decisions(self, rows: list[dict[str, Any]]) -> None:
-        """Insert decision rows (keys: the decisions columns) in one committed transaction."""
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(self._insert_decision, rows)
+        """Insert decision rows (keys: the decisions columns); returns once a transaction holding
+        them has committed. Concurrent callers share one commit (group commit)."""
+        if rows:
+            self._decision_writes.write(rows)
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -491,6 +551,7 @@ class OperationStore:
         """Move one setting to ``new`` with its event; ``check(old, new)`` may refuse (raise).
         Returns (old, new)."""
         with self.engine.begin() as conn:
+            self._write_lock(conn)
             old = self._locked_state(conn, model_version, policy_version, care_setting)
             if check is not None and old is not None:
                 check(old, new)
@@ -504,6 +565,13 @@ class OperationStore:
     def _set(self, model_version, policy_version, care_setting, old, new, **event) -> None:
         with self.engine.begin() as conn:
             self._write_state(conn, model_version, policy_version, care_setting, old, new, **event)
+
+    def _write_lock(self, conn) -> None:
+        """Take SQLite's write lock before reading what a transaction will update: a read-then-
+        write transaction in WAL mode can otherwise fail when another connection commits between
+        (PostgreSQL locks the rows read ``FOR UPDATE`` instead)."""
+        if self.store.is_local:
+            conn.execute(sa.text(f"UPDATE {self.states.name} SET state = state WHERE 1 = 0"))
 
     def _locked_state(self, conn, model_version, policy_version, care_setting) -> str | None:
         s = self.states
@@ -591,7 +659,14 @@ class OperationStore:
                 w.c.care_setting == setting) & (w.c.kind == "risk")
             previous = conn.execute(sa.select(w.c.state, w.c.status).where(key)
                                     .with_for_update()).first()
-            result: WatchStep = step(previous[0] if previous else None, not correct)
+            state = previous[0] if previous else None
+            errors, mark, pending = self._audited_in_order(conn, mv, pv, setting,
+                                                           (state or {}).get("watermark"))
+            if not errors and previous is not None:
+                return now, None, False  # an earlier audit is still out: wait for it
+            result: WatchStep = step(state, errors)
+            result.state["watermark"] = mark or (state or {}).get("watermark")
+            result.state["pending"] = pending
             values = {"status": result.status, "n": result.n, "errors": result.errors,
                       "e_value": result.e_value, "lower": result.lower, "upper": result.upper,
                       "alpha": result.alpha, "delta": result.delta, "state": result.state,
@@ -619,6 +694,45 @@ class OperationStore:
                     fell_back = True
         return now, result, fell_back
 
+    def _audited_in_order(self, conn, mv: str, pv: str, setting: str,
+                          mark: list[str] | None) -> tuple[list[bool], list[str] | None, int]:
+        """The audited automated decisions after ``mark``, in the order they were DECIDED (not
+        the order their audits came back, which may depend on the outcome: an error can take
+        longer to audit), up to the first whose audit is still out. Returns (errors of that
+        prefix, the new mark, audits still out after it)."""
+        d, o = self.store.decisions, self.store.outcomes
+        where = [d.c.policy_version == pv, d.c.care_setting == setting, d.c.model_version == mv,
+                 d.c.audit == sa.true(), d.c.route == "automate"]
+        if mark:
+            where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                         > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                     sa.literal(mark[1])))
+        rows = conn.execute(
+            sa.select(d.c.created_at, d.c.decision_id, o.c.correct)
+            .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+            .where(*where).order_by(d.c.created_at, d.c.decision_id)).all()
+        errors: list[bool] = []
+        last = None
+        for created_at, decision_id, ok in rows:
+            if ok is None:
+                break
+            errors.append(not ok)
+            last = [created_at.isoformat(), decision_id]
+        return errors, last, len(rows) - len(errors)
+
+    def pending_audits(self, model_version: str, policy_version: str
+                       ) -> dict[str, tuple[int, datetime | None]]:
+        """care setting -> (audited automated decisions still without an outcome, the oldest's
+        time): the watch waits for the oldest, so a lost audit shows here."""
+        d, o = self.store.decisions, self.store.outcomes
+        stmt = (sa.select(d.c.care_setting, sa.func.count(), sa.func.min(d.c.created_at))
+                .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+                .where(d.c.model_version == model_version, d.c.policy_version == policy_version,
+                       d.c.audit == sa.true(), d.c.route == "automate", o.c.decision_id.is_(None))
+                .group_by(d.c.care_setting))
+        with self.engine.connect() as conn:
+            return {s: (int(n), t) for s, n, t in conn.execute(stmt)}
+
     def watch_rows(self, model_version: str, policy_version: str) -> list[dict[str, Any]]:
         w = self.watch
         stmt = sa.select(w).where(w.c.model_version == model_version,
@@ -641,15 +755,58 @@ class OperationStore:
             else:
                 conn.execute(w.update().where(key).values(**values))
 
+    def advance_drift(self, model_version: str, policy_version: str, step: Any, *,
+                      batch: int = 50_000) -> tuple[dict[str, Any] | None, bool]:
+        """Feed the decisions of this version routed since the drift watch last read (in the order
+        they were stored) to ``step(previous_state, rows) -> (values, newly_warning)``, in one
+        transaction holding the watch row, so concurrent refreshes never count a decision twice.
+        Returns (the stored values, whether it newly warned)."""
+        w, d = self.watch, self.store.decisions
+        key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
+            w.c.care_setting == "all") & (w.c.kind == "drift")
+        with self.engine.begin() as conn:
+            self._write_lock(conn)
+            previous = conn.execute(sa.select(w.c.state).where(key).with_for_update()).first()
+            state = previous[0] if previous else None
+            mark = (state or {}).get("watermark")
+            where = [d.c.model_version == model_version, d.c.policy_version == policy_version]
+            if mark:
+                where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                             > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                         sa.literal(mark[1])))
+            rows = conn.execute(
+                sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route, d.c.decision,
+                          d.c.created_at, d.c.decision_id)
+                .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
+            if not rows and previous is not None:
+                return None, False
+            values, newly = step(state, rows)
+            if rows:
+                values["state"]["watermark"] = [rows[-1][4].isoformat(), rows[-1][5]]
+            elif mark:
+                values["state"]["watermark"] = mark
+            values["updated_at"] = utcnow()
+            if previous is None:
+                conn.execute(w.insert(), {"model_version": model_version,
+                                          "policy_version": policy_version,
+                                          "care_setting": "all", "kind": "drift", **values})
+            else:
+                conn.execute(w.update().where(key).values(**values))
+            if newly:
+                self._event(conn, kind="drift_warning", model_version=model_version,
+                            policy_version=policy_version, reason="drift_warning",
+                            details={"warning": values["status"], "n": values["n"]})
+        return values, newly
+
     # re-certification ----------------------------------------------------------------------
     def labelled_stream(self, model_version: str, *, since: datetime | None = None
                         ) -> dict[str, Any]:
         """The episodes re-certification may learn from, by a rule fixed before their outcomes
-        were seen: decided in shadow mode or drawn for holdout (never audits, which sample only
-        the automated). Returns arrays p, correct, care_setting, plus how many such decisions
-        still lack an outcome."""
+        were seen: decided in shadow or fallback mode (people code every one of them) or drawn
+        for holdout — never audits, which sample only the automated. Returns arrays p, correct,
+        care_setting, plus how many such decisions still lack an outcome."""
         d, o = self.store.decisions, self.store.outcomes
-        chosen = sa.or_(d.c.mode == "shadow", d.c.holdout == sa.true())
+        chosen = sa.or_(d.c.mode.in_(("shadow", "fallback")), d.c.holdout == sa.true())
         where = [d.c.model_version == model_version, chosen]
         if since is not None:
             where.append(d.c.created_at >= since)

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
         default=False,
         description="Fall back (automate nothing) on a drift warning, not only warn.")
 
+    drift_refresh_seconds: float = Field(
+        default=30.0, gt=0.0, le=86_400.0,
+        description="How often the label-free drift test reads the newly stored decisions.")
     policy_sync_seconds: float = Field(
         default=1.0, gt=0.0, le=3600.0,
         description="How often each worker checks the store for a policy another worker set.")

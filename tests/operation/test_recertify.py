@@ -147,3 +147,16 @@ def test_validation():
         recertify(router, p, c, s, min_labelled=0)
     with pytest.raises(ValueError, match="alpha"):
         recertify(router, p, c, s, kind="chow")
+
+
+def test_a_policy_without_settings_recertifies_as_one_group():
+    rng = np.random.default_rng(5)
+    p, c, _ = labelled(rng, 1500)
+    policy = make_policy("guaranteed", CostModel(), alpha=ALPHA, delta=DELTA).fit(p, c).policy_
+    router = Router(decision_rule=None, features=None, confidence=None, policy=policy, p_calibration=p,
+                    correct_calibration=c, model_version="m-2")
+    p2, c2, _ = labelled(rng, 2500)
+    rec = recertify(router, p2, c2, None, delta=0.05)
+    assert rec.certified == {"all": True} and rec.delta == 0.05 and rec.method == "ltt_fixed_sequence"
+    assert rec.router.policy.group_by is None and rec.router.settings_calibration is None
+    assert rec.automated_share["all"] == pytest.approx(np.mean(p2 >= rec.router.policy.t_automate))

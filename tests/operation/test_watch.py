@@ -25,8 +25,8 @@ def _fed_one_at_a_time(row, **kw):
 def test_first_crossing_equals_the_watch_fed_one_outcome_at_a_time():
     rng = np.random.default_rng(0)
     rates = [0.05, 0.10, 0.14, 0.2, 0.3, 0.09]
-    X = rng.random((len(rates), 2500)) < np.array(rates)[:, None]
-    X[0, 1200:] = rng.random(1300) < 0.25  # a late jump
+    X = rng.random((len(rates), 1500)) < np.array(rates)[:, None]
+    X[0, 700:] = rng.random(800) < 0.25  # a late jump
     for kw in ({}, {"block": 20, "max_components": 3}, {"max_components": 0, "odds_ratios": (2.0,)}):
         fast = first_crossing(X, 0.1, 0.05, chunk=997, **kw)
         slow = [_fed_one_at_a_time(row, **kw).violated_at for row in X]

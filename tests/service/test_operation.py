@@ -155,7 +155,8 @@ def test_recertify_from_shadow_outcomes_and_keep_it_across_restart(
     proposal = client.post("/v1/admin/recertify", headers=keys["admin"], json={}).json()
     assert proposal["labelled"] == 600 and proposal["applied"] is False
     assert proposal["without_outcome"] == 0
-    assert set(proposal["certified"]) <= {"inpatient", "observation", "day_case"}
+    # the bundle's policy has no per-setting thresholds: one "all" certificate
+    assert set(proposal["certified"]) <= {"inpatient", "observation", "day_case", "all"}
     if not any(proposal["certified"].values()):
         pytest.fail(f"nothing re-certified on 600 labelled episodes: {proposal['reason']}")
     old_version = client.get("/v1/policy", headers=keys["router"]).json()["policy_version"]
@@ -166,6 +167,8 @@ def test_recertify_from_shadow_outcomes_and_keep_it_across_restart(
     assert new_version != old_version
     assert client.get("/v1/policy", headers=keys["router"]).json()["policy_version"] == new_version
     live = {s for s, ok in applied["certified"].items() if ok}
+    if "all" in live:
+        live = {"inpatient", "observation", "day_case"}
     assert {s for s, st in applied["states"].items() if st == "live"} == live
     # a restart on the same store re-creates the re-certified version and its states
     again = app_factory(sqlite_url, initial_policy_state="shadow",
@@ -173,3 +176,57 @@ def test_recertify_from_shadow_outcomes_and_keep_it_across_restart(
     assert again.get("/v1/policy", headers=keys["router"]).json()["policy_version"] == new_version
     watch = again.get("/v1/watch", headers=keys["router"]).json()
     assert {s["care_setting"] for s in watch["settings"] if s["policy_state"] == "live"} == live
+
+
+def _stream(client, keys, episodes, chunk=500):
+    for i in range(0, len(episodes), chunk):
+        r = client.post("/v1/route/batch", json={"episodes": episodes[i:i + chunk]},
+                        headers=keys["router"])
+        assert r.status_code == 200, r.text
+
+
+def test_label_free_drift_warns_on_a_shifted_stream_only(app_factory, sqlite_url, keys):
+    same = app_factory(sqlite_url)
+    _stream(same, keys, sample_episodes(1500, seed=31))  # the calibration population
+    drift = same.get("/v1/watch", headers=keys["router"]).json()["drift"]
+    assert drift["routed"] == 1500 and drift["status"] == "ok" and not drift["warning"]
+    # the same stream again: the watermark means nothing is counted twice
+    assert same.get("/v1/watch", headers=keys["router"]).json()["drift"]["routed"] == 1500
+
+    shifted = app_factory(sqlite_url, drift_fallback=True)
+    eps = sample_episodes(1500, seed=32)
+    for ep in eps:  # a new coder version, far less sure of itself
+        ep["code_scores"] = {c: round(s * 0.4, 4) for c, s in ep["code_scores"].items()}
+    _stream(shifted, keys, eps)
+    watch = shifted.get("/v1/watch", headers=keys["router"]).json()
+    assert watch["drift"]["status"] == "warning"
+    assert watch["drift"]["statistics"]["confidence"]["warning"] is True
+    assert "drift_warning" in [e["kind"] for e in watch["events"]]
+    # configured to fall back on a warning: the live settings automate nothing now
+    assert {s["policy_state"] for s in watch["settings"]} == {"fallback"}
+
+
+def test_the_watch_reads_audits_in_decision_order(app_factory, sqlite_url, keys, base_router):
+    """An error may take longer to audit than a correct chart: the watch must not read audits in
+    the order they come back, so it waits for the oldest audit still out."""
+    client = app_factory(sqlite_url, audit_probability=1.0)
+    eps = _automated_episodes(base_router, 40)
+    setting = _setting(base_router, eps[0])
+    eps = [ep for ep in eps if _setting(base_router, ep) == setting][:3]
+    a, b, c = (client.post("/v1/route", json=ep, headers=keys["router"]).json() for ep in eps)
+    assert a["audit"] and b["audit"] and c["audit"]
+
+    def outcome(d, right):
+        final = [x["code"] for x in d["codes"]] if right else _wrong_codes(d)
+        r = client.post("/v1/outcomes", headers=keys["router"],
+                        json={"decision_id": d["decision_id"], "final_codes": final})
+        assert r.status_code == 201, r.text
+        return r.json()["watch"]
+
+    assert outcome(c, right=False)["n"] == 0  # the first audit drawn is still out: nothing read
+    row = next(s for s in client.get("/v1/watch", headers=keys["router"]).json()["settings"]
+               if s["care_setting"] == setting)
+    assert row["audited"] == 0 and row["audits_pending"] == 2
+    assert outcome(a, right=True)["n"] == 1  # a, then b is still out
+    w = outcome(b, right=True)
+    assert w["n"] == 3 and w["errors"] == 1  # b and the waiting c

@@ -8,12 +8,18 @@ importing the watch does not load the router.
 
 from triage.operation.drift import DriftReference, StreamDrift
 from triage.operation.sampling import audit_draw, audit_probability, holdout_draw
-from triage.operation.watch import RiskWatch, WatchReading, confidence_sequence, first_crossing, split_delta
+from triage.operation.watch import (
+    RiskWatch,
+    WatchReading,
+    confidence_sequence,
+    first_crossing,
+    split_delta,
+)
 
 __all__ = [
     "DriftReference",
-    "StreamDrift",
     "RiskWatch",
+    "StreamDrift",
     "WatchReading",
     "audit_draw",
     "audit_probability",

@@ -32,7 +32,7 @@ def check_probability(name: str, value: float) -> float:
 def uniform_draw(salt: str, seed: int, decision_id: str) -> float:
     """The reproducible uniform number in [0, 1) behind a draw."""
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise ValueError(f"seed must be an integer, got {seed!r}")  # noqa: TRY004 (bad input is a ValueError here)
     if not isinstance(decision_id, str) or not decision_id:
         raise ValueError("decision_id must be a non-empty string")
     digest = hashlib.blake2b(f"{salt}:{seed}:{decision_id}".encode()).digest()
