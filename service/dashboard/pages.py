@@ -7,6 +7,7 @@ and the time to clear from ``triage.allocation.backlog``; this module only arran
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -111,7 +112,8 @@ def _day_range(start: datetime, end: datetime) -> list[str]:
 
 # -- Work waiting -----------------------------------------------------------------------------
 @lru_cache(maxsize=4)
-def _roster(path: str, allocator: Any) -> Any:
+def _roster(path: str, mtime: float, allocator: Any) -> Any:
+    """The roster file, read again when it changes (its modification time is in the cache key)."""
     import pandas as pd
 
     from triage.allocation import make_roster
@@ -155,7 +157,7 @@ def work(store: DecisionStore, allocator: Any, roster_path: str | None, now: dat
     projection, roster_error = None, None
     if roster_path:
         try:
-            roster = _roster(roster_path, allocator)
+            roster = _roster(roster_path, os.path.getmtime(roster_path), allocator)
             projection = project_clear(dict(waiting_by), roster, allocator)
         except (OSError, ValueError) as exc:
             roster_error = f"{type(exc).__name__}: {exc}"[:300]

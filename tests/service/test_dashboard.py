@@ -87,12 +87,12 @@ def test_pages_show_the_store_figures_and_no_phi(dash):
     today = client.get("/dashboard?window=week").text
     assert number(today, "kpi-total") == f"{exp['week_total']:,}"
     assert number(today, "kpi-automated") == f"{exp['week_automated']:,}"
-    row = re.search(r'<tr data-setting="inpatient">(.*?)</tr>', today, re.S).group(1)
+    row = re.search(r'<tr data-setting="inpatient">(.*?)</tr>', today, re.DOTALL).group(1)
     cells = re.findall(r'<td class="n">([^<]*)</td>', row)
     by = exp["week_by_setting"]
     assert cells[:3] == [f"{by[('inpatient', r)]:,}" for r in ("automate", "assist", "manual")]
     g = re.search(r'<tr data-setting="day_case"><td>day_case</td>(.*?)</tr>',
-                  today.split('id="guarantee"')[1], re.S).group(1)
+                  today.split('id="guarantee"')[1], re.DOTALL).group(1)
     assert re.findall(r'<td class="n">([^<]*)</td>', g)[:2] == [
         str(exp["labelled"]["day_case"]), str(exp["errors"]["day_case"])]
     assert "watch_violated" in today.split('id="alarms"')[1].split("</div>")[0]  # the open alarm
