@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -99,7 +99,13 @@ def today(store: DecisionStore, routing: Any, now: datetime, window: str, level:
             "automation_rate": totals["automate"] / total if total else None,
             "days": [(d, per_day[d]) for d in days], "volume_chart": chart, "force": force,
             "guarantee_rows": guarantee_rows, "error_chart": error_chart, "watch": watch,
-            "alarms": q.open_alarms(store), "level": level}
+            "alarms": q.open_alarms(store), "level": level,
+            "changes": [e for e in q.policy_events(store, 50) if e["created_at"] is not None
+                        and _aware(e["created_at"]) >= start][:8]}
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _day_range(start: datetime, end: datetime) -> list[str]:

@@ -99,6 +99,9 @@ def test_pages_show_the_store_figures_and_no_phi(dash):
     alarms = today.split('id="alarms"')[1].split("</div>")[0]
     assert not re.search(r"drift_warning</span></td>\s*<td>inpatient", alarms)  # cleared by recertified
 
+    changes = today.split('id="changes"')[1]
+    assert "watch_violated" in changes and "recertified" not in changes  # 2 and 10 days ago
+
     work = client.get("/dashboard/work").text
     assert number(work, "kpi-waiting") == f"{exp['waiting']:,}"
     dnfc = exp["waiting"] / (exp["decisions_30d"] / 30)
