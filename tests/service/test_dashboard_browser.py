@@ -134,6 +134,9 @@ def test_admin_moves_a_setting_live_with_confirmation(browser, live):
     server, _ = live
     context, page, problems = _page(browser, server)
     _sign_in(page, server, "bob")
+    for name, path in PAGES.items():  # every page opens for an admin too
+        page.goto(server.url + path)
+        assert "bob · admin" in page.inner_text("header"), name
     page.goto(server.url + PAGES["policy"])
     row = page.locator('#settings tr[data-setting="observation"]')
     assert row.locator(".badge").inner_text() == "shadow"
