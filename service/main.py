@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from service import dashboard
 from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.docs import install_offline_docs
@@ -161,6 +162,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(health.router)
     install_offline_docs(app)
+    dashboard.install(app)  # /dashboard: browser sessions, not API keys (EdgeGuard guards /v1)
     document_edges(app)
     install_log_filters()
     return app

@@ -128,6 +128,29 @@ class Settings(BaseSettings):
         "registry's models:/ URIs); any other path or scheme is refused with 403.",
     )
 
+    dashboard_users: str = Field(
+        default="",
+        description="Dashboard sign-ins, comma-separated role:user:hash (roles: viewer, admin; "
+        "hash from `python -m service.dashboard.passwords`). Empty: /dashboard is off.",
+    )
+    dashboard_secret: str = Field(
+        default="",
+        description="Secret that signs dashboard sessions (>= 32 characters). Empty: one is "
+        "generated per process (sessions end at a restart and are not shared between workers).",
+    )
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="Lifetime of a dashboard session."
+    )
+    dashboard_secure_cookie: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (turn off only for plain-HTTP tests).",
+    )
+    dashboard_roster: str | None = Field(
+        default=None,
+        description="Roster CSV (coder_id, specialties, level, hours) for the dashboard's coder "
+        "capacity and projected time to clear.",
+    )
+
     def resolved_model_uri(self) -> str:
         """The model to load: explicit setting, else registry champion if tracking is set up."""
         if self.model_uri:
