@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from triage.confidence.models import KINDS as CONFIDENCE_KINDS
 from triage.confidence.targets import TARGETS
+from triage.data.schema import ICD_VERSIONS
 from triage.policy import DEFAULT_FWER, DEFAULT_METHOD, FWER_METHODS, KINDS, METHODS
 
 
@@ -25,7 +26,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     path: Path | None = Field(None, description="MIMIC-III/IV folder or the reference pipeline's files; None = synthetic cohort")
     format: Literal["auto", "mimic-iv", "mimic-iii", "reference"] = "auto"
-    icd_version: Literal[9, 10] | None = 10
+    icd_version: Literal[ICD_VERSIONS] | None = 10
     split_file: Path | None = None
     synthetic_episodes: int = Field(10_000, ge=200)
     # mixed = a coding department's workload: MIMIC-like inpatients 50%, observation stays 15%, day

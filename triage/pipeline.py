@@ -383,6 +383,25 @@ def _policy_estimator(config: RunConfig, kind: str, costs: CostModel, alpha: flo
                        fwer=pc.fwer)
 
 
+def _threshold_text(t_automate: float, t_assist: float | None) -> str:
+    auto = f"automate p ≥ {t_automate:.3f}" if np.isfinite(t_automate) else "automate none"
+    if t_assist is None or not np.isfinite(t_assist) or t_assist >= t_automate:
+        return auto
+    return f"{auto}, assist p ≥ {t_assist:.3f}"
+
+
+def thresholds_by_setting(policy: Policy) -> str:
+    """The thresholds a grouped policy applies, one ``setting: ...`` per group ("" when ungrouped):
+    the top-level ``t_automate`` of such a policy is infinite and says nothing."""
+    if policy.group_by is None:
+        return ""
+    parts = []
+    for name in sorted(policy.groups):
+        t_auto, t_assist = policy.thresholds_for(name)
+        parts.append(f"{name}: {_threshold_text(t_auto, t_assist)}")
+    return "; ".join(parts)
+
+
 def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[str] | None = None
                     ) -> tuple[Policy, pd.DataFrame, dict[str, dict]]:
     """Every policy kind chosen on the policy part (per care setting by default, delta shared by the
@@ -402,6 +421,7 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[s
         rows.append({
             "policy": kind, "kind": kind, "version": policy.version, "feasible": policy.feasible,
             "t_automate": policy.t_automate, "t_assist": policy.t_assist, "per_setting": policy.group_by is not None,
+            "thresholds_by_setting": thresholds_by_setting(policy),
             "automation_rate": ev["automation_rate"], "assist_rate": ev.get("assist_rate"),
             "manual_rate": ev.get("manual_rate"), "error_rate": ev.get("automated_error_rate"),
             "test_error_lower": ev.get("automated_error_lower"), "test_error_upper": ev.get("automated_error_upper"),

@@ -23,7 +23,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from triage.tracking.environment import model_requirements, project_wheel
 from triage.tracking.params import floats_equal
-from triage.tracking.uri import resolve_tracking_uri, tracking_uri_set
+from triage.tracking.uri import existing_tracking_uri, resolve_tracking_uri, tracking_uri_set
 
 REGISTERED_MODEL = "coding-triage-router"
 CHAMPION = "champion"
@@ -215,7 +215,7 @@ def promote(
     version: str | int, tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION
 ) -> str:
     """Point ``alias`` at ``version`` (manual promotion); returns the version."""
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = str(version)
         try:
@@ -242,7 +242,7 @@ def list_models(tracking_uri: str | None = None, name: str = REGISTERED_MODEL) -
     """One row per registered version: aliases, run, objective and guarantee."""
     columns = ["version", "aliases", "run_id", "created", "objective", "objective_value",
                "target", "alpha", "delta", "promotion_reason"]
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         try:
             aliases_by_version: dict[str, list[str]] = {}
@@ -291,7 +291,7 @@ def export_model(
     The old ``dest`` is replaced only after the new copy is complete.
     """
     dest = Path(dest)
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri, tempfile.TemporaryDirectory() as tmp:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri, tempfile.TemporaryDirectory() as tmp:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=uri))
         except MlflowException as exc:
