@@ -66,6 +66,19 @@ def test_requirements_pin_every_runtime_dependency_to_the_installed_version():
     assert model_requirements(None)[0] == f"coding-triage=={project_version()}"
 
 
+def test_an_installed_version_outside_the_declared_range_is_refused(tmp_path):
+    from triage.tracking.environment import ModelEnvironmentError
+
+    installed = metadata.version("numpy").split("+")[0]
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "coding-triage"\nversion = "0.0.1"\ndependencies = ["numpy<{installed}"]\n')
+    with pytest.raises(ModelEnvironmentError, match=f"numpy {installed} is installed"):
+        pinned_requirements(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "coding-triage"\nversion = "0.0.1"\ndependencies = ["numpy>={installed}"]\n')
+    assert pinned_requirements(tmp_path) == [f"numpy=={installed}"]
+
+
 def test_logged_model_holds_only_relative_paths_and_its_own_wheel(model_dir):
     flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
     assert flavor["model_code_path"] == "mlflow_model.py" and (model_dir / "mlflow_model.py").is_file()
