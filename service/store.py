@@ -198,7 +198,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
 
 
 class _Write:
-    __slots__ = ("rows", "done", "error")
+    __slots__ = ("done", "error", "rows")
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
