@@ -113,6 +113,20 @@ class Settings(BaseSettings):
     policy_sync_seconds: float = Field(
         default=1.0, gt=0.0, le=3600.0,
         description="How often each worker checks the store for a policy another worker set.")
+    max_concurrent_per_key: int = Field(
+        default=1, ge=1, le=1024,
+        description="Requests of one API key that run at once; more wait their turn (a key sending "
+        "maximal requests cannot take the whole process from other callers).",
+    )
+    max_queued_per_key: int = Field(
+        default=64, ge=0, le=100_000,
+        description="Requests of one API key that may wait for a turn; past it 429 with Retry-After.",
+    )
+    model_root: str = Field(
+        default="models",
+        description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
+        "registry's models:/ URIs); any other path or scheme is refused with 403.",
+    )
 
     dashboard_users: str = Field(
         default="",
