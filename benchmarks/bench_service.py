@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
 
-API_KEY = "bench-router-key"
+API_KEY = "bench-router-key-0123"
 
 
 def free_port() -> int:

@@ -9,12 +9,16 @@ the swap, while the old model keeps serving."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("service")
+
+_REGISTRY_URI = re.compile(r"^models:/[A-Za-z0-9][A-Za-z0-9_.\- ]{0,255}(@[A-Za-z0-9_\-]{1,255}|/[0-9]{1,9})$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def warm_up(router: Any) -> None:
@@ -28,6 +32,25 @@ def warm_up(router: Any) -> None:
         router.route_one(code_scores={label: 0.9}, metadata={"age": 60}, episode_id="warm-up")
     except InvalidEpisode as exc:
         log.warning("warm-up episode rejected (%s); first request will be slow", exc.field)
+
+
+def reload_target(uri: str, model_root: str | Path) -> str:
+    """The model an admin may ask to reload: a registry URI (``models:/NAME@alias`` or
+    ``models:/NAME/VERSION``) or a bundle folder inside ``model_root`` (a relative path is read
+    from the working directory, as ``TRIAGE_MODEL_URI`` is; symlinks resolved). ValueError for
+    anything else: another scheme (``file://``, ``s3://``, ``runs:/``), a path outside the root."""
+    if uri.startswith("models:/"):
+        if not _REGISTRY_URI.match(uri):
+            raise ValueError("a models:/ URI names a registered model: models:/NAME@alias or models:/NAME/VERSION")
+        return uri
+    if _SCHEME.match(uri):
+        raise ValueError("only models:/ registry URIs or bundle folders under the model root (TRIAGE_MODEL_ROOT) "
+                         "can be reloaded")
+    root = Path(model_root).resolve()
+    resolved = Path(uri).resolve()
+    if not resolved.is_relative_to(root):
+        raise ValueError(f"bundle folders must lie under the model root ({root}; TRIAGE_MODEL_ROOT)")
+    return str(resolved)
 
 
 def warm_up_in_background(router: Any, done: threading.Event | None = None) -> threading.Thread:

@@ -12,10 +12,12 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from service import dashboard
 from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.docs import install_offline_docs
 from service.api.guard import EdgeGuard, install_log_filters
+from service.api.limits import KeyConcurrency
 from service.api.openapi import document_edges
 from service.api.routes import (
     admin,
@@ -150,7 +152,9 @@ def create_app(
 
     errors.install(app)
     # Order (outermost first): metrics, then the guard (request id, key check before the body
-    # is read, the one error handler), then FastAPI's own exception handlers and the routes.
+    # is read, the one error handler), the per-key concurrency limit, then FastAPI's own exception
+    # handlers and the routes.
+    app.add_middleware(KeyConcurrency, api_app=app)  # inside the guard: it reads the caller's key
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (routing, outcomes, monitoring, watch, policy, admin, operations, allocation,
@@ -158,6 +162,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(health.router)
     install_offline_docs(app)
+    dashboard.install(app)  # /dashboard: browser sessions, not API keys (EdgeGuard guards /v1)
     document_edges(app)
     install_log_filters()
     return app

@@ -23,6 +23,7 @@ from triage.policy import METHODS as RISK_METHODS
 from triage.policy.costs import UNITS as COST_UNITS
 
 from triage.data.settings import CARE_SETTINGS
+from triage.decisions import validation as V
 
 #: The batch limit of the app serving the current request (set by service.api.guard per request).
 BATCH_LIMIT: ContextVar[int] = ContextVar("triage_batch_limit", default=1000)
@@ -33,11 +34,11 @@ Route = Literal["automate", "assist", "manual"]
 # number, so 1 is a valid probability).
 Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 # Printable ASCII only: the router judges the spelling, the edge keeps out control bytes.
-CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[ -~]+$")]
+CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=V.CODE_MAX_CHARS, pattern=V.CODE_PATTERN)]
 # An integer up to 2**53 - 1 (the largest every JSON reader holds exactly, so no schema check
 # rounds past the limit; its decimal form fits the store's 128-character column), or an id string
 # (larger numeric ids are sent as strings).
-EPISODE_ID_BOUND = 2**53 - 1
+EPISODE_ID_BOUND = V.EPISODE_ID_BOUND
 
 
 def _integral(value: Any) -> Any:
@@ -53,7 +54,7 @@ def json_int(**bounds: int) -> Any:
 
 
 EpisodeId = json_int(ge=-EPISODE_ID_BOUND, le=EPISODE_ID_BOUND) | Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    str, StringConstraints(min_length=1, max_length=V.EPISODE_ID_MAX_CHARS, pattern=V.EPISODE_ID_PATTERN)
 ]
 
 
@@ -82,12 +83,13 @@ class Metadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_METADATA]})
 
-    age: Annotated[float, Strict(), Field(ge=0, le=130, allow_inf_nan=False)] | None = None
-    gender: Annotated[str, StringConstraints(max_length=16, pattern=r"^[ -~]*$")] | None = None
+    # bounds, lengths and patterns: triage.decisions.validation, which the batch engines check too
+    age: Annotated[float, Strict(), Field(ge=0, le=V.AGE_MAX, allow_inf_nan=False)] | None = None
+    gender: Annotated[str, StringConstraints(max_length=V.GENDER_MAX_CHARS, pattern=V.PRINTABLE_PATTERN)] | None = None
     admission_type: (
-        Annotated[str, StringConstraints(max_length=64, pattern=r"^[ -~]*$")] | None
+        Annotated[str, StringConstraints(max_length=V.ADMISSION_TYPE_MAX_CHARS, pattern=V.PRINTABLE_PATTERN)] | None
     ) = None
-    los_days: Annotated[float, Strict(), Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
+    los_days: Annotated[float, Strict(), Field(ge=0, le=V.LOS_DAYS_MAX, allow_inf_nan=False)] | None = None
     died: StrictBool | None = None
     discharge_date: IsoDate | None = None
     # the settings the router knows (triage.data.settings.CARE_SETTINGS): anything else is refused
@@ -125,12 +127,12 @@ class Episode(BaseModel):
     episode_id: EpisodeId = Field(description="The platform's identifier of the episode.")
     code_scores: dict[CodeStr, Probability] | None = Field(
         default=None,
-        max_length=20_000,
+        max_length=V.MAX_CODES,
         description="Code -> probability from the automated coder; any accepted spelling "
         "(I50.9, I509, i50.9), resolved in ICD-10-CM / ICD-10-PCS (ICD-9 for ICD-9 models). A code "
         "in neither is left out of the decision and listed in its unknown_codes.",
     )
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = Field(
         default=None, description="Discharge summary; used instead of scores when the bundle has a coder."
     )
     metadata: Metadata | None = None
@@ -530,8 +532,8 @@ class SuggestIn(BaseModel):
 
     episode_id: EpisodeId
     code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=20_000, description="Code -> probability from the automated coder.")
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        default=None, max_length=V.MAX_CODES, description="Code -> probability from the automated coder.")
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = Field(
         default=None, description="Discharge summary; scored by the bundle's coder instead of code_scores.")
     metadata: Metadata | None = None
     k: json_int(ge=1, le=100) = Field(default=15, description="Codes in the suggestion list.")
@@ -599,9 +601,9 @@ class AuditIn(BaseModel):
     episode_id: EpisodeId
     coded_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
     code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=20_000,
+        default=None, max_length=V.MAX_CODES,
         description="The coder's scores; send one for every coded code (0 allowed) to have it checked.")
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = None
     metadata: Metadata | None = None
 
     @model_validator(mode="after")

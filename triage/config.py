@@ -66,8 +66,9 @@ class CoderConfig(_Section):
 
 class ConfidenceConfig(_Section):
     # principal_drg by default: payment follows the MS-DRG and coding audits judge the principal diagnosis
-    # first (REFERENCE §7); the exact code set (the seed paper's instance accuracy) is reported beside it in
-    # every run (tables/automation_by_target), as are principal and audit.
+    # first (docs/references.md#audits-targets-and-coding-time); the exact code set (the seed paper's
+    # instance accuracy) is reported beside it in every run (tables/automation_by_target), as are
+    # principal and audit.
     target: Literal[TARGETS] = Field(
         "principal_drg", description="what counts as a correct automated episode (the headline target)")
     jaccard_tau: float = Field(0.8, gt=0, le=1)
@@ -84,10 +85,11 @@ class CostConfig(_Section):
 
     The minutes are assumptions a department should replace with its own: 20 minutes to code an
     inpatient episode by hand, 8 to confirm suggested codes (the 40-46% time reductions of
-    computer-assisted coding trials, REFERENCE §7, give 11-12 minutes; 8 is optimistic), 120 of
-    rework and audit for a wrong automated episode, and 30 for an error that survives an assisted
-    review: the same 120 minutes for the share of wrong suggestions a reviewing coder accepts,
-    assumed 25% (automation bias; no published figure for clinical coding was found).
+    computer-assisted coding trials, docs/references.md#audits-targets-and-coding-time, give 11-12
+    minutes; 8 is optimistic), 120 of rework and audit for a wrong automated episode, and 30 for an
+    error that survives an assisted review: the same 120 minutes for the share of wrong suggestions
+    a reviewing coder accepts, assumed 25% (automation bias; no published figure for clinical coding
+    was found).
     """
 
     unit: Literal["minutes", "money"] = "minutes"

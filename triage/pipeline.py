@@ -18,8 +18,6 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from triage.policy.automation import automation_table, method_label
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
 from triage.policy.evidence import certified_settings, evidence_plan, policy_share_of_pool
 from triage.policy.policies import oracle_automation_at
+from triage.progress import Reporter, current, reporter_for
 from triage.results import RunResult, write_tables
 from triage.router import Router
 
@@ -69,26 +68,6 @@ class PipelineError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------- helpers
-class StepTimer:
-    """Times named steps and shows them on the console (rich)."""
-
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str, what: str) -> Iterator[None]:
-        start = time.perf_counter()
-        if self.console is not None:
-            with self.console.status(f"[bold]{what}[/]…"):
-                yield
-        else:
-            yield
-        self.timings[name] = time.perf_counter() - start
-        if self.console is not None:
-            self.console.print(f"  [green]✓[/] {what} [dim]({self.timings[name]:.1f} s)[/]")
-
-
 def synthetic_cohort_dir(config: RunConfig) -> Path:
     """The default synthetic cohort in the cache dir, generated once per (workload, size, seed, scale,
     generator version: a cohort from an older generator is never reused). The directory is keyed on the
@@ -353,7 +332,7 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, cal: Scor
     targets = list(dict.fromkeys([cc.target, *REPORTED_TARGETS]))
     if any(int(e) != 10 for e in rep.episodes["icd_version"].unique()):
         targets = [t for t in targets if t not in ("drg", "principal_drg")] or [cc.target]
-    fits = {t: fit_target(config, t, fit, cal, pol, rep) for t in targets}
+    fits = {t: fit_target(config, t, fit, cal, pol, rep) for t in current().track(targets, "targets")}
     head = fits[cc.target]
     for s, role in ((fit, "fit"), (cal, "cal"), (pol, "pol"), (rep, "rep")):
         s.correct = head.correct[role]
@@ -604,9 +583,13 @@ def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, r
 
 # ---------------------------------------------------------------------------------- the run
 def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflow: bool | None = None,
-                 write_report: bool = True) -> RunResult:
-    """Run every step; write ``config.out`` (summary, tables, figures, report, router) and log to MLflow."""
-    steps = StepTimer(console)
+                 write_report: bool = True, progress: Reporter | None = None) -> RunResult:
+    """Run every step; write ``config.out`` (summary, tables, figures, report, router) and log to MLflow.
+
+    ``progress`` reports the steps and the counted loops inside them (default: chosen for
+    ``console``, see :func:`triage.progress.reporter_for`).
+    """
+    steps = progress if progress is not None else reporter_for(console)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     with steps("data", "Loading episodes"):

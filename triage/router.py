@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from triage.artifacts import LegacyPickle, file_digests, load_state, save_state, verify_digests
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.codes import (
@@ -38,8 +38,13 @@ from triage.policy import CostModel, Policy, make_policy
 #: loop's rule (:func:`triage.operation.modes.serve`), given by the caller that knows the states.
 ServeRule = Any
 
-BUNDLE_FORMAT = 1
+#: 2: components as JSON + arrays with file hashes in the manifest; 1 (refused): a joblib pickle.
+BUNDLE_FORMAT = 2
+LEGACY_BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
+COMPONENTS = "components.npz"
+LEGACY_COMPONENTS = "components.joblib"
+CODER_FILE = "coder/coder.npz"
 #: Candidates shown to an assisting coder: the accepted codes plus this many near misses.
 N_SUGGESTIONS = 10
 #: Top feature contributions returned as the decision's reasons.
@@ -459,11 +464,20 @@ class Router:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the bundle directory: manifest.json, components.joblib, calibration.npz, coder/."""
+        """Write the bundle directory: manifest.json, components.npz, calibration.npz, coder/.
+
+        Nothing is pickled: the fitted components are stored as JSON and arrays
+        (:mod:`triage.artifacts`; a component that cannot be stored so is refused here, naming it)
+        and the manifest lists the sha256 of every file, checked before the bundle is read.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
-                    path / "components.joblib")
+        for stale in (MANIFEST, LEGACY_COMPONENTS, COMPONENTS, "coder/coder.joblib"):  # never mix formats
+            (path / stale).unlink(missing_ok=True)
+        if (path / "coder").is_file():  # format 1 kept the coder in a file named "coder"
+            (path / "coder").unlink()
+        save_state({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
+                   path / COMPONENTS, what="router")
         extra = {} if self.settings_calibration is None else {"settings": self.settings_calibration.astype(str)}
         np.savez(path / "calibration.npz", p=self.p_calibration, correct=self.correct_calibration, **extra)
         if self.coder is not None:
@@ -478,28 +492,28 @@ class Router:
             "has_coder": self.coder is not None,
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "info": self.info,
+            "files": file_digests(path, exclude=[MANIFEST]),
         }
         (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Router:
+        """Read a bundle written by :meth:`save`: the manifest first, then every file's hash, then
+        the files (no pickle is read: a format-1 bundle is refused with how to convert it)."""
         path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{path}: not a router bundle (no {MANIFEST})")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"{manifest_path}: bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
-        parts = joblib.load(path / "components.joblib")
-        with np.load(path / "calibration.npz") as cal:
+        manifest = read_manifest(path)
+        required = [COMPONENTS, "calibration.npz"] + ([CODER_FILE] if manifest.get("has_coder") else [])
+        verify_digests(path, manifest.get("files"), required=required)
+        parts = load_state(path / COMPONENTS, expect=dict)
+        with np.load(path / "calibration.npz", allow_pickle=False) as cal:
             p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
             settings_cal = cal["settings"].astype(str) if "settings" in cal.files else None
         coder = None
         if manifest.get("has_coder"):
             from triage.coder import TextCoder
 
-            coder = TextCoder.load(path / "coder")
+            coder = TextCoder.load(path / CODER_FILE)
         return cls(
             decision_rule=DecisionRule.from_dict(manifest["decision_rule"]),
             features=parts["features"],
@@ -524,6 +538,57 @@ def _at(serve: Any, i: int) -> Any:
 
 def _served_at(serve: Any, i: int) -> Any:
     return lambda route, setting: serve(i, route, setting)
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """A bundle's manifest (JSON); LegacyPickle for a format-1 bundle, ValueError for others."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{path}: not a router bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{manifest_path}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{manifest_path}: not a JSON object")
+    fmt = manifest.get("format")
+    if fmt == LEGACY_BUNDLE_FORMAT:
+        raise LegacyPickle(
+            f"{path}: refused, a pickled bundle (format {fmt}) can run code when loaded. Convert it once, from a "
+            f"source you trust: `triage models convert {path} NEW_DIR --i-trust-this-file`")
+    if fmt != BUNDLE_FORMAT:
+        raise ValueError(f"{manifest_path}: bundle format {fmt!r}, expected {BUNDLE_FORMAT}")
+    return manifest
+
+
+def convert_pickle_bundle(source: str | Path, dest: str | Path) -> Path:
+    """Re-save a format-1 (pickled) bundle in the current format. This *unpickles* the old
+    bundle, i.e. runs any code it holds: only for a bundle from a source you trust."""
+    import joblib
+
+    source, dest = Path(source), Path(dest)
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("format") != LEGACY_BUNDLE_FORMAT:
+        raise ValueError(f"{source}: bundle format {manifest.get('format')!r} is not the pickled format "
+                         f"{LEGACY_BUNDLE_FORMAT}; nothing to convert")
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(f"{dest}: exists and is not empty")
+    parts = joblib.load(source / LEGACY_COMPONENTS)
+    with np.load(source / "calibration.npz", allow_pickle=False) as cal:
+        p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
+        settings_cal = cal["settings"].astype(str) if "settings" in cal.files else None
+    coder = None
+    if manifest.get("has_coder"):
+        from triage.coder import TextCoder
+
+        coder = TextCoder.from_pickle(source / "coder")  # a file, or a folder holding coder.joblib
+    router = Router(
+        decision_rule=DecisionRule.from_dict(manifest["decision_rule"]), features=parts["features"],
+        confidence=parts["confidence"], policy=Policy.from_dict(manifest["policy"]),
+        p_calibration=p_cal, correct_calibration=correct_cal, settings_calibration=settings_cal,
+        icd_version=int(manifest["icd_version"]), target=manifest["target"],
+        model_version=manifest["model_version"], coder=coder, allocator=parts.get("allocator"),
+        info=manifest.get("info", {}),
+    )
+    return router.save(dest)
 
 
 def _as_code_scores(rows: list[dict[str, float]]) -> CodeScores:

@@ -113,6 +113,43 @@ class Settings(BaseSettings):
     policy_sync_seconds: float = Field(
         default=1.0, gt=0.0, le=3600.0,
         description="How often each worker checks the store for a policy another worker set.")
+    max_concurrent_per_key: int = Field(
+        default=1, ge=1, le=1024,
+        description="Requests of one API key that run at once; more wait their turn (a key sending "
+        "maximal requests cannot take the whole process from other callers).",
+    )
+    max_queued_per_key: int = Field(
+        default=64, ge=0, le=100_000,
+        description="Requests of one API key that may wait for a turn; past it 429 with Retry-After.",
+    )
+    model_root: str = Field(
+        default="models",
+        description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
+        "registry's models:/ URIs); any other path or scheme is refused with 403.",
+    )
+
+    dashboard_users: str = Field(
+        default="",
+        description="Dashboard sign-ins, comma-separated role:user:hash (roles: viewer, admin; "
+        "hash from `python -m service.dashboard.passwords`). Empty: /dashboard is off.",
+    )
+    dashboard_secret: str = Field(
+        default="",
+        description="Secret that signs dashboard sessions (>= 32 characters). Empty: one is "
+        "generated per process (sessions end at a restart and are not shared between workers).",
+    )
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="Lifetime of a dashboard session."
+    )
+    dashboard_secure_cookie: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (turn off only for plain-HTTP tests).",
+    )
+    dashboard_roster: str | None = Field(
+        default=None,
+        description="Roster CSV (coder_id, specialties, level, hours) for the dashboard's coder "
+        "capacity and projected time to clear.",
+    )
 
     def resolved_model_uri(self) -> str:
         """The model to load: explicit setting, else registry champion if tracking is set up."""

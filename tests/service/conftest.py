@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from router_bundle import build_bundle
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ROUTER_KEY, ADMIN_KEY = "router-key-abc", "admin-key-xyz"
+ROUTER_KEY, ADMIN_KEY = "router-key-abc-0123", "admin-key-xyz-0123"
 API_KEYS = f"router:{ROUTER_KEY},admin:{ADMIN_KEY}"
 
 

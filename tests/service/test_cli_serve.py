@@ -24,7 +24,7 @@ def test_serve_sets_environment_and_runs_factory(captured, tmp_path, monkeypatch
     bundle = tmp_path / "router"
     bundle.mkdir()
     (bundle / "manifest.json").write_text("{}")
-    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc")
+    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc-0123456789abc")
     result = CliRunner().invoke(
         app,
         ["serve", "--model", str(bundle), "--db", "sqlite:///x.db", "--port", "9123",

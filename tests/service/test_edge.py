@@ -46,8 +46,8 @@ def _raw_call(app, method: str, path: str, headers: dict[str, str], body: bytes)
         ("POST", "/v1/route", {}, 401),
         ("POST", "/v1/route/batch", {"X-API-Key": "wrong"}, 401),
         ("POST", "/v1/allocate", {}, 401),
-        ("PUT", "/v1/policy", {"X-API-Key": "router-key-abc"}, 403),  # router key, admin route
-        ("POST", "/v1/admin/reload", {"X-API-Key": "router-key-abc"}, 403),
+        ("PUT", "/v1/policy", {"X-API-Key": "router-key-abc-0123"}, 403),  # router key, admin route
+        ("POST", "/v1/admin/reload", {"X-API-Key": "router-key-abc-0123"}, 403),
         ("POST", "/v1/not-a-route", {}, 401),
         ("POST", "/v1/suggest", {}, 401),  # routes added later get the same edge
         ("POST", "/v1/audit", {"X-API-Key": "wrong"}, 401),
@@ -72,7 +72,7 @@ def test_no_model_loaded_still_401_first(app_factory, sqlite_url, keys, episode)
     def failing_loader(uri):
         raise FileNotFoundError("no bundle")
 
-    settings = Settings(database_url=sqlite_url, api_keys="router:router-key-abc", model_uri="x")
+    settings = Settings(database_url=sqlite_url, api_keys="router:router-key-abc-0123", model_uri="x")
     app = create_app(settings, router_loader=failing_loader)
     with TestClient(app) as c:
         assert c.post("/v1/route", json=episode).status_code == 401

@@ -78,9 +78,11 @@ def _main(
 
 
 def _register() -> None:
-    from triage.cli import allocate, audit, batch, coder, config, data, models, run, serve, synth
+    from triage.cli import (
+        allocate, audit, batch, coder, config, data, models, replay, run, serve, synth,
+    )
 
-    for module in (data, synth, coder, run, models, serve, allocate, batch, audit, config):
+    for module in (data, synth, coder, run, models, serve, allocate, batch, audit, config, replay):
         module.register(app)
 
 

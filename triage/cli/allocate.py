@@ -27,11 +27,18 @@ app = typer.Typer(help="Allocate routed episodes to coders and simulate the codi
 
 
 def read_table(path: Path, what: str) -> pd.DataFrame:
-    """A csv / parquet / json(l) / yaml file as a DataFrame; errors name the file."""
+    """A csv / parquet / json(l) / yaml file, or a Parquet dataset folder (what ``triage batch``
+    writes: files starting with ``_`` or ``.`` are skipped), as a DataFrame; errors name the file."""
     if not path.exists():
         raise ValueError(f"{what} file not found: {path}")
     suffix = path.suffix.lower()
     try:
+        if path.is_dir():
+            parts = [p for p in sorted(path.rglob("*.parquet"))
+                     if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)]
+            if not parts:
+                raise ValueError("a folder must hold a Parquet dataset (the output of `triage batch`)")
+            return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         if suffix == ".csv":
             return pd.read_csv(path)
         if suffix in (".parquet", ".pq"):
@@ -57,7 +64,7 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
 
 @app.command("allocate")
 def allocate_cmd(
-    episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json or jsonl."),
+    episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json, jsonl, or the folder `triage batch` writes."),
     roster: Path = typer.Option(..., "--roster", help="Coders: csv, yaml or json (coder_id, specialties, level, hours)."),
     date: str | None = typer.Option(None, "--date", help="As-of date (YYYY-MM-DD) for days since discharge; default today."),
     config: Path | None = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),

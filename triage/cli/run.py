@@ -200,10 +200,13 @@ def register(app: typer.Typer) -> None:
         config = _resolve(config_file, _overrides(**kw))
         if no_tracking:
             config.tracking.enabled = False
+        from triage.progress import reporter_for
+
         console = Console(stderr=as_json)
         source = config.data.path or f"synthetic cohort ({config.data.synthetic_episodes:,} episodes, seed {config.seed})"
         console.print(f"[bold]triage run[/] on {source}")
-        result = _execute(config, console)
+        # progress on stderr: live bars with counts and ETA on a terminal, one line per step otherwise
+        result = _execute(config, console, progress=reporter_for(Console(stderr=True)))
         if as_json:
             from triage.jsonsafe import dumps
 

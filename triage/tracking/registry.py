@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
+from triage.tracking.environment import model_requirements, project_wheel
 from triage.tracking.params import floats_equal
 from triage.tracking.uri import existing_tracking_uri, tracking_uri_set
 
@@ -28,6 +29,8 @@ REGISTERED_MODEL = "coding-triage-router"
 CHAMPION = "champion"
 MODEL_NAME = "router"
 ROUTER_ARTIFACT = "router"
+#: The model artifact holding this project's wheel (requirements.txt names it by relative path).
+WHEEL_ARTIFACT = "wheel"
 #: Settings that define the router's guarantee; versions are only compared when they agree.
 GUARANTEE_KEYS = ("target", "alpha", "delta")
 #: Objectives where a larger value is better; every other objective is a cost (lower is better).
@@ -153,16 +156,42 @@ def log_router_model(
     if not (router_dir / "manifest.json").is_file():
         raise RegistryError(f"router bundle {router_dir} has no manifest.json (write it with Router.save)")
     example = input_example if input_example is not None else default_input_example(icd_version)
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME,
-        python_model=str(MODEL_CODE),
-        artifacts={ROUTER_ARTIFACT: str(router_dir)},
-        signature=model_signature(),
-        input_example=example,
-        registered_model_name=registered_model,
-        # Explicit requirements: inferring them would re-import the model in a subprocess.
-        pip_requirements=[f"mlflow=={mlflow.__version__}", "coding-triage"],
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # the model carries the project (a wheel built now) and pinned requirements, so
+        # `mlflow models serve --env-manager virtualenv` rebuilds it without this repository
+        wheel = project_wheel()
+        artifacts = {ROUTER_ARTIFACT: str(router_dir)}
+        if wheel is not None:
+            artifacts[WHEEL_ARTIFACT] = str(wheel)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(MODEL_CODE),
+            artifacts=artifacts,
+            signature=model_signature(),
+            input_example=example,
+            registered_model_name=registered_model,
+            # Explicit requirements: inferring them would re-import the model in a subprocess.
+            pip_requirements=model_requirements(f"artifacts/{wheel.name}" if wheel is not None else None),
+        )
+        _relative_model_code_path(info, Path(tmp) / "mlmodel")
+    return info
+
+
+def _relative_model_code_path(info: Any, scratch: Path) -> None:
+    """MLflow records the model file and the artifacts by the absolute paths they were logged
+    from; loading uses only the copies inside the model folder (the file's name, each artifact's
+    ``path``). Rewrite those records as the relative paths, so the logged model names no path of
+    the machine that logged it."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{info.artifact_path}/MLmodel",
+                                                     dst_path=str(scratch)))
+    model = Model.load(str(local))
+    flavor = model.flavors.get("python_function", {})
+    if "model_code_path" in flavor:
+        flavor["model_code_path"] = Path(flavor["model_code_path"]).name
+    for artifact in (flavor.get("artifacts") or {}).values():
+        artifact["uri"] = artifact["path"]
+    model.save(str(local))
+    MlflowClient().log_model_artifact(info.model_id, str(local))
 
 
 def tag_version(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 
 from service.api.deps import AdminRole, HolderDep, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error
+from service.loading import reload_target
 from service.schemas import ReloadIn, ReloadOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -61,7 +62,8 @@ def apply_saved_policy(routing: Any, store: Any, saved: Any = "latest") -> Any:
     response_model=ReloadOut,
     summary="Reload the model (admin)",
     responses={
-        403: {"description": "Needs an admin key"},
+        403: {"description": "Needs an admin key; or the model is neither under the model root "
+                            "(TRIAGE_MODEL_ROOT) nor a models:/ registry URI"},
         404: {"description": "No model at the given location"},
         422: {"description": "The given model exists but does not load"},
     },
@@ -76,6 +78,11 @@ def reload_model(
 ) -> Any:
     """In-flight requests finish on the old router; new ones get the new router once swapped."""
     uri = (body.model if body and body.model else None) or settings.resolved_model_uri()
+    if body and body.model:
+        try:  # an API caller loads only from the model root or the registry
+            uri = reload_target(uri, settings.model_root)
+        except ValueError as exc:  # a place models are not loaded from: forbidden, whatever is there
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
     loader = request.app.state.router_loader
     with holder.lock:
         try:
@@ -83,7 +90,7 @@ def reload_model(
             new, generation = load_with_saved_policy(loaded, store)
         except Exception as exc:  # noqa: BLE001 - any load failure keeps the old model
             log.warning("reload of %s failed: %s", uri, type(exc).__name__)
-            message = f"could not load model {uri!r}: {type(exc).__name__}: {exc}"
+            message = f"{type(exc).__name__}: {exc}"  # the error first: a message is cut at 120 characters
             if body and body.model:
                 if isinstance(exc, OSError):  # no such bundle (or a name no file system takes)
                     raise HTTPException(
