@@ -82,6 +82,10 @@ def seed(store, routing, n: int, n_outcomes: int, seed: int = 0) -> float:
                 coded_at = min(now, created_all[k] + timedelta(hours=float(lag_h[j])))
                 buf.write(f"{int(k):032x}\t[\"I50.9\"]\t{'t' if correct[j] else 'f'}\t{coded_at.isoformat()}\n")
             _copy(conn, store.outcomes.name, ["decision_id", "final_codes", "correct", "created_at"], buf.getvalue())
+        with conn.cursor() as cur:  # what the store's outcome path does: the decision is now coded
+            d_, o_ = store.decisions.name, store.outcomes.name
+            cur.execute(f"UPDATE {d_} SET coded_at = {o_}.created_at FROM {o_} "
+                        f"WHERE {o_}.decision_id = {d_}.decision_id")
         conn.commit()
     finally:
         raw.close()

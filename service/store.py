@@ -55,11 +55,18 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("queue", sa.String(64), nullable=True),
         sa.Column("priority", sa.Float, nullable=True),
         sa.Column("discharge_date", sa.Date, nullable=True),
+        # set in the transaction that records the decision's outcome: "not yet coded" is then
+        # a partial-index read, not an anti-join of every decision with every outcome
+        sa.Column("coded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Index(f"ix_{prefix}decisions_versions", "model_version", "policy_version"),
         sa.Index(f"ix_{prefix}decisions_created", "created_at"),
         sa.Index(f"ix_{prefix}decisions_setting_created", "care_setting", "created_at"),
         sa.Index(f"ix_{prefix}decisions_policy_setting", "policy_version", "care_setting"),
         sa.Index(f"ix_{prefix}decisions_route_created", "route", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_waiting", "route", "queue", "priority", "discharge_date",
+                 "created_at",
+                 postgresql_where=sa.text("coded_at IS NULL AND route <> 'automate'"),
+                 sqlite_where=sa.text("coded_at IS NULL AND route <> 'automate'")),
     )
     outcomes = sa.Table(
         f"{prefix}outcomes",
@@ -191,7 +198,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
 
 
 class _Write:
-    __slots__ = ("rows", "done", "error")
+    __slots__ = ("done", "error", "rows")
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
@@ -299,6 +306,11 @@ class DecisionStore:
                     kind = col.type.compile(dialect=self.engine.dialect)
                     conn.execute(sa.text(
                         f'ALTER TABLE {self.decisions.name} ADD COLUMN "{col.name}" {kind}'))
+            if any(col.name == "coded_at" for col in missing):  # decisions coded before it
+                d, o = self.decisions, self.outcomes
+                with self.engine.begin() as conn:
+                    conn.execute(d.update().values(coded_at=sa.select(o.c.created_at).where(
+                        o.c.decision_id == d.c.decision_id).scalar_subquery()))
             for index in self.decisions.indexes:  # the indexes on the added columns
                 index.create(self.engine, checkfirst=True)
 
@@ -370,18 +382,19 @@ class DecisionStore:
         now = utcnow()
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    self._insert_outcome,
-                    {
-                        "decision_id": decision_id,
-                        "final_codes": final_codes,
-                        "correct": correct,
-                        "created_at": now,
-                    },
-                )
+                self.insert_outcome(conn, decision_id, final_codes, correct, now)
         except IntegrityError as exc:
             raise OutcomeExists(decision_id) from exc
         return now
+
+    def insert_outcome(self, conn: Any, decision_id: str, final_codes: list[str], correct: bool,
+                       now: datetime) -> None:
+        """The outcome row, and its decision marked coded, in the caller's transaction."""
+        conn.execute(self._insert_outcome, {"decision_id": decision_id,
+                                            "final_codes": final_codes, "correct": correct,
+                                            "created_at": now})
+        d = self.decisions
+        conn.execute(d.update().where(d.c.decision_id == decision_id).values(coded_at=now))
 
     def group_stats(self) -> list[GroupStats]:
         """Counts per model version, policy version and route, with outcome errors."""
@@ -646,9 +659,7 @@ class OperationStore:
         now = utcnow()
         with self.engine.begin() as conn:
             try:
-                conn.execute(self.store._insert_outcome, {
-                    "decision_id": decision_id, "final_codes": final_codes,
-                    "correct": correct, "created_at": now})
+                self.store.insert_outcome(conn, decision_id, final_codes, correct, now)
             except IntegrityError as exc:
                 raise OutcomeExists(decision_id) from exc
             if watch_key is None or step is None:

@@ -159,7 +159,7 @@ def waiting(store: DecisionStore, now: datetime) -> list[dict]:
     priority band and age bucket: n, summed and largest age in days. Each row's waiting start is
     computed once (in seconds) and bucketed against precomputed cut-offs; grouping keys are
     plain columns and small integers (cheap to hash)."""
-    d, o = store.decisions, store.outcomes
+    d = store.decisions
     _, seconds = _waiting_since(store, d)
     edges = [(now - timedelta(days=hi)).timestamp() for _, hi in reversed(AGE_BUCKETS) if hi is not None]
     bands = [lo for _, lo in reversed(PRIORITY_BANDS) if lo is not None]  # ascending
@@ -171,11 +171,12 @@ def waiting(store: DecisionStore, now: datetime) -> list[dict]:
         bucket = len(edges) - sa.case(*[(seconds >= e, i) for i, e in reversed(list(enumerate(edges, 1)))],
                                       else_=0)
         band = sa.case(*[(d.c.priority >= lo, i) for i, lo in reversed(list(enumerate(bands, 1)))], else_=0)
+    # "not yet coded" = no outcome: the store marks a decision coded in its outcome's transaction,
+    # so this reads the waiting rows through a partial index (same predicate), no anti-join
     stmt = (
         sa.select(d.c.queue, d.c.route, band, bucket, sa.func.count(), sa.func.sum(seconds),
                   sa.func.min(seconds))
-        .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
-        .where(d.c.route.in_(("assist", "manual")), o.c.decision_id.is_(None))
+        .where(d.c.coded_at.is_(None), d.c.route != "automate")
         .group_by(d.c.queue, d.c.route, band, bucket)
     )
     names = [name for name, _ in reversed(PRIORITY_BANDS)]  # band index 0 = lowest

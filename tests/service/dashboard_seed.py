@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
 from service.dashboard.auth import hash_password
 
@@ -54,6 +55,10 @@ def seed(store: Any, routing: Any, *, n: int = 600, seed: int = 0, now: datetime
     store.record_decisions(decisions)
     with store.engine.begin() as conn:
         conn.execute(store.outcomes.insert(), outcomes)
+        dt = store.decisions  # as the store's own outcome path does: the decision is now coded
+        conn.execute(dt.update().where(dt.c.decision_id == sa.bindparam("did"))
+                     .values(coded_at=sa.bindparam("at")),
+                     [{"did": o["decision_id"], "at": o["created_at"]} for o in outcomes])
         events = [
             ("deployed", None, None, "shadow", "system", None, 30),
             ("state_change", "inpatient", "shadow", "live", "admin", None, 20),

@@ -155,3 +155,23 @@ def test_group_commit_carries_waiting_writers_in_one_transaction():
     for t in threads:
         t.join()
     assert sum(committed) == 8 and group.commits == len(committed) <= 3
+
+
+def test_an_outcome_marks_its_decision_coded_and_an_upgrade_backfills_it(store):
+    import sqlalchemy as sa
+
+    rows = [_row(route="assist", episode="c1"), _row(route="manual", episode="c2")]
+    store.record_decisions(rows)
+    store.record_outcome(rows[0]["decision_id"], ["I10."], True)
+    assert store.get_decision(rows[0]["decision_id"])["coded_at"] is not None
+    assert store.get_decision(rows[1]["decision_id"])["coded_at"] is None
+    # a store written before the column existed: the upgrade adds it and backfills it
+    name = store.decisions.name
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS ix_{name.removesuffix('decisions')}decisions_waiting"))
+        conn.execute(sa.text(f"ALTER TABLE {name} DROP COLUMN coded_at"))
+    again = DecisionStore(store.url, table_prefix=name.removesuffix("decisions"))
+    again.create_all()
+    assert again.get_decision(rows[0]["decision_id"])["coded_at"] is not None
+    assert again.get_decision(rows[1]["decision_id"])["coded_at"] is None
+    again.dispose()
