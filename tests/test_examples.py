@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +66,28 @@ def test_example_inputs_are_valid():
     assert all(isinstance(json.loads(s), dict) for s in episodes["code_scores"])
 
 
+def _run_block(block: str, cwd: Path, env: dict, server: subprocess.Popen | None, log: Path,
+               i: int) -> subprocess.CompletedProcess:
+    """Run one block; fail at once (with the server's log) if the background server died while
+    the block waits for it, instead of waiting out the block's bound."""
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + BLOCK_TIMEOUT_S
+    while True:
+        try:
+            out, err = proc.communicate(timeout=1)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            pass
+        dead = server is not None and server.poll() is not None
+        if dead or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            why = "the server exited" if dead else f"timed out after {BLOCK_TIMEOUT_S} s"
+            pytest.fail(f"block {i}: {why}:\n{block}\nserve log:\n{log.read_text()[-3000:]}")
+
+
 @pytest.mark.slow
 def test_walkthrough_runs_as_written(tmp_path):
     blocks = shell_blocks(WALKTHROUGH.read_text(encoding="utf-8"))
@@ -89,12 +112,7 @@ def test_walkthrough_runs_as_written(tmp_path):
                                           stderr=subprocess.STDOUT, start_new_session=True)
                 outputs.append("")
                 continue
-            try:
-                done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
-                                      capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"block {i} timed out after {BLOCK_TIMEOUT_S} s:\n{block}\nserve log:\n"
-                            f"{(tmp_path / 'serve.log').read_text()[-3000:]}")
+            done = _run_block(block, tmp_path, env, server, tmp_path / "serve.log", i)
             assert done.returncode == 0, f"block {i} failed:\n{block}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             outputs.append(done.stdout)
     finally:
