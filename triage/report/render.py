@@ -39,7 +39,8 @@ SECTIONS = (
 #: Columns of the per-target table shown in the report (all of them are in tables/).
 _TARGET_COLUMNS = ("target", "method", "alpha", "setting", "guaranteed_automation", "oracle_at_alpha",
                    "ratio_to_oracle", "n_automated", "test_error", "test_error_lower", "test_error_upper",
-                   "guarantee", "certified_saving_per_episode", "feasible")
+                   "guarantee", "certified_saving_per_episode", "feasible", "auroc", "ece", "top_k_predicted_error",
+                   "top_k_observed_error", "reason")
 
 
 def _environment() -> jinja2.Environment:
@@ -96,7 +97,7 @@ def _section_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Markup | None]
                 shown = df[[c for c in _TARGET_COLUMNS if c in df.columns]]
                 out[table] = html_table(shown, percent_columns={
                     "guaranteed_automation", "oracle_at_alpha", "ratio_to_oracle", "test_error", "test_error_lower",
-                    "test_error_upper", "guarantee", "alpha"})
+                    "test_error_upper", "guarantee", "alpha", "top_k_predicted_error", "top_k_observed_error"})
             else:
                 out[table] = html_table(df)
     return out
