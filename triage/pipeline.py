@@ -848,6 +848,8 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
     if policy.group_by is not None:
         summary["automation_by_setting"] = {k: g["automation_rate"] for k, g in ev.get("by_group", {}).items()}
         summary["guaranteed_settings"] = sorted(k for k, g in policy.groups.items() if g["feasible"])
+        summary["thresholds_by_setting"] = {k: (float(g["t_automate"]) if np.isfinite(g["t_automate"]) else None)
+                                            for k, g in policy.groups.items()}
     head = automation[(automation["method"] == method_label(pc.method, pc.fwer)) & (automation["alpha"] == pc.alpha)
                       & (automation["setting"] == "all")]
     summary["automation_by_target"] = {
