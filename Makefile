@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/triage run
 
-test: $(STAMP)
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; nothing is downloaded
+# by Playwright itself). Installed only when missing and we are root; otherwise those tests skip.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "make browser: could not install chromium; the browser tests will be skipped"; \
+	else echo "make browser: no /usr/bin/chromium and not root; the browser tests will be skipped"; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -16,8 +16,10 @@
 # %% [markdown]
 # # Policy analysis: how thresholds, automation and cost move
 #
-# The router automates an episode when its calibrated probability of an exactly right code set is above
-# `t_automate`, sends it to assisted review above `t_assist`, and to manual coding otherwise. This notebook
+# The router automates an episode when its calibrated probability of being correct (under the run's
+# correctness target, printed below: `principal_drg` by default, the principal diagnosis right and the same
+# MS-DRG) is above `t_automate`, sends it to assisted review above `t_assist`, and to manual coding otherwise.
+# This notebook
 # recomputes the policies with `triage.policy` from the run's per-episode confidences (table `test_episodes`)
 # and shows how they move with the cost of an automation error, the cost of human coding, human capacity and
 # the target error α — and what the three-way (automate / assist / manual) routing buys.
@@ -37,12 +39,15 @@ from functools import partial
 import pandas as pd
 from IPython.display import display
 
+from triage.confidence.targets import MEANINGS
 from triage.tracking import load_latest_run, run_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 run = load_latest_run(RUN_ID, experiment=EXPERIMENT, tracking_uri=TRACKING_URI)  # prints the run id
 tables, summary, config = run.tables, run.summary, run.config
 table = partial(run_table, run)  # table(name): the run's table, or None with a note
+TARGET = str(summary.get("target") or (config.get("confidence") or {}).get("target") or "exact")
+print(f"correctness target of this run: {TARGET} ({MEANINGS.get(TARGET, 'see triage.confidence.targets')})")
 
 # %% [markdown]
 # ## Calibration and evaluation episodes
@@ -255,7 +260,7 @@ else:
     three = choose("three_way")
     routes = three.route(p_test, groups=g_test if three.group_by else None)
     per_route = pd.DataFrame({"route": routes, "correct": c_test}).groupby("route")["correct"].agg(["size", "mean"])
-    per_route.columns = ["episodes", "share exactly right"]
+    per_route.columns = ["episodes", f"share correct ({TARGET})"]
     display(per_route)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist([p_test[routes == r] for r in ("manual", "assist", "automate")], bins=30, stacked=True,
@@ -264,7 +269,7 @@ else:
         if t is not None and np.isfinite(t):
             ax.axvline(t, color="k", linestyle="--")
             ax.text(t, ax.get_ylim()[1] * 0.9, f" {name}", rotation=90, va="top")
-    ax.set(xlabel="P(code set exactly right)", ylabel="test episodes")
+    ax.set(xlabel=f"P(correct under {TARGET})", ylabel="test episodes")
     ax.legend()
 
 # %% [markdown]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "service"))
 from bench_service import child_env, free_port, pct, stop, timed_sequential, wait_for
 
-API_KEY = "bench-router-key"
+API_KEY = "bench-router-key-0123"
 
 
 def audit_body(ep: dict, i: int) -> dict:

@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
 
-KEY = "bench-edge-key"
+KEY = "bench-edge-key-012345"
 SPECIALTIES = ["cardiology", "oncology", "respiratory", "renal", "general", "neurology", "orthopaedics"]
 LEVELS = ["junior", "intermediate", "senior"]
 

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
 
-API_KEY = "bench-router-key"
+API_KEY = "bench-router-key-0123"
 
 
 def free_port() -> int:
@@ -107,6 +107,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dic
         TRIAGE_MODEL_URI=str(bundle),
         TRIAGE_DATABASE_URL=f"sqlite:///{work / 'decisions.db'}",
         TRIAGE_API_KEYS=f"router:{API_KEY}",
+        # the policy's decisions served (a live deployment), each read of the state included
+        TRIAGE_INITIAL_POLICY_STATE="live",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",

@@ -1,12 +1,24 @@
-"""Load a router bundle from a directory or an MLflow model URI, warmed up before it serves."""
+"""Load a router bundle from a directory or an MLflow model URI, and warm it up.
+
+At start-up the service is ready once the bundle is loaded (seconds); the code-system tables
+the first routed episode touches (Elixhauser map, ICD-10-CM descriptions, MS-DRG grouper: most
+of a cold start's CPU time) then load in a background thread (:func:`warm_up_in_background`). An
+episode routed before that finishes is answered the same, only later. A reload warms up before
+the swap, while the old model keeps serving."""
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("service")
+
+_REGISTRY_URI = re.compile(r"^models:/[A-Za-z0-9][A-Za-z0-9_.\- ]{0,255}(@[A-Za-z0-9_\-]{1,255}|/[0-9]{1,9})$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def warm_up(router: Any) -> None:
@@ -22,8 +34,48 @@ def warm_up(router: Any) -> None:
         log.warning("warm-up episode rejected (%s); first request will be slow", exc.field)
 
 
-def load_router(uri: str) -> Any:
-    """A warmed-up Router from a bundle path, or from ``models:/...`` / ``runs:/...`` via MLflow."""
+def reload_target(uri: str, model_root: str | Path) -> str:
+    """The model an admin may ask to reload: a registry URI (``models:/NAME@alias`` or
+    ``models:/NAME/VERSION``) or a bundle folder inside ``model_root`` (a relative path is read
+    from the working directory, as ``TRIAGE_MODEL_URI`` is; symlinks resolved). ValueError for
+    anything else: another scheme (``file://``, ``s3://``, ``runs:/``), a path outside the root."""
+    if uri.startswith("models:/"):
+        if not _REGISTRY_URI.match(uri):
+            raise ValueError("a models:/ URI names a registered model: models:/NAME@alias or models:/NAME/VERSION")
+        return uri
+    if _SCHEME.match(uri):
+        raise ValueError("only models:/ registry URIs or bundle folders under the model root (TRIAGE_MODEL_ROOT) "
+                         "can be reloaded")
+    root = Path(model_root).resolve()
+    resolved = Path(uri).resolve()
+    if not resolved.is_relative_to(root):
+        raise ValueError(f"bundle folders must lie under the model root ({root}; TRIAGE_MODEL_ROOT)")
+    return str(resolved)
+
+
+def warm_up_in_background(router: Any, done: threading.Event | None = None) -> threading.Thread:
+    """Start :func:`warm_up` in a daemon thread; ``done`` is set when it ends (failed or not)."""
+
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            warm_up(router)
+        except Exception as exc:  # noqa: BLE001 - the first request then pays the tables
+            log.warning("warm-up failed (%s); first request will be slow", type(exc).__name__)
+            return
+        finally:
+            if done is not None:
+                done.set()
+        log.info("warm-up done in %.1f s", time.perf_counter() - started)
+
+    thread = threading.Thread(target=run, name="router-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def load_router(uri: str, *, warm: bool = True) -> Any:
+    """A Router from a bundle path, or from ``models:/...`` / ``runs:/...`` via MLflow; warmed up
+    unless ``warm=False``."""
     from triage.router import Router, bundle_dir
 
     if "://" in uri or uri.startswith(("models:/", "runs:/")):
@@ -36,5 +88,6 @@ def load_router(uri: str) -> Any:
         if not path.exists():
             raise FileNotFoundError(f"router bundle not found: {path}")
         router = Router.load(path)
-    warm_up(router)
+    if warm:
+        warm_up(router)
     return router

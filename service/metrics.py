@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +42,59 @@ class ServiceMetrics:
         self.reloads = Counter(
             "triage_model_reloads_total", "Successful model reloads.", registry=self.registry
         )
+        self.fallbacks = Counter(
+            "triage_fallbacks_total",
+            "Care settings this worker put in fallback because the watch found the error among "
+            "automated above alpha (the alarm).",
+            ("care_setting",),
+            registry=self.registry,
+        )
+
+    def watch_from(self, read: Any) -> None:
+        """Export the store's policy states and watch readings at scrape time, so every worker
+        reports the same state (``read()`` -> (states rows, watch rows) of the version in force)."""
+        self.registry.register(_StoreCollector(read))
+
+
+class _StoreCollector:
+    """Gauges read from the store when Prometheus scrapes (state shared by all workers)."""
+
+    def __init__(self, read: Any) -> None:
+        self.read = read
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        state = GaugeMetricFamily(
+            "triage_policy_state", "1 for the state each care setting is in (shadow, live, "
+            "fallback), for the policy version in force.", labels=["care_setting", "state"])
+        watch = GaugeMetricFamily(
+            "triage_watch_violated", "1 when the watch found the error among automated above "
+            "alpha in this care setting (the version in force).", labels=["care_setting"])
+        audited = GaugeMetricFamily(
+            "triage_watch_audited", "Audited outcomes the watch has read, by care setting.",
+            labels=["care_setting"])
+        upper = GaugeMetricFamily(
+            "triage_watch_error_upper", "Anytime-valid upper bound on the error among automated.",
+            labels=["care_setting"])
+        try:
+            states, rows = self.read()
+        except Exception:  # noqa: BLE001 - a scrape never fails on a store hiccup
+            states, rows = {}, []
+        for setting, st in states.items():
+            for name in ("shadow", "live", "fallback"):
+                state.add_metric([setting, name], 1.0 if st == name else 0.0)
+        for row in rows:
+            if row["kind"] != "risk":
+                continue
+            watch.add_metric([row["care_setting"]], 1.0 if row["status"] == "violated" else 0.0)
+            audited.add_metric([row["care_setting"]], float(row["n"]))
+            if row["upper"] is not None:
+                upper.add_metric([row["care_setting"]], float(row["upper"]))
+        yield from (state, watch, audited, upper)
 
 
 class MetricsMiddleware:

@@ -23,6 +23,7 @@ from triage.policy import METHODS as RISK_METHODS
 from triage.policy.costs import UNITS as COST_UNITS
 
 from triage.data.settings import CARE_SETTINGS
+from triage.decisions import validation as V
 
 #: The batch limit of the app serving the current request (set by service.api.guard per request).
 BATCH_LIMIT: ContextVar[int] = ContextVar("triage_batch_limit", default=1000)
@@ -33,11 +34,11 @@ Route = Literal["automate", "assist", "manual"]
 # number, so 1 is a valid probability).
 Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 # Printable ASCII only: the router judges the spelling, the edge keeps out control bytes.
-CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[ -~]+$")]
+CodeStr = Annotated[str, StringConstraints(min_length=1, max_length=V.CODE_MAX_CHARS, pattern=V.CODE_PATTERN)]
 # An integer up to 2**53 - 1 (the largest every JSON reader holds exactly, so no schema check
 # rounds past the limit; its decimal form fits the store's 128-character column), or an id string
 # (larger numeric ids are sent as strings).
-EPISODE_ID_BOUND = 2**53 - 1
+EPISODE_ID_BOUND = V.EPISODE_ID_BOUND
 
 
 def _integral(value: Any) -> Any:
@@ -53,7 +54,7 @@ def json_int(**bounds: int) -> Any:
 
 
 EpisodeId = json_int(ge=-EPISODE_ID_BOUND, le=EPISODE_ID_BOUND) | Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    str, StringConstraints(min_length=1, max_length=V.EPISODE_ID_MAX_CHARS, pattern=V.EPISODE_ID_PATTERN)
 ]
 
 
@@ -82,12 +83,13 @@ class Metadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_METADATA]})
 
-    age: Annotated[float, Strict(), Field(ge=0, le=130, allow_inf_nan=False)] | None = None
-    gender: Annotated[str, StringConstraints(max_length=16, pattern=r"^[ -~]*$")] | None = None
+    # bounds, lengths and patterns: triage.decisions.validation, which the batch engines check too
+    age: Annotated[float, Strict(), Field(ge=0, le=V.AGE_MAX, allow_inf_nan=False)] | None = None
+    gender: Annotated[str, StringConstraints(max_length=V.GENDER_MAX_CHARS, pattern=V.PRINTABLE_PATTERN)] | None = None
     admission_type: (
-        Annotated[str, StringConstraints(max_length=64, pattern=r"^[ -~]*$")] | None
+        Annotated[str, StringConstraints(max_length=V.ADMISSION_TYPE_MAX_CHARS, pattern=V.PRINTABLE_PATTERN)] | None
     ) = None
-    los_days: Annotated[float, Strict(), Field(ge=0, le=3650, allow_inf_nan=False)] | None = None
+    los_days: Annotated[float, Strict(), Field(ge=0, le=V.LOS_DAYS_MAX, allow_inf_nan=False)] | None = None
     died: StrictBool | None = None
     discharge_date: IsoDate | None = None
     # the settings the router knows (triage.data.settings.CARE_SETTINGS): anything else is refused
@@ -125,12 +127,12 @@ class Episode(BaseModel):
     episode_id: EpisodeId = Field(description="The platform's identifier of the episode.")
     code_scores: dict[CodeStr, Probability] | None = Field(
         default=None,
-        max_length=20_000,
+        max_length=V.MAX_CODES,
         description="Code -> probability from the automated coder; any accepted spelling "
         "(I50.9, I509, i50.9), resolved in ICD-10-CM / ICD-10-PCS (ICD-9 for ICD-9 models). A code "
         "in neither is left out of the decision and listed in its unknown_codes.",
     )
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = Field(
         default=None, description="Discharge summary; used instead of scores when the bundle has a coder."
     )
     metadata: Metadata | None = None
@@ -255,6 +257,25 @@ class Decision(BaseModel):
         description="The care setting the episode was routed under (its thresholds are that setting's): "
         "metadata.care_setting, else mapped from metadata.admission_type.",
     )
+    policy_route: Route | None = Field(
+        default=None,
+        description="What the policy decided. It differs from `route` when the care setting is in "
+        "shadow (the policy's decision is stored, nothing is automated: people keep coding) or in "
+        "fallback (the watch found the error among automated above alpha), or when the episode was "
+        "held out for human coding.",
+    )
+    mode: Literal["shadow", "live", "fallback"] | None = Field(
+        default=None, description="The state of the policy version in this care setting.")
+    audit: bool = Field(
+        default=False,
+        description="Drawn for a blind audit (live automated decisions, with the configured "
+        "probability): send the auditor's codes to POST /v1/outcomes.",
+    )
+    holdout: bool = Field(
+        default=False,
+        description="Held out for human coding (an unbiased labelled sample for re-certification): "
+        "send the final codes to POST /v1/outcomes.",
+    )
 
 
 class BatchDecisions(BaseModel):
@@ -296,13 +317,26 @@ class OutcomeOut(BaseModel):
     episode_id: str
     route: Route
     automated: bool
-    correct: bool = Field(description="Exact set match of the decision's codes and the final codes.")
+    correct: bool = Field(
+        description="Whether the decision's codes were right by the final codes, judged under the "
+        "router's own target (the error its policy guarantees).")
     model_version: str
     policy_version: str
     recorded_at: datetime
     unknown_codes: list[str] = Field(
         default=[], description="Final codes found in no code system (as sent)."
     )
+    audit: bool = Field(default=False, description="The decision was drawn for a blind audit.")
+    watch: OutcomeWatch | None = Field(
+        default=None, description="The watch this audited outcome advanced (None otherwise).")
+
+
+class OutcomeWatch(BaseModel):
+    care_setting: str
+    status: Literal["ok", "cannot_certify_yet", "violated"]
+    n: int
+    errors: int
+    fell_back: bool = Field(description="This outcome put the care setting in fallback.")
 
 
 class Interval(BaseModel):
@@ -322,8 +356,13 @@ class MonitoringGroup(BaseModel):
     automated_errors: int
     realised_error: float | None
     realised_error_interval: Interval | None = Field(
-        description="Exact Clopper-Pearson interval of the realised error among automated episodes."
+        description="FIXED-SAMPLE exact (Clopper-Pearson) interval of the realised error among "
+        "automated episodes with an outcome: valid for one look at a sample size fixed in "
+        "advance, not when re-read as outcomes arrive (peeking inflates its error rate), and "
+        "not a random sample unless the outcomes are audits. For the anytime-valid watch on "
+        "the audited outcomes, see GET /v1/watch."
     )
+    interval_kind: Literal["fixed_sample_clopper_pearson"] = "fixed_sample_clopper_pearson"
 
 
 class Monitoring(BaseModel):
@@ -474,6 +513,9 @@ class Readiness(BaseModel):
     model_loaded: bool
     database: bool
     model_version: str | None = None
+    warm: bool = Field(
+        False, description="The code-system tables are loaded (until then the first episodes are "
+        "answered the same, only slower)")
 
 
 # --------------------------------------------------------------- assisted coding and audit (§4)
@@ -490,8 +532,8 @@ class SuggestIn(BaseModel):
 
     episode_id: EpisodeId
     code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=20_000, description="Code -> probability from the automated coder.")
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        default=None, max_length=V.MAX_CODES, description="Code -> probability from the automated coder.")
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = Field(
         default=None, description="Discharge summary; scored by the bundle's coder instead of code_scores.")
     metadata: Metadata | None = None
     k: json_int(ge=1, le=100) = Field(default=15, description="Codes in the suggestion list.")
@@ -559,9 +601,9 @@ class AuditIn(BaseModel):
     episode_id: EpisodeId
     coded_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
     code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=20_000,
+        default=None, max_length=V.MAX_CODES,
         description="The coder's scores; send one for every coded code (0 allowed) to have it checked.")
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = None
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
@@ -592,3 +634,119 @@ class AuditOut(BaseModel):
     guarantee: dict[str, Any]
     unknown_codes: list[str] = []
     model_version: str
+
+
+# -- the operation loop: states, the watch, re-certification --------------------------------
+PolicyState = Literal["shadow", "live", "fallback"]
+
+
+class WatchInterval(BaseModel):
+    lower: float | None
+    upper: float | None
+    confidence: float = Field(description="1 - delta of this setting: anytime-valid, so it holds "
+                                          "however often it is read.")
+
+
+class SettingWatch(BaseModel):
+    care_setting: str
+    policy_state: PolicyState
+    automates: bool = Field(description="The policy version can automate in this setting.")
+    status: Literal["ok", "cannot_certify_yet", "violated", "no_audits"] = Field(
+        description="ok: the anytime-valid upper bound on the error among automated is <= alpha; "
+        "violated: the e-process crossed 1/delta (the setting fell back); cannot_certify_yet: "
+        "neither, so far; no_audits: no audited outcome yet.")
+    alpha: float | None
+    delta: float | None
+    audited: int
+    errors: int
+    realised_error: float | None
+    interval: WatchInterval | None
+    e_value: float | None = Field(description="The test statistic: the e-process against "
+                                              "'error <= alpha' (alarm at 1/delta).")
+    audits_pending: int = Field(
+        default=0, description="Audited automated decisions still without an outcome. The watch "
+        "reads audits in the order the decisions were made, so it waits for the oldest.")
+    oldest_pending_audit: datetime | None = None
+
+
+class WatchEvent(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    model_version: str
+    policy_version: str
+    care_setting: str | None
+    old_state: str | None
+    new_state: str | None
+    actor_role: str | None = Field(description="admin, or system for automatic actions.")
+    key_fingerprint: str | None = Field(
+        description="The first 12 hex digits of the sha256 of the admin's key (never the key).")
+    reason: str | None
+    details: dict[str, Any]
+
+
+class WatchOut(BaseModel):
+    model_version: str
+    policy_version: str
+    alpha: float | None
+    watch_delta: float
+    settings: list[SettingWatch]
+    drift: dict[str, Any] | None = Field(
+        default=None, description="The label-free drift test of the routing-time stream against "
+        "the calibration reference (warnings only, unless configured to fall back).")
+    events: list[WatchEvent]
+
+
+class PolicyStateIn(BaseModel):
+    """Move a care setting (or all) of the policy version in force to another state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    care_setting: Literal[CARE_SETTINGS + ("all",)] = Field(  # type: ignore[valid-type]
+        description="The setting to move, or all.")
+    state: PolicyState
+    reason: Literal[
+        "shadow_evidence_reviewed", "recertified", "manual_pause", "manual_fallback", "incident"
+    ] = Field(description="Why (a code: free text never reaches the store).")
+    policy_version: str | None = Field(
+        default=None, max_length=128,
+        description="The version the caller saw; refused (409) when another is in force.")
+
+
+class PolicyStateOut(BaseModel):
+    model_version: str
+    policy_version: str
+    states: dict[str, PolicyState]
+    changed: list[str]
+
+
+class RecertifyIn(BaseModel):
+    """Re-certify the policy from the hospital's own labelled shadow / holdout outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    delta: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    since: datetime | None = Field(default=None, description="Only decisions made since then.")
+    apply: bool = Field(default=False, description="Deploy the re-certified version (its "
+                                                   "settings start in the initial state).")
+    go_live: bool = Field(default=False, description="With apply: the settings it certifies go "
+                                                     "live at once (reason: recertified).")
+
+
+class RecertifyOut(BaseModel):
+    model_version: str
+    based_on_policy_versions: list[str]
+    labelled: int
+    without_outcome: int
+    certified: dict[str, bool]
+    automated_share: dict[str, float | None]
+    n_used: dict[str, int]
+    needed_more: dict[str, int | None]
+    reason: dict[str, str]
+    alpha: float
+    delta: float
+    proposed_policy_version: str | None
+    policy: dict[str, Any] | None
+    applied: bool
+    states: dict[str, PolicyState] | None = None

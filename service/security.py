@@ -11,6 +11,8 @@ from fastapi.security import APIKeyHeader
 
 Role = Literal["router", "admin"]
 ROLES: tuple[Role, ...] = ("router", "admin")
+#: Shortest key accepted in clear (a pre-hashed key's length cannot be checked).
+MIN_KEY_CHARS = 16
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="API key; its role is router or admin."
@@ -32,9 +34,15 @@ class ApiKeyRegistry:
 
     @classmethod
     def from_spec(cls, spec: str) -> ApiKeyRegistry:
-        """Parse ``"router:abc,admin:xyz"`` (or ``role:sha256:<hex>`` for pre-hashed keys)."""
+        """Parse ``"router:<key>,admin:<key>"`` (or ``role:sha256:<hex>`` for pre-hashed keys).
+
+        Refused, naming the entry (never the key): a key shorter than :data:`MIN_KEY_CHARS`, a
+        key with whitespace or control characters (``router: abc`` would store a key no client
+        sends), the same key listed twice (one key has one role).
+        """
         hashed: dict[str, Role] = {}
-        for i, item in enumerate(p.strip() for p in spec.split(",")):
+        for i, raw in enumerate(spec.split(",")):
+            item = raw.strip()
             if not item:
                 continue
             role, sep, key = item.partition(":")
@@ -50,7 +58,15 @@ class ApiKeyRegistry:
                 if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                     raise ValueError(f"TRIAGE_API_KEYS entry {i + 1}: sha256 digest must be 64 hex")
             else:
+                if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in key):
+                    raise ValueError(f"TRIAGE_API_KEYS entry {i + 1}: the key contains whitespace or control "
+                                     "characters (a client cannot send it as given)")
+                if len(key) < MIN_KEY_CHARS:
+                    raise ValueError(f"TRIAGE_API_KEYS entry {i + 1}: the key is shorter than {MIN_KEY_CHARS} "
+                                     "characters")
                 digest = hash_key(key)
+            if digest in hashed:
+                raise ValueError(f"TRIAGE_API_KEYS entry {i + 1}: the same key is listed twice")
             hashed[digest] = role  # type: ignore[assignment]
         return cls(hashed)
 

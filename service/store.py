@@ -7,6 +7,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +45,28 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("decision", sa.JSON, nullable=False),
         sa.Column("text", sa.Text, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        # the operation loop (shadow / live / fallback, audit and holdout draws) and the
+        # dashboard's aggregates read these; nullable, so rows written before them stay valid
+        sa.Column("care_setting", sa.String(16), nullable=True),
+        sa.Column("policy_route", sa.String(16), nullable=True),
+        sa.Column("mode", sa.String(16), nullable=True),
+        sa.Column("audit", sa.Boolean, nullable=True),
+        sa.Column("holdout", sa.Boolean, nullable=True),
+        sa.Column("queue", sa.String(64), nullable=True),
+        sa.Column("priority", sa.Float, nullable=True),
+        sa.Column("discharge_date", sa.Date, nullable=True),
+        # set in the transaction that records the decision's outcome: "not yet coded" is then
+        # a partial-index read, not an anti-join of every decision with every outcome
+        sa.Column("coded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Index(f"ix_{prefix}decisions_versions", "model_version", "policy_version"),
+        sa.Index(f"ix_{prefix}decisions_created", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_setting_created", "care_setting", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_policy_setting", "policy_version", "care_setting"),
+        sa.Index(f"ix_{prefix}decisions_route_created", "route", "created_at"),
+        sa.Index(f"ix_{prefix}decisions_waiting", "route", "queue", "priority", "discharge_date",
+                 "created_at",
+                 postgresql_where=sa.text("coded_at IS NULL AND route <> 'automate'"),
+                 sqlite_where=sa.text("coded_at IS NULL AND route <> 'automate'")),
     )
     outcomes = sa.Table(
         f"{prefix}outcomes",
@@ -58,6 +80,7 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("final_codes", sa.JSON, nullable=False),
         sa.Column("correct", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Index(f"ix_{prefix}outcomes_created", "created_at"),
     )
     policies = sa.Table(
         f"{prefix}policies",
@@ -93,8 +116,57 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("record", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    # the operation loop: the current state of each (model, policy version, care setting), the
+    # append-only history of what changed and why, and the sequential watch's small state
+    policy_states = sa.Table(
+        f"{prefix}policy_states",
+        md,
+        sa.Column("model_version", sa.String(128), primary_key=True),
+        sa.Column("policy_version", sa.String(128), primary_key=True),
+        sa.Column("care_setting", sa.String(16), primary_key=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.Integer, nullable=True),
+    )
+    policy_events = sa.Table(
+        f"{prefix}policy_events",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("model_version", sa.String(128), nullable=False),
+        sa.Column("policy_version", sa.String(128), nullable=False),
+        sa.Column("care_setting", sa.String(16), nullable=True),
+        sa.Column("old_state", sa.String(16), nullable=True),
+        sa.Column("new_state", sa.String(16), nullable=True),
+        sa.Column("actor_role", sa.String(16), nullable=True),
+        sa.Column("key_fingerprint", sa.String(16), nullable=True),
+        sa.Column("reason", sa.String(64), nullable=True),
+        sa.Column("details", sa.JSON, nullable=False),
+        sa.Index(f"ix_{prefix}policy_events_created", "created_at"),
+        sa.Index(f"ix_{prefix}policy_events_versions", "model_version", "policy_version"),
+    )
+    watch_state = sa.Table(
+        f"{prefix}watch_state",
+        md,
+        sa.Column("model_version", sa.String(128), primary_key=True),
+        sa.Column("policy_version", sa.String(128), primary_key=True),
+        sa.Column("care_setting", sa.String(16), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("status", sa.String(24), nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("errors", sa.Integer, nullable=False),
+        sa.Column("e_value", sa.Float, nullable=True),
+        sa.Column("lower", sa.Float, nullable=True),
+        sa.Column("upper", sa.Float, nullable=True),
+        sa.Column("alpha", sa.Float, nullable=True),
+        sa.Column("delta", sa.Float, nullable=True),
+        sa.Column("state", sa.JSON, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     return md, {"decisions": decisions, "outcomes": outcomes, "policies": policies, "audit": audit,
-                "assist": assist}
+                "assist": assist, "policy_states": policy_states, "policy_events": policy_events,
+                "watch_state": watch_state}
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
@@ -125,6 +197,65 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     return engine
 
 
+class _Write:
+    __slots__ = ("done", "error", "rows")
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent writers share one transaction (leader/follower group commit).
+
+    A writer queues its rows, then takes the leader lock; if a leader's commit already carried its
+    rows it returns at once, else it commits everything queued. So every caller returns only
+    after a commit that holds its rows (an acknowledged decision is durable), and under load many
+    requests pay for one commit. A failing batch is retried one write at a time, so one bad write
+    never fails another caller's rows.
+    """
+
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        self.engine = engine
+        self.statement = statement
+        self._pending: list[_Write] = []
+        self._queue = threading.Lock()
+        self._leader = threading.Lock()
+        self.commits = 0  # how many transactions carried the writes (a benchmark reads it)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        mine = _Write(rows)
+        with self._queue:
+            self._pending.append(mine)
+        with self._leader:
+            if not mine.done:
+                with self._queue:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit(self, batch: list[_Write]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.statement, [r for w in batch for r in w.rows])
+            self.commits += 1
+        except Exception as exc:  # noqa: BLE001 - each caller gets its own write's outcome
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for w in batch:
+                    try:
+                        with self.engine.begin() as conn:
+                            conn.execute(self.statement, w.rows)
+                        self.commits += 1
+                    except Exception as own:  # noqa: BLE001
+                        w.error = own
+        for w in batch:
+            w.done = True
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Routed counts and outcomes of one (model_version, policy_version, route) cell."""
@@ -149,9 +280,13 @@ class DecisionStore:
         self.decisions, self.outcomes = t["decisions"], t["outcomes"]
         self.policies, self.audit = t["policies"], t["audit"]
         self.assist_records = t["assist"]
+        self.policy_states, self.policy_events = t["policy_states"], t["policy_events"]
+        self.watch_state = t["watch_state"]
+        self.operation = OperationStore(self)
         self._insert_assist = self.assist_records.insert()
         self._insert_decision = self.decisions.insert()
         self._insert_outcome = self.outcomes.insert()
+        self._decision_writes = GroupCommit(self.engine, self._insert_decision)
 
     @property
     def is_local(self) -> bool:
@@ -159,7 +294,25 @@ class DecisionStore:
         return self.engine.dialect.name == "sqlite"
 
     def create_all(self) -> None:
+        """Create missing tables, and add the columns a newer version added to an existing
+        decisions table (all nullable: old rows stay valid), so an upgrade needs no manual step."""
         self.metadata.create_all(self.engine)
+        inspector = sa.inspect(self.engine)
+        have = {c["name"] for c in inspector.get_columns(self.decisions.name)}
+        missing = [c for c in self.decisions.columns if c.name not in have]
+        if missing:
+            with self.engine.begin() as conn:
+                for col in missing:
+                    kind = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(sa.text(
+                        f'ALTER TABLE {self.decisions.name} ADD COLUMN "{col.name}" {kind}'))
+            if any(col.name == "coded_at" for col in missing):  # decisions coded before it
+                d, o = self.decisions, self.outcomes
+                with self.engine.begin() as conn:
+                    conn.execute(d.update().values(coded_at=sa.select(o.c.created_at).where(
+                        o.c.decision_id == d.c.decision_id).scalar_subquery()))
+            for index in self.decisions.indexes:  # the indexes on the added columns
+                index.create(self.engine, checkfirst=True)
 
     def drop_all(self) -> None:
         self.metadata.drop_all(self.engine)
@@ -178,11 +331,10 @@ class DecisionStore:
 
     # decisions -------------------------------------------------------------------------------
     def record_decisions(self, rows: list[dict[str, Any]]) -> None:
-        """Insert decision rows (keys: the decisions columns) in one committed transaction."""
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(self._insert_decision, rows)
+        """Insert decision rows (keys: the decisions columns); returns once a transaction holding
+        them has committed. Concurrent callers share one commit (group commit)."""
+        if rows:
+            self._decision_writes.write(rows)
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -230,18 +382,19 @@ class DecisionStore:
         now = utcnow()
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    self._insert_outcome,
-                    {
-                        "decision_id": decision_id,
-                        "final_codes": final_codes,
-                        "correct": correct,
-                        "created_at": now,
-                    },
-                )
+                self.insert_outcome(conn, decision_id, final_codes, correct, now)
         except IntegrityError as exc:
             raise OutcomeExists(decision_id) from exc
         return now
+
+    def insert_outcome(self, conn: Any, decision_id: str, final_codes: list[str], correct: bool,
+                       now: datetime) -> None:
+        """The outcome row, and its decision marked coded, in the caller's transaction."""
+        conn.execute(self._insert_outcome, {"decision_id": decision_id,
+                                            "final_codes": final_codes, "correct": correct,
+                                            "created_at": now})
+        d = self.decisions
+        conn.execute(d.update().where(d.c.decision_id == decision_id).values(coded_at=now))
 
     def group_stats(self) -> list[GroupStats]:
         """Counts per model version, policy version and route, with outcome errors."""
@@ -279,12 +432,14 @@ class DecisionStore:
         new_policy_version: str | None,
         params: dict[str, Any],
         policy: dict[str, Any] | None,
-    ) -> None:
-        """Persist a new policy version (when given) and its audit row in one transaction."""
+    ) -> int | None:
+        """Persist a new policy version (when given) and its audit row in one transaction;
+        returns the stored policy's id (None when only the audit row was written)."""
         now = utcnow()
+        policy_id = None
         with self.engine.begin() as conn:
             if policy is not None and new_policy_version is not None:
-                conn.execute(
+                policy_id = conn.execute(
                     self.policies.insert(),
                     {
                         "model_version": model_version,
@@ -293,7 +448,7 @@ class DecisionStore:
                         "policy": policy,
                         "created_at": now,
                     },
-                )
+                ).inserted_primary_key[0]
             conn.execute(
                 self.audit.insert(),
                 {
@@ -307,6 +462,7 @@ class DecisionStore:
                     "created_at": now,
                 },
             )
+        return None if policy_id is None else int(policy_id)
 
     def latest_policy_params(self, model_version: str) -> dict[str, Any] | None:
         """Parameters of the last policy set through the service for this model, if any."""
@@ -320,6 +476,18 @@ class DecisionStore:
             ).first()
         return dict(row[0]) if row else None
 
+    def latest_policy(self, model_version: str) -> dict[str, Any] | None:
+        """The last stored policy version of this model: id, policy_version, params, policy."""
+        p = self.policies
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(p.c.id, p.c.policy_version, p.c.params, p.c.policy)
+                .where(p.c.model_version == model_version)
+                .order_by(p.c.id.desc())
+                .limit(1)
+            ).mappings().first()
+        return dict(row) if row else None
+
     def audit_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [
@@ -331,3 +499,345 @@ class DecisionStore:
         tbl: sa.Table = getattr(self, table)
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar_one())
+
+
+@dataclass(frozen=True)
+class WatchStep:
+    """The watch after one audited outcome, as the library computed it (stored as is)."""
+
+    status: str
+    n: int
+    errors: int
+    e_value: float | None
+    lower: float | None
+    upper: float | None
+    alpha: float
+    delta: float
+    state: dict[str, Any]
+    details: dict[str, Any]
+
+
+class OperationStore:
+    """Policy states, their history and the watch's state: the operation loop's tables.
+
+    Every change of state is one transaction with its event row, and a watch update shares the
+    transaction of the outcome that caused it, so every worker and replica reading the store sees
+    a fallback from its next request on, and no outcome is counted twice or lost.
+    """
+
+    def __init__(self, store: DecisionStore) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.states, self.events = store.policy_states, store.policy_events
+        self.watch = store.watch_state
+        s = self.states
+        self._select_states = sa.select(s.c.care_setting, s.c.state).where(
+            s.c.model_version == sa.bindparam("mv"), s.c.policy_version == sa.bindparam("pv"))
+
+    # states --------------------------------------------------------------------------------
+    def current_states(self, model_version: str, policy_version: str) -> dict[str, str]:
+        """care setting -> state of this version (the per-request read: one indexed query)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._select_states, {"mv": model_version, "pv": policy_version})
+            return {setting: state for setting, state in rows}
+
+    def ensure_states(self, model_version: str, policy_version: str, settings: list[str],
+                      initial: str, *, details: dict[str, Any] | None = None) -> dict[str, str]:
+        """Give every setting of a newly deployed version its initial state (once; a version
+        seen before keeps the states it has). Returns the current states."""
+        have = self.current_states(model_version, policy_version)
+        for setting in settings:
+            if setting in have:
+                continue
+            try:
+                self._set(model_version, policy_version, setting, None, initial, kind="deployed",
+                          actor_role="system", key_fingerprint=None, reason="deployed",
+                          details=details or {})
+            except IntegrityError:  # another worker deployed it first: its state stands
+                pass
+        return self.current_states(model_version, policy_version)
+
+    def set_state(self, model_version: str, policy_version: str, care_setting: str, new: str, *,
+                  kind: str, actor_role: str, key_fingerprint: str | None, reason: str,
+                  details: dict[str, Any] | None = None,
+                  check: Any = None) -> tuple[str | None, str]:
+        """Move one setting to ``new`` with its event; ``check(old, new)`` may refuse (raise).
+        Returns (old, new)."""
+        with self.engine.begin() as conn:
+            self._write_lock(conn)
+            old = self._locked_state(conn, model_version, policy_version, care_setting)
+            if check is not None and old is not None:
+                check(old, new)
+            if old != new:
+                self._write_state(conn, model_version, policy_version, care_setting, old, new,
+                                  kind=kind, actor_role=actor_role,
+                                  key_fingerprint=key_fingerprint, reason=reason,
+                                  details=details or {})
+        return old, new
+
+    def _set(self, model_version, policy_version, care_setting, old, new, **event) -> None:
+        with self.engine.begin() as conn:
+            self._write_state(conn, model_version, policy_version, care_setting, old, new, **event)
+
+    def _write_lock(self, conn) -> None:
+        """Take SQLite's write lock before reading what a transaction will update: a read-then-
+        write transaction in WAL mode can otherwise fail when another connection commits between
+        (PostgreSQL locks the rows read ``FOR UPDATE`` instead)."""
+        if self.store.is_local:
+            conn.execute(sa.text(f"UPDATE {self.states.name} SET state = state WHERE 1 = 0"))
+
+    def _locked_state(self, conn, model_version, policy_version, care_setting) -> str | None:
+        s = self.states
+        stmt = sa.select(s.c.state).where(
+            s.c.model_version == model_version, s.c.policy_version == policy_version,
+            s.c.care_setting == care_setting).with_for_update()
+        return conn.execute(stmt).scalar_one_or_none()
+
+    def _write_state(self, conn, model_version, policy_version, care_setting, old, new, *, kind,
+                     actor_role, key_fingerprint, reason, details) -> int:
+        now = utcnow()
+        event_id = self._event(conn, kind=kind, model_version=model_version,
+                               policy_version=policy_version, care_setting=care_setting,
+                               old_state=old, new_state=new, actor_role=actor_role,
+                               key_fingerprint=key_fingerprint, reason=reason, details=details,
+                               now=now)
+        values = {"state": new, "since": now, "event_id": event_id}
+        if old is None:
+            conn.execute(self.states.insert(), {"model_version": model_version,
+                                                "policy_version": policy_version,
+                                                "care_setting": care_setting, **values})
+        else:
+            s = self.states
+            conn.execute(s.update().where(
+                s.c.model_version == model_version, s.c.policy_version == policy_version,
+                s.c.care_setting == care_setting).values(**values))
+        return event_id
+
+    # events --------------------------------------------------------------------------------
+    def _event(self, conn, *, kind, model_version, policy_version, care_setting=None,
+               old_state=None, new_state=None, actor_role="system", key_fingerprint=None,
+               reason=None, details=None, now=None) -> int:
+        result = conn.execute(self.events.insert(), {
+            "created_at": now or utcnow(), "kind": kind, "model_version": model_version,
+            "policy_version": policy_version, "care_setting": care_setting,
+            "old_state": old_state, "new_state": new_state, "actor_role": actor_role,
+            "key_fingerprint": key_fingerprint, "reason": reason, "details": details or {},
+        })
+        return int(result.inserted_primary_key[0])
+
+    def record_event(self, **event: Any) -> int:
+        with self.engine.begin() as conn:
+            return self._event(conn, **event)
+
+    def recent_events(self, model_version: str | None = None, policy_version: str | None = None,
+                      limit: int = 100) -> list[dict[str, Any]]:
+        e = self.events
+        stmt = sa.select(e).order_by(e.c.id.desc()).limit(limit)
+        if model_version is not None:
+            stmt = stmt.where(e.c.model_version == model_version)
+        if policy_version is not None:
+            stmt = stmt.where(e.c.policy_version == policy_version)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    # the watch -----------------------------------------------------------------------------
+    def record_outcome(self, decision_id: str, final_codes: list[str], correct: bool, *,
+                       watch_key: tuple[str, str, str] | None = None,
+                       step: Any = None) -> tuple[datetime, WatchStep | None, bool]:
+        """Insert an outcome; when ``watch_key`` = (model, policy version, care setting) is given
+        (an audited automated decision), advance that watch by ``step(previous_state, error)`` in
+        the same transaction and, when it newly says violated, put the setting in fallback there
+        too. Returns (recorded_at, the watch step or None, whether the setting fell back now)."""
+        for _attempt in range(5):
+            try:
+                return self._record_outcome(decision_id, final_codes, correct, watch_key, step)
+            except _WatchRace:
+                continue  # two first outcomes of one watch raced to create its row: redo
+        raise RuntimeError("could not record the outcome's watch update after 5 attempts")
+
+    def _record_outcome(self, decision_id, final_codes, correct, watch_key, step):
+        now = utcnow()
+        with self.engine.begin() as conn:
+            try:
+                self.store.insert_outcome(conn, decision_id, final_codes, correct, now)
+            except IntegrityError as exc:
+                raise OutcomeExists(decision_id) from exc
+            if watch_key is None or step is None:
+                return now, None, False
+            mv, pv, setting = watch_key
+            w = self.watch
+            key = (w.c.model_version == mv) & (w.c.policy_version == pv) & (
+                w.c.care_setting == setting) & (w.c.kind == "risk")
+            previous = conn.execute(sa.select(w.c.state, w.c.status).where(key)
+                                    .with_for_update()).first()
+            state = previous[0] if previous else None
+            errors, mark, pending = self._audited_in_order(conn, mv, pv, setting,
+                                                           (state or {}).get("watermark"))
+            if not errors and previous is not None:
+                return now, None, False  # an earlier audit is still out: wait for it
+            result: WatchStep = step(state, errors)
+            result.state["watermark"] = mark or (state or {}).get("watermark")
+            result.state["pending"] = pending
+            values = {"status": result.status, "n": result.n, "errors": result.errors,
+                      "e_value": result.e_value, "lower": result.lower, "upper": result.upper,
+                      "alpha": result.alpha, "delta": result.delta, "state": result.state,
+                      "updated_at": now}
+            if previous is None:
+                try:  # on a race the whole transaction (outcome included) rolls back and retries
+                    conn.execute(w.insert(), {"model_version": mv, "policy_version": pv,
+                                              "care_setting": setting, "kind": "risk", **values})
+                except IntegrityError:
+                    raise _WatchRace() from None
+            else:
+                conn.execute(w.update().where(key).values(**values))
+            fell_back = False
+            newly_violated = result.status == "violated" and (
+                previous is None or previous[1] != "violated")
+            if newly_violated:
+                self._event(conn, kind="watch_violated", model_version=mv, policy_version=pv,
+                            care_setting=setting, reason="watch_violated",
+                            details=result.details, now=now)
+                old = self._locked_state(conn, mv, pv, setting)
+                if old != "fallback":
+                    self._write_state(conn, mv, pv, setting, old, "fallback", kind="fallback",
+                                      actor_role="system", key_fingerprint=None,
+                                      reason="watch_violated", details=result.details)
+                    fell_back = True
+        return now, result, fell_back
+
+    def _audited_in_order(self, conn, mv: str, pv: str, setting: str,
+                          mark: list[str] | None) -> tuple[list[bool], list[str] | None, int]:
+        """The audited automated decisions after ``mark``, in the order they were DECIDED (not
+        the order their audits came back, which may depend on the outcome: an error can take
+        longer to audit), up to the first whose audit is still out. Returns (errors of that
+        prefix, the new mark, audits still out after it)."""
+        d, o = self.store.decisions, self.store.outcomes
+        where = [d.c.policy_version == pv, d.c.care_setting == setting, d.c.model_version == mv,
+                 d.c.audit == sa.true(), d.c.route == "automate"]
+        if mark:
+            where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                         > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                     sa.literal(mark[1])))
+        rows = conn.execute(
+            sa.select(d.c.created_at, d.c.decision_id, o.c.correct)
+            .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+            .where(*where).order_by(d.c.created_at, d.c.decision_id)).all()
+        errors: list[bool] = []
+        last = None
+        for created_at, decision_id, ok in rows:
+            if ok is None:
+                break
+            errors.append(not ok)
+            last = [created_at.isoformat(), decision_id]
+        return errors, last, len(rows) - len(errors)
+
+    def pending_audits(self, model_version: str, policy_version: str
+                       ) -> dict[str, tuple[int, datetime | None]]:
+        """care setting -> (audited automated decisions still without an outcome, the oldest's
+        time): the watch waits for the oldest, so a lost audit shows here."""
+        d, o = self.store.decisions, self.store.outcomes
+        stmt = (sa.select(d.c.care_setting, sa.func.count(), sa.func.min(d.c.created_at))
+                .select_from(d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+                .where(d.c.model_version == model_version, d.c.policy_version == policy_version,
+                       d.c.audit == sa.true(), d.c.route == "automate", o.c.decision_id.is_(None))
+                .group_by(d.c.care_setting))
+        with self.engine.connect() as conn:
+            return {s: (int(n), t) for s, n, t in conn.execute(stmt)}
+
+    def watch_rows(self, model_version: str, policy_version: str) -> list[dict[str, Any]]:
+        w = self.watch
+        stmt = sa.select(w).where(w.c.model_version == model_version,
+                                  w.c.policy_version == policy_version)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def put_watch_row(self, model_version: str, policy_version: str, care_setting: str, kind: str,
+                      values: dict[str, Any]) -> None:
+        """Upsert one watch row (the drift watch: written by whoever refreshes it)."""
+        w = self.watch
+        key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
+            w.c.care_setting == care_setting) & (w.c.kind == kind)
+        values = {**values, "updated_at": utcnow()}
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(w.c.kind).where(key).with_for_update()).first() is None:
+                conn.execute(w.insert(), {"model_version": model_version,
+                                          "policy_version": policy_version,
+                                          "care_setting": care_setting, "kind": kind, **values})
+            else:
+                conn.execute(w.update().where(key).values(**values))
+
+    def advance_drift(self, model_version: str, policy_version: str, step: Any, *,
+                      batch: int = 50_000) -> tuple[dict[str, Any] | None, bool]:
+        """Feed the decisions of this version routed since the drift watch last read (in the order
+        they were stored) to ``step(previous_state, rows) -> (values, newly_warning)``, in one
+        transaction holding the watch row, so concurrent refreshes never count a decision twice.
+        Returns (the stored values, whether it newly warned)."""
+        w, d = self.watch, self.store.decisions
+        key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
+            w.c.care_setting == "all") & (w.c.kind == "drift")
+        with self.engine.begin() as conn:
+            self._write_lock(conn)
+            previous = conn.execute(sa.select(w.c.state).where(key).with_for_update()).first()
+            state = previous[0] if previous else None
+            mark = (state or {}).get("watermark")
+            where = [d.c.model_version == model_version, d.c.policy_version == policy_version]
+            if mark:
+                where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                             > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                         sa.literal(mark[1])))
+            rows = conn.execute(
+                sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route, d.c.decision,
+                          d.c.created_at, d.c.decision_id)
+                .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
+            if not rows and previous is not None:
+                return None, False
+            values, newly = step(state, rows)
+            if rows:
+                values["state"]["watermark"] = [rows[-1][4].isoformat(), rows[-1][5]]
+            elif mark:
+                values["state"]["watermark"] = mark
+            values["updated_at"] = utcnow()
+            if previous is None:
+                conn.execute(w.insert(), {"model_version": model_version,
+                                          "policy_version": policy_version,
+                                          "care_setting": "all", "kind": "drift", **values})
+            else:
+                conn.execute(w.update().where(key).values(**values))
+            if newly:
+                self._event(conn, kind="drift_warning", model_version=model_version,
+                            policy_version=policy_version, reason="drift_warning",
+                            details={"warning": values["status"], "n": values["n"]})
+        return values, newly
+
+    # re-certification ----------------------------------------------------------------------
+    def labelled_stream(self, model_version: str, *, since: datetime | None = None
+                        ) -> dict[str, Any]:
+        """The episodes re-certification may learn from, by a rule fixed before their outcomes
+        were seen: decided in shadow or fallback mode (people code every one of them) or drawn
+        for holdout — never audits, which sample only the automated. Returns arrays p, correct,
+        care_setting, plus how many such decisions still lack an outcome."""
+        d, o = self.store.decisions, self.store.outcomes
+        chosen = sa.or_(d.c.mode.in_(("shadow", "fallback")), d.c.holdout == sa.true())
+        where = [d.c.model_version == model_version, chosen]
+        if since is not None:
+            where.append(d.c.created_at >= since)
+        stmt = (sa.select(d.c.p_correct, o.c.correct, d.c.care_setting, d.c.policy_version)
+                .select_from(d.join(o, o.c.decision_id == d.c.decision_id))
+                .where(*where).order_by(d.c.created_at, d.c.decision_id))
+        missing = (sa.select(sa.func.count()).select_from(
+            d.outerjoin(o, o.c.decision_id == d.c.decision_id))
+            .where(*where, o.c.decision_id.is_(None)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            n_missing = int(conn.execute(missing).scalar_one())
+        return {
+            "p": [float(r[0]) for r in rows],
+            "correct": [bool(r[1]) for r in rows],
+            "care_setting": [r[2] for r in rows],
+            "policy_versions": sorted({r[3] for r in rows}),
+            "without_outcome": n_missing,
+        }
+
+
+class _WatchRace(Exception):
+    """Two transactions created the same watch row; the loser retries."""

@@ -24,13 +24,13 @@ PACKAGE = ROOT / "triage"
 #: CLI; the routing core and the episode/decision rows they share with the MLflow model and its
 #: registered signature are their own sub-package, ``decisions``, below both.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("codes", "jsonsafe", "_lazy"),
+    ("codes", "jsonsafe", "_lazy", "artifacts", "progress"),
     ("data",),
     ("coder", "synth"),
     ("metrics", "confidence"),
     ("policy", "bounds", "allocation", "assist"),
     ("router", "config", "results"),
-    ("decisions",),
+    ("decisions", "operation"),
     ("mlflow_model", "figures"),
     ("pipeline", "tracking", "report"),
     ("cli", "batch"),

@@ -7,14 +7,14 @@ stays cheap (no torch, LightGBM or MLflow until a name that needs them is touche
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from triage._lazy import lazy_exports
 
 #: public name -> the module that defines it (its one home)
 _EXPORTS: dict[str, str] = {
     # data
     "load_episodes": "triage.data",
     "gold_labels": "triage.data",
+    "patient_split": "triage.data",
     "synthesize_episodes": "triage.synth",
     # coder
     "TextCoder": "triage.coder",
@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "correctness": "triage.confidence",
     "RoutingFeatures": "triage.confidence",
     "ConfidenceModel": "triage.confidence",
-    # policy: the cost model, the policy estimators (one per kind) and the factory from settings
+    # policy: the cost model, the policy estimators (one per kind), the factory, the record
     "CostModel": "triage.policy",
     "make_policy": "triage.policy",
     "GuaranteedPolicy": "triage.policy",
@@ -35,48 +35,26 @@ _EXPORTS: dict[str, str] = {
     "ChowPolicy": "triage.policy",
     "CapacityPolicy": "triage.policy",
     "HumanParityPolicy": "triage.policy",
+    "Policy": "triage.policy",
     "evaluate_policy": "triage.policy",
     # bounds and the deployable router
     "subset_bounds": "triage.bounds",
     "Router": "triage.router",
-    # a logged run, back in a notebook
+    # the guarantee in operation
+    "RiskWatch": "triage.operation",
+    # a run: its configuration, the pipeline, and a logged run back in a notebook
+    "RunConfig": "triage.config",
+    "run_pipeline": "triage.pipeline",
     "load_run_result": "triage.tracking",
+    "load_latest_run": "triage.tracking",
+    "run_table": "triage.tracking",
 }
 
-__all__ = [
-    "CapacityPolicy",
-    "ChowPolicy",
-    "CodeScores",
-    "ConfidenceModel",
-    "CostModel",
-    "DecisionRule",
-    "GuaranteedPolicy",
-    "HumanParityPolicy",
-    "Router",
-    "RoutingFeatures",
-    "TextCoder",
-    "ThreeWayPolicy",
-    "correctness",
-    "evaluate",
-    "evaluate_policy",
-    "gold_labels",
-    "load_episodes",
-    "load_predictions",
-    "load_run_result",
-    "make_policy",
-    "subset_bounds",
-    "synthesize_episodes",
-]
+__all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'triage' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__, _dir = lazy_exports("triage", _EXPORTS)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    """The public names only (no typing or import helpers)."""
+    return sorted(set(__all__) | {n for n in _dir() if n.startswith("__")})

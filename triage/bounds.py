@@ -34,6 +34,7 @@ from sklearn.tree import DecisionTreeClassifier
 from triage.codes.chapters import diagnosis_chapter
 from triage.codes.labels import label_kind, truncate_label
 from triage.data.settings import episode_settings
+from triage.policy.automation import method_label
 from triage.policy.costs import CostModel, check_correct, check_probabilities
 from triage.policy.guarantees import (
     DEFAULT_FWER,
@@ -41,11 +42,9 @@ from triage.policy.guarantees import (
     clopper_pearson_interval,
     clopper_pearson_upper,
 )
-from triage.policy.automation import method_label
 from triage.policy.human import HUMAN_REFERENCE_LINES
 from triage.policy.policies import GuaranteedPolicy, evaluate_policy, oracle_automation_at
 
-CATEGORY_BANDS = ("1", "2", "3", "4-5", ">=6")
 SUBSET_COLUMNS = (
     "gold_categories_band",
     "pred_categories_band",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from triage.confidence.models import KINDS as CONFIDENCE_KINDS
 from triage.confidence.targets import TARGETS
+from triage.data.schema import ICD_VERSIONS
 from triage.policy import DEFAULT_FWER, DEFAULT_METHOD, FWER_METHODS, KINDS, METHODS
 
 
@@ -25,7 +26,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     path: Path | None = Field(None, description="MIMIC-III/IV folder or the reference pipeline's files; None = synthetic cohort")
     format: Literal["auto", "mimic-iv", "mimic-iii", "reference"] = "auto"
-    icd_version: Literal[9, 10] | None = 10
+    icd_version: Literal[ICD_VERSIONS] | None = 10
     split_file: Path | None = None
     synthetic_episodes: int = Field(10_000, ge=200)
     # mixed = a coding department's workload: MIMIC-like inpatients 50%, observation stays 15%, day
@@ -65,8 +66,9 @@ class CoderConfig(_Section):
 
 class ConfidenceConfig(_Section):
     # principal_drg by default: payment follows the MS-DRG and coding audits judge the principal diagnosis
-    # first (REFERENCE §7); the exact code set (the seed paper's instance accuracy) is reported beside it in
-    # every run (tables/automation_by_target), as are principal and audit.
+    # first (docs/references.md#audits-targets-and-coding-time); the exact code set (the seed paper's
+    # instance accuracy) is reported beside it in every run (tables/automation_by_target), as are
+    # principal and audit.
     target: Literal[TARGETS] = Field(
         "principal_drg", description="what counts as a correct automated episode (the headline target)")
     jaccard_tau: float = Field(0.8, gt=0, le=1)
@@ -82,10 +84,11 @@ class CostConfig(_Section):
 
     The minutes are assumptions a department should replace with its own: 20 minutes to code an
     inpatient episode by hand, 8 to confirm suggested codes (the 40-46% time reductions of
-    computer-assisted coding trials, REFERENCE §7, give 11-12 minutes; 8 is optimistic), 120 of
-    rework and audit for a wrong automated episode, and 30 for an error that survives an assisted
-    review: the same 120 minutes for the share of wrong suggestions a reviewing coder accepts,
-    assumed 25% (automation bias; no published figure for clinical coding was found).
+    computer-assisted coding trials, docs/references.md#audits-targets-and-coding-time, give 11-12
+    minutes; 8 is optimistic), 120 of rework and audit for a wrong automated episode, and 30 for an
+    error that survives an assisted review: the same 120 minutes for the share of wrong suggestions
+    a reviewing coder accepts, assumed 25% (automation bias; no published figure for clinical coding
+    was found).
     """
 
     unit: Literal["minutes", "money"] = "minutes"

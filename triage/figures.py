@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from triage.policy.human import (
     HUMAN_INSTANCE_ACCURACY_UK_HOSPITAL,
@@ -191,14 +192,14 @@ def categories_figure(categories: pd.DataFrame) -> Figure:
     cat = categories.sort_values("n_categories")
     fig = Figure(figsize=(6.5, 4.0), dpi=DPI)
     ax = fig.add_subplot()
-    ax.bar(cat["n_categories"].astype(str), cat["share"], color="C0")
+    # a numeric axis: gaps in the long tail stay gaps, and the locator picks ticks that never
+    # crowd (one label per bar ran together past ~20 bars)
+    ax.bar(cat["n_categories"].astype(float), cat["share"], width=0.8, color="C0")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
     ax.set(xlabel="unique three-character codes per episode", ylabel="share of episodes",
            title="Categories per episode (seed Fig. 4)")
     _percent_axis(ax, "y")
     ax.grid(axis="y", alpha=0.3)
-    if len(cat) > 20:
-        for label in ax.get_xticklabels()[::2]:
-            label.set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -249,3 +250,70 @@ def write_figures(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
         fig.savefig(path, format="png")
         paths[stem] = path
     return paths
+
+
+#: How each replay event is marked on the replay figure: (label, colour, line style).
+REPLAY_MARKS = {
+    "go_live": ("go-live", "tab:green", "-"),
+    "shift": ("shift (coder v2)", "tab:purple", "--"),
+    "alarm": ("watch alarm -> fallback", "tab:red", "-"),
+    "recertified": ("re-certified", "tab:blue", "-"),
+}
+
+
+def replay_figure(timeline: pd.DataFrame, events: list[Mapping[str, Any]], alpha: float,
+                  window: int = 300, settings: tuple[str, ...] = ("day_case", "inpatient",
+                                                                   "observation")) -> Figure:
+    """A replayed year: realised error among automated episodes (rolling over each setting's last
+    ``window`` automated episodes of the policy version in force, from the simulation's ground
+    truth) against alpha, and the
+    automation rate (rolling over the last ``window`` episodes of each setting), with go-live, the
+    shift, the watch's alarm and re-certification marked."""
+    require_columns(timeline, "timeline", ("index", "care_setting", "automated", "correct"))
+    fig = Figure(figsize=(10.0, 6.4), dpi=DPI)
+    err_ax, auto_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    colours = {"day_case": "tab:orange", "inpatient": "tab:gray", "observation": "tab:cyan"}
+    for setting in settings:
+        part = timeline[timeline["care_setting"] == setting]
+        if part.empty:
+            continue
+        auto = part[part["automated"]]
+        colour = colours.get(setting)
+        # rolling within each policy version: a new version starts a new watch and a new curve
+        versions = auto["policy_version"] if "policy_version" in auto else pd.Series("", index=auto.index)
+        first = True
+        for _, seg in auto.groupby(versions.to_numpy(), sort=False):
+            if len(seg) < max(20, window // 5):
+                continue
+            wrong = (~seg["correct"].astype(bool)).astype(float)
+            rolling = wrong.rolling(window, min_periods=max(20, window // 5)).mean()
+            err_ax.plot(seg["index"], rolling, color=colour, linewidth=1.4,
+                        label=f"{setting}: error among automated" if first else None)
+            first = False
+        rate = part["automated"].astype(float).rolling(window, min_periods=window // 5).mean()
+        auto_ax.plot(part["index"], rate, color=colour, linewidth=1.2, label=setting)
+    overall = timeline["automated"].astype(float).rolling(window, min_periods=window // 5).mean()
+    auto_ax.plot(timeline["index"], overall, color="black", linewidth=1.4, label="all settings")
+    err_ax.axhline(alpha, color="black", linestyle=":", linewidth=1.2, label=f"alpha = {alpha:g}")
+    seen = set()
+    for e in events:
+        mark = REPLAY_MARKS.get(str(e.get("kind")))
+        if mark is None:
+            continue
+        label, colour, style = mark
+        for ax in (err_ax, auto_ax):
+            ax.axvline(e["episode"], color=colour, linestyle=style, linewidth=1.1,
+                       label=label if (ax is err_ax and label not in seen) else None)
+        seen.add(label)
+    err_ax.set_ylabel(f"realised error among automated\n(rolling, last {window} automated)")
+    err_ax.set_ylim(0, max(0.35, alpha * 2.5))
+    _percent_axis(err_ax, "y")
+    err_ax.legend(loc="upper left", fontsize=7, ncol=2)
+    err_ax.set_title("A year in a hospital, replayed through the service")
+    auto_ax.set_ylabel(f"automation rate\n(rolling, last {window} episodes)")
+    auto_ax.set_xlabel("episode (arrival order)")
+    auto_ax.set_ylim(0, 1)
+    _percent_axis(auto_ax, "y")
+    auto_ax.legend(loc="upper left", fontsize=7, ncol=4)
+    fig.tight_layout()
+    return fig

@@ -18,8 +18,6 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from triage.policy.automation import automation_table, method_label
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
 from triage.policy.evidence import certified_settings, evidence_plan, policy_share_of_pool, setting_deltas
 from triage.policy.policies import oracle_automation_at
+from triage.progress import Reporter, current, reporter_for
 from triage.results import RunResult, write_tables
 from triage.router import Router
 
@@ -69,26 +68,6 @@ class PipelineError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------- helpers
-class StepTimer:
-    """Times named steps and shows them on the console (rich)."""
-
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str, what: str) -> Iterator[None]:
-        start = time.perf_counter()
-        if self.console is not None:
-            with self.console.status(f"[bold]{what}[/]…"):
-                yield
-        else:
-            yield
-        self.timings[name] = time.perf_counter() - start
-        if self.console is not None:
-            self.console.print(f"  [green]✓[/] {what} [dim]({self.timings[name]:.1f} s)[/]")
-
-
 def synthetic_cohort_dir(config: RunConfig) -> Path:
     """The default synthetic cohort in the cache dir, generated once per (workload, size, seed, scale,
     generator version: a cohort from an older generator is never reused). The directory is keyed on the
@@ -364,7 +343,7 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, fit: Scored, cal: Scor
     targets = list(dict.fromkeys([cc.target, *REPORTED_TARGETS]))
     if any(int(e) != 10 for e in rep.episodes["icd_version"].unique()):
         targets = [t for t in targets if t not in ("drg", "principal_drg")] or [cc.target]
-    fits = {t: fit_target(config, t, fit, cal, pol, rep) for t in targets}
+    fits = {t: fit_target(config, t, fit, cal, pol, rep) for t in current().track(targets, "targets")}
     head = fits[cc.target]
     for s, role in ((fit, "fit"), (cal, "cal"), (pol, "pol"), (rep, "rep")):
         s.correct = head.correct[role]
@@ -415,6 +394,25 @@ def _policy_estimator(config: RunConfig, kind: str, costs: CostModel, alpha: flo
                        fwer=pc.fwer)
 
 
+def _threshold_text(t_automate: float, t_assist: float | None) -> str:
+    auto = f"automate p ≥ {t_automate:.3f}" if np.isfinite(t_automate) else "automate none"
+    if t_assist is None or not np.isfinite(t_assist) or t_assist >= t_automate:
+        return auto
+    return f"{auto}, assist p ≥ {t_assist:.3f}"
+
+
+def thresholds_by_setting(policy: Policy) -> str:
+    """The thresholds a grouped policy applies, one ``setting: ...`` per group ("" when ungrouped):
+    the top-level ``t_automate`` of such a policy is infinite and says nothing."""
+    if policy.group_by is None:
+        return ""
+    parts = []
+    for name in sorted(policy.groups):
+        t_auto, t_assist = policy.thresholds_for(name)
+        parts.append(f"{name}: {_threshold_text(t_auto, t_assist)}")
+    return "; ".join(parts)
+
+
 def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[str] | None = None,
                     deltas: dict[str, float] | None = None,
                     reference: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
@@ -438,6 +436,7 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[s
         rows.append({
             "policy": kind, "kind": kind, "version": policy.version, "feasible": policy.feasible,
             "t_automate": policy.t_automate, "t_assist": policy.t_assist, "per_setting": policy.group_by is not None,
+            "thresholds_by_setting": thresholds_by_setting(policy),
             "automation_rate": ev["automation_rate"], "assist_rate": ev.get("assist_rate"),
             "manual_rate": ev.get("manual_rate"), "error_rate": ev.get("automated_error_rate"),
             "test_error_lower": ev.get("automated_error_lower"), "test_error_upper": ev.get("automated_error_upper"),
@@ -602,9 +601,13 @@ def estimate_bounds(config: RunConfig, features: RoutingFeatures, pol: Scored, r
 
 # ---------------------------------------------------------------------------------- the run
 def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflow: bool | None = None,
-                 write_report: bool = True) -> RunResult:
-    """Run every step; write ``config.out`` (summary, tables, figures, report, router) and log to MLflow."""
-    steps = StepTimer(console)
+                 write_report: bool = True, progress: Reporter | None = None) -> RunResult:
+    """Run every step; write ``config.out`` (summary, tables, figures, report, router) and log to MLflow.
+
+    ``progress`` reports the steps and the counted loops inside them (default: chosen for
+    ``console``, see :func:`triage.progress.reporter_for`).
+    """
+    steps = progress if progress is not None else reporter_for(console)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     with steps("data", "Loading episodes"):
@@ -848,7 +851,7 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
     if policy.group_by is not None:
         summary["automation_by_setting"] = {k: g["automation_rate"] for k, g in ev.get("by_group", {}).items()}
         summary["guaranteed_settings"] = sorted(k for k, g in policy.groups.items() if g["feasible"])
-        summary["thresholds_by_setting"] = {k: (float(g["t_automate"]) if np.isfinite(g["t_automate"]) else None)
+        summary["t_automate_by_setting"] = {k: (float(g["t_automate"]) if np.isfinite(g["t_automate"]) else None)
                                             for k, g in policy.groups.items()}
     head = automation[(automation["method"] == method_label(pc.method, pc.fwer)) & (automation["alpha"] == pc.alpha)
                       & (automation["setting"] == "all")]

@@ -24,7 +24,8 @@ TABLE_NAMES = (
     "reliability",         # bin, count, p_min, p_max, mean_confidence, share_correct, ..., model
     "risk_coverage",       # threshold, n_automated, errors, coverage, risk, risk_upper
     "cost_coverage",       # threshold, coverage, cost_per_episode, ...
-    "policies",            # policy, kind, version, feasible, t_automate, t_assist, per_setting, automation_rate,
+    "policies",            # policy, kind, version, feasible, t_automate, t_assist, per_setting,
+                           # thresholds_by_setting ("setting: automate p >= t, assist p >= t; ..."), automation_rate,
                            # assist_rate, manual_rate, error_rate, test_error_lower/upper, guarantee, cost_per_episode,
                            # saving_from_automation_per_episode, saving_from_assist_per_episode, note, chosen
     "policy_sweep",        # parameter, value, kind, threshold, t_assist, automation_rate, error_rate, cost_per_episode

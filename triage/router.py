@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from triage.artifacts import LegacyPickle, file_digests, load_state, save_state, verify_digests
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.codes import (
@@ -35,8 +34,17 @@ from triage.data.settings import CARE_SETTINGS, care_setting_of
 from triage.jsonsafe import finite_or_none
 from triage.policy import CostModel, Policy, make_policy
 
-BUNDLE_FORMAT = 1
+#: ``serve(i, route, care_setting) -> object with route, mode, audit, holdout``: the operation
+#: loop's rule (:func:`triage.operation.modes.serve`), given by the caller that knows the states.
+ServeRule = Any
+
+#: 2: components as JSON + arrays with file hashes in the manifest; 1 (refused): a joblib pickle.
+BUNDLE_FORMAT = 2
+LEGACY_BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
+COMPONENTS = "components.npz"
+LEGACY_COMPONENTS = "components.joblib"
+CODER_FILE = "coder/coder.npz"
 #: Candidates shown to an assisting coder: the accepted codes plus this many near misses.
 N_SUGGESTIONS = 10
 #: Top feature contributions returned as the decision's reasons.
@@ -88,6 +96,13 @@ class RoutingDecision:
     care_setting: str | None = None
     #: input codes found in no code system nor the model's vocabulary: left out, reported back
     unknown_codes: list[str] = field(default_factory=list)
+    #: in operation (``serve=``): what the policy decided before the setting's state (shadow,
+    #: fallback) or a holdout draw changed the served ``route``; the state; the audit and holdout
+    #: draws. Without ``serve`` the policy's route is served as is.
+    policy_route: str | None = None
+    mode: str | None = None
+    audit: bool = False
+    holdout: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         # shallow on purpose: the nested lists are built fresh per decision, and asdict's deep copy
@@ -175,8 +190,14 @@ class Router:
         metadata: Mapping[str, Any] | None = None,
         text: str | None = None,
         episode_id: Any = None,
+        serve: ServeRule | None = None,
     ) -> RoutingDecision:
-        """Route one episode (the service's per-request path: numpy and python only)."""
+        """Route one episode (the service's per-request path: numpy and python only).
+
+        ``serve(i, route, care_setting)`` (``i`` = 0 here, the position in ``route_many``) turns the
+        policy's route into the served one (:func:`triage.operation.modes.serve`: shadow,
+        fallback, audit and holdout draws); the decision's suggestions and queue follow the
+        served route, so an episode a shadow policy would automate reaches its coder assisted."""
         scores, unknown = self._scores_for(code_scores, text)
         md = dict(metadata or {})
         if text is not None:
@@ -187,15 +208,18 @@ class Router:
         x = self.features.transform_one(scores, md)
         p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
         route = str(self._route(np.array([p]), [md["care_setting"]])[0])
-        return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown)
+        served = (lambda r, setting: serve(0, r, setting)) if serve is not None else None
+        return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown, served)
 
     def _route(self, p: np.ndarray, settings: list[str]) -> np.ndarray:
         return self.policy.route(p, groups=settings if self.policy.group_by is not None else None)
 
-    def route_many(self, episodes: Iterable[Mapping[str, Any]]) -> list[RoutingDecision]:
+    def route_many(self, episodes: Iterable[Mapping[str, Any]],
+                   serve: ServeRule | None = None) -> list[RoutingDecision]:
         """Route a batch: each item has ``episode_id``, ``code_scores`` or ``text``, and ``metadata``.
 
-        The model runs once over the batch; each decision equals ``route_one``'s.
+        The model runs once over the batch; each decision equals ``route_one``'s (``serve`` as
+        there, called with each item's position).
         """
         items = list(episodes)
         scores_list, metas, unknowns = [], [], []
@@ -216,22 +240,31 @@ class Router:
             return []
         if not any(scores_list):  # every code unknown: no score column to build a batch on
             return [self.route_one(item.get("code_scores"), item.get("metadata"), item.get("text"),
-                                   item.get("episode_id")) for item in items]
+                                   item.get("episode_id"),
+                                   None if serve is None else _at(serve, i))
+                    for i, item in enumerate(items)]
         X = self.features.transform(_as_code_scores(scores_list), _metadata_frame(metas))
         p, contribs = self.confidence.predict_explained(X, top_k=N_REASONS)
         routes = self._route(p, [md["care_setting"] for md in metas])
         return [
             self._decision(item.get("episode_id"), s, self.decision_rule.predict_row(s), float(pi), str(r), rs, md,
-                           unk)
-            for item, s, pi, r, rs, md, unk in zip(items, scores_list, p, routes, contribs, metas, unknowns)
+                           unk, None if serve is None else _served_at(serve, i))
+            for i, (item, s, pi, r, rs, md, unk) in enumerate(
+                zip(items, scores_list, p, routes, contribs, metas, unknowns))
         ]
 
-    def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=()) -> RoutingDecision:
+    def _decision(self, episode_id, scores, codes, p, route, reasons, md, unknown=(), served=None) -> RoutingDecision:
         t_automate, t_assist = self.policy.thresholds_for(md.get("care_setting"))
         if unknown and route == "automate":
             # a code the model cannot check was left out: the automated list may be missing it, so a
             # person sees the episode (assisted when the policy would assist it, else by hand)
             route = "assist" if t_assist is not None and p >= t_assist else "manual"
+        operation: dict[str, Any] = {}
+        if served is not None:
+            outcome = served(route, md.get("care_setting"))
+            operation = {"policy_route": route, "mode": outcome.mode, "audit": bool(outcome.audit),
+                         "holdout": bool(outcome.holdout)}
+            route = outcome.route
         v = self.icd_version
         code_rows = [
             {"code": lab, "description": _describe(lab, v), "kind": label_kind(lab, v), "score": scores[lab]}
@@ -285,6 +318,7 @@ class Router:
             policy_version=self.policy.version,
             unknown_codes=list(unknown),
             care_setting=md.get("care_setting"),
+            **operation,
         )
 
     # ------------------------------------------------------------------ policy
@@ -303,13 +337,34 @@ class Router:
         Unset arguments keep the current policy's; ``per_setting`` (default: as now) chooses one
         set of thresholds per care setting when the calibration episodes carry settings.
         """
+        estimator, grouped = self.policy_estimator(kind, alpha, delta, costs, method, fwer, per_setting)
+        if grouped and self.settings_calibration is None:
+            raise ValueError("per_setting: this bundle's calibration episodes carry no care setting")
+        # the settings that share delta were planned on the fitting episodes, which the bundle does
+        # not keep: a re-chosen policy keeps the plan it was built with
+        estimator.fit(self.p_calibration, self.correct_calibration,
+                      groups=self.settings_calibration if grouped else None,
+                      certify_groups=self.policy.constraints.get("certified_groups") if grouped else None)
+        return replace(self, policy=estimator.policy_)
+
+    def policy_estimator(
+        self,
+        kind: str | None = None,
+        alpha: float | None = None,
+        delta: float | None = None,
+        costs: Mapping[str, Any] | CostModel | None = None,
+        method: str | None = None,
+        fwer: str | None = None,
+        per_setting: bool | None = None,
+    ) -> tuple[Any, bool]:
+        """(unfitted policy estimator, per setting?) with the current policy's settings, the given
+        ones overriding them: the one place :meth:`with_policy` and re-certification
+        (:mod:`triage.operation.recertify`) take the policy's kind, method and costs from."""
         old = self.policy
         cost_model = costs if isinstance(costs, CostModel) else CostModel.from_dict(
             {**old.costs, **dict(costs or {})})
         c = old.constraints
         grouped = (old.group_by is not None) if per_setting is None else bool(per_setting)
-        if grouped and self.settings_calibration is None:
-            raise ValueError("per_setting: this bundle's calibration episodes carry no care setting")
         estimator = make_policy(
             kind or old.kind,
             cost_model,
@@ -320,12 +375,19 @@ class Router:
             fwer=fwer or c.get("fwer"),
             human_reference=c.get("human_reference"),
         )
-        # the settings that share delta were planned on the fitting episodes, which the bundle does
-        # not keep: a re-chosen policy keeps the plan it was built with
-        estimator.fit(self.p_calibration, self.correct_calibration,
-                      groups=self.settings_calibration if grouped else None,
-                      certify_groups=c.get("certified_groups") if grouped else None)
-        return replace(self, policy=estimator.policy_)
+        return estimator, grouped
+
+    def with_calibration(self, policy: Mapping[str, Any] | Policy, p: Any, correct: Any,
+                         settings: Any = None) -> Router:
+        """This router with a policy certified on other calibration episodes (re-certification
+        from a hospital's own labelled outcomes), kept so that ``with_policy`` re-chooses on them."""
+        chosen = policy if isinstance(policy, Policy) else Policy.from_dict(dict(policy))
+        p = np.asarray(p, dtype=float)
+        correct = np.asarray(correct, dtype=bool)
+        if p.shape != correct.shape or p.ndim != 1:
+            raise ValueError("p and correct must be 1-d arrays of one length")
+        return replace(self, policy=chosen, p_calibration=p, correct_calibration=correct,
+                       settings_calibration=None if settings is None else np.asarray(settings, dtype=str))
 
     def policy_params(self) -> dict[str, Any]:
         """The full ``with_policy`` arguments that re-create the policy in force on this bundle.
@@ -402,11 +464,20 @@ class Router:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the bundle directory: manifest.json, components.joblib, calibration.npz, coder/."""
+        """Write the bundle directory: manifest.json, components.npz, calibration.npz, coder/.
+
+        Nothing is pickled: the fitted components are stored as JSON and arrays
+        (:mod:`triage.artifacts`; a component that cannot be stored so is refused here, naming it)
+        and the manifest lists the sha256 of every file, checked before the bundle is read.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
-                    path / "components.joblib")
+        for stale in (MANIFEST, LEGACY_COMPONENTS, COMPONENTS, "coder/coder.joblib"):  # never mix formats
+            (path / stale).unlink(missing_ok=True)
+        if (path / "coder").is_file():  # format 1 kept the coder in a file named "coder"
+            (path / "coder").unlink()
+        save_state({"features": self.features, "confidence": self.confidence, "allocator": self.allocator},
+                   path / COMPONENTS, what="router")
         extra = {} if self.settings_calibration is None else {"settings": self.settings_calibration.astype(str)}
         np.savez(path / "calibration.npz", p=self.p_calibration, correct=self.correct_calibration, **extra)
         if self.coder is not None:
@@ -421,28 +492,28 @@ class Router:
             "has_coder": self.coder is not None,
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "info": self.info,
+            "files": file_digests(path, exclude=[MANIFEST]),
         }
         (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Router:
+        """Read a bundle written by :meth:`save`: the manifest first, then every file's hash, then
+        the files (no pickle is read: a format-1 bundle is refused with how to convert it)."""
         path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{path}: not a router bundle (no {MANIFEST})")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"{manifest_path}: bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
-        parts = joblib.load(path / "components.joblib")
-        with np.load(path / "calibration.npz") as cal:
+        manifest = read_manifest(path)
+        required = [COMPONENTS, "calibration.npz"] + ([CODER_FILE] if manifest.get("has_coder") else [])
+        verify_digests(path, manifest.get("files"), required=required)
+        parts = load_state(path / COMPONENTS, expect=dict)
+        with np.load(path / "calibration.npz", allow_pickle=False) as cal:
             p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
             settings_cal = cal["settings"].astype(str) if "settings" in cal.files else None
         coder = None
         if manifest.get("has_coder"):
             from triage.coder import TextCoder
 
-            coder = TextCoder.load(path / "coder")
+            coder = TextCoder.load(path / CODER_FILE)
         return cls(
             decision_rule=DecisionRule.from_dict(manifest["decision_rule"]),
             features=parts["features"],
@@ -458,6 +529,66 @@ class Router:
             allocator=parts.get("allocator"),
             info=manifest.get("info", {}),
         )
+
+
+def _at(serve: Any, i: int) -> Any:
+    """``serve`` with the position fixed (route_one calls it with 0)."""
+    return lambda _zero, route, setting: serve(i, route, setting)
+
+
+def _served_at(serve: Any, i: int) -> Any:
+    return lambda route, setting: serve(i, route, setting)
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """A bundle's manifest (JSON); LegacyPickle for a format-1 bundle, ValueError for others."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{path}: not a router bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{manifest_path}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{manifest_path}: not a JSON object")
+    fmt = manifest.get("format")
+    if fmt == LEGACY_BUNDLE_FORMAT:
+        raise LegacyPickle(
+            f"{path}: refused, a pickled bundle (format {fmt}) can run code when loaded. Convert it once, from a "
+            f"source you trust: `triage models convert {path} NEW_DIR --i-trust-this-file`")
+    if fmt != BUNDLE_FORMAT:
+        raise ValueError(f"{manifest_path}: bundle format {fmt!r}, expected {BUNDLE_FORMAT}")
+    return manifest
+
+
+def convert_pickle_bundle(source: str | Path, dest: str | Path) -> Path:
+    """Re-save a format-1 (pickled) bundle in the current format. This *unpickles* the old
+    bundle, i.e. runs any code it holds: only for a bundle from a source you trust."""
+    import joblib
+
+    source, dest = Path(source), Path(dest)
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("format") != LEGACY_BUNDLE_FORMAT:
+        raise ValueError(f"{source}: bundle format {manifest.get('format')!r} is not the pickled format "
+                         f"{LEGACY_BUNDLE_FORMAT}; nothing to convert")
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(f"{dest}: exists and is not empty")
+    parts = joblib.load(source / LEGACY_COMPONENTS)
+    with np.load(source / "calibration.npz", allow_pickle=False) as cal:
+        p_cal, correct_cal = cal["p"].copy(), cal["correct"].astype(bool)
+        settings_cal = cal["settings"].astype(str) if "settings" in cal.files else None
+    coder = None
+    if manifest.get("has_coder"):
+        from triage.coder import TextCoder
+
+        coder = TextCoder.from_pickle(source / "coder")  # a file, or a folder holding coder.joblib
+    router = Router(
+        decision_rule=DecisionRule.from_dict(manifest["decision_rule"]), features=parts["features"],
+        confidence=parts["confidence"], policy=Policy.from_dict(manifest["policy"]),
+        p_calibration=p_cal, correct_calibration=correct_cal, settings_calibration=settings_cal,
+        icd_version=int(manifest["icd_version"]), target=manifest["target"],
+        model_version=manifest["model_version"], coder=coder, allocator=parts.get("allocator"),
+        info=manifest.get("info", {}),
+    )
+    return router.save(dest)
 
 
 def _as_code_scores(rows: list[dict[str, float]]) -> CodeScores:
@@ -499,9 +630,6 @@ def episode_setting(metadata: Mapping[str, Any]) -> str:
         raise InvalidEpisode("metadata.care_setting", f"must be one of {list(CARE_SETTINGS)}", given)
     return given
 
-
-def new_decision_id() -> str:
-    return uuid.uuid4().hex
 
 
 _DESCRIPTIONS: dict[tuple[str, int], str | None] = {}

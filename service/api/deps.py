@@ -30,6 +30,18 @@ class RouterHolder:
         self._router = router
         self.model_uri = model_uri
         self.lock = threading.RLock()
+        #: the router as loaded from its bundle (stored policies are applied to it, not to a
+        #: router already re-chosen), and the id of the stored policy in force (None: the bundle's)
+        self.base = router
+        self.generation: int | None = None
+
+    def install(self, loaded: Any, routing: Any, generation: int | None,
+                model_uri: str | None = None) -> Any:
+        """Install a freshly loaded bundle and the router its stored policy gives."""
+        with self.lock:
+            self.base = loaded
+            self.generation = generation
+            return self.swap(routing, model_uri=model_uri)
 
     def get(self) -> Any:
         return self._router

@@ -251,9 +251,41 @@ class RedactQuery(logging.Filter):
 
 _REDACT = RedactQuery()
 
+#: Line breaks and other control characters (C0, DEL, C1, the Unicode line separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class EscapeControl(logging.Filter):
+    """Writes control characters of a log message as escapes, so a value that reaches a log line
+    (a model path with a newline, a header) cannot forge a second line or colour a terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: let the handler report it
+            return True
+        if _CONTROL.search(message):
+            record.msg, record.args = escape_control(message), None
+        return True
+
+
+_ESCAPE = EscapeControl()
+#: Loggers whose lines may carry values from requests or files.
+ESCAPED_LOGGERS = ("service", "triage", "triage.batch", "uvicorn.access", "uvicorn.error")
+
 
 def install_log_filters() -> None:
-    """Attach the query-string filter to uvicorn's access logger (idempotent)."""
+    """Attach the query-string filter to uvicorn's access logger and the control-character
+    escape to every logger that may carry a request's values (idempotent)."""
     access = logging.getLogger("uvicorn.access")
     if _REDACT not in access.filters:
         access.addFilter(_REDACT)
+    for name in ESCAPED_LOGGERS:  # after the redaction, which reads the access line's arguments
+        logger = logging.getLogger(name)
+        if _ESCAPE not in logger.filters:
+            logger.addFilter(_ESCAPE)

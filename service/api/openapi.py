@@ -33,6 +33,8 @@ _EDGE_RESPONSES = {
             "content": _JSON_ERROR},
     "413": {"description": "Request body or requested work past a configured limit",
             "content": {"text/plain": {"schema": {"type": "string"}}, **_JSON_ERROR}},
+    "429": {"description": "Too many requests of this API key running and waiting; retry after Retry-After",
+            "content": _JSON_ERROR},
     "500": {"description": "Internal error (logged with its class, route and request id only)",
             "content": _JSON_ERROR},
     "503": {"description": "No model is loaded, or the decision store is unavailable; retry",

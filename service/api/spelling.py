@@ -29,4 +29,5 @@ def public_decision(decision: dict[str, Any]) -> dict[str, Any]:
     out["principal"] = public_code(decision.get("principal"))
     out.pop("discharge_date", None)  # stored for allocation only
     out.pop("metadata", None)  # stored for judging outcomes only
+    out.pop("policy_alpha", None)  # stored for the watch only
     return out

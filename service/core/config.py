@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triage.data.settings import CARE_SETTINGS
+
+CareSetting = Literal[CARE_SETTINGS]  # type: ignore[valid-type]
+
 REGISTRY_MODEL_URI = "models:/coding-triage-router@champion"
 LOCAL_MODEL_PATH = "models/router"
 
@@ -66,6 +70,85 @@ class Settings(BaseSettings):
     )
     monitoring_confidence: float = Field(
         default=0.95, gt=0.0, lt=1.0, description="Level of the exact (Clopper-Pearson) interval."
+    )
+
+    # the operation loop (triage.operation): states, audit sampling, the watch ---------------
+    initial_policy_state: Literal["shadow", "live"] = Field(
+        default="shadow",
+        description="State of every care setting of a newly deployed policy version: shadow "
+        "(decide and store, automate nothing; people keep coding) until an admin moves it to "
+        "live (POST /v1/admin/policy-state).",
+    )
+    audit_probability: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Probability that a live automated decision is drawn for a blind audit "
+        "(response audit: true); the watch reads the audited outcomes.",
+    )
+    audit_minimum: dict[CareSetting, float] = Field(
+        default_factory=dict,
+        description='Per care setting, a higher audit probability (JSON, e.g. {"observation": 0.1}).',
+    )
+    holdout_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Share of all live episodes held out for human coding: an unbiased labelled "
+        "stream for re-certification.",
+    )
+    sampling_seed: int = Field(
+        default=0, description="Seed of the audit and holdout draws (with the decision id).")
+    watch_delta: float = Field(
+        default=0.05, gt=0.0, lt=1.0,
+        description="False-alarm probability of the watch over an unbounded horizon, split "
+        "across the care settings the policy automates.",
+    )
+    drift_delta: float = Field(
+        default=0.01, gt=0.0, lt=1.0,
+        description="False-warning probability of the label-free drift test.")
+    drift_fallback: bool = Field(
+        default=False,
+        description="Fall back (automate nothing) on a drift warning, not only warn.")
+
+    drift_refresh_seconds: float = Field(
+        default=30.0, gt=0.0, le=86_400.0,
+        description="How often the label-free drift test reads the newly stored decisions.")
+    policy_sync_seconds: float = Field(
+        default=1.0, gt=0.0, le=3600.0,
+        description="How often each worker checks the store for a policy another worker set.")
+    max_concurrent_per_key: int = Field(
+        default=1, ge=1, le=1024,
+        description="Requests of one API key that run at once; more wait their turn (a key sending "
+        "maximal requests cannot take the whole process from other callers).",
+    )
+    max_queued_per_key: int = Field(
+        default=64, ge=0, le=100_000,
+        description="Requests of one API key that may wait for a turn; past it 429 with Retry-After.",
+    )
+    model_root: str = Field(
+        default="models",
+        description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
+        "registry's models:/ URIs); any other path or scheme is refused with 403.",
+    )
+
+    dashboard_users: str = Field(
+        default="",
+        description="Dashboard sign-ins, comma-separated role:user:hash (roles: viewer, admin; "
+        "hash from `python -m service.dashboard.passwords`). Empty: /dashboard is off.",
+    )
+    dashboard_secret: str = Field(
+        default="",
+        description="Secret that signs dashboard sessions (>= 32 characters). Empty: one is "
+        "generated per process (sessions end at a restart and are not shared between workers).",
+    )
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="Lifetime of a dashboard session."
+    )
+    dashboard_secure_cookie: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (turn off only for plain-HTTP tests).",
+    )
+    dashboard_roster: str | None = Field(
+        default=None,
+        description="Roster CSV (coder_id, specialties, level, hours) for the dashboard's coder "
+        "capacity and projected time to clear.",
     )
 
     def resolved_model_uri(self) -> str:

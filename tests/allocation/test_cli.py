@@ -69,3 +69,21 @@ def test_simulate_backlog_json(app, files):
     r = CliRunner().invoke(app, ["simulate-backlog", "--days", "4", "--arrivals-per-day", "20", "--roster",
                                  str(files / "roster.csv"), "--automation-rate", "0.5", "--policy", "x.yaml"])
     assert r.exit_code == 2
+
+
+def test_allocate_reads_the_folder_triage_batch_writes(app, files):
+    """`triage batch --out routed/` writes a Parquet dataset with _summary.json beside the parts."""
+    eps = pd.read_parquet(files / "eps.parquet")
+    routed = files / "routed"
+    routed.mkdir()
+    eps.iloc[:20].to_parquet(routed / "part-00000.parquet")
+    eps.iloc[20:].to_parquet(routed / "part-00001.parquet")
+    (routed / "_summary.json").write_text("{}")
+    eps.iloc[:5].to_parquet(routed / "_scratch.parquet")  # skipped, as triage batch skips it
+    r = CliRunner().invoke(app, ["allocate", "--episodes", str(routed), "--roster", str(files / "roster.json"),
+                                 "--date", "2026-02-01", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["summary"]["n_episodes"] == 30
+    (files / "empty").mkdir()
+    r = CliRunner().invoke(app, ["allocate", "--episodes", str(files / "empty"), "--roster", str(files / "roster.csv")])
+    assert r.exit_code == 2 and "Parquet dataset" in r.output

@@ -101,3 +101,23 @@ def test_saved_triage_policy_file(tmp_path):
     f.write_text(pol.to_json().replace('"t_automate": 0.8', '"t_automate": 0.7'))
     with pytest.raises(ValueError, match="edited|version"):
         RoutingPolicy.from_file(f)
+
+
+@pytest.mark.slow  # ~2 CPU-s; the bound is the regression guard (90 days measured ~12 CPU-s, note)
+def test_backlog_simulation_cpu_time_is_bounded():
+    import resource
+
+    from triage.allocation import example_roster
+    from triage.allocation.simulate import RoutingPolicy, compare_policies
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    start = cpu()
+    table, _ = compare_policies(example_roster(20, hours=7.5), 15, 500,
+                                {"all-human": RoutingPolicy.all_human(), "routed": RoutingPolicy.from_rate(0.2)},
+                                seed=0)
+    used = cpu() - start
+    assert table.loc["routed", "final_backlog"] < table.loc["all-human", "final_backlog"]
+    assert used < 15.0, f"15 simulated days took {used:.1f} CPU-s"

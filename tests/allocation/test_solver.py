@@ -82,3 +82,27 @@ def test_lp_repair_near_optimal_on_medium_instance():
     lp = solve_assignment(value, minutes, capacity, pe, pc, exact_max_pairs=0)
     assert lp.gap < 0.02
     assert lp.upper_bound >= lp.objective
+
+
+@pytest.mark.slow  # two fresh interpreters (the C library prints to the real descriptors)
+def test_highs_is_silenced_by_its_output_flag_not_by_descriptors():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from triage.allocation.solver import _highs
+a = LinearConstraint(np.array([[3.0, 5.0, 4.0], [1.0, 1.0, 1.0]]), -np.inf, [8.0, 2.0])
+kw = dict(c=-np.array([4.0, 6.0, 5.0]), integrality=np.ones(3), bounds=Bounds(0, 1), constraints=a)
+if sys.argv[1] == "quiet":
+    res = _highs(milp, options={"disp": True}, **kw)  # asks HiGHS to log; QUIET must win
+else:
+    res = milp(options={"disp": True}, **kw)  # the negative control: HiGHS logs
+print("RESULT", round(-res.fun, 6))
+"""
+    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                                 timeout=120, check=True) for mode in ("quiet", "loud")}
+    assert "HiGHS" in runs["loud"].stdout + runs["loud"].stderr  # the control shows HiGHS does log
+    assert runs["quiet"].stdout == "RESULT 10.0\n" and runs["quiet"].stderr == ""

@@ -79,6 +79,11 @@ def test_notebook_runs_top_to_bottom_on_the_latest_run(name, logged_run, monkeyp
         for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
     )
     assert f"MLflow run {run_id}" in text
+    if name == "policy_analysis.ipynb":  # names the run's own correctness target, whatever it is
+        from triage.tracking import load_run_result
+
+        target = load_run_result(run_id, tracking_uri=uri).summary["target"]
+        assert f"correctness target of this run: {target} (" in text
     assert not any(out.output_type == "error" for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
     images = sum("image/png" in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.outputs)
     assert images >= 2

@@ -42,3 +42,9 @@ def scored_cohort(n: int = 600, seed: int = 0):
 @pytest.fixture(scope="session")
 def cohort():
     return scored_cohort()
+
+
+@pytest.fixture(scope="session")
+def make_scored_cohort():
+    """``scored_cohort`` itself, for tests that need other sizes or seeds."""
+    return scored_cohort

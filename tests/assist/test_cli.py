@@ -22,7 +22,7 @@ def test_read_coded_both_layouts_and_errors(tmp_path):
     assert read_coded(long, 10) == {1: ["I50.9", "I10."]}
     bad = tmp_path / "bad.csv"
     bad.write_text("episode_id,codes\n1,I509\n2,NOTACODE\n")
-    with pytest.raises(ValueError, match=r"bad.csv: row 3, column 'codes'.*NOTACODE"):
+    with pytest.raises(ValueError, match=r"bad.csv: line 3, column 'codes'.*NOTACODE"):
         read_coded(bad, 10)
     (tmp_path / "none.csv").write_text("id,codes\n1,I10\n")
     with pytest.raises(ValueError, match="no 'episode_id' column"):
@@ -35,7 +35,7 @@ def test_simulate_then_audit(tmp_path):
 
     data = tmp_path / "cohort"
     generate(data, n_episodes=300, seed=2, note_words_scale=0.03)
-    coder = tmp_path / "coder.joblib"
+    coder = tmp_path / "coder.npz"
     r = runner.invoke(app, ["coder", "train", "--data", str(data), "--out", str(coder), "--epochs", "2",
                             "--min-count", "3"])
     assert r.exit_code == 0, r.output

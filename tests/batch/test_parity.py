@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 pytestmark = pytest.mark.slow
 
 N = 1_000
-KEY = "parity-router-key"
+KEY = "parity-router-key-0123"
 
 
 @pytest.fixture(scope="module")

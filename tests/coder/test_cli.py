@@ -27,7 +27,7 @@ def cohort(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(cohort, tmp_path_factory):
-    out = tmp_path_factory.mktemp("coder") / "coder.joblib"
+    out = tmp_path_factory.mktemp("coder") / "coder.npz"
     res = CliRunner().invoke(app, [
         "coder", "train", "--data", str(cohort), "--out", str(out), "--min-count", "3",
         "--max-features", "4096", "--hidden-size", "16", "--epochs", "2",

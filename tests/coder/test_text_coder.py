@@ -73,7 +73,7 @@ def test_other_models_fit_and_round_trip(model, episodes, tmp_path):
     train = episodes[episodes.split == "train"].head(200)
     coder = TextCoder(model=model, **{**FAST, "max_features": 2**12}).fit(train)
     s = coder.predict_proba(train)
-    path = coder.save(tmp_path / "c.joblib")
+    path = coder.save(tmp_path / "c.npz")
     again = TextCoder.load(path).predict_proba(train)
     np.testing.assert_allclose(s.matrix.toarray(), again.matrix.toarray(), rtol=1e-6)
 
@@ -99,7 +99,7 @@ def test_bad_inputs_name_the_problem(episodes, tmp_path):
     with pytest.raises(RuntimeError, match="not fitted"):
         TextCoder().predict_proba(episodes)
     with pytest.raises(FileNotFoundError):
-        TextCoder.load(tmp_path / "nothing.joblib")
+        TextCoder.load(tmp_path / "nothing.npz")
 
 
 def test_linear_model_refuses_a_weight_matrix_that_cannot_fit(episodes):

@@ -91,8 +91,8 @@ def test_save_load_roundtrip(xy, tmp_path):
     X, y = xy
     for kind in ("lightgbm", "torch-mlp"):
         m = fast(kind, calibration="venn-abers").fit(X, y)
-        m.save(tmp_path / f"{kind}.joblib")
-        back = ConfidenceModel.load(tmp_path / f"{kind}.joblib")
+        m.save(tmp_path / f"{kind}.npz")
+        back = ConfidenceModel.load(tmp_path / f"{kind}.npz")
         np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
 
 

@@ -61,7 +61,7 @@ def headline_figures(result) -> dict:
         "automation_rate": _r(s["automation_rate"]),
         "automated_error_rate": _r(s["automated_error_rate"]),
         "policy_automation_rate": _r(chosen["automation_rate"]),
-        "thresholds": {k: _r(v) for k, v in sorted((s.get("thresholds_by_setting") or {}).items())},
+        "thresholds": {k: _r(v) for k, v in sorted((s.get("t_automate_by_setting") or {}).items())},
         "certified_settings": sorted(result.tables["evidence"].query("certify")["setting"].astype(str)),
         "automation_by_target": automation,
     }

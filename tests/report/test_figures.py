@@ -71,3 +71,24 @@ def test_run_figures_skips_figures_whose_table_is_missing(run_result):
     run_result.tables.pop("coverage")
     assert "coverage" not in run_figures(run_result)
     assert {"reliability", "risk_coverage", "cost_coverage", "subset_bounds"} <= set(run_figures(run_result))
+
+
+def _visible_tick_boxes(fig, axis):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ticks = axis.get_ticklabels()
+    return [t.get_window_extent(renderer) for t in ticks if t.get_visible() and t.get_text()]
+
+
+@pytest.mark.parametrize("n", [12, 40, 70])
+def test_categories_tick_labels_do_not_overlap(n):
+    from triage.figures import categories_figure
+
+    values = list(range(1, n)) + [n + 5, n + 9, n + 20]  # a long tail with gaps, as in real cohorts
+    fig = categories_figure(pd.DataFrame({"n_categories": values, "share": [1 / len(values)] * len(values)}))
+    boxes = _visible_tick_boxes(fig, fig.axes[0].xaxis)
+    assert len(boxes) >= 3
+    for a, b in zip(boxes, boxes[1:]):
+        assert a.x1 <= b.x0, "x tick labels overlap"

@@ -47,7 +47,8 @@ def test_report_has_every_section_with_the_runs_tables(report):
             assert table in result.tables, f"the run wrote no table {table!r}"
             assert _missing(table) not in html, table
     # the subset table carries its interval columns and the human reference lines are named
-    assert "exact_match_lower" in html and "exact_match_upper" in html
+    headers = html.replace("<wbr>", "")  # column names may break after an underscore
+    assert "exact_match_lower" in headers and "exact_match_upper" in headers
     assert "human, UK study (54%)" in html and "human, UK hospital (67.5%)" in html
 
 

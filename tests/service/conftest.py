@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from router_bundle import build_bundle
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ROUTER_KEY, ADMIN_KEY = "router-key-abc", "admin-key-xyz"
+ROUTER_KEY, ADMIN_KEY = "router-key-abc-0123", "admin-key-xyz-0123"
 API_KEYS = f"router:{ROUTER_KEY},admin:{ADMIN_KEY}"
 
 
@@ -70,6 +70,9 @@ def make_settings(database_url: str, **overrides: Any):
         "api_keys": API_KEYS,
         "model_uri": "test-model",
         "table_prefix": f"t{uuid.uuid4().hex[:8]}_",
+        # the routing tests test the policy's decisions: served as decided (the operation loop's
+        # tests start in shadow, the service's default)
+        "initial_policy_state": "live",
         **overrides,
     }
     return Settings(**values)

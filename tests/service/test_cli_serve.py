@@ -24,7 +24,7 @@ def test_serve_sets_environment_and_runs_factory(captured, tmp_path, monkeypatch
     bundle = tmp_path / "router"
     bundle.mkdir()
     (bundle / "manifest.json").write_text("{}")
-    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc")
+    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc-0123456789abc")
     result = CliRunner().invoke(
         app,
         ["serve", "--model", str(bundle), "--db", "sqlite:///x.db", "--port", "9123",
@@ -46,7 +46,8 @@ def test_serve_rejects_a_folder_that_is_not_a_bundle(captured, tmp_path):
     assert not captured
 
 
-def test_serve_accepts_registry_uri(captured):
-    result = CliRunner().invoke(app, ["serve", "--model", "models:/coding-triage-router@champion"])
+def test_serve_accepts_registry_uri_when_told_to_wait(captured):
+    result = CliRunner().invoke(
+        app, ["serve", "--model", "models:/coding-triage-router@champion", "--wait-for-model"])
     assert result.exit_code == 0, result.output
     assert captured["target"] == "service.main:create_app"

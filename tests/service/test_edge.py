@@ -46,8 +46,8 @@ def _raw_call(app, method: str, path: str, headers: dict[str, str], body: bytes)
         ("POST", "/v1/route", {}, 401),
         ("POST", "/v1/route/batch", {"X-API-Key": "wrong"}, 401),
         ("POST", "/v1/allocate", {}, 401),
-        ("PUT", "/v1/policy", {"X-API-Key": "router-key-abc"}, 403),  # router key, admin route
-        ("POST", "/v1/admin/reload", {"X-API-Key": "router-key-abc"}, 403),
+        ("PUT", "/v1/policy", {"X-API-Key": "router-key-abc-0123"}, 403),  # router key, admin route
+        ("POST", "/v1/admin/reload", {"X-API-Key": "router-key-abc-0123"}, 403),
         ("POST", "/v1/not-a-route", {}, 401),
         ("POST", "/v1/suggest", {}, 401),  # routes added later get the same edge
         ("POST", "/v1/audit", {"X-API-Key": "wrong"}, 401),
@@ -72,7 +72,7 @@ def test_no_model_loaded_still_401_first(app_factory, sqlite_url, keys, episode)
     def failing_loader(uri):
         raise FileNotFoundError("no bundle")
 
-    settings = Settings(database_url=sqlite_url, api_keys="router:router-key-abc", model_uri="x")
+    settings = Settings(database_url=sqlite_url, api_keys="router:router-key-abc-0123", model_uri="x")
     app = create_app(settings, router_loader=failing_loader)
     with TestClient(app) as c:
         assert c.post("/v1/route", json=episode).status_code == 401
@@ -123,6 +123,8 @@ def test_largest_episode_ids_are_stored(client, keys, episode):
         r = client.post("/v1/route", json={**episode, "episode_id": eid}, headers=keys["router"])
         assert r.status_code == 200, r.text
         assert r.json()["episode_id"] == eid
+        stored = client.app.state.store.get_decision(r.json()["decision_id"])
+        assert stored["episode_id"] == str(eid) and stored["decision"]["episode_id"] == eid
 
 
 def test_note_text_never_echoed_in_422(sqlite_client, keys):
@@ -130,7 +132,8 @@ def test_note_text_never_echoed_in_422(sqlite_client, keys):
         "/v1/route", json={"episode_id": 1, "text": MARKER + " " * 10, "code_scores": {"I10": 2}},
         headers=keys["router"],
     )
-    assert r.status_code == 422
+    assert r.status_code == 422 and MARKER not in r.text
+    assert r.json()["detail"][0]["loc"][-1] == "I10"  # the bad field is named, the note is not
     r = sqlite_client.post("/v1/route", json={"episode_id": 1, "text": MARKER * 90_000},
                            headers=keys["router"])
     assert r.status_code == 422 and MARKER not in r.text

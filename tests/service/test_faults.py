@@ -11,7 +11,7 @@
 * hot reload under load: no failed request.
 
 Every note carries a marker that must never reach the server's output (logs, tracebacks). Each
-test starts its own server (about 15 s of it is the service's import and warm-up) and prints its
+test starts its own server (waiting for it as long as the machine needs, see live.py) and prints its
 acknowledged / stored / lost counts.
 """
 
@@ -34,7 +34,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from conftest import API_KEYS, POSTGRES_URL, ROUTER_KEY, postgres_available
-from live import free_port
+from live import free_port, wait_ready
 
 MARKER = "FAULTMARK5521"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,18 +59,9 @@ class Service:
             cwd=ROOT, env=environ, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited: {self.output()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"service not ready: {self.output()[-2000:]}")
+    def wait_ready(self) -> None:
+        """Ready and warm (the load starts at once); as long as the machine needs, see live.py."""
+        wait_ready(self.url, self.proc, self.output, warm=True)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -43,8 +43,8 @@ def _cases_per_route(metrics: str) -> dict[str, Counter]:
 
 
 @pytest.mark.slow
-def test_schemathesis_checks_all(app_factory, sqlite_url, keys, tmp_path):
-    client = app_factory(sqlite_url, max_body_bytes=256 * 1024)
+def test_schemathesis_checks_all(app_factory, database_url, keys, tmp_path):
+    client = app_factory(database_url, max_body_bytes=256 * 1024, model_root="/")
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     report = tmp_path / "report.json"

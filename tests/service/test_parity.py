@@ -10,8 +10,22 @@ from router_bundle import sample_episodes
 from service.api.spelling import public_decision
 
 
+OPERATION_FIELDS = ("policy_route", "mode", "audit", "holdout")
+
+
 def _jsonable(d: dict) -> dict:
-    return json.loads(json.dumps(public_decision(d)))
+    out = json.loads(json.dumps(public_decision(d)))
+    for name in OPERATION_FIELDS:  # the library alone serves the policy's route as is
+        out.pop(name, None)
+    return out
+
+
+def _served_as_decided(got: dict) -> dict:
+    """A live setting with no holdout serves the policy's route: the rest must equal the library's."""
+    assert got.pop("mode") == "live" and got.pop("holdout") is False
+    assert got.pop("policy_route") == got["route"]
+    assert got.pop("audit") in ((True, False) if got["route"] == "automate" else (False,))
+    return got
 
 
 def test_route_matches_library(client, keys, base_router):
@@ -20,7 +34,7 @@ def test_route_matches_library(client, keys, base_router):
         expected = _jsonable(base_router.route_one(**ep).to_dict())
         r = client.post("/v1/route", json=ep, headers=keys["router"])
         assert r.status_code == 200, r.text
-        got = r.json()
+        got = _served_as_decided(r.json())
         assert got.pop("decision_id")
         assert got == expected
     routes = {_jsonable(base_router.route_one(**ep).to_dict())["route"] for ep in episodes}
@@ -39,7 +53,7 @@ def test_batch_matches_library(sqlite_client, keys, base_router):
     r = sqlite_client.post("/v1/route/batch", json={"episodes": respelt}, headers=keys["router"])
     assert r.status_code == 200, r.text
     for ep, got in zip(episodes, r.json()["decisions"]):
-        got = dict(got)
+        got = _served_as_decided(dict(got))
         got.pop("decision_id")
         assert got == _jsonable(base_router.route_one(**ep).to_dict())
 
@@ -51,6 +65,6 @@ def test_policy_change_matches_library(sqlite_client, keys, base_router):
     local = base_router.with_policy(**params)
     assert r.json()["policy_version"] == local.policy.version
     ep = sample_episodes(1, seed=9)[0]
-    got = sqlite_client.post("/v1/route", json=ep, headers=keys["router"]).json()
+    got = _served_as_decided(sqlite_client.post("/v1/route", json=ep, headers=keys["router"]).json())
     got.pop("decision_id")
     assert got == _jsonable(local.route_one(**ep).to_dict())

@@ -47,13 +47,13 @@ def test_health_endpoints_need_no_key(sqlite_client):
 
 
 def test_registry_keeps_only_hashes_and_maps_roles():
-    reg = ApiKeyRegistry.from_spec(" router:abc , admin:xyz,")
-    assert reg.role_for("abc") == "router"
-    assert reg.role_for("xyz") == "admin"
-    assert reg.role_for("ab") is None and reg.role_for("") is None
+    reg = ApiKeyRegistry.from_spec(" router:abc-0123456789abc , admin:xyz-0123456789xyz,")
+    assert reg.role_for("abc-0123456789abc") == "router"
+    assert reg.role_for("xyz-0123456789xyz") == "admin"
+    assert reg.role_for("abc-0123456789ab") is None and reg.role_for("") is None
     held = repr(reg._entries)
-    assert "abc" not in held and "xyz" not in held
-    assert hashlib.sha256(b"abc").hexdigest() in held
+    assert "abc-0123456789abc" not in held and "xyz-0123456789xyz" not in held
+    assert hashlib.sha256(b"abc-0123456789abc").hexdigest() in held
 
 
 def test_registry_accepts_prehashed_keys():
@@ -69,11 +69,17 @@ def test_registry_accepts_prehashed_keys():
         ("abc", "not role:key"),
         ("router:", "not role:key"),
         ("admin:sha256:xyz", "64 hex"),
+        ("router:abc", "shorter than 16"),
+        ("router: abc-0123456789abc", "whitespace"),
+        ("router:abc-0123\t456789abc", "whitespace"),
+        ("router:abc-0123456789abc,admin:abc-0123456789abc", "entry 2: the same key is listed twice"),
+        (f"router:abc-0123456789abc,admin:sha256:{hash_key('abc-0123456789abc')}", "listed twice"),
     ],
 )
 def test_registry_rejects_bad_specs(spec, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
         ApiKeyRegistry.from_spec(spec)
+    assert "0123456789" not in str(info.value)  # the key itself is never quoted
 
 
 def test_no_keys_configured_means_everyone_401(app_factory, sqlite_url):
@@ -85,11 +91,11 @@ def test_no_keys_configured_means_everyone_401(app_factory, sqlite_url):
 def test_env_configures_keys(monkeypatch):
     from service.core.config import Settings
 
-    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc,admin:xyz")
+    monkeypatch.setenv("TRIAGE_API_KEYS", "router:abc-0123456789abc,admin:xyz-0123456789xyz")
     monkeypatch.setenv("TRIAGE_BATCH_LIMIT", "7")
     s = Settings()
     assert s.batch_limit == 7
-    assert ApiKeyRegistry.from_spec(s.api_keys).role_for("xyz") == "admin"
+    assert ApiKeyRegistry.from_spec(s.api_keys).role_for("xyz-0123456789xyz") == "admin"
 
 
 def test_default_model_uri(monkeypatch):

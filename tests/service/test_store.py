@@ -100,3 +100,78 @@ def test_sqlite_runs_in_wal_mode(sqlite_url):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     s.dispose()
+
+
+def test_concurrent_writers_share_commits_and_each_returns_after_its_own(store):
+    """Group commit: 8 threads x 25 writes are all stored, in fewer transactions than writes, and
+    a bad write fails only its own caller."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        barrier.wait()
+        for i in range(25):
+            try:
+                store.record_decisions([_row(episode=f"g{k}-{i}")])
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and store.count("decisions") == 200
+    assert store._decision_writes.commits <= 200
+    taken = _row()
+    store.record_decisions([taken])
+    with pytest.raises(Exception):  # noqa: B017 - the duplicate key: only this caller fails
+        store.record_decisions([dict(taken)])
+    store.record_decisions([_row(episode="after")])
+    assert store.count("decisions") == 202
+
+
+def test_group_commit_carries_waiting_writers_in_one_transaction():
+    """While one commit is slow, the writers that queue behind it go in the next one together."""
+    import contextlib
+    import time
+
+    from service.store import GroupCommit
+
+    committed: list[int] = []
+
+    class SlowEngine:
+        @contextlib.contextmanager
+        def begin(self):
+            batch = []
+            yield type("Conn", (), {"execute": lambda _self, _stmt, rows: batch.extend(rows)})()
+            time.sleep(0.05)
+            committed.append(len(batch))
+
+    group = GroupCommit(SlowEngine(), statement=None)
+    threads = [threading.Thread(target=group.write, args=([{"k": k}],)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(committed) == 8 and group.commits == len(committed) <= 3
+
+
+def test_an_outcome_marks_its_decision_coded_and_an_upgrade_backfills_it(store):
+    import sqlalchemy as sa
+
+    rows = [_row(route="assist", episode="c1"), _row(route="manual", episode="c2")]
+    store.record_decisions(rows)
+    store.record_outcome(rows[0]["decision_id"], ["I10."], True)
+    assert store.get_decision(rows[0]["decision_id"])["coded_at"] is not None
+    assert store.get_decision(rows[1]["decision_id"])["coded_at"] is None
+    # a store written before the column existed: the upgrade adds it and backfills it
+    name = store.decisions.name
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS ix_{name.removesuffix('decisions')}decisions_waiting"))
+        conn.execute(sa.text(f"ALTER TABLE {name} DROP COLUMN coded_at"))
+    again = DecisionStore(store.url, table_prefix=name.removesuffix("decisions"))
+    again.create_all()
+    assert again.get_decision(rows[0]["decision_id"])["coded_at"] is not None
+    assert again.get_decision(rows[1]["decision_id"])["coded_at"] is None
+    again.dispose()

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_NAME = "default_allocation.yaml"
 EFFORT_FEATURES = ("intercept", "per_1000_words", "per_code", "per_category")
@@ -113,31 +122,199 @@ def default_config_path() -> Path:
     return Path(str(resources.files("triage.allocation").joinpath(DEFAULT_CONFIG_NAME)))
 
 
-def _num(value: Any, where: str, source: str, minimum: float | None = 0.0) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise AllocationConfigError(f"{source}: {where} must be a number, got {value!r}") from None
-    if math.isnan(x) or (minimum is not None and x < minimum):
-        raise AllocationConfigError(f"{source}: {where} must be a number >= {minimum}, got {value!r}")
-    return x
+class _Invalid(ValueError):
+    """A check whose message names its own place (``queues.mdc.3 names specialty ...``)."""
 
 
-def _int_keyed(mapping: Any, where: str, source: str, specialties: set[str]) -> dict[int, str]:
+def _number(minimum: float | None):
+    """A check for a number >= ``minimum`` (None: any number but NaN); its message is relative to
+    the field's place, which the error names in front of it."""
+
+    def check(value: Any) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number, got {value!r}") from None
+        if math.isnan(x) or (minimum is not None and x < minimum):
+            raise ValueError(f"must be a number >= {minimum}, got {value!r}")
+        return x
+
+    return check
+
+
+#: A number >= 0 (effort minutes, rates, limits) and any number (priority weights).
+Number = Annotated[float, BeforeValidator(_number(0.0))]
+Weight = Annotated[float, BeforeValidator(_number(None))]
+Rank = Annotated[float, BeforeValidator(_number(0))]
+
+
+def _int_keyed(mapping: Any, where: str, specialties: set[str]) -> dict[int, str]:
     if not isinstance(mapping, Mapping):
-        raise AllocationConfigError(f"{source}: {where} must be a mapping of number -> specialty")
+        raise _Invalid(f"{where} must be a mapping of number -> specialty")
     out = {}
     for key, spec in mapping.items():
         try:
             k = int(key)
         except (TypeError, ValueError):
-            raise AllocationConfigError(f"{source}: {where} key {key!r} is not a number") from None
+            raise _Invalid(f"{where} key {key!r} is not a number") from None
         if spec not in specialties:
-            raise AllocationConfigError(
-                f"{source}: {where}.{key} names specialty {spec!r}, not in specialties {sorted(specialties)}"
-            )
+            raise _Invalid(f"{where}.{key} names specialty {spec!r}, not in specialties {sorted(specialties)}")
         out[k] = spec
     return out
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _DrgFamilyIn(_Section):
+    name: Any
+    drgs: list[Any]
+    specialty: Any
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_keys(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping) or not {"name", "drgs", "specialty"} <= set(value):
+            raise ValueError("needs name, drgs and specialty")
+        return value
+
+    @field_validator("drgs")
+    @classmethod
+    def _ranges(cls, drgs: list[Any]) -> list[tuple[int, int]]:
+        ranges = []
+        for r in drgs:
+            try:
+                ok = isinstance(r, (list, tuple)) and len(r) == 2 and int(r[0]) <= int(r[1])
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"entry {r!r} is not [low, high]")
+            ranges.append((int(r[0]), int(r[1])))
+        return ranges
+
+
+class _QueuesIn(_Section):
+    default: Any
+    drg_families: list[_DrgFamilyIn] | None = None
+    mdc: Any = None
+    chapters: Any = None
+
+
+class _EligibilityIn(_Section):
+    specialists_take_general: Any
+
+
+class _EffortIn(_Section):
+    routes: Mapping[Any, Any]
+    audit_minutes: Number
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, routes: Mapping[Any, Any]) -> dict[str, dict[str, float]]:
+        out = {}
+        for route in HUMAN_ROUTES:
+            coefs = routes.get(route)
+            if not isinstance(coefs, Mapping) or set(coefs) != set(EFFORT_FEATURES):
+                raise _Invalid(f"effort.routes.{route} must give exactly {list(EFFORT_FEATURES)}")
+            out[route] = {}
+            for k in EFFORT_FEATURES:
+                try:
+                    out[route][k] = _number(0.0)(coefs[k])
+                except ValueError as exc:
+                    raise _Invalid(f"effort.routes.{route}.{k} {exc}") from None
+        return out
+
+
+class _PriorityIn(_Section):
+    base_rate: Number
+    payment_unit: Number
+    billing_deadline_days: Number
+    urgency_power: Number
+    overdue_penalty: Number
+    min_priority: Number
+    weights: dict[Any, Weight]
+
+    @model_validator(mode="after")
+    def _positive_and_complete(self) -> _PriorityIn:
+        if self.payment_unit <= 0 or self.billing_deadline_days <= 0:
+            raise _Invalid("priority.payment_unit and billing_deadline_days must be > 0")
+        missing = {"payment", "urgency", "complexity", "confidence"} - set(self.weights)
+        if missing:
+            raise _Invalid(f"priority.weights lacks {sorted(missing)}")
+        return self
+
+
+class _CapacityIn(_Section):
+    productive_fraction: Number
+    cost_per_hour: Number
+
+    @field_validator("productive_fraction")
+    @classmethod
+    def _fraction(cls, frac: float) -> float:
+        if not 0 < frac <= 1:
+            raise _Invalid("capacity.productive_fraction must be in (0, 1]")
+        return frac
+
+
+class _AllocationFile(_Section):
+    """The merged YAML, typed: each section's fields and the checks across sections."""
+
+    specialties: list[Any]
+    queues: _QueuesIn
+    eligibility: _EligibilityIn
+    levels: dict[Any, Rank]
+    complexity: dict[Any, Number]
+    effort: _EffortIn
+    priority: _PriorityIn
+    defaults: dict[Any, Number]
+    capacity: _CapacityIn
+    solver: dict[Any, Number]
+    simulation: dict[Any, Any]
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> _AllocationFile:
+        spec_set = {str(s) for s in self.specialties}
+        if self.queues.default not in spec_set:
+            raise _Invalid(f"queues.default {self.queues.default!r} is not a specialty")
+        for i, fam in enumerate(self.queues.drg_families or []):
+            if fam.specialty not in spec_set:
+                raise _Invalid(f"queues.drg_families[{i}].specialty {fam.specialty!r} is not in specialties")
+        for key in ("senior_from", "intermediate_from"):
+            if key not in self.complexity:
+                raise _Invalid(f"complexity must define {key!r}")
+        if self.complexity["senior_from"] < self.complexity["intermediate_from"]:
+            raise _Invalid("complexity.senior_from < complexity.intermediate_from")
+        names = {str(name).lower() for name in self.levels}
+        for name in ("intermediate", "senior"):
+            if name not in names:
+                raise _Invalid(f"levels must define {name!r} (complexity gates use it)")
+        _int_keyed(self.queues.mdc or {}, "queues.mdc", spec_set)
+        _int_keyed(self.queues.chapters or {}, "queues.chapters", spec_set)
+        return self
+
+
+def _place(loc: tuple) -> str:
+    """A pydantic location as the file's dotted path (``queues.drg_families[0].drgs``)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _config_error(exc: ValidationError, source: str) -> AllocationConfigError:
+    """The first problem, naming the file, the field and the value."""
+    err = exc.errors()[0]
+    where = _place(err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _Invalid):
+        return AllocationConfigError(f"{source}: {cause}")
+    if isinstance(cause, ValueError):
+        return AllocationConfigError(f"{source}: {where} {cause}")
+    if err["type"] == "missing":
+        return AllocationConfigError(f"{source}: {where} is missing")
+    msg = re.sub(r" or instance of \w+", "", err["msg"])
+    return AllocationConfigError(f"{source}: {where or 'top level'}: {msg}, got {err['input']!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping | None = None) -> AllocationConfig:
@@ -153,80 +330,34 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
 
 
 def _validate(raw: dict, source: str) -> AllocationConfig:
-    specialties = tuple(str(s) for s in raw["specialties"])
+    """The merged settings checked by :class:`_AllocationFile`; AllocationConfigError names the
+    file, the field and the value of the first problem."""
+    try:
+        f = _AllocationFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+    specialties = tuple(str(s) for s in f.specialties)
     spec_set = set(specialties)
-    q = raw["queues"]
-    if q["default"] not in spec_set:
-        raise AllocationConfigError(f"{source}: queues.default {q['default']!r} is not a specialty")
-    families = []
-    for i, fam in enumerate(q.get("drg_families") or []):
-        where = f"queues.drg_families[{i}]"
-        if not isinstance(fam, Mapping) or not {"name", "drgs", "specialty"} <= set(fam):
-            raise AllocationConfigError(f"{source}: {where} needs name, drgs and specialty")
-        if fam["specialty"] not in spec_set:
-            raise AllocationConfigError(
-                f"{source}: {where}.specialty {fam['specialty']!r} is not in specialties"
-            )
-        ranges = []
-        for r in fam["drgs"]:
-            if not isinstance(r, (list, tuple)) or len(r) != 2 or int(r[0]) > int(r[1]):
-                raise AllocationConfigError(f"{source}: {where}.drgs entry {r!r} is not [low, high]")
-            ranges.append((int(r[0]), int(r[1])))
-        families.append(DrgFamily(str(fam["name"]), tuple(ranges), str(fam["specialty"])))
-
-    levels = {}
-    for name, rank in raw["levels"].items():
-        levels[str(name).lower()] = int(_num(rank, f"levels.{name}", source, 0))
-    cx = {k: _num(v, f"complexity.{k}", source) for k, v in raw["complexity"].items()}
-    if cx["senior_from"] < cx["intermediate_from"]:
-        raise AllocationConfigError(f"{source}: complexity.senior_from < complexity.intermediate_from")
-    for name in ("intermediate", "senior"):
-        if name not in levels:
-            raise AllocationConfigError(f"{source}: levels must define {name!r} (complexity gates use it)")
-
-    routes = {}
-    for route in HUMAN_ROUTES:
-        coefs = raw["effort"]["routes"].get(route)
-        if not isinstance(coefs, Mapping) or set(coefs) != set(EFFORT_FEATURES):
-            raise AllocationConfigError(
-                f"{source}: effort.routes.{route} must give exactly {list(EFFORT_FEATURES)}"
-            )
-        routes[route] = {k: _num(coefs[k], f"effort.routes.{route}.{k}", source) for k in EFFORT_FEATURES}
-
     pr = dict(raw["priority"])
-    for key in ("base_rate", "payment_unit", "billing_deadline_days", "urgency_power", "overdue_penalty",
-                "min_priority"):
-        pr[key] = _num(pr[key], f"priority.{key}", source)
-    if pr["payment_unit"] <= 0 or pr["billing_deadline_days"] <= 0:
-        raise AllocationConfigError(f"{source}: priority.payment_unit and billing_deadline_days must be > 0")
-    pr["weights"] = {
-        k: _num(v, f"priority.weights.{k}", source, minimum=None) for k, v in pr["weights"].items()
-    }
-    missing = {"payment", "urgency", "complexity", "confidence"} - set(pr["weights"])
-    if missing:
-        raise AllocationConfigError(f"{source}: priority.weights lacks {sorted(missing)}")
-
-    defaults = {k: _num(v, f"defaults.{k}", source) for k, v in raw["defaults"].items()}
-    solver = {k: _num(v, f"solver.{k}", source) for k, v in raw["solver"].items()}
-    frac = _num(raw["capacity"]["productive_fraction"], "capacity.productive_fraction", source)
-    if not 0 < frac <= 1:
-        raise AllocationConfigError(f"{source}: capacity.productive_fraction must be in (0, 1]")
+    pr.update({k: getattr(f.priority, k) for k in _PriorityIn.model_fields if k != "weights"})
+    pr["weights"] = dict(f.priority.weights)
     return AllocationConfig(
         specialties=specialties,
-        default_queue=str(q["default"]),
-        drg_families=tuple(families),
-        mdc_queues=_int_keyed(q.get("mdc") or {}, "queues.mdc", source, spec_set),
-        chapter_queues=_int_keyed(q.get("chapters") or {}, "queues.chapters", source, spec_set),
-        specialists_take_general=bool(raw["eligibility"]["specialists_take_general"]),
-        levels=levels,
-        complexity=cx,
-        effort_routes=routes,
-        audit_minutes=_num(raw["effort"]["audit_minutes"], "effort.audit_minutes", source),
+        default_queue=str(f.queues.default),
+        drg_families=tuple(DrgFamily(str(fam.name), tuple(fam.drgs), str(fam.specialty))
+                           for fam in f.queues.drg_families or []),
+        mdc_queues=_int_keyed(f.queues.mdc or {}, "queues.mdc", spec_set),
+        chapter_queues=_int_keyed(f.queues.chapters or {}, "queues.chapters", spec_set),
+        specialists_take_general=bool(f.eligibility.specialists_take_general),
+        levels={str(name).lower(): int(rank) for name, rank in f.levels.items()},
+        complexity=dict(f.complexity),
+        effort_routes=f.effort.routes,
+        audit_minutes=f.effort.audit_minutes,
         priority=pr,
-        defaults=defaults,
-        productive_fraction=frac,
-        cost_per_hour=_num(raw["capacity"]["cost_per_hour"], "capacity.cost_per_hour", source),
-        solver=solver,
+        defaults=dict(f.defaults),
+        productive_fraction=f.capacity.productive_fraction,
+        cost_per_hour=f.capacity.cost_per_hour,
+        solver=dict(f.solver),
         simulation=dict(raw["simulation"]),
         source=source,
     )

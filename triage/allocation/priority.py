@@ -55,10 +55,6 @@ class PriorityScorer:
         out[complexity >= self.gates[1]] = senior
         return out
 
-    def required_level_one(self, complexity: float) -> int:
-        if complexity >= self.gates[1]:
-            return self.ranks[2]
-        return self.ranks[1] if complexity >= self.gates[0] else self.ranks[0]
 
     # -- priority -------------------------------------------------------------------------------
     def urgency(self, days):

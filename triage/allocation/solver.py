@@ -19,18 +19,35 @@ finish in time (or fails), every episode is assigned greedily by priority instea
 ``greedy``, always feasible, its ``gap`` measured against the trivial bound of all priority).
 Callers that take requests from the network must also bound the number of pairs (memory grows
 with them): the service refuses allocate calls past ``TRIAGE_ALLOCATE_MAX_CELLS``.
+
+HiGHS is silenced through its own options: ``output_flag`` off (:data:`QUIET`; scipy sets only
+``log_to_console`` for ``milp``), and the MILPs run without presolve, the one path on which HiGHS
+prints a development line (``HighsMipSolverData::transformNewIntegerFeasibleSolution``) with a
+bare ``printf`` that no option reaches.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeWarning, linprog, milp
 
 _TOL = 1e-7
+#: HiGHS options passed on every solve: no output of any kind
+QUIET = {"output_flag": False}
+
+
+def _highs(solve, *args, options: dict, **kwargs):
+    """Call ``milp``/``linprog`` with :data:`QUIET`; scipy passes options it does not know to
+    HiGHS verbatim, warning that it does, which is what is wanted here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Unrecognized options", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Unrecognized options", category=OptimizeWarning)
+        return solve(*args, options={**options, **QUIET}, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -61,12 +78,16 @@ def _milp(value, minutes, capacity, pe, pc, time_limit, mip_rel_gap):
     n_e, n_c = len(value), len(capacity)
     a = _matrices(n_e, n_c, pe, pc, minutes)
     ub = np.concatenate([np.ones(n_e), capacity])
-    res = milp(
+    res = _highs(
+        milp,
         c=-value[pe],
         integrality=np.ones(len(pe)),
         bounds=Bounds(0, 1),
         constraints=LinearConstraint(a, -np.inf, ub),
-        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "presolve": True},
+        # no presolve: postsolving a solution found in the presolved space is where HiGHS prints
+        # its development line (HighsMipSolverData::transformNewIntegerFeasibleSolution), which
+        # output_flag does not reach; these MILPs are small (exact_max_pairs, the repair)
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "presolve": False},
     )
     if res.x is None:
         raise RuntimeError(f"assignment MILP failed: {res.message}")
@@ -129,7 +150,7 @@ def solve_assignment(
         method = "milp"
     else:
         a = _matrices(n_e, len(capacity), pe, pc, minutes)
-        lp = linprog(-value[pe], A_ub=a, b_ub=np.concatenate([np.ones(n_e), capacity]),
+        lp = _highs(linprog, -value[pe], A_ub=a, b_ub=np.concatenate([np.ones(n_e), capacity]),
                      bounds=(0, 1), method="highs-ds",
                      options={"presolve": presolve, "time_limit": float(time_limit)})
         if lp.x is None or lp.status != 0:  # time limit or solver failure: a feasible greedy answer

@@ -36,6 +36,9 @@ from triage.metrics.sequence import is_diagnosis_label, principal
 
 FLAG_TYPES = ("missing", "unsupported", "principal")
 MAX_FLAGS_PER_EPISODE = 10
+#: Flags whose DRG impact is computed per flag shown: the shown ones are chosen among the
+#: ``GROUPED_FLAGS_PER_SHOWN * max_flags`` highest-scoring flags, DRG-changing ones first.
+GROUPED_FLAGS_PER_SHOWN = 4
 #: Flags scoring below this are never raised (keeps candidate lists short); thresholds are
 #: certified on a grid starting here, so calibration and use see the same candidates.
 MIN_FLAG_SCORE = 0.2
@@ -128,6 +131,9 @@ class Auditor:
             if per_type.get(f["type"], 0) < cap:
                 per_type[f["type"]] = per_type.get(f["type"], 0) + 1
                 kept.append(f)
+        # MS-DRG grouping (~0.1 ms to seconds per flag) only for the best-scoring flags that can
+        # still be shown: a bundle allowing many flags per type must not group thousands
+        kept = kept[: GROUPED_FLAGS_PER_SHOWN * self.max_flags]
         before = drg_of(coded, self.icd_version, gender, died) if with_drg else None
         for f in kept:
             f["drg_before"] = before.drg if before else None

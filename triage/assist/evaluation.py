@@ -7,6 +7,7 @@ measures on the others, so each realised precision can be set against its guaran
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,234 @@ def _pick(items: Sequence, mask: np.ndarray) -> list:
     return [items[i] for i in np.flatnonzero(mask)]
 
 
+@dataclass(frozen=True)
+class AssistSettings:
+    """Settings of :func:`evaluate_assistance` (the run's ``assist`` section), one object.
+
+    ``target``, ``delta`` and ``unit`` fix the certified precision of pre-filled codes, partial
+    codes and audit flags (:func:`triage.assist.precision.certify_precision`); ``extra_targets``
+    adds rows at other targets to the pre-fill and audit tables (a weak coder may certify nothing
+    at 95%). The sequential simulation runs on at most ``max_sequential_episodes`` evaluation
+    episodes (a seeded sample). ``human_exact_match`` sets the simulated coder's error rates.
+    """
+
+    target: float = 0.95
+    extra_targets: Sequence[float] = (0.9, 0.8)
+    delta: float = 0.1
+    unit: str = "episode"
+    ks: Sequence[int] = (5, 10, 15)
+    k_suggest: int = 15
+    max_steps: int = 50
+    human_exact_match: float = 0.61
+    max_sequential_episodes: int = 1000
+    icd_version: int = 10
+    random_state: int | None = 0
+
+    @property
+    def targets(self) -> list[float]:
+        """The main target first, then the extra ones, without repeats."""
+        return list(dict.fromkeys([float(self.target), *map(float, self.extra_targets)]))
+
+
+@dataclass(frozen=True)
+class AssistanceTables:
+    """The eight tables of :func:`evaluate_assistance` (see there for their columns)."""
+
+    recall: pd.DataFrame
+    prefill: pd.DataFrame
+    partial: pd.DataFrame
+    sequential: pd.DataFrame
+    steps: pd.DataFrame
+    audit: pd.DataFrame
+    audit_curve: pd.DataFrame
+    audit_summary: pd.DataFrame
+
+    def as_dict(self) -> dict[str, pd.DataFrame]:
+        """The tables under their run names (``assist_recall``, ...), in the run's order."""
+        return {f"assist_{f.name}": getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The cohort cut into its calibration part and its evaluation part (row-aligned)."""
+
+    ev: np.ndarray
+    s_cal: CodeScores
+    s_ev: CodeScores
+    g_cal: list[list[str]]
+    g_ev: list[list[str]]
+    pred_ev: list
+    ranked: list            # evaluation episodes' ranked (labels, scores)
+
+    @property
+    def n_ev(self) -> int:
+        return len(self.g_ev)
+
+
+def _check_inputs(scores: CodeScores, predicted: Sequence, gold: Sequence, episodes: pd.DataFrame | None,
+                  cal: np.ndarray) -> None:
+    n = len(gold)
+    if not (len(scores) == len(predicted) == n == cal.size):
+        raise ValueError(f"evaluate_assistance: {len(scores)} score rows, {len(predicted)} predicted, {n} gold "
+                         f"and {cal.size} calibration flags must be row-aligned")
+    if episodes is not None and len(episodes) != n:
+        raise ValueError(f"evaluate_assistance: episodes has {len(episodes)} rows, gold {n}")
+    if cal.all() or not cal.any():
+        raise ValueError("evaluate_assistance: calibration_mask must mark some, but not all, episodes")
+
+
+def _split(scores: CodeScores, predicted: Sequence, gold: list[list[str]], cal: np.ndarray) -> _Split:
+    ev = ~cal
+    s_ev = _subset(scores, ev)
+    return _Split(ev, _subset(scores, cal), s_ev, _pick(gold, cal), _pick(gold, ev), _pick(predicted, ev),
+                  ranked_rows(s_ev))
+
+
+def _simulated_coders(scores: CodeScores, gold: list[list[str]], part: _Split, cfg: AssistSettings):
+    """A simulated human coder on each part. Each part's error rates are set to give the target
+    exact match on that part's own episodes (a coder makes more errors on longer code lists);
+    nothing of the evaluation part is used to certify thresholds."""
+    pool = sorted({str(x) for x in scores.classes} | {lab for g in gold for lab in g})
+    rs = cfg.random_state
+    human_cal = simulate_human_coding(part.g_cal, pool, cfg.human_exact_match, random_state=rs)
+    human_ev = simulate_human_coding(part.g_ev, pool, cfg.human_exact_match,
+                                     random_state=None if rs is None else rs + 1)
+    return human_cal, human_ev
+
+
+def _calibrated_assistants(part: _Split, coded_cal: list[list[str]], cfg: AssistSettings) -> dict:
+    """One assistant per target, certified on the calibration episodes only."""
+    inputs = calibration_inputs(part.s_cal, part.g_cal, coded_cal, cfg.k_suggest)
+    return {t: calibrate_assistant(part.s_cal, part.g_cal, target=t, delta=cfg.delta, unit=cfg.unit,
+                                   coded=coded_cal, icd_version=cfg.icd_version, k=cfg.k_suggest,
+                                   random_state=cfg.random_state, inputs=inputs)
+            for t in cfg.targets}
+
+
+def _recall_table(part: _Split, aligned, cfg: AssistSettings) -> pd.DataFrame:
+    """Recall task: Recall@k, Precision@k and ontology groups to review per suggestion list."""
+    rr = ranking.row_ranking(aligned)
+    has_gold = rr.n_gold > 0
+    rows = []
+    for k in cfg.ks:
+        groups = [len({ontology_group(lab, cfg.icd_version)[::2] for lab in labs[:k]}) for labs, _ in part.ranked]
+        prec = np.where(has_gold, ranking.precision_at_k_per_episode(rr, k), np.nan)
+        rows.append({"k": k, "recall_at_k": float(np.nanmean(ranking.recall_at_k_per_episode(rr, k))),
+                     "precision_at_k": float(np.nanmean(prec)),
+                     "mean_groups_to_review": float(np.mean(groups)), "n_episodes": part.n_ev})
+    return pd.DataFrame(rows)
+
+
+def _prefill_table(part: _Split, aligned, episodes: pd.DataFrame | None, assistants: dict,
+                   cfg: AssistSettings) -> pd.DataFrame:
+    """Pre-filled codes and partial categories, and the coding minutes they save."""
+    s, c, g, rank = code_candidates(part.s_ev, part.g_ev, aligned)
+    top = rank < cfg.k_suggest
+    eff = EffortModel()
+    n_codes = np.array([len(x) for x in part.pred_ev], dtype=float)
+    words = _note_words(episodes, part.ev)
+    n_cats = np.array([len({category_of(x, 3) for x in p}) for p in part.pred_ev], dtype=float)
+    route = np.full(part.n_ev, "assist")
+    effort = (eff, route, words, n_codes, n_cats, eff.predict(route, words, n_codes, n_cats))
+    cs, cc, cg, _ = category_candidates(part.s_ev, part.g_ev)
+    gold_counts = (sum(len(set(x)) for x in part.g_ev), sum(len({category_of(x, 3) for x in gl}) for gl in part.g_ev))
+    rows = []
+    for tgt, a in assistants.items():
+        rows += _prefill_rows(a, tgt, cfg.delta, (s, c, g, top), (cs, cc, cg), gold_counts, part.n_ev, effort)
+    return pd.DataFrame(rows)
+
+
+def _partial_table(part: _Split, cfg: AssistSettings) -> pd.DataFrame:
+    """Structural task: the category is right when the full code is wrong."""
+    rows = []
+    for source, lists in (("predicted codes", part.pred_ev),
+                          (f"top-{cfg.k_suggest} suggestions",
+                           [labs[:cfg.k_suggest].tolist() for labs, _ in part.ranked])):
+        for level in (3, 4):
+            rows.append({"source": source, "level": level,
+                         **category_right_when_code_wrong(lists, part.g_ev, level)})
+    return pd.DataFrame(rows)
+
+
+def _human_errors(g_ev: list[list[str]], coded: list[list[str]]) -> dict[str, int]:
+    """What each flag type can catch: gold codes left out (omissions, and the right code behind a
+    wrong specificity), coded codes that are not gold, and a principal that is not gold's."""
+    return {"missing": sum(len(set(gl) - set(cd)) for gl, cd in zip(g_ev, coded)),
+            "unsupported": sum(len(set(cd) - set(gl)) for gl, cd in zip(g_ev, coded)),
+            "principal": sum(principal(cd) != principal(gl) for gl, cd in zip(g_ev, coded))}
+
+
+def _audit_tables(part: _Split, episodes: pd.DataFrame | None, human_ev, assistants: dict,
+                  cfg: AssistSettings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Audit: flags per type and target, the uncertified curve and the after-audit summary."""
+    s_ev, g_ev = part.s_ev, part.g_ev
+    frame = flag_table(human_ev.coded, s_ev, g_ev)
+    eps = (episodes.loc[part.ev, [c for c in ("gender", "died") if c in episodes.columns]].reset_index(drop=True)
+           if episodes is not None else None)
+    n_err = _human_errors(g_ev, human_ev.coded)
+    omitted = {(i, e[1]) for i, errs in enumerate(human_ev.errors) for e in errs if e[0] == "omit_secondary"}
+    rows, raised_at = [], {}
+    for tgt, a in assistants.items():
+        raised_at[tgt] = Auditor(a.audit, cfg.icd_version).audit_batch(
+            human_ev.coded, s_ev, eps, with_drg=cfg.icd_version == 10, frame=frame)
+        rows += _audit_rows(a, tgt, cfg.delta, raised_at[tgt], n_err, omitted)
+    return (pd.DataFrame(rows), _audit_curve(frame, n_err, part.n_ev),
+            _audit_summary(part, human_ev, raised_at))
+
+
+def _audit_summary(part: _Split, human_ev, raised_at: dict) -> pd.DataFrame:
+    """Per target: the simulated coder's exact match, episodes to open, exact match after audit."""
+    g_ev, n_ev = part.g_ev, part.n_ev
+    em_h = exact_match_per_episode(human_ev.coded, g_ev)
+    seq_h = sequence_exact_match_per_episode(human_ev.coded, g_ev)
+    rows = []
+    for tgt, raised in raised_at.items():
+        after = _apply_right_flags(human_ev.coded, raised, part.s_ev.episode_ids, g_ev)
+        rows.append({
+            "target": tgt, "episodes": n_ev, "human_exact_match": float(em_h.mean()),
+            "human_exact_match_range": f"{HUMAN_EXACT_MATCH[0]:.3f}-{HUMAN_EXACT_MATCH[1]:.3f}",
+            "episodes_with_error": int((em_h == 0).sum()),
+            "episodes_to_open": float(raised["episode_id"].nunique() / n_ev),
+            "flags": len(raised), "drg_changing_flags": int(_is_true(raised["drg_changes"]).sum()),
+            "exact_match_after_audit": float(exact_match_per_episode(after, g_ev).mean()),
+            "human_sequence_exact_match": float(seq_h.mean()),
+            "sequence_exact_match_after_audit": float(sequence_exact_match_per_episode(after, g_ev).mean()),
+            "rate_omit_secondary": human_ev.rates["omit_secondary"],
+            "rate_wrong_specificity": human_ev.rates["wrong_specificity"],
+            "rate_wrong_principal": human_ev.rates["wrong_principal"],
+        })
+    return pd.DataFrame(rows)
+
+
+def assistance_tables(
+    scores: CodeScores,
+    predicted: Sequence[Sequence[str]],
+    gold: Sequence[Sequence[str]],
+    episodes: pd.DataFrame | None,
+    calibration_mask: np.ndarray,
+    settings: AssistSettings | None = None,
+    *,
+    train_gold: Sequence[Sequence[str]] | None = None,
+) -> AssistanceTables:
+    """The tables of :func:`evaluate_assistance` as a typed result, settings as one object."""
+    cfg = settings or AssistSettings()
+    cal = np.asarray(calibration_mask, dtype=bool)
+    _check_inputs(scores, predicted, gold, episodes, cal)
+    gold = [list(g) for g in gold]
+    part = _split(scores, predicted, gold, cal)
+    human_cal, human_ev = _simulated_coders(scores, gold, part, cfg)
+    assistants = _calibrated_assistants(part, human_cal.coded, cfg)
+    aligned = align(part.s_ev, part.g_ev)
+    recall = _recall_table(part, aligned, cfg)
+    prefill = _prefill_table(part, aligned, episodes, assistants, cfg)
+    partial = _partial_table(part, cfg)
+    sequential, steps = _sequential_tables(
+        part.ranked, part.g_ev, ranked_rows(part.s_cal), part.g_cal, train_gold, cfg.max_steps,
+        cfg.max_sequential_episodes, cfg.random_state)
+    audit, audit_curve, audit_summary = _audit_tables(part, episodes, human_ev, assistants, cfg)
+    return AssistanceTables(recall, prefill, partial, sequential, steps, audit, audit_curve, audit_summary)
+
+
 def evaluate_assistance(
     scores: CodeScores,
     predicted: Sequence[Sequence[str]],
@@ -62,6 +291,9 @@ def evaluate_assistance(
 ) -> dict[str, pd.DataFrame]:
     """Tables of the seed paper's section 4 on one scored cohort.
 
+    The keyword form of :func:`assistance_tables` (settings in :class:`AssistSettings`), returning
+    the tables under their run names.
+
     Parameters
     ----------
     scores, predicted, gold, episodes
@@ -73,12 +305,8 @@ def evaluate_assistance(
     train_gold
         Training episodes' gold lists for the sequential task's companion model (default: the
         calibration episodes' gold).
-    target, delta, unit
-        Certified precision of pre-filled codes, partial codes and audit flags
-        (:func:`triage.assist.precision.certify_precision`); ``extra_targets`` adds rows at
-        other targets to the pre-fill and audit tables (a weak coder may certify nothing at 95%).
-    max_sequential_episodes
-        The sequential simulation runs on at most this many evaluation episodes (a seeded sample).
+    target, delta, unit, extra_targets, max_sequential_episodes, ...
+        The fields of :class:`AssistSettings`.
 
     Returns
     -------
@@ -92,115 +320,12 @@ def evaluate_assistance(
     ``assist_audit_summary`` (per target: simulated human exact match, episodes to open,
     after-audit exact match). Every realised figure is measured on the non-calibration episodes.
     """
-    cal = np.asarray(calibration_mask, dtype=bool)
-    n = len(gold)
-    if not (len(scores) == len(predicted) == n == cal.size):
-        raise ValueError(f"evaluate_assistance: {len(scores)} score rows, {len(predicted)} predicted, {n} gold "
-                         f"and {cal.size} calibration flags must be row-aligned")
-    if episodes is not None and len(episodes) != n:
-        raise ValueError(f"evaluate_assistance: episodes has {len(episodes)} rows, gold {n}")
-    if cal.all() or not cal.any():
-        raise ValueError("evaluate_assistance: calibration_mask must mark some, but not all, episodes")
-    gold = [list(g) for g in gold]
-    ev = ~cal
-    s_cal, s_ev = _subset(scores, cal), _subset(scores, ev)
-    g_cal, g_ev = _pick(gold, cal), _pick(gold, ev)
-    pool = sorted({str(x) for x in scores.classes} | {lab for g in gold for lab in g})
-    human_cal = simulate_human_coding(g_cal, pool, human_exact_match, random_state=random_state)
-    # each part's error rates are set to give the target exact match on that part's own episodes
-    # (a coder makes more errors on longer code lists); nothing of the evaluation part is used
-    # to certify thresholds
-    human_ev = simulate_human_coding(g_ev, pool, human_exact_match,
-                                     random_state=None if random_state is None else random_state + 1)
-    targets = list(dict.fromkeys([float(target), *map(float, extra_targets)]))
-    inputs = calibration_inputs(s_cal, g_cal, human_cal.coded, k_suggest)
-    assistants = {t: calibrate_assistant(s_cal, g_cal, target=t, delta=delta, unit=unit, coded=human_cal.coded,
-                                         icd_version=icd_version, k=k_suggest, random_state=random_state,
-                                         inputs=inputs)
-                  for t in targets}
-    tables: dict[str, pd.DataFrame] = {}
-    ranked = ranked_rows(s_ev)
-    n_ev = len(g_ev)
-
-    # -- recall task ---------------------------------------------------------------------------
-    aligned = align(s_ev, g_ev)
-    rr = ranking.row_ranking(aligned)
-    has_gold = rr.n_gold > 0
-    rows = []
-    for k in ks:
-        groups = [len({ontology_group(lab, icd_version)[::2] for lab in labs[:k]}) for labs, _ in ranked]
-        prec = np.where(has_gold, ranking.precision_at_k_per_episode(rr, k), np.nan)
-        rows.append({"k": k, "recall_at_k": float(np.nanmean(ranking.recall_at_k_per_episode(rr, k))),
-                     "precision_at_k": float(np.nanmean(prec)),
-                     "mean_groups_to_review": float(np.mean(groups)), "n_episodes": n_ev})
-    tables["assist_recall"] = pd.DataFrame(rows)
-
-    # -- pre-filled codes and partial categories (and the coding minutes they save) ---------------
-    s, c, g, rank = code_candidates(s_ev, g_ev, aligned)
-    top = rank < k_suggest
-    pred_ev = _pick(predicted, ev)
-    eff = EffortModel()
-    n_codes = np.array([len(x) for x in pred_ev], dtype=float)
-    words = _note_words(episodes, ev)
-    n_cats = np.array([len({category_of(x, 3) for x in p}) for p in pred_ev], dtype=float)
-    route = np.full(n_ev, "assist")
-    effort = (eff, route, words, n_codes, n_cats, eff.predict(route, words, n_codes, n_cats))
-    cs, cc, cg, _ = category_candidates(s_ev, g_ev)
-    gold_counts = (sum(len(set(x)) for x in g_ev), sum(len({category_of(x, 3) for x in gl}) for gl in g_ev))
-    rows = []
-    for tgt, a in assistants.items():
-        rows += _prefill_rows(a, tgt, delta, (s, c, g, top), (cs, cc, cg), gold_counts, n_ev, effort)
-    tables["assist_prefill"] = pd.DataFrame(rows)
-
-    # -- structural task -------------------------------------------------------------------------
-    rows = []
-    for source, lists in (("predicted codes", pred_ev),
-                          (f"top-{k_suggest} suggestions", [labs[:k_suggest].tolist() for labs, _ in ranked])):
-        for level in (3, 4):
-            rows.append({"source": source, "level": level, **category_right_when_code_wrong(lists, g_ev, level)})
-    tables["assist_partial"] = pd.DataFrame(rows)
-
-    # -- sequential task -------------------------------------------------------------------------
-    tables["assist_sequential"], tables["assist_steps"] = _sequential_tables(
-        ranked, g_ev, ranked_rows(s_cal), g_cal, train_gold, max_steps, max_sequential_episodes, random_state)
-
-    # -- audit -----------------------------------------------------------------------------------
-    frame = flag_table(human_ev.coded, s_ev, g_ev)
-    eps = (episodes.loc[ev, [c for c in ("gender", "died") if c in episodes.columns]].reset_index(drop=True)
-           if episodes is not None else None)
-    # what each flag type can catch: gold codes left out (omissions, and the right code behind a
-    # wrong specificity), coded codes that are not gold, and a principal that is not gold's
-    n_err = {"missing": sum(len(set(gl) - set(cd)) for gl, cd in zip(g_ev, human_ev.coded)),
-             "unsupported": sum(len(set(cd) - set(gl)) for gl, cd in zip(g_ev, human_ev.coded)),
-             "principal": sum(principal(cd) != principal(gl) for gl, cd in zip(g_ev, human_ev.coded))}
-    omitted = {(i, e[1]) for i, errs in enumerate(human_ev.errors) for e in errs if e[0] == "omit_secondary"}
-    rows, raised_at = [], {}
-    for tgt, a in assistants.items():
-        raised_at[tgt] = Auditor(a.audit, icd_version).audit_batch(human_ev.coded, s_ev, eps,
-                                                                   with_drg=icd_version == 10, frame=frame)
-        rows += _audit_rows(a, tgt, delta, raised_at[tgt], n_err, omitted)
-    tables["assist_audit"] = pd.DataFrame(rows)
-    tables["assist_audit_curve"] = _audit_curve(frame, n_err, n_ev)
-    em_h = exact_match_per_episode(human_ev.coded, g_ev)
-    seq_h = sequence_exact_match_per_episode(human_ev.coded, g_ev)
-    rows = []
-    for tgt, raised in raised_at.items():
-        after = _apply_right_flags(human_ev.coded, raised, s_ev.episode_ids, g_ev)
-        rows.append({
-            "target": tgt, "episodes": n_ev, "human_exact_match": float(em_h.mean()),
-            "human_exact_match_range": f"{HUMAN_EXACT_MATCH[0]:.3f}-{HUMAN_EXACT_MATCH[1]:.3f}",
-            "episodes_with_error": int((em_h == 0).sum()),
-            "episodes_to_open": float(raised["episode_id"].nunique() / n_ev),
-            "flags": len(raised), "drg_changing_flags": int(_is_true(raised["drg_changes"]).sum()),
-            "exact_match_after_audit": float(exact_match_per_episode(after, g_ev).mean()),
-            "human_sequence_exact_match": float(seq_h.mean()),
-            "sequence_exact_match_after_audit": float(sequence_exact_match_per_episode(after, g_ev).mean()),
-            "rate_omit_secondary": human_ev.rates["omit_secondary"],
-            "rate_wrong_specificity": human_ev.rates["wrong_specificity"],
-            "rate_wrong_principal": human_ev.rates["wrong_principal"],
-        })
-    tables["assist_audit_summary"] = pd.DataFrame(rows)
-    return tables
+    settings = AssistSettings(
+        target=target, extra_targets=extra_targets, delta=delta, unit=unit, ks=ks, k_suggest=k_suggest,
+        max_steps=max_steps, human_exact_match=human_exact_match,
+        max_sequential_episodes=max_sequential_episodes, icd_version=icd_version, random_state=random_state)
+    return assistance_tables(scores, predicted, gold, episodes, calibration_mask, settings,
+                             train_gold=train_gold).as_dict()
 
 
 def _note_words(episodes: pd.DataFrame | None, rows: np.ndarray) -> np.ndarray:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from triage._lazy import lazy_exports
 
+#: ``--input-format`` choices: ``auto`` guesses from the file names; ``delta`` needs the Spark engine
+INPUT_FORMATS = ("auto", "parquet", "csv", "delta")
+PANDAS_INPUT_FORMATS = ("auto", "parquet", "csv")
+
 _EXPORTS = {
     "run_pandas": "pandas_engine", "run_spark": "spark_engine", "spark_session": "spark_engine",
     "BatchInputError": "triage.decisions.errors", "Rejected": "triage.decisions.errors",
@@ -18,7 +22,7 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "BatchInputError", "Rejected", "output_schema", "resolve_bundle", "route_batch", "run_pandas", "run_spark",
+    "INPUT_FORMATS", "PANDAS_INPUT_FORMATS", "BatchInputError", "Rejected", "output_schema", "resolve_bundle", "route_batch", "run_pandas", "run_spark",
     "spark_session",
 ]
 

@@ -31,9 +31,13 @@ def resolve_bundle(model: str, tracking_uri: str | None = None, dst: str | Path 
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from triage.tracking.uri import resolve_tracking_uri, tracking_uri_set
+    from triage.tracking.uri import TrackingStoreNotFound, existing_tracking_uri, tracking_uri_set
 
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+    try:
+        resolved = existing_tracking_uri(tracking_uri)
+    except TrackingStoreNotFound as exc:
+        raise BatchInputError(str(exc)) from None
+    with tracking_uri_set(resolved) as uri:
         try:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=model, dst_path=None if dst is None else str(dst), tracking_uri=uri)

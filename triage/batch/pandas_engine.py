@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from triage.batch.io import (
     DatasetWriter,
     check_output,
+    clean_stale,
     duplicate_mask,
     iter_batches,
     list_inputs,
@@ -25,12 +26,14 @@ from triage.batch.io import (
 )
 from triage.batch.model import load_batch_router
 from triage.decisions.core import route_batch
-from triage.decisions.errors import ERROR_SCHEMA, rejected_table
+from triage.decisions.errors import ERROR_SCHEMA, Rejected, rejected_table
 from triage.decisions.rows import output_schema
 
 log = logging.getLogger("triage.batch")
 
 DEFAULT_CHUNK_ROWS = 20_000
+#: The ``column`` of a rejected CSV row whose number of fields differs from the header's.
+RAGGED_COLUMN = "(row)"
 
 
 def run_pandas(
@@ -50,6 +53,9 @@ def run_pandas(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
     t0 = time.perf_counter()
+    for dest in (output, errors):  # what killed runs left beside the outputs
+        for stale in clean_stale(dest):
+            log.warning("removed %s, left by an interrupted run", stale)
     check_output(output, overwrite)
     check_output(errors, overwrite)
     inputs = list_inputs(input_path)
@@ -63,11 +69,18 @@ def run_pandas(
     try:
         for path in inputs.files:
             row = 0
-            for batch in iter_batches(path, inputs.format, chunk_rows, ids.id_type):
+            ragged: list[tuple[int, int, int]] = []
+            for batch in iter_batches(path, inputs.format, chunk_rows, ids.id_type, ragged=ragged):
+                skipped = {number - 2 for number, _, _ in ragged}  # rows of this block set aside
+                numbers = [r for r in range(row, row + batch.num_rows + len(skipped)) if r not in skipped]
                 decisions, rejects = route_batch(
-                    router, batch, first_row=row, source=path,
+                    router, batch, rows=numbers if skipped else None, first_row=row, source=path,
                     duplicate=duplicate_mask(batch, ids.duplicates), episode_id_type=ids.id_type,
                 )
+                rejects += ragged_rejects(path, ragged)
+                row += len(skipped)
+                n_read += len(skipped)
+                ragged.clear()
                 out.write(decisions)
                 if rejects:
                     bad.write(rejected_table(rejects))
@@ -76,8 +89,11 @@ def run_pandas(
                 row += batch.num_rows
                 n_read += batch.num_rows
             log.info("routed %s (%d rows)", path, row)
-        out.commit()
+        # both datasets complete before either takes its name; the decisions, the result, go last
+        out.close()
+        bad.close()
         bad.commit()
+        out.commit()
     except BaseException:
         out.abort()
         bad.abort()
@@ -85,6 +101,14 @@ def run_pandas(
     seconds = time.perf_counter() - t0
     return summary("pandas", input_path, output, errors, n_read, routes, rejected, seconds, router,
                    n_files=len(inputs.files))
+
+
+def ragged_rejects(path: str, ragged: list[tuple[int, int, int]]) -> list[Rejected]:
+    """CSV rows with the wrong number of fields, as rejected rows (never their text). ``row`` is
+    0-based among the data rows, like every other rejected row."""
+    return [Rejected(path, None, max(number - 2, -1), None, RAGGED_COLUMN,
+                     f"has {found} fields, the header {expected}")
+            for number, expected, found in ragged]
 
 
 def _counts(column) -> tuple[list[str], list[int]]:

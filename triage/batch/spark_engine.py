@@ -42,7 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from triage.batch.io import format_of, list_inputs
+from triage.batch.io import COMPLETE, OLD, PARTIAL, RUNNING, format_of, list_inputs, run_marker, writer_alive
 from triage.decisions.core import route_batch
 from triage.decisions.episodes import INPUT_COLUMNS, check_columns
 from triage.decisions.errors import BatchInputError, rejected_table
@@ -52,7 +52,6 @@ log = logging.getLogger("triage.batch")
 
 DUPLICATE = "_duplicate"
 SOURCE = "_source"
-PARTIAL = ".partial-"
 #: Rows per partition: score-only episodes, and episodes whose notes the coder reads.
 ROWS_PER_PARTITION = 50_000
 ROWS_PER_PARTITION_TEXT = 5_000
@@ -303,6 +302,7 @@ def run_spark(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     t0 = time.perf_counter()
     spark = spark or spark_session(master)
+    _clean_stale(spark, output, errors)
     _check_spark_output(spark, output, overwrite)
     _check_spark_output(spark, errors, overwrite)
     router = _bundle_facts(bundle)  # the driver needs only versions and has_coder, not the model
@@ -389,15 +389,21 @@ def _route(spark, df, fmt, input_path, bundle, output, errors, overwrite, method
 
     bundle_ref = _distribute(spark, bundle)
     schema = output_schema(id_type)
-    staging = _Staging(spark, errors)
+    run = uuid.uuid4().hex[:8]
+    decided, rejects = _Staging(spark, output, run), _Staging(spark, errors, run)
     mapper = _arrow_mapper if method == "arrow" else _pandas_mapper
     mapping = df.mapInArrow if method == "arrow" else df.mapInPandas
-    mapped = mapping(mapper(bundle_ref, id_type, staging.uri), _ddl(schema))
+    mapped = mapping(mapper(bundle_ref, id_type, rejects.uri), _ddl(schema))
     try:
-        mapped.write.mode("overwrite" if overwrite else "errorifexists").parquet(output)
-        staging.finish(overwrite)
+        # into the staging folder that holds only _RUNNING: nothing is at `output` until the end
+        mapped.write.mode("append").parquet(decided.uri)
+        decided.complete()
+        rejects.complete(rejected_table([]))
+        rejects.finish(overwrite)
+        decided.finish(overwrite)  # the result takes its name last
     except BaseException:
-        staging.abort()
+        decided.abort()
+        rejects.abort()
         raise
     # counts of what was written: one column of each dataset read back
     routes = Counter({r["route"]: int(r["count"])
@@ -409,41 +415,108 @@ def _route(spark, df, fmt, input_path, bundle, output, errors, overwrite, method
 
 
 class _Staging:
-    """The rejected rows' folder while the job runs (``<errors>.partial-<id>``), moved to ``errors``
-    when the decisions are written; on failure it is removed. Paths go through Hadoop's
-    FileSystem, as Spark's own writer does, so the same code serves local disks, HDFS and S3."""
+    """A dataset's folder while the job runs (``<dest>.partial-<run>``, with ``_RUNNING`` naming
+    the driver), moved to ``dest`` once the job succeeded and the completion marker is in it; on
+    failure it is removed, and one a killed driver left is removed by the next run
+    (:meth:`clean_stale`). Paths go through Hadoop's FileSystem, as Spark's own writer does, so
+    the same code serves local disks, HDFS and S3 (where a rename is a copy: not atomic, but the
+    marker is written before it)."""
 
-    def __init__(self, spark: Any, errors: str) -> None:
+    def __init__(self, spark: Any, dest: str, run: str | None = None) -> None:
         jvm = spark.sparkContext._jvm
         conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._jvm = jvm
         self._Path = jvm.org.apache.hadoop.fs.Path
-        dest = self._Path(errors)
-        self.fs = dest.getFileSystem(conf)
-        self.dest = self.fs.makeQualified(dest)
-        self.path = self._Path(self.dest.toString().rstrip("/") + PARTIAL + uuid.uuid4().hex[:8])
-        self.fs.mkdirs(self.path)
-        self.uri = self.path.toString()
+        dest_path = self._Path(dest)
+        self.fs = dest_path.getFileSystem(conf)
+        self.dest = self.fs.makeQualified(dest_path)
+        self.path = self.uri = None
+        if run is not None:  # None: only to clean what earlier runs left
+            self.path = self._Path(self.dest.toString().rstrip("/") + PARTIAL + run)
+            self.fs.mkdirs(self.path)
+            self._write(self._Path(self.path, RUNNING), run_marker())
+            self.uri = self.path.toString()
 
-    def finish(self, overwrite: bool) -> None:
+    def _write(self, path: Any, data: bytes) -> None:
+        out = self.fs.create(path, True)
+        try:
+            out.write(bytearray(data))
+        finally:
+            out.close()
+
+    def clean_stale(self) -> list[str]:
+        """Remove ``<dest>.partial-*`` folders of killed runs and ``<dest>.old-*`` folders."""
+        parent, name = self.dest.getParent(), self.dest.getName()
+        removed = []
+        if parent is None or not self.fs.exists(parent):
+            return removed
+        for status in self.fs.listStatus(parent):
+            p = status.getPath()
+            rest = p.getName()[len(name):] if p.getName().startswith(name) else ""
+            if not status.isDirectory() or (self.path is not None and p.equals(self.path)) \
+                    or not rest.startswith((PARTIAL, OLD)):
+                continue
+            if rest.startswith(PARTIAL):
+                marker = self._Path(p, RUNNING)
+                data = None
+                if self.fs.exists(marker):
+                    stream = self.fs.open(marker)
+                    try:
+                        data = bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+                    finally:
+                        stream.close()
+                if writer_alive(data):
+                    continue
+            self.fs.delete(p, True)
+            removed.append(p.toString())
+        return removed
+
+    def complete(self, empty_schema: pa.Table | None = None) -> None:
+        """Every row is in: write the completion marker (and an empty file for an empty dataset)."""
         import pyarrow.parquet as pq
 
-        if len(self.fs.listStatus(self.path)) == 0:  # an empty dataset still has its schema
+        has_data = any(st.getPath().getName().endswith(".parquet") for st in self.fs.listStatus(self.path))
+        if not has_data and empty_schema is not None:  # an empty dataset still has its schema
             fs, root = worker_filesystem(self.uri)
             with fs.open_output_stream(f"{root}/part-00000.parquet") as sink:
-                pq.write_table(rejected_table([]), sink)
-        self.fs.create(self._Path(self.path, "_SUCCESS")).close()
+                pq.write_table(empty_schema, sink)
+        self.fs.delete(self._Path(self.path, "_temporary"), True)
+        self.fs.delete(self._Path(self.path, RUNNING), False)
+        self._write(self._Path(self.path, COMPLETE), b"")
+
+    def finish(self, overwrite: bool) -> None:
+        """Move the complete staging folder to its name (replacing the old one with --overwrite)."""
         if self.fs.exists(self.dest):
             if not overwrite:
                 raise BatchInputError(f"{self.dest.toString()}: output exists; pass --overwrite to replace it")
-            self.fs.delete(self.dest, True)
+            old = self._Path(self.dest.toString().rstrip("/") + OLD + uuid.uuid4().hex[:8])
+            if not self.fs.rename(self.dest, old):
+                raise OSError(f"could not move the old {self.dest.toString()} aside")
+            self._rename()
+            self.fs.delete(old, True)
+        else:
+            self._rename()
+
+    def _rename(self) -> None:
         if not self.fs.rename(self.path, self.dest):
-            raise OSError(f"could not move the rejected rows to {self.dest.toString()}")
+            raise OSError(f"could not move {self.uri} to {self.dest.toString()}")
 
     def abort(self) -> None:
         try:
             self.fs.delete(self.path, True)
         except Exception:  # noqa: BLE001 - best effort; the job's own error is the one to report
             log.warning("could not remove %s", self.uri)
+
+
+def _clean_stale(spark: Any, *dests: str) -> None:
+    """Remove what killed runs left beside the outputs (no JVM access: left to the operator)."""
+    for dest in dests:
+        try:
+            staging = _Staging(spark, dest)
+        except Exception:  # noqa: BLE001 - Spark Connect: no Hadoop FileSystem from Python
+            return
+        for stale in staging.clean_stale():
+            log.warning("removed %s, left by an interrupted run", stale)
 
 
 def _bundle_facts(bundle: str | Path) -> Any:
@@ -535,8 +608,14 @@ def _run_udf(spark, df, keep, bundle, model_uri, output, errors, overwrite, rout
     udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
     cols = [c for c in keep if c in {i.name for i in udf.metadata.get_input_schema().inputs}]
     out = df.select(udf(F.struct(*cols)).alias("d")).select("d.*")
-    mode = "overwrite" if overwrite else "errorifexists"
-    out.write.mode(mode).parquet(output)
+    staging = _Staging(spark, output, uuid.uuid4().hex[:8])
+    try:  # committed as the default method's output is: staged, marked, renamed
+        out.write.mode("append").parquet(staging.uri)
+        staging.complete()
+        staging.finish(overwrite)
+    except BaseException:
+        staging.abort()
+        raise
     counts = spark.read.parquet(output).groupBy("route").count().collect()
     routes = Counter({r["route"]: int(r["count"]) for r in counts})
     return summary("spark", input_path, output, errors, n_rows, routes, Counter(), time.perf_counter() - t0,

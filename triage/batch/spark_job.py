@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from triage.batch import INPUT_FORMATS
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="spark_job.py", description=__doc__.split("\n")[0])
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="models:/coding-triage-router@champion",
                     help="Router bundle directory (on the driver) or MLflow model URI.")
     ap.add_argument("--tracking-uri", default=None, help="MLflow tracking URI for a models:/ or runs:/ model.")
-    ap.add_argument("--input-format", default="auto", choices=["auto", "parquet", "csv", "delta"])
+    ap.add_argument("--input-format", default="auto", choices=INPUT_FORMATS)
     ap.add_argument("--rows-per-partition", type=int, default=None)
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)

@@ -2,10 +2,11 @@
 
 * :func:`fail` ends a command with ``error: <message>`` on stderr and exit code 2, the one way
   every command reports a bad input.
-* :func:`json_stdout` keeps stdout for the document alone. Solvers and libraries that print
-  from C (HiGHS' ``HighsMipSolverData::...`` lines in ``simulate-backlog``) write to file
-  descriptor 1 behind Python's back; for the duration the descriptor points at stderr, C stdio
-  buffers are flushed there before it is restored, and the document goes to the real stdout.
+* ``--json`` documents are the only thing on stdout: libraries are silenced at the source (HiGHS
+  through its ``output_flag`` option, see :mod:`triage.allocation.solver`), not by moving file
+  descriptors.
+* :func:`configure_logging` sets the log level from ``-v``/``-q``; MLflow's and alembic's INFO
+  lines show from ``-v`` on.
 * :func:`install_warning_notes` shows Python warnings as ``note: <message> [<Category>]`` on
   stderr, once per message, without the source line Python would print (it may quote data); the
   ``triage`` callback calls it, so every command, ``triage run`` included, gets it.
@@ -13,14 +14,11 @@
 
 from __future__ import annotations
 
-import ctypes
-import io
 import json
+import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn, TextIO
 
 
@@ -30,46 +28,6 @@ def fail(message: object) -> NoReturn:
 
     typer.echo(f"{typer.style('error:', fg='red')} {message}", err=True)
     raise typer.Exit(2)
-
-
-def _flush_c_stdio() -> None:
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # pragma: no cover - no libc symbol table (not POSIX)
-        pass
-
-
-@contextmanager
-def json_stdout() -> Iterator[TextIO]:
-    """Yield the stream the JSON document goes to; anything else printed meanwhile goes to stderr.
-
-    Under a test runner that swapped ``sys.stdout`` for a buffer (no real descriptor 1 behind
-    it), nothing is redirected and the buffer itself is yielded.
-    """
-    try:
-        real_fd = sys.stdout.fileno()
-    except (AttributeError, ValueError, io.UnsupportedOperation):
-        real_fd = -1
-    if real_fd != 1:
-        yield sys.stdout
-        return
-    sys.stdout.flush()
-    _flush_c_stdio()
-    saved = os.dup(1)
-    out = os.fdopen(os.dup(saved), "w", encoding="utf-8")
-    try:
-        os.dup2(2, 1)
-        yield out
-    finally:
-        try:
-            sys.stdout.flush()
-        except ValueError:  # pragma: no cover - closed by the command
-            pass
-        _flush_c_stdio()
-        out.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        out.close()
 
 
 def emit_json(document: Any, stream: TextIO | None = None, **dumps: Any) -> None:
@@ -108,3 +66,42 @@ def install_warning_notes() -> None:
     """Every Python warning from here on prints as one ``note:`` line on stderr (once each)."""
     warnings.showwarning = _show
 
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+#: Loggers of libraries that print INFO lines of their own (MLflow's run/registry chatter,
+#: alembic's migrations when MLflow creates a database): shown from ``-v`` on
+CHATTY_LOGGERS = ("mlflow", "alembic", "py4j", "urllib3", "httpx")
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> int:
+    """Log level of the command from ``-v`` (INFO), ``-vv`` (DEBUG) or ``-q`` (errors only); the
+    default shows warnings. Log lines go to stderr as ``<level> <logger>: <message>``."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)]
+    if verbose >= 2:
+        level = logging.DEBUG
+    chatty = logging.INFO if verbose >= 1 else max(level, logging.WARNING)
+    os.environ["MLFLOW_LOGGING_LEVEL"] = logging.getLevelName(chatty)  # read when MLflow is imported
+    root = logging.getLogger()
+    if not any(isinstance(h, _CurrentStderr) for h in root.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)
+    return level

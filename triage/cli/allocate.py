@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from contextlib import nullcontext
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from triage.allocation import (
     compare_policies,
     load_config,
 )
-from triage.cli._output import fail, json_stdout
+from triage.cli._output import fail
 from triage.jsonsafe import dumps
 
 app = typer.Typer(help="Allocate routed episodes to coders and simulate the coding backlog.",
@@ -28,11 +27,18 @@ app = typer.Typer(help="Allocate routed episodes to coders and simulate the codi
 
 
 def read_table(path: Path, what: str) -> pd.DataFrame:
-    """A csv / parquet / json(l) / yaml file as a DataFrame; errors name the file."""
+    """A csv / parquet / json(l) / yaml file, or a Parquet dataset folder (what ``triage batch``
+    writes: files starting with ``_`` or ``.`` are skipped), as a DataFrame; errors name the file."""
     if not path.exists():
         raise ValueError(f"{what} file not found: {path}")
     suffix = path.suffix.lower()
     try:
+        if path.is_dir():
+            parts = [p for p in sorted(path.rglob("*.parquet"))
+                     if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)]
+            if not parts:
+                raise ValueError("a folder must hold a Parquet dataset (the output of `triage batch`)")
+            return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         if suffix == ".csv":
             return pd.read_csv(path)
         if suffix in (".parquet", ".pq"):
@@ -58,30 +64,28 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
 
 @app.command("allocate")
 def allocate_cmd(
-    episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json or jsonl."),
+    episodes: Path = typer.Option(..., "--episodes", help="Routed episodes: csv, parquet, json, jsonl, or the folder `triage batch` writes."),
     roster: Path = typer.Option(..., "--roster", help="Coders: csv, yaml or json (coder_id, specialties, level, hours)."),
     date: str | None = typer.Option(None, "--date", help="As-of date (YYYY-MM-DD) for days since discharge; default today."),
     config: Path | None = typer.Option(None, "--config", help="Allocation YAML merged over the shipped default."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Assign a day's routed episodes to the roster; print assignments and the backlog with reasons."""
-    # --json: stdout holds the document alone (the solver's own prints go to stderr)
-    with json_stdout() if as_json else nullcontext(sys.stdout) as out:
-        try:
-            if date is not None:
-                try:
-                    pd.Timestamp(date)
-                except ValueError:
-                    raise ValueError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
-            alloc = Allocator(load_config(config))
-            result = alloc.allocate(read_table(episodes, "episodes"), read_table(roster, "roster"),
-                                    as_of=date, source=str(episodes), roster_source=str(roster))
-        except (ValueError, RuntimeError) as exc:
-            fail(exc)
-            return
-        if as_json:
-            out.write(dumps(result.to_dict(), indent=2) + "\n")
-            return
+    try:
+        if date is not None:
+            try:
+                pd.Timestamp(date)
+            except ValueError:
+                raise ValueError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+        alloc = Allocator(load_config(config))
+        result = alloc.allocate(read_table(episodes, "episodes"), read_table(roster, "roster"),
+                                as_of=date, source=str(episodes), roster_source=str(roster))
+    except (ValueError, RuntimeError) as exc:
+        fail(exc)
+        return
+    if as_json:  # the solver prints nothing (HiGHS output_flag off), so stdout is the document
+        typer.echo(dumps(result.to_dict(), indent=2))
+        return
     _print_allocation(result)
 
 
@@ -127,23 +131,21 @@ def simulate_cmd(
     """Simulate the coding backlog under all-human coding vs the routed policy, same arrivals."""
     if automation_rate is not None and policy is not None:
         fail(ValueError("give either --automation-rate or --policy, not both"))
-    # --json: stdout holds the document alone (HiGHS prints from C during the daily solves)
-    with json_stdout() if as_json else nullcontext(sys.stdout) as stream:
-        try:
-            routed = (RoutingPolicy.from_file(policy) if policy is not None
-                      else RoutingPolicy.from_rate(0.3 if automation_rate is None else automation_rate))
-            alloc = Allocator(load_config(config))
-            table, results = compare_policies(read_table(roster, "roster"), days, arrivals_per_day,
-                                              {"all-human": RoutingPolicy.all_human(), "routed": routed},
-                                              allocator=alloc, seed=seed)
-        except (ValueError, RuntimeError, PolicyFileError) as exc:
-            fail(exc)
-            return
-        if as_json:
-            out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}
-                                for name, res in results.items()}}
-            stream.write(dumps(out, indent=2) + "\n")
-            return
+    try:
+        routed = (RoutingPolicy.from_file(policy) if policy is not None
+                  else RoutingPolicy.from_rate(0.3 if automation_rate is None else automation_rate))
+        alloc = Allocator(load_config(config))
+        table, results = compare_policies(read_table(roster, "roster"), days, arrivals_per_day,
+                                          {"all-human": RoutingPolicy.all_human(), "routed": routed},
+                                          allocator=alloc, seed=seed)
+    except (ValueError, RuntimeError, PolicyFileError) as exc:
+        fail(exc)
+        return
+    if as_json:
+        out = {"policies": {name: {"summary": res.summary, "daily": res.daily.to_dict(orient="records")}
+                            for name, res in results.items()}}
+        typer.echo(dumps(out, indent=2))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -159,9 +161,14 @@ def simulate_cmd(
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
+    """One number format: thousands separated; whole numbers (counts, and amounts of 1,000 or
+    more) without decimals, smaller amounts with two."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return f"{int(v):,}"
+    if isinstance(v, numbers.Real):
+        v = float(v)
         return "-" if not math.isfinite(v) else (f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}")
-    return f"{v:,}" if isinstance(v, int) else str(v)
+    return str(v)
 
 
 def register(main: typer.Typer) -> None:

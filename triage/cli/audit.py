@@ -20,7 +20,8 @@ _SPLIT = re.compile(r"[;|\s]+")
 
 
 def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
-    """episode_id -> ordered labels; ValueError names the file, row, column and value."""
+    """episode_id -> ordered labels; ValueError names the file, the row (a CSV's line number,
+    header = line 1; a Parquet file's 0-based row) and the column, never quoting an id or text."""
     import pandas as pd
 
     from triage.codes.normalize import normalize_label
@@ -28,46 +29,75 @@ def read_coded(path: Path, icd_version: int) -> dict[int, list[str]]:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    parquet = suffix in (".parquet", ".pq", ".parq")
+    sep = "\t" if suffix in (".tsv", ".tab") else ","
     try:
-        if suffix == ".parquet":
+        if parquet:
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=str,
-                                keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        line, column = _bad_utf8(path, sep)
+        raise ValueError(f"{path}: line {line}{f', column {column!r}' if column else ''}: not valid UTF-8") from None
+    except pd.errors.ParserError as exc:  # names the line and the field counts, not the row's text
+        detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+        raise ValueError(f"{path}: cannot be read as a table: {detail[:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - any other reader failure is a bad file
         raise ValueError(f"{path}: cannot be read as a table ({type(exc).__name__})") from None
     if "episode_id" not in frame.columns:
         raise ValueError(f"{path}: no 'episode_id' column (columns: {list(frame.columns)})")
     long = "code" in frame.columns
     if not long and "codes" not in frame.columns:
         raise ValueError(f"{path}: needs a 'codes' column (one row per episode) or a 'code' column (one per code)")
+
+    def where(position: int) -> str:
+        return f"{path}: row {position}" if parquet else f"{path}: line {position + 2}"
+
+    frame = frame.reset_index(drop=True)
     if long and "seq_num" in frame.columns:
         seq = pd.to_numeric(frame["seq_num"], errors="coerce")
         if seq.isna().any():
             row = int(seq.isna().to_numpy().argmax())
-            raise ValueError(f"{path}: row {row + 2}, column 'seq_num': not a number: {frame['seq_num'].iloc[row]!r}")
+            raise ValueError(f"{where(row)}, column 'seq_num': not a number")
         frame = frame.assign(_seq=seq).sort_values(["episode_id", "_seq"], kind="stable")
     out: dict[int, list[str]] = {}
     column = "code" if long else "codes"
-    for row, (eid, value) in enumerate(zip(frame["episode_id"], frame[column])):
-        where = f"{path}: row {int(frame.index[row]) + 2}"
+    for position, eid, value in zip(frame.index, frame["episode_id"], frame[column]):
+        at = where(int(position))
         try:
             key = int(str(eid).strip())
         except ValueError:
-            raise ValueError(f"{where}, column 'episode_id': not an integer id: {eid!r}") from None
+            raise ValueError(f"{at}, column 'episode_id': not an integer id") from None
         codes = [str(value).strip()] if long else [c for c in _SPLIT.split(str(value).strip()) if c]
         labels = out.setdefault(key, [])
         if not long and labels:
-            raise ValueError(f"{where}, column 'episode_id': episode {key} appears twice")
+            raise ValueError(f"{at}, column 'episode_id': episode {key} appears twice")
         for code in codes:
             try:
                 labels.append(normalize_label(code, icd_version))
-            except ValueError as exc:
-                raise ValueError(f"{where}, column {column!r}: {exc}") from None
+            except ValueError:
+                shown = repr(code) if len(code) <= 16 and code.isprintable() else f"{len(code)} characters"
+                raise ValueError(f"{at}, column {column!r}: not a code of ICD-{icd_version}: {shown}") from None
     empty = [k for k, v in out.items() if not v]
     if empty:
         raise ValueError(f"{path}: episode {empty[0]} has no codes")
     return out
+
+
+def _bad_utf8(path: Path, sep: str) -> tuple[int, str | None]:
+    """(line number, column name) of the first bytes that are not UTF-8 (a quoted field spanning
+    lines is counted by physical line)."""
+    header: list[str] = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                fields = raw[: exc.start].count(sep.encode())
+                return number, header[fields] if fields < len(header) else None
+            if number == 1:
+                header = [h.strip().strip('"') for h in text.rstrip("\r\n").split(sep)]
+    return 0, None
 
 
 def audit_command(
@@ -87,12 +117,9 @@ def audit_command(
 ) -> None:
     """Flag missing, unsupported and mis-sequenced codes in human-coded episodes, with MS-DRG impact."""
     import numpy as np
-    import pandas as pd
     from rich.console import Console
 
-    from triage.assist import Assistant, calibrate_assistant
-    from triage.assist.audit import flag_is_right
-    from triage.data import gold_labels
+    from triage.assist.batch_audit import audit_coded_batch, calibration_episodes, certify_flags
 
     err = Console(stderr=True, soft_wrap=True)
     if (coder_path is None) == (router_dir is None):
@@ -109,8 +136,34 @@ def audit_command(
     missing = [e for e in coded_map if e not in by_id.index]
     if missing:
         fail(f"{coded}: {len(missing)} episode ids are not in {data} (first: {missing[:5]})")
-    assistant = None
+    coder, assistant = _load_coder(coder_path, router_dir, err)
+    ids = np.fromiter(coded_map, dtype=np.int64)
+    if assistant is None:
+        cal = calibration_episodes(episodes, calibration_split, ids)
+        if len(cal) == 0:
+            fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
+        err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
+                  "coding against their recorded codes)")
+        assistant = certify_flags(coder, cal, target=target, delta=delta, icd_version=version, random_state=seed)
+    result = audit_coded_batch(assistant, coder, by_id.loc[ids].reset_index(drop=True), coded_map, version)
+    summary = result.summary
+    if out is not None:
+        frame = result.flags.drop(columns=["row"])
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        summary["out"] = str(out)
+    if as_json:
+        from triage.jsonsafe import dumps
+
+        typer.echo(dumps(summary, indent=2))
+        return
+    _print_summary(result)
+
+
+def _load_coder(coder_path: Path | None, router_dir: Path | None, err):
+    """(coder, assistant): a router bundle's coder and its assist calibration (None when it has
+    none), or a saved coder and None; exits with the reason when neither loads."""
     if router_dir is not None:
+        from triage.assist import Assistant
         from triage.router import Router
 
         try:
@@ -119,57 +172,29 @@ def audit_command(
             fail(str(exc))
         if router.coder is None:
             fail(f"{router_dir}: the bundle has no coder to score the notes")
-        coder = router.coder
         if router.info.get("assist"):
             assistant = Assistant.from_dict(router.info["assist"])
             err.print(f"flag thresholds: certified in the bundle ({router_dir})")
-    else:
-        from triage.coder import TextCoder
+            return router.coder, assistant
+        return router.coder, None
+    from triage.coder import TextCoder
 
-        try:
-            coder = TextCoder.load(coder_path)
-        except (FileNotFoundError, ValueError) as exc:
-            fail(str(exc))
-    ids = np.fromiter(coded_map, dtype=np.int64)
-    if assistant is None:
-        cal = episodes[(episodes["split"] == calibration_split) & ~episodes["episode_id"].isin(ids)]
-        if len(cal) == 0:
-            fail(f"no {calibration_split!r} episodes outside the coded batch to certify the flag thresholds on")
-        err.print(f"flag thresholds: certified on {len(cal):,} {calibration_split} episodes (simulated first-pass "
-                  "coding against their recorded codes)")
-        assistant = calibrate_assistant(coder.predict_proba(cal), gold_labels(cal), target=target, delta=delta,
-                                        icd_version=version, random_state=seed)
-    batch = by_id.loc[ids].reset_index(drop=True)
-    scores = coder.predict_proba(batch)
-    lists = [coded_map[int(e)] for e in scores.episode_ids]
-    auditor = assistant.auditor()
-    flags = auditor.audit_batch(lists, scores, batch, with_drg=version == 10)
-    truth = gold_labels(batch)
-    flags["agrees_with_data"] = [flag_is_right(t, code, truth[int(r)])
-                                 for r, t, code in zip(flags["row"], flags["type"], flags["code"])]
-    summary = {
-        "episodes": len(lists), "flags": len(flags),
-        "episodes_to_open": float(flags["episode_id"].nunique() / max(len(lists), 1)),
-        "flags_by_type": {k: int(v) for k, v in flags["type"].value_counts().items()},
-        "drg_changing_flags": int(sum(v is True for v in flags["drg_changes"])),
-        "thresholds": {t: p.to_dict() for t, p in auditor.thresholds.items()},
-        "coded_exact_match_vs_data": float(np.mean([set(a) == set(b) for a, b in zip(lists, truth)])),
-        "flag_precision_vs_data": float(flags["agrees_with_data"].mean()) if len(flags) else None,
-    }
-    if out is not None:
-        frame = flags.drop(columns=["row"])
-        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
-        summary["out"] = str(out)
-    if as_json:
-        from triage.jsonsafe import dumps
+    try:
+        return TextCoder.load(coder_path), None
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
 
-        typer.echo(dumps(summary, indent=2))
-        return
+
+def _print_summary(result) -> None:
+    import pandas as pd
+    from rich.console import Console
+
+    summary, flags = result.summary, result.flags
     console = Console()
     console.print(f"audited {summary['episodes']:,} episodes: {summary['flags']:,} flags "
                   f"({summary['flags_by_type'] or 'none'}), {summary['drg_changing_flags']:,} change the MS-DRG; "
                   f"an auditor opens {100 * summary['episodes_to_open']:.1f}% of the episodes")
-    for t, p in auditor.thresholds.items():
+    for t, p in result.thresholds.items():
         console.print(f"  {t}: {p.statement()}")
     console.print(f"against the data's own codes: coded exact match {100 * summary['coded_exact_match_vs_data']:.1f}%"
                   + ("" if summary["flag_precision_vs_data"] is None

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import typer
 
+from triage.batch import INPUT_FORMATS, PANDAS_INPUT_FORMATS
 from triage.cli._output import fail
+
+InputFormat = Enum("InputFormat", {f: f for f in INPUT_FORMATS}, type=str)
 
 
 class Engine(str, Enum):
@@ -33,7 +36,8 @@ def batch(
     rows_per_partition: int | None = typer.Option(
         None, "--rows-per-partition", min=1,
         help="Rows per Spark partition (default 50,000; 5,000 when the coder reads notes)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, parquet, csv or delta (delta: spark only)."),
+    input_format: InputFormat = typer.Option("auto", "--input-format", help="auto guesses from the file names; "  # noqa: B008
+                                             "delta needs --engine spark."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output/errors datasets."),
     tracking_uri: str | None = typer.Option(
         None, "--tracking-uri", help="MLflow tracking URI for a models:/ or runs:/ --model "
@@ -43,11 +47,12 @@ def batch(
     from triage.batch.model import resolve_bundle
     from triage.decisions.errors import BatchInputError
 
+    input_format = InputFormat(input_format).value
     errors = errors or f"{out.rstrip('/')}-errors"
     try:
         bundle = resolve_bundle(model, tracking_uri)
         if engine is Engine.pandas:
-            if input_format not in ("auto", "parquet", "csv"):
+            if input_format not in PANDAS_INPUT_FORMATS:
                 raise BatchInputError(f"--input-format {input_format} needs --engine spark")
             from triage.batch.pandas_engine import run_pandas
 

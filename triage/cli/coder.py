@@ -36,7 +36,7 @@ def _split(episodes, name: str):
 @coder_app.command("train")
 def train(
     data: Path = typer.Option(..., "--data", help="Dataset folder or file (anything `triage data` reads)."),
-    out: Path = typer.Option(..., "--out", help="Where to save the coder (a file, or a folder for coder.joblib)."),
+    out: Path = typer.Option(..., "--out", help="Where to save the coder (a file, or a folder for coder.npz)."),
     split_file: Path | None = typer.Option(None, "--split-file", help="Published split (_id, split)."),
     split: str = typer.Option("train", "--split", help="Split to train on."),
     model: ModelChoice = typer.Option(ModelChoice.mlp, "--model"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from triage.cli._output import fail
+from triage.data.schema import ICD_VERSIONS
 
 data_app = typer.Typer(help="Inspect episode data.", no_args_is_help=True)
 
@@ -25,7 +27,7 @@ def summary(
     data: Path = typer.Option(..., "--data", help="Dataset folder (MIMIC-IV hosp/+note/, MIMIC-III) or reference .feather."),
     format: FormatChoice = typer.Option(FormatChoice.auto, "--format", help="Input layout; auto-detected by default."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
-    icd_version: int | None = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
+    icd_version: Literal[ICD_VERSIONS] | None = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
     strict: bool = typer.Option(False, "--strict", help="Fail instead of excluding episodes without note/codes."),
 ) -> None:
     """Seed-paper statistics of a dataset: episodes, codes and words per episode, code coverage."""

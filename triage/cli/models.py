@@ -10,7 +10,7 @@ import typer
 
 from triage.cli._output import fail
 
-models_app = typer.Typer(help="Registered router versions in MLflow.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered router versions in MLflow; converting old model files.", no_args_is_help=True)
 
 _URI_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db)."
 _NAME_HELP = "Registered model name."
@@ -26,9 +26,12 @@ def list_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from triage.tracking import list_models, resolve_tracking_uri
+    from triage.tracking import TrackingStoreNotFound, list_models, resolve_tracking_uri
 
-    versions = list_models(tracking_uri, name=name)
+    try:
+        versions = list_models(tracking_uri, name=name)
+    except TrackingStoreNotFound as exc:
+        fail(exc)
     if as_json:
         typer.echo(versions.to_json(orient="records", date_format="iso"))
         return
@@ -58,11 +61,11 @@ def promote_cmd(
 ) -> None:
     """Point the champion alias (or --alias) at VERSION."""
 
-    from triage.tracking import RegistryError, promote
+    from triage.tracking import RegistryError, TrackingStoreNotFound, promote
 
     try:
         promote(version, tracking_uri, name=name, alias=alias)
-    except RegistryError as exc:
+    except (RegistryError, TrackingStoreNotFound) as exc:
         fail(exc)
     typer.echo(f"{name}@{alias} -> version {version}")
 
@@ -75,15 +78,45 @@ def export_cmd(
 ) -> None:
     """Copy a registered router bundle out of MLflow so the service runs without a tracking server."""
 
-    from triage.tracking import RegistryError, export_model
+    from triage.tracking import RegistryError, TrackingStoreNotFound, export_model
 
     try:
         dest = export_model(uri, out, tracking_uri)
-    except RegistryError as exc:
+    except (RegistryError, TrackingStoreNotFound) as exc:
         fail(exc)
     source = json.loads((dest / "mlflow_source.json").read_text())
     version = f" (version {source['version']})" if "version" in source else ""
     typer.echo(f"exported {uri}{version} to {dest}")
+
+
+@models_app.command("convert")
+def convert_cmd(
+    source: Path = typer.Argument(..., help="A pickled router bundle (format 1) or a pickled coder.joblib."),  # noqa: B008
+    dest: Path = typer.Argument(..., help="Where to write it in the current format (a new folder or file)."),  # noqa: B008
+    trust: bool = typer.Option(False, "--i-trust-this-file",
+                               help="Confirm SOURCE comes from you: reading a pickle runs any code it holds."),
+) -> None:
+    """Convert a model saved as a pickle by an earlier version into files that cannot run code.
+
+    Reading the old file unpickles it, i.e. runs whatever it holds: convert only what you (or
+    your own `triage run`) wrote, once, and serve the converted copy."""
+    from triage.router import MANIFEST, convert_pickle_bundle
+
+    if not trust:
+        fail(f"{source}: converting unpickles the file, which runs any code it holds; if it is yours, "
+             "run again with --i-trust-this-file")
+    try:
+        if (source / MANIFEST).is_file():
+            out = convert_pickle_bundle(source, dest)
+        else:
+            from triage.coder import TextCoder
+
+            if dest.exists():
+                fail(f"{dest}: exists")
+            out = TextCoder.from_pickle(source).save(dest)
+    except (OSError, ValueError, TypeError) as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    typer.echo(f"converted {source} -> {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from triage.cli._output import fail
 from triage.confidence.targets import TARGETS
+from triage.data.schema import ICD_VERSIONS
 from triage.policy import FWER_METHODS, KINDS, METHODS
 
 # CLI choices derived from the library's own definitions (one list each)
@@ -37,7 +38,7 @@ PredictionsOpt = Annotated[Path | None, typer.Option("--predictions", help="Your
 ValPredictionsOpt = Annotated[Path | None, typer.Option("--val-predictions", help="Your coder's val predictions.")]
 CoderOpt = Annotated[Path | None, typer.Option("--coder", help="A saved coder (triage coder train) instead of training one.")]
 SplitFileOpt = Annotated[Path | None, typer.Option("--split-file", help="Reuse a published split (_id, split).")]
-IcdVersionOpt = Annotated[int | None, typer.Option("--icd-version", help="9 or 10 (default 10).")]
+IcdVersionOpt = Annotated[Literal[ICD_VERSIONS] | None, typer.Option("--icd-version", help="ICD revision (default 10).")]
 ThresholdOpt = Annotated[float | None, typer.Option("--threshold", help="Fixed coder threshold instead of tuning one.")]
 TargetOpt = Annotated[Target | None, typer.Option("--target", help="What counts as a correct automated episode.")]
 PolicyOpt = Annotated[PolicyKind | None, typer.Option("--policy", help="Routing policy of the router bundle.")]
@@ -187,8 +188,9 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output folder (default runs/latest)."),
         tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
         experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
-        promote: bool = typer.Option(False, "--promote", help="Move the champion alias to this run's version."),
+        promote: bool = typer.Option(False, "--promote/--no-promote", help="Move the champion alias to this run's version."),
         no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log to MLflow."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout (progress on stderr)."),
         config_file: ConfigOpt = None,
     ) -> None:
         """Train, calibrate, choose the policy, bound, report, track and export the router (the main job)."""
@@ -198,11 +200,19 @@ def register(app: typer.Typer) -> None:
         config = _resolve(config_file, _overrides(**kw))
         if no_tracking:
             config.tracking.enabled = False
-        console = Console()
+        from triage.progress import reporter_for
+
+        console = Console(stderr=as_json)
         source = config.data.path or f"synthetic cohort ({config.data.synthetic_episodes:,} episodes, seed {config.seed})"
         console.print(f"[bold]triage run[/] on {source}")
-        result = _execute(config, console)
-        print_summary(console, result.summary)
+        # progress on stderr: live bars with counts and ETA on a terminal, one line per step otherwise
+        result = _execute(config, console, progress=reporter_for(Console(stderr=True)))
+        if as_json:
+            from triage.jsonsafe import dumps
+
+            typer.echo(dumps(result.summary, indent=2))
+        else:
+            print_summary(console, result.summary)
 
     @app.command("route")
     def route(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-import joblib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -22,12 +21,17 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
+from triage.artifacts import load_state, save_state
 from triage.coder import features
 from triage.coder.scores import CodeScores
 from triage.coder.torch_model import SparseTextNet, predict_top_k, train_network
+from triage.progress import current
 
 ModelKind = Literal["torch-mlp", "torch-linear", "ovr-logistic"]
-_FORMAT_VERSION = 2
+#: the pickled format earlier versions wrote (read only by ``from_pickle``)
+_LEGACY_FORMAT_VERSION = 2
+CODER_FILE = "coder.npz"
+LEGACY_CODER_FILE = "coder.joblib"
 
 
 def episode_gold_labels(episodes: pd.DataFrame) -> list[list[str]]:
@@ -143,35 +147,48 @@ class TextCoder(BaseEstimator):
         return CodeScores(self._episode_ids(episodes), self.classes_, oof)
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted coder to one file (a folder gets ``coder.joblib`` inside)."""
+        """Write the fitted coder to one state file (a folder gets ``coder.npz`` inside).
+
+        Stored as JSON and arrays (:mod:`triage.artifacts`), never pickled: its parameters and
+        learned state (classes, TF-IDF, the network's tensors or the logistic models).
+        """
         self._check_fitted()
         path = Path(path)
-        if path.is_dir():
-            path = path / "coder.joblib"
-        state = {
-            "format_version": _FORMAT_VERSION,
-            "params": self.get_params(),
-            "classes_": np.asarray(self.classes_, dtype=str),
-            "tfidf_": self.tfidf_,
-        }
-        if self.model == "ovr-logistic":
-            state["estimator_"] = self.estimator_
-        else:
-            state["state_dict"] = {k: v.detach().numpy() for k, v in self.net_.state_dict().items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(state, path)  # uncompressed: compressing 2^18 x 256 weights costs minutes
-        return path
+        if path.is_dir() or not path.suffix:
+            path = path / CODER_FILE
+        return save_state(self, path, what="coder")
 
     @classmethod
     def load(cls, path: str | Path) -> TextCoder:
+        """A coder written by :meth:`save` (a pickled ``coder.joblib`` is refused unread)."""
         path = Path(path)
         if path.is_dir():
-            path = path / "coder.joblib"
+            if not (path / CODER_FILE).exists() and (path / LEGACY_CODER_FILE).exists():
+                path = path / LEGACY_CODER_FILE  # refused below, with how to convert it
+            else:
+                path = path / CODER_FILE
         if not path.exists():
             raise FileNotFoundError(f"no saved coder at {path}")
+        coder = load_state(path, expect=cls)
+        coder._after_load()
+        return coder
+
+    def _after_load(self) -> None:
+        if getattr(self, "net_", None) is not None:
+            self.net_.eval()
+
+    @classmethod
+    def from_pickle(cls, path: str | Path) -> TextCoder:
+        """Read a coder pickled by an earlier version (``coder.joblib``). Unpickling runs any code
+        the file holds: only for a file from a source you trust (``triage models convert``)."""
+        import joblib
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / LEGACY_CODER_FILE
         state = joblib.load(path)
-        if not isinstance(state, dict) or state.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"{path} is not a coder saved by TextCoder.save (format {_FORMAT_VERSION})")
+        if not isinstance(state, dict) or state.get("format_version") != _LEGACY_FORMAT_VERSION:
+            raise ValueError(f"{path} is not a coder pickled by TextCoder.save (format {_LEGACY_FORMAT_VERSION})")
         coder = cls(**state["params"])
         coder.classes_ = state["classes_"].astype(object)
         coder.tfidf_ = state["tfidf_"]
@@ -262,13 +279,18 @@ class TextCoder(BaseEstimator):
         return sp.csr_matrix((data, (rows, cols)), shape=(len(gold), len(classes)))
 
     def _fit_on(self, counts: sp.csr_matrix, gold, seed: int) -> None:
-        self.tfidf_, model = self._train(counts, gold, self.classes_, seed)
+        with current().task(f"final model: {self._epochs_per_model()} epochs", self._epochs_per_model()) as task:
+            self.tfidf_, model = self._train(counts, gold, self.classes_, seed, on_epoch=task.advance)
         if self.model == "ovr-logistic":
             self.estimator_ = model
         else:
             self.net_ = model
 
-    def _train(self, counts, gold, classes, seed):
+    def _epochs_per_model(self) -> int:
+        """Units of progress per trained model: its epochs (one for the logistic model)."""
+        return 1 if self.model == "ovr-logistic" else self.epochs
+
+    def _train(self, counts, gold, classes, seed, on_epoch=None):
         tfidf = features.fit_tfidf(counts, self.min_df)
         X = features.tfidf(tfidf, counts)
         Y = self._targets(gold, classes)
@@ -276,9 +298,12 @@ class TextCoder(BaseEstimator):
             est = OneVsRestClassifier(
                 LogisticRegression(C=self.C, solver="liblinear", random_state=seed), n_jobs=1
             )
-            return tfidf, est.fit(X, Y.toarray().astype(np.int8))
+            est.fit(X, Y.toarray().astype(np.int8))
+            if on_epoch is not None:
+                on_epoch()
+            return tfidf, est
         net = train_network(
-            X, Y, self._hidden(), self.epochs, self.batch_size, self.lr, seed=seed
+            X, Y, self._hidden(), self.epochs, self.batch_size, self.lr, seed=seed, on_epoch=on_epoch
         )
         return tfidf, net
 
@@ -304,21 +329,28 @@ class TextCoder(BaseEstimator):
         folds = patient_folds(subject_ids, self.n_folds, self.random_state)
         n = counts.shape[0]
         pieces: list[tuple[np.ndarray, sp.csr_matrix]] = []
-        for f in range(self.n_folds):
-            held = np.flatnonzero(folds == f)
-            train = np.flatnonzero(folds != f)
-            tfidf, model = self._train(
-                counts[train], [gold[i] for i in train], classes, seed=self._seed(f + 1)
-            )
-            if keep is not None and f == int(keep):  # the deployed coder is this fold's model
-                self.tfidf_ = tfidf
-                if self.model == "ovr-logistic":
-                    self.estimator_ = model
-                else:
-                    self.net_ = model
-            pieces.append((held, self._predict_with(tfidf, model, counts[held])))
+        per_model = self._epochs_per_model()
+        with current().task(f"cross-fitting: {self.n_folds} folds x {per_model} epochs",
+                            self.n_folds * per_model) as task:
+            for f in range(self.n_folds):
+                pieces.append(self._cross_fit_fold(counts, gold, classes, folds, f, keep, task.advance))
         order = np.concatenate([h for h, _ in pieces])
         stacked = sp.vstack([p for _, p in pieces], format="csr")
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         return stacked[inverse]
+
+    def _cross_fit_fold(self, counts, gold, classes, folds, f: int, keep: int | None, on_epoch):
+        """Train on every fold but ``f`` and score fold ``f``: (held-out rows, their scores)."""
+        held = np.flatnonzero(folds == f)
+        train = np.flatnonzero(folds != f)
+        tfidf, model = self._train(
+            counts[train], [gold[i] for i in train], classes, seed=self._seed(f + 1), on_epoch=on_epoch
+        )
+        if keep is not None and f == int(keep):  # the deployed coder is this fold's model
+            self.tfidf_ = tfidf
+            if self.model == "ovr-logistic":
+                self.estimator_ = model
+            else:
+                self.net_ = model
+        return held, self._predict_with(tfidf, model, counts[held])

@@ -8,6 +8,8 @@ models.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -62,8 +64,11 @@ def train_network(
     batch_size: int,
     lr: float,
     seed: int,
+    on_epoch: Callable[[], None] | None = None,
 ) -> SparseTextNet:
     """Fit with Adam on minibatches of sparse rows; output biases start at the code priors.
+
+    ``on_epoch`` is called after each epoch (progress reporting).
 
     The first layer has one row per *selected* n-gram column (tens of thousands, see
     ``features.SelectedTfidf``), small enough for dense gradients and plain Adam.
@@ -92,6 +97,8 @@ def train_network(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if on_epoch is not None:
+            on_epoch()
     net.eval()
     return net
 

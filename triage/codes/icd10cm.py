@@ -31,10 +31,6 @@ def undotted(label: str) -> str:
     return canonical(label)
 
 
-def is_wellformed(code: str) -> bool:
-    """Shape check only (letter, digit, alphanumeric, up to 4 more): no table needed."""
-    return bool(_FORMAT.match(canonical(code)))
-
 
 @lru_cache(maxsize=1 << 16)
 def is_valid(code: str) -> bool:

@@ -24,10 +24,6 @@ def _descriptions() -> dict[str, str]:
         return {row[0].strip().upper(): row[1].strip() for row in csv.reader(fh) if len(row) >= 2}
 
 
-def is_wellformed(code: str) -> bool:
-    """Shape check only: 7 characters, no ``I``/``O``."""
-    return bool(_FORMAT.match(canonical(code)))
-
 
 def is_valid(code: str) -> bool:
     """Whether the code is in the shipped ICD-10-PCS table."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from types import ModuleType
-from typing import Mapping
 
 from triage.codes.labels import canonical, to_label
 
@@ -39,13 +39,6 @@ def dotted_px(code: str) -> str:
     return to_label(code, "px", 9)
 
 
-def is_wellformed_dx(code: str) -> bool:
-    return bool(_DX_FORMAT.match(canonical(code)))
-
-
-def is_wellformed_px(code: str) -> bool:
-    return bool(_PX_FORMAT.match(canonical(code)))
-
 
 @lru_cache(maxsize=1 << 16)
 def _node(code: str):
@@ -60,10 +53,6 @@ def is_valid_dx(code: str) -> bool:
     return _node(code) is not None
 
 
-def is_billable_dx(code: str) -> bool:
-    node = _node(code)
-    return node is not None and bool(node.is_leaf)
-
 
 def describe_dx(code: str) -> str:
     """Long description (short one for categories); ValueError naming the code when unknown."""
@@ -72,13 +61,6 @@ def describe_dx(code: str) -> str:
         raise ValueError(f"not an ICD-9-CM diagnosis code: {code!r}")
     return node.long_desc or node.short_desc
 
-
-def dx_category(code: str) -> str:
-    """3-character category (4 for E codes), as the hierarchy groups them."""
-    c = canonical(code)
-    if not _DX_FORMAT.match(c):
-        raise ValueError(f"not an ICD-9-CM diagnosis code: {code!r}")
-    return c[:4] if c.startswith("E") else c[:3]
 
 
 def is_valid_px(code: str, descriptions: Mapping[str, str] | None = None) -> bool:

@@ -85,6 +85,11 @@ class LogitCalibrator:
             self.beta_ = float(np.ravel(cal.beta_)[0])
         return self
 
+    def __getstate__(self) -> dict:
+        # the library's fitted object (``sk_``) is kept for ``reference_map`` cross-checks in the
+        # fitting process only: ``map`` needs just the numbers above, and a model file stores those
+        return {k: v for k, v in self.__dict__.items() if k != "sk_"}
+
     def map(self, z: np.ndarray) -> np.ndarray:
         """Calibrated P(correct) for logits ``z`` (pure numpy: the fast path)."""
         z = np.asarray(z, dtype=np.float64)
@@ -108,6 +113,8 @@ class LogitCalibrator:
         z = np.asarray(z, dtype=np.float64)
         if self.method == "none":
             return sigmoid(z)
+        if not hasattr(self, "sk_"):
+            raise RuntimeError("reference_map needs the calibrator as fitted (a loaded model keeps only its numbers)")
         if self.method == "venn-abers":
             p = sigmoid(z)
             return self.sk_.predict_proba(np.column_stack([1 - p, p]))[0][:, 1]

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 
+from triage.artifacts import load_state, save_state
 from triage.confidence.calibration import METHODS, LogitCalibrator, choose_method
 from triage.confidence.features import FEATURE_NAMES
 
@@ -309,15 +309,13 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ persist
     def save(self, path: str | Path) -> None:
+        """One state file (JSON + arrays, :mod:`triage.artifacts`): never a pickle."""
         self._check_fitted()
-        joblib.dump(self, path)
+        save_state(self, path, what="confidence")
 
     @classmethod
     def load(cls, path: str | Path) -> ConfidenceModel:
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise ValueError(f"{path}: holds a {type(obj).__name__}, not a ConfidenceModel")
-        return obj
+        return load_state(path, expect=cls)
 
 
 def _top_contributions(contrib: np.ndarray, names: list[str], top_k: int) -> list[list[tuple[str, float]]]:

@@ -26,6 +26,17 @@ from triage.codes.labels import label_kind, truncate_labels
 
 Target = Literal["exact", "exact3", "sequence", "drg", "jaccard", "principal", "principal_drg", "audit"]
 TARGETS: tuple[str, ...] = ("exact", "exact3", "sequence", "drg", "jaccard", "principal", "principal_drg", "audit")
+#: Each target in plain words (the report and the notebooks say what "correct" meant in a run)
+MEANINGS: dict[str, str] = {
+    "exact": "the whole code set exactly right",
+    "exact3": "the code set right at the 3-character category level",
+    "sequence": "the whole code set exactly right and the principal diagnosis first",
+    "drg": "the code list groups to the same MS-DRG",
+    "jaccard": "the code set overlaps the gold set by at least the Jaccard threshold",
+    "principal": "the principal diagnosis right",
+    "principal_drg": "the principal diagnosis right and the same MS-DRG",
+    "audit": "the principal right, no wrong code added, at most one secondary code missed",
+}
 #: The targets every run reports side by side (the headline is the run's own target).
 REPORTED_TARGETS: tuple[str, ...] = ("exact", "principal", "principal_drg", "audit")
 #: Secondary codes an ``audit``-correct list may miss.

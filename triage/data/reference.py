@@ -12,6 +12,7 @@ only the alphabetically first. Admission times, age and gender are not in the fi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,40 @@ def _as_list(value) -> list[str]:
 
 
 def load_reference(path: Path, icd_version: int | None = None, strict: bool = False) -> tuple[pd.DataFrame, LoadReport]:
+    """The episode table (``triage.data.schema``) of a reference feather file, and its report.
+
+    ``icd_version`` is needed only when the file has no ``icd9_*``/``icd10_*`` columns; ``strict``
+    turns any excluded episode into an error. Steps: the columns to read, the ICD version they
+    hold, the rows read and checked, the code lists, then the episodes excluded and why.
+    """
     path = Path(path)
     report = LoadReport(source=str(path), format="reference")
+    cols = _columns(path)
+    version = _icd_version(path, cols, icd_version)
+    code_cols = _code_columns(path, cols, version)
+    df, ids = _read_rows(path, cols, code_cols, report)
+    dx, px = _code_lists(df, code_cols, version)
+    out = pd.DataFrame({
+        "episode_id": ids.astype("int64").to_numpy(),
+        "subject_id": pd.to_numeric(df["subject_id"], errors="coerce").to_numpy(),
+        "text": df["text"].to_numpy(),
+        "diagnoses": dx.to_numpy(), "procedures": px.to_numpy(),
+    })
+    excluded = _excluded(out, version, report)
+    if out["episode_id"].duplicated().any():
+        raise DataError(f"{path}: column '_id' repeats id {int(out['episode_id'][out['episode_id'].duplicated()].iloc[0])}")
+    if strict and report.excluded:
+        raise DataError(f"strict mode: {report.summary()}")
+    out = out[~excluded].sort_values("episode_id", kind="stable")
+    out["icd_version"] = version
+    for col in ("admittime", "dischtime", "admission_type", "died", "age", "gender", "split"):
+        out[col] = None
+    report.n_loaded = len(out)
+    return conform(out), report
+
+
+def _columns(path: Path) -> list[str]:
+    """The file's column names; DataError when it is missing, unreadable or lacks _id/text."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
@@ -41,6 +74,11 @@ def load_reference(path: Path, icd_version: int | None = None, strict: bool = Fa
     for col in ("_id", "text"):
         if col not in cols:
             raise DataError(f"{path}: missing column {col!r} (has {', '.join(cols)})")
+    return cols
+
+
+def _icd_version(path: Path, cols: list[str], icd_version: int | None) -> int:
+    """The ICD version the code columns name (``icd_version`` when none does, and it must agree)."""
     versions = [v for v in (10, 9) if f"icd{v}_diag" in cols or f"icd{v}_proc" in cols]
     if len(versions) > 1:
         raise DataError(f"{path}: both ICD-9 and ICD-10 code columns present; cannot tell the version")
@@ -49,9 +87,20 @@ def load_reference(path: Path, icd_version: int | None = None, strict: bool = Fa
         raise DataError(f"{path}: no icd9_*/icd10_* columns; pass icd_version to read column 'target'")
     if icd_version is not None and icd_version != version:
         raise DataError(f"{path}: file holds ICD-{version} codes but icd_version={icd_version} was asked")
+    return version
+
+
+def _code_columns(path: Path, cols: list[str], version: int) -> list[str]:
+    """``icd{v}_diag``/``icd{v}_proc`` when present, else ``target`` (procedures and diagnoses)."""
     code_cols = [c for c in (f"icd{version}_diag", f"icd{version}_proc") if c in cols] or ["target"]
     if code_cols == ["target"] and "target" not in cols:
         raise DataError(f"{path}: missing code columns (icd{version}_diag / icd{version}_proc / target)")
+    return code_cols
+
+
+def _read_rows(path: Path, cols: list[str], code_cols: list[str],
+               report: LoadReport) -> tuple[pd.DataFrame, pd.Series]:
+    """The columns used and the numeric ids; each admission is its own patient without subject_id."""
     use = ["_id", "text"] + (["subject_id"] if "subject_id" in cols else []) + code_cols
     df = feather.read_table(path, columns=use, memory_map=True).to_pandas()
     if len(df) == 0:
@@ -67,21 +116,28 @@ def load_reference(path: Path, icd_version: int | None = None, strict: bool = Fa
     report.warn(
         f"{path}: the reference pipeline sorted codes alphabetically; the principal diagnosis is unknown"
     )
+    return df, ids
+
+
+def _code_lists(df: pd.DataFrame, code_cols: list[str], version: int) -> tuple[pd.Series, pd.Series]:
+    """Canonical diagnosis and procedure lists per row (``target`` split by the label's kind)."""
     if "target" in code_cols:
         labels = df["target"].map(_as_list)
         dx = labels.map(lambda ls: [canonical(x) for x in ls if label_kind(x, version) == "dx"])
         px = labels.map(lambda ls: [canonical(x) for x in ls if label_kind(x, version) == "px"])
-    else:
-        dx = df[f"icd{version}_diag"].map(lambda ls: [canonical(x) for x in _as_list(ls)]) if f"icd{version}_diag" in df else pd.Series([[]] * len(df))
-        px = df[f"icd{version}_proc"].map(lambda ls: [canonical(x) for x in _as_list(ls)]) if f"icd{version}_proc" in df else pd.Series([[]] * len(df))
-    out = pd.DataFrame({
-        "episode_id": ids.astype("int64").to_numpy(),
-        "subject_id": pd.to_numeric(df["subject_id"], errors="coerce").to_numpy(),
-        "text": df["text"].to_numpy(),
-        "diagnoses": dx.to_numpy(), "procedures": px.to_numpy(),
-    })
-    import re
+        return dx, px
 
+    def column(name: str) -> pd.Series:
+        if name not in df:
+            return pd.Series([[]] * len(df))
+        return df[name].map(lambda ls: [canonical(x) for x in _as_list(ls)])
+
+    return column(f"icd{version}_diag"), column(f"icd{version}_proc")
+
+
+def _excluded(out: pd.DataFrame, version: int, report: LoadReport) -> np.ndarray:
+    """Rows without a note, without codes, with an unparseable code or without a patient id,
+    each counted in ``report`` under its first reason."""
     pat_dx, pat_px = re.compile(CODE_PATTERNS[("dx", version)]), re.compile(CODE_PATTERNS[("px", version)])
     bad = np.array([any(not pat_dx.match(c) for c in d) or any(not pat_px.match(c) for c in p)
                     for d, p in zip(out["diagnoses"], out["procedures"])], dtype=bool)
@@ -93,13 +149,4 @@ def load_reference(path: Path, icd_version: int | None = None, strict: bool = Fa
     report.exclude("no_codes", int((no_codes & ~no_note).sum()), out["episode_id"][no_codes & ~no_note].head().tolist())
     report.exclude("unparseable_codes", int((bad & ~no_note & ~no_codes).sum()), out["episode_id"][bad].head().tolist())
     report.exclude("no_subject_id", int((no_subject & ~bad & ~no_note & ~no_codes).sum()))
-    if out["episode_id"].duplicated().any():
-        raise DataError(f"{path}: column '_id' repeats id {int(out['episode_id'][out['episode_id'].duplicated()].iloc[0])}")
-    if strict and report.excluded:
-        raise DataError(f"strict mode: {report.summary()}")
-    out = out[~(bad | no_codes | no_note | no_subject)].sort_values("episode_id", kind="stable")
-    out["icd_version"] = version
-    for col in ("admittime", "dischtime", "admission_type", "died", "age", "gender", "split"):
-        out[col] = None
-    report.n_loaded = len(out)
-    return conform(out), report
+    return bad | no_codes | no_note | no_subject

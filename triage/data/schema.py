@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The ICD revisions an episode may carry (``icd_version``); config and CLI choices derive from it
+ICD_VERSIONS = (9, 10)
+
 EPISODE_COLUMNS: dict[str, str] = {
     "episode_id": "int64",        # hadm_id
     "subject_id": "int64",

@@ -91,22 +91,37 @@ def route_checked(
     return decisions, rejects
 
 
+def _integer_id(value: Any) -> Any:
+    try:
+        return int(value.decode("utf-8")) if isinstance(value, bytes) else value
+    except (UnicodeDecodeError, ValueError):
+        return value  # rejected row by row (not UTF-8, or not an integer)
+
+
 def route_batch(
     router: Router,
     batch: pa.RecordBatch | pa.Table,
     *,
     first_row: int = 0,
+    rows: Sequence[int] | None = None,
     source: str | None = None,
     partition: int | None = None,
     duplicate: Sequence[bool] | None = None,
     episode_id_type: pa.DataType = INT64,
 ) -> tuple[pa.Table, list[Rejected]]:
-    """Decision rows (``rows.output_schema``) and rejected rows of one input batch."""
+    """Decision rows (``rows.output_schema``) and rejected rows of one input batch (row ``i``
+    numbered ``first_row + i``, or ``rows[i]``)."""
     columns = batch_columns(batch)
+    if "episode_id" in columns and pa.types.is_binary(batch.schema.field("episode_id").type) \
+            and pa.types.is_integer(episode_id_type):
+        # a CSV block whose ids did not all decode: the others are the integers the output holds
+        columns["episode_id"] = [_integer_id(v) for v in columns["episode_id"]]
     episodes, kept, rejects = episodes_from_columns(
-        columns, batch.num_rows, first_row=first_row, source=source, partition=partition, duplicate=duplicate,
+        columns, batch.num_rows, first_row=first_row, rows=rows, source=source, partition=partition,
+        duplicate=duplicate,
     )
     score_text_episodes(router, episodes)
-    decisions, refused = route_checked(router, episodes, [first_row + i for i in kept],
+    decisions, refused = route_checked(router, episodes,
+                                       [rows[i] if rows is not None else first_row + i for i in kept],
                                        source=source, partition=partition)
     return decision_table(decisions, episode_id_type), rejects + refused

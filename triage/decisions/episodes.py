@@ -15,6 +15,15 @@ from datetime import date, datetime
 from typing import Any
 
 from triage.decisions.errors import BatchInputError, Rejected, id_text
+from triage.decisions.validation import (
+    InvalidValue,
+    check_code_scores,
+    check_episode_id,
+    check_number,
+    check_string,
+    check_text,
+    describe,
+)
 from triage.router import ROUTING_METADATA_FIELDS
 
 #: Metadata an episode supplies: every routing-time field but ``text`` (an input of its own) and
@@ -93,19 +102,17 @@ def parse_code_scores(value: Any) -> dict[str, Any] | None:
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise RowError(name, f"must be a number, got {value!r}")
+        raise RowError(name, "must be a number, got a boolean")
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise RowError(name, f"must be a number, got {value[:40]!r}") from None
+            raise RowError(name, f"must be a number, got {describe(value)}") from None
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise RowError(name, f"must be a number, got {type(value).__name__}") from None
-    if not math.isfinite(x) or x < 0:
-        raise RowError(name, f"must be a finite number >= 0, got {x!r}")
-    return x
+    except (TypeError, ValueError, OverflowError):
+        raise RowError(name, f"must be a number, got {describe(value)}") from None
+    return check_number(name, x)
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -115,8 +122,7 @@ def _bool(name: str, value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    shown = value[:40] if isinstance(value, str) else value
-    raise RowError(name, f"must be true or false, got {shown!r}")
+    raise RowError(name, f"must be true or false, got {describe(value)}")
 
 
 def _date(name: str, value: Any) -> str:
@@ -134,14 +140,14 @@ def _date(name: str, value: Any) -> str:
                 return parse(s).isoformat()
             except ValueError:
                 continue
-        raise RowError(name, f"must be an ISO date (YYYY-MM-DD), got {s[:40]!r}")
+        raise RowError(name, f"must be an ISO date (YYYY-MM-DD), got {describe(s)}")
     raise RowError(name, f"must be a date, got {type(value).__name__}")
 
 
 def _string(name: str, value: Any) -> str:
     if isinstance(value, (dict, list, tuple, bytes)):
         raise RowError(name, f"must be a string, got {type(value).__name__}")
-    return str(value)
+    return check_string(name, str(value))
 
 
 _COERCE = {"number": _number, "bool": _bool, "date": _date, "string": _string}
@@ -155,17 +161,37 @@ def coerce_metadata(name: str, value: Any) -> Any:
 def _episode_id(value: Any) -> int | str:
     if is_missing(value) or (isinstance(value, str) and not value.strip()):
         raise RowError("episode_id", "is missing")
-    if isinstance(value, bool):
-        raise RowError("episode_id", f"must be an integer or a string, got {value!r}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise RowError("episode_id", f"must be an integer or a string, got {value!r}")
-        return int(value)
-    if isinstance(value, (int, str)):
-        return value
-    if hasattr(value, "item"):  # numpy scalar
-        return value.item()
-    raise RowError("episode_id", f"must be an integer or a string, got {type(value).__name__}")
+    if hasattr(value, "item") and not isinstance(value, (int, float, str)):  # numpy scalar
+        value = value.item()
+    return check_episode_id(value)
+
+
+def _decoded(record: dict[str, Any]) -> dict[str, Any]:
+    """Bytes (a CSV block with a value that is not UTF-8 stays bytes) as text; RowError names
+    the column whose value does not decode."""
+    for name, value in record.items():
+        if isinstance(value, bytes):
+            try:
+                record[name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RowError(name, "is not valid UTF-8 text") from None
+    return record
+
+
+def _maybe_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value
+
+
+def _valid_id(value: Any) -> int | str | None:
+    try:
+        return _episode_id(value)
+    except (RowError, InvalidValue):
+        return None
 
 
 def episode_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,6 +203,10 @@ def episode_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
         text = None
     elif not isinstance(text, str):
         raise RowError("text", f"must be a string, got {type(text).__name__}")
+    else:
+        check_text(text)
+    if scores:
+        check_code_scores(scores)
     if not scores and not (text and text.strip()):
         raise RowError("code_scores", "is empty and there is no text: the episode has neither")
     metadata = {}
@@ -193,6 +223,7 @@ def episodes_from_columns(
     n_rows: int,
     *,
     first_row: int = 0,
+    rows: Sequence[int] | None = None,
     source: str | None = None,
     partition: int | None = None,
     duplicate: Sequence[bool] | None = None,
@@ -200,25 +231,32 @@ def episodes_from_columns(
 ) -> tuple[list[dict[str, Any]], list[int], list[Rejected]]:
     """Episodes of a column-wise batch, the positions they came from, and the rejected rows.
 
-    ``strict`` raises a ValueError naming the first bad row (the pyfunc's behaviour) instead of
+    Row ``i`` is numbered ``first_row + i``, or ``rows[i]`` when given (a CSV block with rows
+    skipped for their number of fields). ``strict`` raises a ValueError naming the first bad row (the pyfunc's behaviour) instead of
     collecting it. ``duplicate[i]`` marks a row whose ``episode_id`` occurs more than once in the
     whole input: all its copies are rejected, since none can be told to be the right one.
     """
     names = [c for c in INPUT_COLUMNS if c in columns]
+
+    def row_of(i: int) -> int:
+        return int(rows[i]) if rows is not None else first_row + i
+
     episodes: list[dict[str, Any]] = []
     kept: list[int] = []
     rejects: list[Rejected] = []
     for i in range(n_rows):
         record = {c: columns[c][i] for c in names}
         try:
+            record = _decoded(record)
             if duplicate is not None and duplicate[i]:
                 raise RowError("episode_id", "occurs more than once in the input")
             episodes.append(episode_from_record(record))
             kept.append(i)
-        except RowError as exc:
-            raw_id = record.get("episode_id")
-            raw_id = None if is_missing(raw_id) else raw_id
+        except (RowError, InvalidValue) as exc:
+            if isinstance(exc, InvalidValue):
+                exc = RowError(exc.field, exc.reason)
+            raw_id = _valid_id(_maybe_text(record.get("episode_id")))  # an invalid id is not quoted back
             if strict:
-                raise ValueError(f"row {first_row + i} (episode_id={raw_id!r}): {exc}") from None
-            rejects.append(Rejected(source, partition, first_row + i, id_text(raw_id), exc.column, exc.reason))
+                raise ValueError(f"row {row_of(i)} (episode_id={raw_id!r}): {exc}") from None
+            rejects.append(Rejected(source, partition, row_of(i), id_text(raw_id), exc.column, exc.reason))
     return episodes, kept, rejects

@@ -7,16 +7,9 @@ from typing import Literal
 
 import numpy as np
 
+from triage.coder.align import align, check_same_length
 from triage.coder.scores import CodeScores
 from triage.metrics import hierarchy, intervals, ranking, sequence, sets
-from triage.coder.align import align, check_same_length
-
-PER_EPISODE_CI = (
-    "exact_match_full", "exact_match_4", "exact_match_3",
-    "jaccard_full", "jaccard_4", "jaccard_3",
-    "principal_accuracy", "sequence_exact_match",
-    "map_documents", "r_precision", "coverage_error", "hierarchical_f1",
-)  # fmt: skip
 
 
 def evaluate(

@@ -13,6 +13,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from triage.confidence.targets import MEANINGS
 from triage.figures import HUMAN_LINES, write_figures
 from triage.jsonsafe import flatten, to_plain
 from triage.report.practice import policy_in_practice
@@ -20,6 +21,7 @@ from triage.report.tables import format_value, html_table
 from triage.results import RunResult, write_tables
 
 TEMPLATE = "report.html.j2"
+
 
 #: Sections in reading order: (id, title, tables shown under it, figures shown in it).
 SECTIONS = (
@@ -84,7 +86,64 @@ def coder_metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _section_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Markup | None]:
+def _threshold_cell(t: Any) -> str:
+    return "none" if t is None or (isinstance(t, float) and not math.isfinite(t)) else f"{t:.3f}"
+
+
+def policies_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The policies as read: one ``thresholds`` column (per care setting when the policy has one
+    set per setting, whose top-level ``t_automate`` is infinite) instead of ``t_automate``/``t_assist``."""
+    if "t_automate" not in df.columns:
+        return df
+    text = []
+    for rec in df.to_dict(orient="records"):
+        per = rec.get("thresholds_by_setting")
+        t_auto, t_assist = rec["t_automate"], rec.get("t_assist")
+        if isinstance(per, str) and per:
+            text.append(per)
+        elif rec.get("per_setting") and not (isinstance(t_auto, float) and math.isfinite(t_auto)):
+            text.append("per care setting (see the router bundle's policy)")
+        else:
+            auto = ("automate none" if _threshold_cell(t_auto) == "none"
+                    else f"automate p ≥ {_threshold_cell(t_auto)}")
+            text.append(auto + (f", assist p ≥ {_threshold_cell(t_assist)}"
+                                if _threshold_cell(t_assist) != "none" else ""))
+    out = df.drop(columns=[c for c in ("t_automate", "t_assist", "thresholds_by_setting", "version")
+                           if c in df.columns])
+    out.insert(min(2, len(out.columns)), "thresholds", text)
+    return out
+
+
+#: What ``calibration == "none"`` means (ConfidenceModel.calibrate): not a choice, a fallback
+NO_CALIBRATION = ("none: the probability-calibration part had fewer than 2 episodes of one class, so no "
+                  "calibration could be learned; the model's own probabilities are used (their ECE is measured)")
+
+
+def confidence_models_table(df: pd.DataFrame, summary: dict[str, Any]) -> pd.DataFrame:
+    """The compared confidence models, the run's own marked, an unlearnable calibration explained."""
+    out = df.copy()
+    if "model" in out.columns and summary.get("confidence_model"):
+        out.insert(1, "chosen", out["model"].astype(str).eq(str(summary["confidence_model"])))
+    if "calibration" in out.columns:
+        out["calibration"] = [NO_CALIBRATION if str(c) == "none" else c for c in out["calibration"]]
+    return out
+
+
+def _headline_rows(df: pd.DataFrame, summary: dict[str, Any]) -> pd.Series:
+    """Rows of the per-target table that matter first: this run's α, every setting pooled."""
+    mask = pd.Series(True, index=df.index)
+    if "setting" in df.columns:
+        mask &= df["setting"].astype(str).eq("all")
+    if "alpha" in df.columns and summary.get("alpha") is not None:
+        mask &= (df["alpha"].astype(float) - float(summary["alpha"])).abs() < 1e-9
+    if "headline" in df.columns:
+        mask |= df["headline"].fillna(False).astype(bool)
+    return mask
+
+
+def _section_tables(tables: dict[str, pd.DataFrame], summary: dict[str, Any] | None = None
+                    ) -> dict[str, Markup | None]:
+    summary = summary or {}
     out: dict[str, Markup | None] = {}
     for _, _, names, _ in SECTIONS:
         for table in names:
@@ -93,11 +152,19 @@ def _section_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Markup | None]
                 out[table] = None
             elif table == "coder_metrics":
                 out[table] = html_table(coder_metrics_table(df), percent_columns=set())
+            elif table == "confidence_models":
+                out[table] = html_table(confidence_models_table(df, summary))
+            elif table == "policies":
+                out[table] = html_table(policies_table(df))
             elif table == "automation_by_target":
                 shown = df[[c for c in _TARGET_COLUMNS if c in df.columns]]
                 out[table] = html_table(shown, percent_columns={
                     "guaranteed_automation", "oracle_at_alpha", "ratio_to_oracle", "test_error", "test_error_lower",
-                    "test_error_upper", "guarantee", "alpha", "top_k_predicted_error", "top_k_observed_error"})
+                    "test_error_upper", "guarantee", "alpha", "top_k_predicted_error", "top_k_observed_error"},
+                    show=_headline_rows(df, summary), link=f"tables/{table}.csv")
+            elif len(df) > 25:
+                out[table] = html_table(df, show=pd.Series(df.index < 15, index=df.index),
+                                        link=f"tables/{table}.csv")
             else:
                 out[table] = html_table(df)
     return out
@@ -147,8 +214,9 @@ def render_report(result: RunResult, figure_paths: dict[str, Path]) -> str:
         "practice": practice,
         "costs": costs,
         "sections": sections,
-        "tables": _section_tables(result.tables),
+        "tables": _section_tables(result.tables, summary),
         "human_lines": HUMAN_LINES,
+        "target_meaning": MEANINGS.get(str(summary.get("target")), "see the confidence section"),
         "config_rows": sorted(flatten(config).items()),
         "timings": sorted(result.timings.items(), key=lambda kv: -kv[1]),
         "summary_rows": sorted((k, format_value(v)) for k, v in summary.items()),

@@ -2,7 +2,7 @@
 
 A day case is one planned procedure: an endoscopy, a cataract operation, a chemotherapy session or
 a minor operation (hernia repair, skin lesion excision, carpal tunnel or trigger finger release).
-As in NHS day-case endoscopy (REFERENCE.md §7: 1-6 diagnosis codes per episode, 6-8 procedure
+As in NHS day-case endoscopy (docs/references.md#care-settings-and-the-workload: 1-6 diagnosis codes per episode, 6-8 procedure
 types covering most cases), each specialty has a handful of procedure types and each episode
 carries 1-6 ICD-10-CM codes and mostly one ICD-10-PCS code.
 
@@ -357,7 +357,7 @@ _REGIMEN = {"Z5111": ("FOLFOX", "carboplatin/paclitaxel", "AC-T", "gemcitabine",
 class DayCaseNoteParams:
     """Noise of day-case notes. Defaults are tuned so the baseline coder (torch-mlp, 5-fold, as
     ``triage run`` trains it on the default 10,000-episode mixed cohort) scores day-case micro-F1 in
-    the audited day-care autocoder's range (0.655-0.676, REFERENCE.md §7); the measured steps are in
+    the audited day-care autocoder's range (0.655-0.676, docs/references.md#care-settings-and-the-workload); the measured steps are in
     the README section "Care settings and the workload"."""
 
     p_clear_note: float = 0.45         # notes written fully specific with every secondary evidenced

@@ -18,7 +18,7 @@ from triage.synth.workload import Workload
 from triage.synth.vocab import icd10cm, icd10pcs
 from triage.synth.writer import GzipCsvWriter, gzip_csv_bytes, write_csv_gz
 
-#: MIMIC-IV's exact columns (REFERENCE.md §2), in order.
+#: MIMIC-IV's exact columns (docs/references.md#mimic-layouts), in order.
 MIMIC4_COLUMNS: dict[str, tuple[str, ...]] = {
     "hosp/patients": ("subject_id", "gender", "anchor_age", "anchor_year", "anchor_year_group", "dod"),
     "hosp/admissions": ("subject_id", "hadm_id", "admittime", "dischtime", "deathtime", "admission_type",

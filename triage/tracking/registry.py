@@ -21,13 +21,16 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
+from triage.tracking.environment import model_requirements, project_wheel
 from triage.tracking.params import floats_equal
-from triage.tracking.uri import resolve_tracking_uri, tracking_uri_set
+from triage.tracking.uri import existing_tracking_uri, resolve_tracking_uri, tracking_uri_set
 
 REGISTERED_MODEL = "coding-triage-router"
 CHAMPION = "champion"
 MODEL_NAME = "router"
 ROUTER_ARTIFACT = "router"
+#: The model artifact holding this project's wheel (requirements.txt names it by relative path).
+WHEEL_ARTIFACT = "wheel"
 #: Settings that define the router's guarantee; versions are only compared when they agree.
 GUARANTEE_KEYS = ("target", "alpha", "delta")
 #: Objectives where a larger value is better; every other objective is a cost (lower is better).
@@ -153,16 +156,42 @@ def log_router_model(
     if not (router_dir / "manifest.json").is_file():
         raise RegistryError(f"router bundle {router_dir} has no manifest.json (write it with Router.save)")
     example = input_example if input_example is not None else default_input_example(icd_version)
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME,
-        python_model=str(MODEL_CODE),
-        artifacts={ROUTER_ARTIFACT: str(router_dir)},
-        signature=model_signature(),
-        input_example=example,
-        registered_model_name=registered_model,
-        # Explicit requirements: inferring them would re-import the model in a subprocess.
-        pip_requirements=[f"mlflow=={mlflow.__version__}", "coding-triage"],
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # the model carries the project (a wheel built now) and pinned requirements, so
+        # `mlflow models serve --env-manager virtualenv` rebuilds it without this repository
+        wheel = project_wheel()
+        artifacts = {ROUTER_ARTIFACT: str(router_dir)}
+        if wheel is not None:
+            artifacts[WHEEL_ARTIFACT] = str(wheel)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(MODEL_CODE),
+            artifacts=artifacts,
+            signature=model_signature(),
+            input_example=example,
+            registered_model_name=registered_model,
+            # Explicit requirements: inferring them would re-import the model in a subprocess.
+            pip_requirements=model_requirements(f"artifacts/{wheel.name}" if wheel is not None else None),
+        )
+        _relative_model_code_path(info, Path(tmp) / "mlmodel")
+    return info
+
+
+def _relative_model_code_path(info: Any, scratch: Path) -> None:
+    """MLflow records the model file and the artifacts by the absolute paths they were logged
+    from; loading uses only the copies inside the model folder (the file's name, each artifact's
+    ``path``). Rewrite those records as the relative paths, so the logged model names no path of
+    the machine that logged it."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{info.artifact_path}/MLmodel",
+                                                     dst_path=str(scratch)))
+    model = Model.load(str(local))
+    flavor = model.flavors.get("python_function", {})
+    if "model_code_path" in flavor:
+        flavor["model_code_path"] = Path(flavor["model_code_path"]).name
+    for artifact in (flavor.get("artifacts") or {}).values():
+        artifact["uri"] = artifact["path"]
+    model.save(str(local))
+    MlflowClient().log_model_artifact(info.model_id, str(local))
 
 
 def tag_version(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
@@ -186,7 +215,7 @@ def promote(
     version: str | int, tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION
 ) -> str:
     """Point ``alias`` at ``version`` (manual promotion); returns the version."""
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = str(version)
         try:
@@ -213,7 +242,7 @@ def list_models(tracking_uri: str | None = None, name: str = REGISTERED_MODEL) -
     """One row per registered version: aliases, run, objective and guarantee."""
     columns = ["version", "aliases", "run_id", "created", "objective", "objective_value",
                "target", "alpha", "delta", "promotion_reason"]
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         try:
             aliases_by_version: dict[str, list[str]] = {}
@@ -262,7 +291,7 @@ def export_model(
     The old ``dest`` is replaced only after the new copy is complete.
     """
     dest = Path(dest)
-    with tracking_uri_set(resolve_tracking_uri(tracking_uri)) as uri, tempfile.TemporaryDirectory() as tmp:
+    with tracking_uri_set(existing_tracking_uri(tracking_uri)) as uri, tempfile.TemporaryDirectory() as tmp:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=uri))
         except MlflowException as exc:

@@ -32,7 +32,7 @@ from triage.tracking.registry import (
     set_champion,
     tag_version,
 )
-from triage.tracking.uri import artifact_root_for, resolve_tracking_uri, tracking_uri_set
+from triage.tracking.uri import artifact_root_for, existing_tracking_uri, resolve_tracking_uri, tracking_uri_set
 
 DEFAULT_EXPERIMENT = "coding-triage"
 CONFIG_ARTIFACT = "config.yaml"
@@ -174,7 +174,7 @@ def log_run(
 
 def latest_run_id(experiment: str = DEFAULT_EXPERIMENT, tracking_uri: str | None = None) -> str:
     """The most recent finished run of ``experiment``."""
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = existing_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
@@ -190,7 +190,7 @@ def latest_run_id(experiment: str = DEFAULT_EXPERIMENT, tracking_uri: str | None
 
 def download_run_files(run_id: str, dest: str | Path, tracking_uri: str | None = None) -> Path:
     """Tables, config and summary of a run into ``dest`` (figures and model are left behind)."""
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = existing_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=uri)
     try:
         client.get_run(run_id)

@@ -17,6 +17,22 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+class TrackingStoreNotFound(FileNotFoundError):
+    """A read pointed at a ``sqlite:///`` tracking URI whose file does not exist (MLflow would
+    silently create an empty database there: a typo would look like "no models")."""
+
+
+def existing_tracking_uri(uri: str | None = None) -> str:
+    """:func:`resolve_tracking_uri`, refusing a SQLite database file that does not exist."""
+    resolved = resolve_tracking_uri(uri)
+    db = sqlite_path(resolved)
+    if db is not None and not db.is_file():
+        raise TrackingStoreNotFound(
+            f"no MLflow database at {db} (tracking URI {resolved}): check --tracking-uri or "
+            "MLFLOW_TRACKING_URI (`triage run` creates the database)")
+    return resolved
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (relative paths are relative to the CWD)."""
     if not uri.startswith("sqlite:///"):

@@ -17,12 +17,13 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
-from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.api.errors import invalid_episode_error
+from service.api.routes.routing import INLINE_MAX_CODES
 from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
 from service.store import new_decision_id, utcnow
 from triage.assist import Assistant, PrecisionThreshold
-from triage.codes.normalize import normalize_label
+from triage.codes import lookup_label
 from triage.router import InvalidEpisode
 
 router = APIRouter(prefix="/v1", tags=["assist"])
@@ -73,7 +74,7 @@ def _json(content: dict[str, Any]) -> Response:
 async def _run(body: SuggestIn | AuditIn, store: Any, work, *args: Any) -> Any:
     """Score-only requests on a local store run on the event loop (as POST /v1/route: cheaper than
     the threadpool hop); a note (the coder runs) or a networked database go to the threadpool."""
-    if body.text is None and store.is_local:
+    if body.text is None and store.is_local and len(body.code_scores or ()) <= INLINE_MAX_CODES:
         return work(*args)
     return await run_in_threadpool(work, *args)
 
@@ -128,15 +129,17 @@ def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Respons
                             detail="this model bundle has no audit calibration (Router.info['assist']); "
                                    "re-run `triage run` to write one")
     version = int(getattr(routing, "icd_version", 10))
-    coded, bad = [], []
-    for i, code in enumerate(body.coded_codes):
+    # a coded code in no code system is left out and listed in unknown_codes, as route and
+    # suggest treat an unknown scored code (valid by the schema, so never a 422)
+    coded, unknown_coded = [], []
+    known = routing.vocabulary() if hasattr(routing, "vocabulary") else frozenset()
+    for code in body.coded_codes:
         try:
-            coded.append(normalize_label(code, version))
-        except ValueError as exc:
-            bad.append(field_error(["body", "coded_codes", i], str(exc), code))
-    if bad:
-        raise FieldErrors(bad[:20])
+            coded.append(lookup_label(code, version, known=known))
+        except ValueError:  # UnknownCode, or no code shape at all
+            unknown_coded.append(code)
     scores, unknown = _scores(routing, body)
+    unknown = list(dict.fromkeys([*unknown_coded, *unknown]))
     md = _metadata(body)
     result = assistant.auditor().audit(coded, scores, md.get("gender"), md.get("died"))
     for f in result["flags"]:

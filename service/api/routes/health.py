@@ -33,6 +33,7 @@ def readyz(request: Request) -> Any:
         model_loaded=routing is not None,
         database=database,
         model_version=getattr(routing, "model_version", None),
+        warm=routing is not None and request.app.state.warm.is_set(),
     )
     if ready:
         return body

@@ -75,6 +75,8 @@ def realised_correct(
 def record_outcome(
     body: OutcomeIn, request: Request, store: StoreDep, routing: RouterDep, _role: RouterRole
 ) -> Any:
+    """An audited automated decision's outcome also advances its care setting's watch; when the
+    watch then says violated, the setting falls back (automates nothing) from the next request."""
     if body.decision_id is not None:
         row = store.get_decision(body.decision_id)
         missing = f"no decision {body.decision_id}"
@@ -85,7 +87,8 @@ def record_outcome(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=missing)
     correct, unknown = realised_correct(routing, row["decision"], body.final_codes)
     try:
-        recorded_at = store.record_outcome(row["decision_id"], list(body.final_codes), correct)
+        recorded_at, step, fell_back = request.app.state.operation.record_outcome(
+            routing, row, list(body.final_codes), correct)
     except OutcomeExists:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -102,4 +105,8 @@ def record_outcome(
         "policy_version": row["policy_version"],
         "recorded_at": recorded_at,
         "unknown_codes": unknown,
+        "audit": bool(row.get("audit")),
+        "watch": None if step is None else {
+            "care_setting": row.get("care_setting"), "status": step.status, "n": step.n,
+            "errors": step.errors, "fell_back": fell_back},
     }

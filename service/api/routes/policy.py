@@ -49,7 +49,7 @@ def put_policy(
             new = current.with_policy(**params)
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise FieldErrors([field_error(["body"], f"policy rejected: {exc}")]) from None
-        store.record_policy_change(
+        holder.generation = store.record_policy_change(
             action="set_policy",
             role=role,
             key_fingerprint=getattr(request.state, "key_fingerprint", None),
@@ -60,4 +60,5 @@ def put_policy(
             policy=new.policy.to_dict(),
         )
         holder.swap(new)
+        request.app.state.operation.deploy(new)
     return policy_view(new)

@@ -17,6 +17,9 @@ from service.store import new_decision_id, utcnow
 from triage.router import InvalidEpisode
 
 router = APIRouter(prefix="/v1", tags=["routing"])
+#: Scored codes a score-only episode may have and still be routed on the event loop (~0.5 ms);
+#: more (up to triage.decisions.validation.MAX_CODES) run in the threadpool, never stalling others.
+INLINE_MAX_CODES = 64
 
 
 def _call_args(episode: Episode) -> dict[str, Any]:
@@ -38,18 +41,21 @@ def _storable(text: str) -> str:
 
 
 def _row(
-    decision: dict[str, Any], episode: Episode, store_text: bool, now: datetime
+    decision: dict[str, Any], episode: Episode, store_text: bool, now: datetime, alpha: Any
 ) -> dict[str, Any]:
     text = episode.text
-    stored = decision
+    # the policy's alpha travels with the decision: the watch tests its audited outcome against it
+    stored = {**decision, "policy_alpha": alpha}
+    discharge = None
     if episode.metadata is not None:
         # kept beside the decision, not part of the response: the routing-time metadata the
         # outcome is judged with (POST /v1/outcomes: the MS-DRG targets group with it) and the
         # discharge date POST /v1/allocate weighs (billing urgency)
         metadata = episode.metadata.model_dump(mode="json", exclude_none=True)
-        stored = {**decision, "metadata": metadata}
+        stored["metadata"] = metadata
         if "discharge_date" in metadata:
             stored["discharge_date"] = metadata["discharge_date"]
+            discharge = episode.metadata.discharge_date
     return {
         "decision_id": decision["decision_id"],
         "episode_id": str(decision["episode_id"]),
@@ -60,6 +66,14 @@ def _row(
         "decision": stored,
         "text": _storable(text) if (store_text and text) else None,
         "created_at": now,
+        "care_setting": decision.get("care_setting"),
+        "policy_route": decision.get("policy_route"),
+        "mode": decision.get("mode"),
+        "audit": bool(decision.get("audit")),
+        "holdout": bool(decision.get("holdout")),
+        "queue": decision.get("queue"),
+        "priority": decision.get("priority"),
+        "discharge_date": discharge,
     }
 
 
@@ -78,12 +92,15 @@ def _json_response(content: dict[str, Any]) -> Response:
 def _route_and_record(
     episode: Episode, request: Request, routing: Any, store: Any, store_text: bool
 ) -> dict[str, Any]:
+    decision_id = new_decision_id()
+    rule = request.app.state.operation.serve_rule(routing, [decision_id])
     try:
-        decision = routing.route_one(**_call_args(episode)).to_dict()
+        decision = routing.route_one(**_call_args(episode), serve=rule).to_dict()
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
-    decision["decision_id"] = new_decision_id()
-    store.record_decisions([_row(decision, episode, store_text, utcnow())])
+    decision["decision_id"] = decision_id
+    alpha = routing.policy.constraints.get("alpha")
+    store.record_decisions([_row(decision, episode, store_text, utcnow(), alpha)])
     _count_routes(request, [decision])
     return _json_response(public_decision(decision))
 
@@ -107,7 +124,7 @@ async def route_episode(
     # A score-only episode is ~0.5 ms of numpy plus a local SQLite commit: cheaper on the event
     # loop than the threadpool hop (~0.6 ms measured). An episode with a note (the coder may
     # run) or a networked database goes to the threadpool so it never stalls other requests.
-    if episode.text is None and store.is_local:
+    if episode.text is None and store.is_local and len(episode.code_scores or ()) <= INLINE_MAX_CODES:
         return _route_and_record(*args)
     return await run_in_threadpool(_route_and_record, *args)
 
@@ -140,15 +157,18 @@ def route_batch(
             ]
         )
     calls = [_call_args(e) for e in batch.episodes]
+    ids = [new_decision_id() for _ in calls]
+    rule = request.app.state.operation.serve_rule(routing, ids)
     try:
-        decisions = [d.to_dict() for d in routing.route_many(calls)]
+        decisions = [d.to_dict() for d in routing.route_many(calls, serve=rule)]
     except InvalidEpisode as exc:  # field is "episodes[i].<field>": the loc names the episode
         raise invalid_episode_error(exc) from None
     now = utcnow()
+    alpha = routing.policy.constraints.get("alpha")
     rows = []
-    for decision, episode in zip(decisions, batch.episodes):
-        decision["decision_id"] = new_decision_id()
-        rows.append(_row(decision, episode, settings.store_text, now))
+    for decision, episode, decision_id in zip(decisions, batch.episodes, ids):
+        decision["decision_id"] = decision_id
+        rows.append(_row(decision, episode, settings.store_text, now, alpha))
     store.record_decisions(rows)
     _count_routes(request, decisions)
     return _json_response({"decisions": [public_decision(d) for d in decisions]})
