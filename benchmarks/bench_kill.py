@@ -59,12 +59,18 @@ def main() -> None:
     ap.add_argument("--engines", default="pandas,spark")
     ap.add_argument("--delays", default=None, help="seconds, comma-separated (default per engine)")
     args = ap.parse_args()
-    from batch_data import episode_frame, write_parquet
+    from batch_data import episode_frame
     from router_bundle import build_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-kill-"))
     bundle = build_bundle(tmp / "bundle", n=600, seed=0, code_systems=False)
-    inp = write_parquet(episode_frame(args.rows, seed=5), tmp / "in.parquet", row_group_size=5000)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = episode_frame(args.rows, seed=5)
+    inp = tmp / "in.parquet"  # microsecond timestamps: Spark reads no TIMESTAMP(NANOS)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), inp, row_group_size=5000,
+                   coerce_timestamps="us", allow_truncated_timestamps=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for engine in args.engines.split(","):
         delays = [float(x) for x in args.delays.split(",")] if args.delays else (

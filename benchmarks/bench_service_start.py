@@ -42,7 +42,7 @@ def start_once(model: str, timeout: float = 600.0) -> tuple[float, float, float,
     tables loaded in the background, ``"warm": true`` on /readyz)."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "TRIAGE_API_KEYS": "router:bench-key"}
+        env = {**os.environ, "TRIAGE_API_KEYS": "router:bench-start-key-0123"}
         cmd = [sys.executable, "-c", "from triage.cli import app; app()", "serve", "--model", model,
                "--port", str(port), "--db", f"sqlite:///{tmp}/service.db"]
         t0, ready = time.perf_counter(), None

@@ -79,3 +79,20 @@ def test_cpu_seconds_count_the_work_not_the_waiting():
         sum(i * i for i in range(2_000_000))
     assert reporter.timings["sleep"] >= 0.3 > reporter.cpu_timings["sleep"]
     assert reporter.cpu_timings["work"] > 0.05
+
+
+def test_triage_run_progress_is_silent_under_quiet():
+    import logging
+
+    from triage.cli._output import configure_logging
+    from triage.cli.run import run_progress
+
+    root = logging.getLogger()
+    saved = root.level
+    try:
+        configure_logging(0, quiet=True)
+        assert type(run_progress()) is Reporter
+        configure_logging(0, quiet=False)
+        assert isinstance(run_progress(), LineReporter)  # stderr is no terminal under pytest
+    finally:
+        root.setLevel(saved)

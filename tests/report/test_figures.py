@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,5 +92,5 @@ def test_categories_tick_labels_do_not_overlap(n):
     fig = categories_figure(pd.DataFrame({"n_categories": values, "share": [1 / len(values)] * len(values)}))
     boxes = _visible_tick_boxes(fig, fig.axes[0].xaxis)
     assert len(boxes) >= 3
-    for a, b in zip(boxes, boxes[1:]):
+    for a, b in itertools.pairwise(boxes):
         assert a.x1 <= b.x0, "x tick labels overlap"

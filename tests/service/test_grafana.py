@@ -22,6 +22,9 @@ def exported_names() -> set[str]:
     m.routes.labels("automate", "m", "p").inc()
     m.outcomes.labels("automate", "true").inc()
     m.reloads.inc()
+    m.fallbacks.labels("inpatient").inc()
+    m.watch_from(lambda: ({"inpatient": "live"}, [{"kind": "risk", "care_setting": "inpatient",
+                                                   "status": "ok", "n": 3, "upper": 0.2}]))
     return {s.name for metric in m.registry.collect() for s in metric.samples}
 
 
@@ -40,7 +43,8 @@ def test_dashboard_json_uses_only_exported_metrics():
     assert used and used <= exported, sorted(used - exported)
     # the headline panels of the dashboard's Today page
     titles = " ".join(p["title"] for p in dash["panels"]).lower()
-    for headline in ("episodes routed", "automation rate", "realised error", "outcomes"):
+    for headline in ("episodes routed", "automation rate", "realised error", "outcomes", "policy state",
+                     "watch"):
         assert headline in titles
     assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
 

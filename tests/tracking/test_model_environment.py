@@ -9,6 +9,7 @@ inside that venv.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -27,15 +28,29 @@ from triage.tracking.environment import model_requirements, pinned_requirements,
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _small_bundle(path: Path) -> Path:
+    """A real score-only router bundle (tests/service/router_bundle.py), fitted in seconds."""
+    spec = importlib.util.spec_from_file_location("_bundle", ROOT / "tests" / "service" / "router_bundle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_bundle(path, n=300)
+
+
 @pytest.fixture(scope="module")
-def model_dir(tracked_run, tmp_path_factory) -> Path:
-    """The registered version's files, downloaded from the registry into a folder of their own."""
+def model_dir(tmp_path_factory) -> Path:
+    """A small router logged and registered as `triage run` does, then downloaded from the
+    registry into a folder of its own."""
+    from triage.tracking.registry import log_router_model
     from triage.tracking.uri import tracking_uri_set
 
-    uri, info, _ = tracked_run
-    dest = tmp_path_factory.mktemp("registered-model")
-    with tracking_uri_set(uri):  # tracking and registry
-        local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(dest))
+    base = tmp_path_factory.mktemp("registered-model")
+    bundle = _small_bundle(base / "bundle")
+    with tracking_uri_set(f"sqlite:///{base / 'mlflow.db'}"):  # tracking and registry
+        mlflow.set_experiment("model-environment")
+        with mlflow.start_run():
+            info = log_router_model(bundle)
+        uri = f"models:/coding-triage-router/{info.registered_model_version}"
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(base / "download"))
     return Path(local)
 
 
@@ -51,7 +66,19 @@ def test_requirements_pin_every_runtime_dependency_to_the_installed_version():
     assert model_requirements(None)[0] == f"coding-triage=={project_version()}"
 
 
-@pytest.mark.slow  # builds on the shared tiny `triage run` (tests/conftest.py)
+def test_an_installed_version_outside_the_declared_range_is_refused(tmp_path):
+    from triage.tracking.environment import ModelEnvironmentError
+
+    installed = metadata.version("numpy").split("+")[0]
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "coding-triage"\nversion = "0.0.1"\ndependencies = ["numpy<{installed}"]\n')
+    with pytest.raises(ModelEnvironmentError, match=f"numpy {installed} is installed"):
+        pinned_requirements(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "coding-triage"\nversion = "0.0.1"\ndependencies = ["numpy>={installed}"]\n')
+    assert pinned_requirements(tmp_path) == [f"numpy=={installed}"]
+
+
 def test_logged_model_holds_only_relative_paths_and_its_own_wheel(model_dir):
     flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
     assert flavor["model_code_path"] == "mlflow_model.py" and (model_dir / "mlflow_model.py").is_file()

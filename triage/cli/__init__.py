@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+
 def _plain_flags(command: Any) -> None:
     """Show on/off options as flags (``--promote/--no-promote``), without a ``<bool>`` value
     (Typer's vendored click command tree: duck-typed)."""

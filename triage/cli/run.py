@@ -97,6 +97,20 @@ def _execute(config, console, **kw):
         fail(exc)
 
 
+def run_progress():
+    """Progress of ``triage run`` on stderr: live bars with counts and ETA on a terminal, one line
+    per step otherwise, nothing under ``triage -q`` (errors only)."""
+    import logging
+
+    from rich.console import Console
+
+    from triage.progress import Reporter, reporter_for
+
+    if logging.getLogger().getEffectiveLevel() >= logging.ERROR:
+        return Reporter()
+    return reporter_for(Console(stderr=True))
+
+
 def _pct(v: Any) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
 
@@ -200,13 +214,10 @@ def register(app: typer.Typer) -> None:
         config = _resolve(config_file, _overrides(**kw))
         if no_tracking:
             config.tracking.enabled = False
-        from triage.progress import reporter_for
-
         console = Console(stderr=as_json)
         source = config.data.path or f"synthetic cohort ({config.data.synthetic_episodes:,} episodes, seed {config.seed})"
         console.print(f"[bold]triage run[/] on {source}")
-        # progress on stderr: live bars with counts and ETA on a terminal, one line per step otherwise
-        result = _execute(config, console, progress=reporter_for(Console(stderr=True)))
+        result = _execute(config, console, progress=run_progress())
         if as_json:
             from triage.jsonsafe import dumps
 

@@ -162,8 +162,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def simulate_hospital(n: int, *, seed: int = 0, shift: Shift | None = None, target: str = "principal",
                       mix: Mapping[str, float] | None = None, first_id: int = 1,
-                      score_noise: float = 0.25) -> Hospital:
-    """``n`` episodes of a hospital in arrival order (see the module docstring for the model)."""
+                      score_noise: float = 0.25,
+                      profiles: Mapping[str, SettingProfile] | None = None) -> Hospital:
+    """``n`` episodes of a hospital in arrival order (see the module docstring for the model);
+    ``profiles`` replaces some settings' :data:`PROFILES`."""
+    profiles = {**PROFILES, **dict(profiles or {})}
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
     shift = shift or Shift(at=None)
@@ -191,7 +194,7 @@ def simulate_hospital(n: int, *, seed: int = 0, shift: Shift | None = None, targ
 
     for i in range(n):
         s = str(settings[i])
-        prof = PROFILES[s]
+        prof = profiles[s]
         z = rng.normal(prof.clarity_mean, prof.clarity_sd)
         p_right = _sigmoid(z - shift.logit_drop) if shifted[i] else _sigmoid(z)
         principal, sibling = prof.principals[rng.integers(len(prof.principals))]

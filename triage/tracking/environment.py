@@ -63,8 +63,8 @@ def pinned_requirements(root: Path | None = None) -> list[str]:
     """The project's runtime dependencies, each pinned to the version installed here.
 
     Optional extras (``extra == "dev"``) and requirements whose environment marker does not hold
-    here are left out; a declared dependency that is not installed is an error (a model logged
-    from a broken environment would not rebuild).
+    here are left out; a declared dependency that is not installed, or installed outside its
+    declared range, is an error (a model logged from that environment would not rebuild).
     """
     pins = []
     for line in _declared_requirements(root):
@@ -75,6 +75,10 @@ def pinned_requirements(root: Path | None = None) -> list[str]:
             version = metadata.version(req.name)
         except metadata.PackageNotFoundError:
             raise ModelEnvironmentError(f"dependency {req.name!r} of {DISTRIBUTION} is not installed") from None
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            raise ModelEnvironmentError(
+                f"{req.name} {version} is installed but {DISTRIBUTION} declares {req.name}{req.specifier}: "
+                "a model logged from this environment would not rebuild (reinstall the project)")
         extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
         # without a local label: ==2.13.0 matches the installed 2.13.0+cpu and the index's build
         pins.append(f"{req.name}{extras}=={version.split('+', 1)[0]}")

@@ -23,7 +23,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from triage.tracking.environment import model_requirements, project_wheel
 from triage.tracking.params import floats_equal
-from triage.tracking.uri import existing_tracking_uri, resolve_tracking_uri, tracking_uri_set
+from triage.tracking.uri import existing_tracking_uri, tracking_uri_set
 
 REGISTERED_MODEL = "coding-triage-router"
 CHAMPION = "champion"

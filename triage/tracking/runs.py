@@ -32,7 +32,12 @@ from triage.tracking.registry import (
     set_champion,
     tag_version,
 )
-from triage.tracking.uri import artifact_root_for, existing_tracking_uri, resolve_tracking_uri, tracking_uri_set
+from triage.tracking.uri import (
+    artifact_root_for,
+    existing_tracking_uri,
+    resolve_tracking_uri,
+    tracking_uri_set,
+)
 
 DEFAULT_EXPERIMENT = "coding-triage"
 CONFIG_ARTIFACT = "config.yaml"
