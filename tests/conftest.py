@@ -16,6 +16,7 @@ TINY_RUN_OVERRIDES = {
     "seed": 0,
     "data": {"synthetic_episodes": 800, "synthetic_workload": "day_case"},
     "coder": {"n_folds": 2},
+    "policy": {"alpha": 0.1},  # the tiny cohort certifies little at the default 0.05
     "confidence": {"target": "jaccard", "jaccard_tau": 0.3,
                    "compare_models": ["lightgbm", "product", "min-accepted"]},
     "tracking": {"enabled": False},

@@ -46,7 +46,7 @@ from triage.policy import (
 )
 from triage.policy.automation import automation_table, method_label
 from triage.policy.curves import cost_coverage_curve, risk_coverage_curve
-from triage.policy.evidence import certified_settings, evidence_plan, policy_share_of_pool
+from triage.policy.evidence import certified_settings, evidence_plan, policy_share_of_pool, setting_deltas
 from triage.policy.policies import oracle_automation_at
 from triage.progress import Reporter, current, reporter_for
 from triage.results import RunResult, write_tables
@@ -260,12 +260,14 @@ def split_pool(config: RunConfig, fit: Scored, pool: Scored) -> tuple[Scored, Sc
     """
     pc = config.policy
     rates = _rates_by_setting(fit.settings, _correct(config, fit, config.confidence.target))
-    plan = evidence_plan(pool.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting)
+    plan = evidence_plan(pool.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting,
+                         one_start=True)
     share = pc.policy_share if pc.policy_share is not None else policy_share_of_pool(
         plan, pool.settings, floor=0.4, ceiling=0.75)
     parts = patient_parts(pool.episodes["subject_id"].to_numpy(), (1 - share, share), config.seed + 1)
     cal, pol = pool.take(parts == 0), pool.take(parts == 1)
-    plan = evidence_plan(pol.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting)
+    plan = evidence_plan(pol.settings, rates, pc.alpha, pc.delta, pc.method, pc.fwer, per_setting=pc.per_setting,
+                         one_start=True)
     plan.insert(1, "policy_share_of_pool", share)
     return cal, pol, plan
 
@@ -275,6 +277,13 @@ def certify_groups(config: RunConfig, evidence: pd.DataFrame) -> list[str] | Non
     if not config.policy.per_setting:
         return None
     return certified_settings(evidence)
+
+
+def policy_reference(config: RunConfig, cal: Scored) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(p, correct, settings) of the calibration part: labelled episodes independent of the policy
+    part's labels, which place the fixed sequence's one start per setting."""
+    return (np.asarray(cal.p, dtype=np.float64), np.asarray(cal.correct, dtype=bool),
+            cal.settings if config.policy.per_setting else None)
 
 
 @dataclass
@@ -317,7 +326,9 @@ def train_confidence(config: RunConfig, kind: str, target: str, fit: Scored, cal
                 "baseline ranks instead")
         kind = "product"
     params = cc.params if kind == cc.model else {}
-    model = ConfidenceModel(kind=kind, calibration=cc.calibration, random_state=config.seed, **params)
+    # cal_fraction=0: every fitting episode trains the ranking; the calibration part calibrates
+    model = ConfidenceModel(kind=kind, calibration=cc.calibration, random_state=config.seed, cal_fraction=0.0,
+                            **{k: v for k, v in params.items() if k != "cal_fraction"})
     model.fit(fit.X, correct["fit"]).calibrate(cal.X, correct["cal"])
     return model, kind, note
 
@@ -402,10 +413,13 @@ def thresholds_by_setting(policy: Policy) -> str:
     return "; ".join(parts)
 
 
-def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[str] | None = None
+def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[str] | None = None,
+                    deltas: dict[str, float] | None = None,
+                    reference: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
                     ) -> tuple[Policy, pd.DataFrame, dict[str, dict]]:
     """Every policy kind chosen on the policy part (per care setting by default, delta shared by the
-    ``certify`` settings) and evaluated on test."""
+    ``certify`` settings in the shares ``deltas`` gives, the fixed sequence started from the
+    ``reference`` labels) and evaluated on test."""
     pc = config.policy
     costs = cost_model(config)
     groups_pol = pol.settings if pc.per_setting else None
@@ -415,7 +429,8 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[s
         if kind == "capacity" and costs.capacity is None:
             continue
         policy = _policy_estimator(config, kind, costs).fit(pol.p, pol.correct, groups=groups_pol,
-                                                            certify_groups=certify).policy_
+                                                            certify_groups=certify, group_deltas=deltas,
+                                                            reference=reference).policy_
         ev = evaluate_policy(policy, rep.p, rep.correct, costs, groups=groups_rep if policy.group_by else None)
         evaluations[kind] = ev
         rows.append({
@@ -438,8 +453,8 @@ def choose_policies(config: RunConfig, pol: Scored, rep: Scored, certify: list[s
     return chosen, pd.DataFrame(rows), evaluations
 
 
-def policy_sweep(config: RunConfig, pol: Scored, rep: Scored, rates: dict[str, float] | None = None
-                 ) -> pd.DataFrame:
+def policy_sweep(config: RunConfig, pol: Scored, rep: Scored, rates: dict[str, float] | None = None,
+                 reference: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None) -> pd.DataFrame:
     """How the chosen kind's threshold, automation and cost move with alpha and the error cost."""
     pc = config.policy
     base = cost_model(config)
@@ -447,12 +462,13 @@ def policy_sweep(config: RunConfig, pol: Scored, rep: Scored, rates: dict[str, f
     kind = pc.kind if pc.kind != "capacity" else "guaranteed"
     g_pol, g_rep = (pol.settings, rep.settings) if pc.per_setting else (None, None)
     for alpha in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.46):
-        certify = None
+        certify = deltas = None
         if g_pol is not None and rates is not None:
-            plan = evidence_plan(g_pol, rates, alpha, pc.delta, pc.method, pc.fwer)
-            certify = certified_settings(plan)
+            plan = evidence_plan(g_pol, rates, alpha, pc.delta, pc.method, pc.fwer, one_start=reference is not None)
+            certify, deltas = certified_settings(plan), setting_deltas(plan)
         pol_ = _policy_estimator(config, kind, base, alpha=alpha).fit(pol.p, pol.correct, groups=g_pol,
-                                                                      certify_groups=certify).policy_
+                                                                      certify_groups=certify, group_deltas=deltas,
+                                                                      reference=reference).policy_
         ev = evaluate_policy(pol_, rep.p, rep.correct, base, groups=g_rep if pol_.group_by else None)
         rows.append({"parameter": "alpha", "value": alpha, **_sweep_row(pol_, ev)})
     for factor in (0.25, 0.5, 1, 2, 4, 8):
@@ -469,8 +485,8 @@ def _sweep_row(policy: Policy, ev: dict) -> dict:
             "cost_per_episode": ev["cost_per_episode"], "feasible": policy.feasible}
 
 
-def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], fit: Scored, pol: Scored, rep: Scored
-                         ) -> pd.DataFrame:
+def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], fit: Scored, pol: Scored, rep: Scored,
+                         cal: Scored | None = None) -> pd.DataFrame:
     """Guaranteed automation, oracle at alpha, test error and saving per target, method, alpha and setting."""
     pc = config.policy
     per_target = {
@@ -478,7 +494,9 @@ def automation_by_target(config: RunConfig, fits: dict[str, TargetFit], fit: Sco
             "settings_policy": pol.settings if pc.per_setting else None,
             "p_test": f.p["rep"], "correct_test": f.correct["rep"],
             "settings_test": rep.settings if pc.per_setting else None,
-            "planning_rates": _rates_by_setting(fit.settings, f.correct["fit"])}
+            "planning_rates": _rates_by_setting(fit.settings, f.correct["fit"]),
+            "reference": None if cal is None else (f.p["cal"], f.correct["cal"],
+                                                   cal.settings if pc.per_setting else None)}
         for t, f in fits.items()
     }
     alphas = sorted(set(pc.report_alphas) | {pc.alpha})
@@ -609,9 +627,12 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         cal, pol, evidence = split_pool(config, fit, pool)
         features, fits, conf_table, reliability, baselines = fit_confidence(config, rule, fit, cal, pol, rep)
     with steps("policy", "Routing policies"):
-        policy, policies, evaluations = choose_policies(config, pol, rep, certify_groups(config, evidence))
-        automation = automation_by_target(config, fits, fit, pol, rep)
-        sweep = policy_sweep(config, pol, rep, _rates_by_setting(fit.settings, fit.correct))
+        reference = policy_reference(config, cal)
+        policy, policies, evaluations = choose_policies(config, pol, rep, certify_groups(config, evidence),
+                                                        setting_deltas(evidence) if config.policy.per_setting
+                                                        else None, reference)
+        automation = automation_by_target(config, fits, fit, pol, rep, cal)
+        sweep = policy_sweep(config, pol, rep, _rates_by_setting(fit.settings, fit.correct), reference)
         costs = cost_model(config)
         risk_cov = risk_coverage_curve(rep.p, rep.correct, delta=config.policy.delta)
         cost_cov = cost_coverage_curve(rep.p, rep.correct, costs)
@@ -809,7 +830,9 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
         "confidence_note": fits[config.confidence.target].note,
         "cost_per_episode": ev["cost_per_episode"],
         "cost_per_episode_all_human": all_human,
-        "certified_saving_per_episode": certified_saving(ev["automation_rate"], guarantee, costs),
+        # lower limit of the automation share's exact 95% interval (one-sided 97.5%), not the point estimate
+        "certified_saving_per_episode": certified_saving(ev["automation_rate_lower"], guarantee, costs),
+        "certified_saving_share_level": 0.975,
         "saving_from_automation_per_episode": ev["saving_from_automation_per_episode"],
         "saving_from_assist_per_episode": ev["saving_from_assist_per_episode"],
         "saving_from_assist_is_assumed": True,
@@ -828,12 +851,26 @@ def build_summary(config, data_stats, metrics, conf_table, policy, evaluations, 
     if policy.group_by is not None:
         summary["automation_by_setting"] = {k: g["automation_rate"] for k, g in ev.get("by_group", {}).items()}
         summary["guaranteed_settings"] = sorted(k for k, g in policy.groups.items() if g["feasible"])
+        summary["t_automate_by_setting"] = {k: (float(g["t_automate"]) if np.isfinite(g["t_automate"]) else None)
+                                            for k, g in policy.groups.items()}
     head = automation[(automation["method"] == method_label(pc.method, pc.fwer)) & (automation["alpha"] == pc.alpha)
                       & (automation["setting"] == "all")]
     summary["automation_by_target"] = {
         r["target"]: {"guaranteed_automation": r["guaranteed_automation"], "oracle_at_alpha": r["oracle_at_alpha"],
                       "test_error": r["test_error"], "certified_saving_per_episode": r["certified_saving_per_episode"]}
         for r in head.to_dict("records")}
+    # per care setting, the headline target's ranking quality on test and, where nothing is
+    # automated, why (too little evidence, or errors at the top of the ranking), at every reported alpha
+    head_all = automation[(automation["method"] == method_label(pc.method, pc.fwer))
+                          & (automation["target"] == config.confidence.target)]
+    quality: dict[str, Any] = {}
+    for r in head_all.sort_values(["setting", "alpha"]).to_dict("records"):
+        q = quality.setdefault(r["setting"], {
+            k: r.get(k) for k in ("auroc", "ece", "top_k", "top_k_predicted_error", "top_k_observed_error",
+                                  "top_k_observed_lower", "top_k_observed_upper")})
+        q[f"alpha_{r['alpha']:g}"] = {"guaranteed_automation": r["guaranteed_automation"],
+                                      "oracle_at_alpha": r["oracle_at_alpha"], "reason": r.get("reason") or None}
+    summary["quality_by_setting"] = quality
     short = evidence[~evidence["enough"]]
     summary["evidence_short"] = {
         r["setting"]: (f"needs ~{int(r['episodes_needed']):,} policy episodes, has {int(r['episodes_available']):,}"

@@ -32,7 +32,9 @@ TABLE_NAMES = (
     "automation_by_target",  # target, method, alpha, delta, setting, share, n_test, correct_rate,
                            # guaranteed_automation, automation_lower/upper, oracle_at_alpha, oracle_zero_error,
                            # ratio_to_oracle, n_automated, test_error, test_error_lower/upper, guarantee, feasible,
-                           # saving_from_automation_per_episode, certified_saving_per_episode, note, headline
+                           # saving_from_automation_per_episode, certified_saving_per_episode (with the automation
+                           # share's lower 95% limit), note, reason (why nothing is automated), auroc, ece,
+                           # top_k, top_k_predicted_error, top_k_observed_error[_lower|_upper], headline
     "settings",            # setting, share, n_test, f1_micro, exact_match, jaccard, guaranteed_automation_aNN,
                            # oracle_aNN, test_error[_lower|_upper]_aNN, feasible_aNN, certified_saving_aNN, policy_*
     "evidence",            # setting, policy_share_of_pool, delta_setting, delta_per_test, error_free_needed,

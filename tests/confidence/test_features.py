@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from triage.coder.scores import CodeScores
 from triage.confidence.features import FEATURE_NAMES, RoutingFeatures
@@ -96,3 +97,23 @@ def test_bad_inputs_are_named(data):
         f.transform_one({"J18.9": 1.5})
     with pytest.raises(ValueError, match="diagnoses"):
         RoutingFeatures().fit(scores, episodes.drop(columns=["diagnoses"]))
+
+
+@pytest.mark.slow  # loads drgpy (~5 s once)
+def test_drg_stability_features_see_codes_that_move_the_ms_drg():
+    """A CC/MCC near the threshold makes the MS-DRG fragile; a code the grouper ignores does not."""
+    from triage.confidence._codes import drg_of
+    from triage.confidence.features import _drg_stability
+
+    base = ["J18.9"]  # simple pneumonia: MS-DRG 195 without CC/MCC
+    drg = drg_of(base, "F", False)[0]
+    assert drg_of([*base, "J96.01"], "F", False)[0] != drg  # acute respiratory failure is an MCC
+    fragile = _drg_stability(base, drg, [("J96.01", 0.45)], "F", False, threshold=0.5)
+    assert fragile[1] == 1 and fragile[0] == pytest.approx(0.55) and fragile[2] == pytest.approx(0.45)
+    assert _drg_stability(base, drg, [("Z87.891", 0.45)], "F", False, threshold=0.5) == [1.0, 0.0, 0.0]
+    # the principal margin: best diagnosis score minus the runner-up diagnosis score
+    f = RoutingFeatures(code_systems=False, threshold=0.5)
+    one = CodeScores(np.array([1]), np.array(["J18.9", "I10."]), sp.csr_matrix(np.array([[0.9, 0.6]], np.float32)))
+    f.fit(one, pd.DataFrame({"episode_id": [1], "diagnoses": [["J189"]], "procedures": [[]]}))
+    row = f.transform_one({"J18.9": 0.9, "I10.": 0.6})
+    assert row[IDX["principal_margin"]] == pytest.approx(0.3, abs=1e-6) and row[IDX["top_dx"]] == pytest.approx(0.9)

@@ -110,3 +110,17 @@ def test_bad_inputs_are_named(xy):
         LogitCalibrator("isotonic").fit(np.zeros(5), np.ones(5))
     with pytest.raises(RuntimeError, match="not fitted"):
         ConfidenceModel().predict_proba(X)
+
+
+def test_cal_fraction_zero_trains_on_everything_and_waits_for_calibrate(xy):
+    """The pipeline's mode: no internal hold-out (every fitting episode trains the ranking), the
+    probabilities come from calibrate() on held-out episodes."""
+    X, y = xy
+    model = fast("lightgbm", cal_fraction=0.0).fit(X[:400], y[:400])
+    assert not hasattr(model, "calibrator_")
+    with pytest.raises(RuntimeError, match="calibrate"):
+        model.predict_proba(X[400:])
+    p = model.calibrate(X[400:500], y[400:500]).predict_proba(X[500:])[:, 1]
+    assert p.shape == (len(X) - 500,) and ((p >= 0) & (p <= 1)).all()
+    with pytest.raises(ValueError, match="cal_fraction"):
+        fast("lightgbm", cal_fraction=1.0).fit(X, y)

@@ -40,8 +40,17 @@ SCORE_FEATURES = (
     "min_log_freq_accepted",
     "mean_log_freq_accepted",
     "n_unseen_accepted",
+    "top_dx",
+    "principal_margin",
 )
-SET_FEATURES = ("n_categories3", "n_chapters", "drg_weight", "mdc", "elixhauser_index")
+#: What moves the MS-DRG (issue #22): the code-system columns of the predicted list, then how
+#: fragile its MS-DRG is under the coder's uncertain codes (:func:`_drg_stability`).
+SET_FEATURES = ("n_categories3", "n_chapters", "drg_weight", "mdc", "elixhauser_index",
+                "drg_stable_p", "n_drg_moving_codes", "drg_moving_mass")
+#: Candidates whose score is within this distance of the coder's threshold are "uncertain": their
+#: inclusion is flipped one at a time and the list regrouped (at most DRG_FLIP_CODES, closest first).
+DRG_FLIP_BAND = 0.35
+DRG_FLIP_CODES = 6
 META_FEATURES = (
     "note_chars",
     "note_sections",
@@ -88,6 +97,11 @@ def _score_core(
         min_f = np.where(any_acc, np.where(acc, logf, np.inf).min(axis=1), np.nan)
         mean_f = np.where(any_acc, np.where(acc, logf, 0.0).sum(axis=1) / np.maximum(n_acc, 1), np.nan)
     top1 = np.where(cand[:, 0], S[:, 0], 0.0) if S.shape[1] else np.zeros(len(S))
+    # the predicted principal is the best-scoring diagnosis; its margin over the runner-up diagnosis
+    dx_scores = np.where(isdx, S, -1.0)
+    two = -np.sort(-dx_scores, axis=1)[:, :2] if S.shape[1] >= 2 else np.column_stack([dx_scores, np.full(len(S), -1.0)])
+    top_dx = np.where(two[:, 0] >= 0, two[:, 0], np.nan)
+    margin = np.where(two[:, 0] >= 0, two[:, 0] - np.maximum(two[:, 1], 0.0), np.nan)
     return np.column_stack(
         [
             n_acc,
@@ -108,6 +122,8 @@ def _score_core(
             min_f,
             mean_f,
             (acc & (logf == 0)).sum(axis=1),
+            top_dx,
+            margin,
         ]
     )
 
@@ -135,28 +151,71 @@ def _num(value: Any) -> float:
 _MIN_ROWS_PER_JOB = 20_000
 
 
-def _set_features(labels: list[str], version: int, gender: Any, died: Any, code_systems: bool) -> list[float]:
-    """Categories, chapters, DRG weight/MDC and Elixhauser index of the predicted list."""
+def _drg_stability(labels: list[str], drg: str, uncertain: list[tuple[str, float]], gender: Any, died: Any,
+                   threshold: float) -> list[float]:
+    """How likely the predicted list's MS-DRG survives the coder's uncertain codes.
+
+    Each uncertain candidate (score within DRG_FLIP_BAND of the threshold, closest first, at most
+    DRG_FLIP_CODES) is flipped on its own, dropped if accepted and added if not, and the list
+    regrouped with the real grouper (cached on the codes that can move the MS-DRG, so flips of
+    codes without CC/MCC or DRG-defining status cost a dictionary look-up). Returns
+    (P(no DRG-moving code flips), number of DRG-moving codes, their summed flip probability), the
+    flips treated as independent with the coder's scores as their probabilities.
+    """
+    from triage.confidence._codes import drg_of
+
+    stable, n_moving, mass = 1.0, 0.0, 0.0
+    for lab, s in uncertain:
+        accepted = s > threshold
+        flipped = [x for x in labels if x != lab] if accepted else [*labels, lab]
+        if drg_of(flipped, gender, died)[0] == drg:
+            continue
+        p_flip = (1.0 - s) if accepted else s
+        stable *= 1.0 - p_flip
+        n_moving += 1.0
+        mass += p_flip
+    return [stable, n_moving, mass]
+
+
+def _uncertain(candidates: list[tuple[str, float]], threshold: float) -> list[tuple[str, float]]:
+    """Candidates within DRG_FLIP_BAND of the threshold, closest first (ties by label), at most DRG_FLIP_CODES."""
+    near = [(abs(s - threshold), lab, s) for lab, s in candidates if abs(s - threshold) < DRG_FLIP_BAND]
+    near.sort()
+    return [(lab, s) for _, lab, s in near[:DRG_FLIP_CODES]]
+
+
+def _set_features(labels: list[str], version: int, gender: Any, died: Any, code_systems: bool,
+                  candidates: list[tuple[str, float]] = (), threshold: float = 0.5) -> list[float]:
+    """Categories, chapters, DRG weight/MDC, Elixhauser index and MS-DRG stability of the predicted list.
+
+    ``candidates`` are the top-scoring (label, score) pairs the score features saw (ICD-10 only:
+    they feed :func:`_drg_stability`).
+    """
     n_cat = float(len({truncate_label(lab, 3) for lab in labels}))
     if not code_systems:
-        return [n_cat, math.nan, math.nan, math.nan, math.nan]
+        return [n_cat] + [math.nan] * (len(SET_FEATURES) - 1)
     from triage.codes.chapters import chapter_key as chapter_of
     from triage.confidence._codes import drg_of, elixhauser_index
 
     chapters = {chapter_of(lab, version) for lab in labels}
     chapters.discard(None)
     if version == 10 and labels:
-        _, weight, mdc = drg_of(labels, gender, died)
+        drg, weight, mdc = drg_of(labels, gender, died)
         elix = elixhauser_index(labels)
+        stability = (_drg_stability(labels, drg, _uncertain(list(candidates), threshold), gender, died, threshold)
+                     if drg else [math.nan] * 3)
     else:
         weight = mdc = elix = math.nan
-    return [n_cat, float(len(chapters)), weight, mdc, elix]
+        stability = [math.nan] * 3
+    return [n_cat, float(len(chapters)), weight, mdc, elix, *stability]
 
 
-def _set_rows(label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list, code_systems: bool) -> np.ndarray:
+def _set_rows(label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list, code_systems: bool,
+              candidates: list[list[tuple[str, float]]] | None = None, threshold: float = 0.5) -> np.ndarray:
     out = np.empty((len(label_lists), len(SET_FEATURES)))
     for i, labels in enumerate(label_lists):
-        out[i] = _set_features(labels, int(versions[i]), gender[i], died[i], code_systems)
+        out[i] = _set_features(labels, int(versions[i]), gender[i], died[i], code_systems,
+                               candidates[i] if candidates is not None else (), threshold)
     return out
 
 
@@ -244,17 +303,19 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         if not hasattr(self, "label_counts_"):
             raise RuntimeError("RoutingFeatures is not fitted: call fit(scores, episodes) first")
 
-    def _set_columns(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list) -> np.ndarray:
+    def _set_columns(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list,
+                     candidates: list[list[tuple[str, float]]]) -> np.ndarray:
         """SET_FEATURES of every predicted list, in worker processes for large batches."""
         from joblib import Parallel, delayed, effective_n_jobs
 
         n = len(label_lists)
+        t = float(self.threshold)
         jobs = min(effective_n_jobs(self.n_jobs), n // _MIN_ROWS_PER_JOB) if self.code_systems else 1
         if jobs <= 1:
-            return _set_rows(label_lists, versions, gender, died, bool(self.code_systems))
+            return _set_rows(label_lists, versions, gender, died, bool(self.code_systems), candidates, t)
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         parts = Parallel(n_jobs=jobs)(
-            delayed(_set_rows)(label_lists[a:b], versions[a:b], gender[a:b], died[a:b], True)
+            delayed(_set_rows)(label_lists[a:b], versions[a:b], gender[a:b], died[a:b], True, candidates[a:b], t)
             for a, b in zip(bounds[:-1], bounds[1:])
         )
         return np.vstack(parts)
@@ -312,7 +373,10 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         acc = cand & (S > t)
         gender = eps["gender"].tolist() if "gender" in eps.columns else [None] * n
         died = eps["died"].tolist() if "died" in eps.columns else [None] * n
-        set_rows = self._set_columns([classes[L[i, acc[i]]].tolist() for i in range(n)], versions, gender, died)
+        # scores as the single-episode path sees them (float32 stored, compared as float)
+        cands = [list(zip(classes[L[i, cand[i]]].tolist(), S[i, cand[i]].tolist())) for i in range(n)]
+        set_rows = self._set_columns([classes[L[i, acc[i]]].tolist() for i in range(n)], versions, gender, died,
+                                     cands)
 
         def col(name: str) -> list:
             return eps[name].tolist() if name in eps.columns else [None] * n
@@ -362,7 +426,8 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         core = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))[0]
         accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
         gender = md.get("gender")
-        sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems))
+        sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems),
+                             list(zip(labels_sorted, S[0, :m].tolist())), t)
         meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender,
                               md.get("care_setting"))
         return np.concatenate([core, sets, meta]).astype(np.float32)

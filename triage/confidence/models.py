@@ -44,10 +44,12 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         "isotonic", "sigmoid", "temperature", "venn-abers", "none".
     feature_names : column names of X (default: :data:`FEATURE_NAMES`); baselines read their
         column by name.
-    cal_fraction : share of (X, y) ``fit`` holds out to calibrate on. Call :meth:`calibrate`
-        afterwards to re-fit only the calibration on held-out episodes whose scores are of the
-        kind seen at routing time (the pipeline does: the ranking learns from out-of-fold coder
-        scores, the probabilities from the deployed coder's scores).
+    cal_fraction : share of (X, y) ``fit`` holds out to calibrate on, for a model used on its own.
+        0 trains the ranking on all of (X, y) and leaves the probabilities to :meth:`calibrate`
+        on held-out episodes whose scores are of the kind seen at routing time (the pipeline does
+        this: the ranking learns from every out-of-fold fitting episode, the probabilities from the
+        deployed coder's scores; a hold-out inside the fitting part would train nothing the run
+        keeps). ``predict_proba`` before :meth:`calibrate` then raises.
     n_estimators, learning_rate, num_leaves, max_depth, min_child_samples : LightGBM. Small
         trees (7 leaves, depth 4): as accurate as 31 leaves on coder-shaped scores (AUROC 0.921
         vs 0.918, log loss 0.331 vs 0.335 on 10,000 test rows of the benchmark data) and 7x
@@ -131,8 +133,12 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         y = self._check_y(y, len(X))
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        if not 0 <= self.cal_fraction < 1:
+            raise ValueError(f"cal_fraction must lie in [0, 1), got {self.cal_fraction!r}")
         if self.kind in BASELINES:
             X_tr, y_tr, X_cal, y_cal = X, y, X, y  # nothing is trained: all of it calibrates
+        elif self.cal_fraction == 0:
+            X_tr, y_tr, X_cal, y_cal = X, y, None, None  # calibrate() supplies the probabilities
         else:
             X_tr, X_cal, y_tr, y_cal = train_test_split(
                 X, y, test_size=self.cal_fraction, random_state=self.random_state, stratify=y
@@ -141,6 +147,10 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             self.reference_ = np.nan_to_num(np.nanmedian(X_tr, axis=0))
         self._fit_model(X_tr, y_tr)
+        if X_cal is None:
+            for name in ("calibrator_", "calibration_method_", "calibration_losses_", "n_calibration_"):
+                self.__dict__.pop(name, None)  # a refit forgets the old calibration
+            return self
         return self._fit_calibrator(X_cal, y_cal)
 
     def calibrate(self, X_cal, y_cal) -> ConfidenceModel:
@@ -212,8 +222,11 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------- predict
     def _check_fitted(self) -> None:
-        if not hasattr(self, "calibrator_"):
+        if not hasattr(self, "n_features_in_"):
             raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+        if not hasattr(self, "calibrator_"):
+            raise RuntimeError("ConfidenceModel has no probability calibration (cal_fraction=0): call "
+                               "calibrate(X_cal, y_cal) on held-out episodes first")
 
     def _raw(self, X: np.ndarray, n_threads: int | None = None) -> np.ndarray:
         """Uncalibrated logit, X already checked."""

@@ -41,6 +41,11 @@ SEQUENCE_RESOLUTION = 100
 HOLM_GRID_POINTS = 20
 #: Predicted probability that the fixed sequence's first test passes where it starts.
 START_POWER = 0.95
+#: With an independent labelled reference: the quantile of the error rate's posterior the start's
+#: power is computed at (cautious: the reference part is small), and how far below the highest power
+#: the start may be (the fewest top episodes within it).
+START_RATE_QUANTILE = 0.75
+START_POWER_TOLERANCE = 0.01
 
 
 def clopper_pearson_upper(k: Any, n: Any, delta: float) -> np.ndarray:
@@ -135,12 +140,16 @@ def error_free_needed(alpha: float, delta_per_test: float) -> int:
     return math.ceil(math.log(delta_per_test) / math.log1p(-alpha) - 1e-12)
 
 
-def method_delta_per_test(method: str, fwer: str, delta: float, m: int) -> float:
-    """The level each test runs at: delta (fixed sequence), delta/G (Holm's first test), delta/ceil(log2 m) (SGR)."""
+def method_delta_per_test(method: str, fwer: str, delta: float, m: int, one_start: bool = False) -> float:
+    """The level each test runs at: delta / 2 (fixed sequence from two label-free starts), delta (fixed
+    sequence from one start chosen on independent labels, ``one_start``), delta/G (Holm's first test),
+    delta/ceil(log2 m) (SGR)."""
     check_method(method, fwer)
     if method == "sgr":
         return delta / max(1, math.ceil(math.log2(max(m, 2))))
-    return delta / 2 if fwer == "fixed_sequence" else delta / HOLM_GRID_POINTS
+    if fwer == "fixed_sequence":
+        return delta if one_start else delta / 2
+    return delta / HOLM_GRID_POINTS
 
 
 @lru_cache(maxsize=1024)  # a pure planning figure, asked again for every plan (re-certification, runs)
@@ -250,6 +259,57 @@ def fixed_sequences(p: np.ndarray, alpha: float, delta: float, resolution: int =
         n_min = error_free_needed(alpha, delta)
         return [sequence(_sequence_start(desc, alpha, delta, n_min))]
     return [sequence(top), sequence(middle)]
+
+
+def sequence_start(p: np.ndarray, alpha: float, delta: float, p_reference: np.ndarray | None = None,
+                   correct_reference: np.ndarray | None = None) -> int:
+    """Where one fixed sequence over ``p`` (the policy part's confidences) starts, as a count of top episodes.
+
+    With a labelled reference sample independent of the tested labels (``p_reference``,
+    ``correct_reference``: the confidence model's calibration part), each count c of top policy
+    episodes gets the power of its test at ``delta`` when errors occur at a cautious estimate of the
+    rate the reference shows above the same threshold (the START_RATE_QUANTILE quantile of the
+    Jeffreys posterior Beta(k + 1/2, n - k + 1/2)); the start is the fewest top episodes whose power is
+    within START_POWER_TOLERANCE of the highest. Errors at the very top of the ranking (a non-monotone
+    selective risk) then move the start below them instead of stopping the sequence at its first
+    test, and a start where the first test is near-certain to pass is not wasted on a shaky one
+    higher up (the sequence walks down from there anyway), so one start replaces the two label-free
+    ones and its tests run at the whole of delta. Without a reference (or an empty one) the start is
+    predicted from the confidences alone. Either way the tested labels are never used, so the
+    sequence is fixed before they are seen (Angelopoulos et al. 2021, Learn-then-Test: any ordering
+    fixed independently of the tested outcomes is valid).
+    """
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    n_min = error_free_needed(alpha, delta)
+    desc = np.sort(p)[::-1]
+    if n_min > m:
+        return n_min
+    if p_reference is None or correct_reference is None or np.asarray(p_reference).size == 0:
+        return _sequence_start(desc, alpha, delta, n_min)
+    ref = SelectiveCounts.from_arrays(np.asarray(p_reference, dtype=float), np.asarray(correct_reference, bool))
+    counts = np.arange(n_min, m + 1)
+    n_ref, k_ref = ref.at(desc[counts - 1])
+    rate = stats.beta.ppf(START_RATE_QUANTILE, k_ref + 0.5, n_ref - k_ref + 0.5)
+    # the most errors a test of c automated episodes may see and still pass at delta
+    k_crit = stats.binom.ppf(delta, counts, alpha).astype(np.int64)
+    k_crit = np.where(stats.binom.cdf(k_crit, counts, alpha) <= delta, k_crit, k_crit - 1)
+    power = np.where(k_crit >= 0, stats.binom.cdf(np.maximum(k_crit, 0), counts, rate), 0.0)
+    return int(counts[np.flatnonzero(power >= power.max() - START_POWER_TOLERANCE)[0]])
+
+
+def sequence_from(p: np.ndarray, start: int, resolution: int = SEQUENCE_RESOLUTION) -> np.ndarray:
+    """The label-free threshold sequence that automates ``start``, ``start`` + s, ... top episodes
+    (s = ceil(m / resolution)), most conservative first, each threshold once."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if start > m or m == 0:
+        return np.empty(0)
+    desc = np.sort(p)[::-1]
+    step = max(1, math.ceil(m / resolution))
+    t = desc[np.arange(max(1, start), m + 1, step) - 1]
+    _, first = np.unique(-t, return_index=True)
+    return t[np.sort(first)]
 
 
 def _sequence_start(desc: np.ndarray, alpha: float, delta: float, n_min: int) -> int:
@@ -384,15 +444,23 @@ def ltt_threshold(
     delta: float,
     grid: np.ndarray | None = None,
     fwer: FwerMethod = DEFAULT_FWER,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RiskControlResult:
     """Lowest Learn-then-Test-valid threshold (largest automation), or infeasible.
 
     What it certifies is alpha itself at the chosen threshold (P(error > alpha) <= delta); a
     Clopper–Pearson limit computed after choosing the threshold is no guarantee and is not given.
+    ``reference`` (fixed sequence only): (confidences, correct) of labelled episodes independent of
+    ``correct``; one sequence at delta then starts where :func:`sequence_start` puts it.
     """
     p = np.asarray(p, dtype=float)
+    if grid is None and fwer == "fixed_sequence" and reference is not None:
+        seqs = [sequence_from(p, sequence_start(p, alpha, delta, *reference))]
+        seqs = [q for q in seqs if q.size]
+    else:
+        seqs = None
     if grid is None and fwer == "fixed_sequence":  # the label-free sequences, built once
-        seqs = fixed_sequences(p, alpha, delta)
+        seqs = fixed_sequences(p, alpha, delta) if seqs is None else seqs
         grid_arr = np.unique(np.concatenate(seqs))[::-1] if seqs else np.empty(0)
         valid, _ = _sequences_valid(p, correct, alpha, delta, seqs)
         d = delta / max(1, len(seqs))
@@ -415,9 +483,14 @@ def risk_control(
     method: str = DEFAULT_METHOD,
     fwer: str = DEFAULT_FWER,
     grid: np.ndarray | None = None,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RiskControlResult:
-    """The lowest threshold certified by ``method`` (``ltt`` with ``fwer``, or ``sgr``)."""
+    """The lowest threshold certified by ``method`` (``ltt`` with ``fwer``, or ``sgr``).
+
+    ``reference`` (LTT fixed sequence): independent labelled (confidences, correct) that place the
+    sequence's one start; ignored by the other procedures.
+    """
     check_method(method, fwer)
     if method == "sgr":
         return sgr_threshold(p, correct, alpha, delta)
-    return ltt_threshold(p, correct, alpha, delta, grid, fwer)  # type: ignore[arg-type]
+    return ltt_threshold(p, correct, alpha, delta, grid, fwer, reference)  # type: ignore[arg-type]

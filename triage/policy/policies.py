@@ -365,6 +365,26 @@ def _check_costs(costs: Any) -> CostModel:
 # the policy estimators
 
 
+def why_nothing_certified(p: np.ndarray, correct: np.ndarray, alpha: float, result: Any) -> str:
+    """Why a risk-control procedure certified nothing, in a coding manager's words.
+
+    "too little evidence" when the first (most conservative) test had too few automated episodes to
+    pass even without an error, or there was nothing to test; "errors at the top of the ranking"
+    when it had enough episodes but more errors among them than its level allows.
+    """
+    tested = np.asarray(getattr(result, "tested_thresholds", np.empty(0)), dtype=float)
+    needed = int(getattr(result, "error_free_needed", 0) or 0)
+    if tested.size == 0:
+        return (f"too little evidence: {int(correct.sum())} correct of {p.size} policy episodes, "
+                f"the first test needs {needed} automated without an error")
+    n0, k0 = SelectiveCounts.from_arrays(p, correct).at(float(np.max(tested)))
+    n0, k0 = int(n0), int(k0)
+    if n0 < needed or k0 == 0:
+        return (f"too little evidence: the first test automates {n0} policy episodes ({k0} wrong), while "
+                f"{needed} without an error are the least that can pass")
+    return f"errors at the top of the ranking: {k0} of the {n0} most confident policy episodes wrong at the first test"
+
+
 class RoutingPolicy(BaseEstimator):
     """Base of the policy kinds: ``fit(p, correct, groups=None)`` then ``route(p, groups=None)``.
 
@@ -406,13 +426,21 @@ class RoutingPolicy(BaseEstimator):
 
     # -- estimator API ---------------------------------------------------------------------------
     def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None,
-            certify_groups: Any = None) -> RoutingPolicy:
+            certify_groups: Any = None, group_deltas: dict[str, float] | None = None,
+            reference: tuple[Any, Any, Any] | None = None) -> RoutingPolicy:
         """Choose thresholds on calibration data; ``groups`` gives one set per group (delta split).
 
         ``certify_groups`` (default: every group) are the groups that share delta. It must be fixed
         without the calibration labels (e.g. from other episodes' correct rates): a group left out
         gets no share of delta and so automates nothing (a three-way policy may still assist it),
         which leaves more delta, hence more automation, to the groups that can use it.
+        ``group_deltas`` (optional) gives each certified group its own share of delta (a weighted
+        Bonferroni split, summing to at most delta, fixed without the calibration labels, e.g.
+        :func:`triage.policy.evidence.setting_deltas`); by default delta is split equally.
+        ``reference`` = (p, correct, groups or None) of labelled episodes independent of
+        ``correct`` (e.g. the confidence model's calibration part): Learn-then-Test's fixed
+        sequence then runs once per group at its whole share of delta, from the start those
+        labels choose (:func:`triage.policy.guarantees.sequence_start`).
         """
         self._validate()
         p = check_probabilities("p", p)
@@ -423,7 +451,14 @@ class RoutingPolicy(BaseEstimator):
         err_cost = costs.error_costs(p.shape[0], weight_gap)
         delta = float(getattr(self, "delta", 0.1))
         constraints = self._constraints()
+        ref = None
+        if reference is not None:
+            p_ref = check_probabilities("reference p", reference[0])
+            ref = (p_ref, check_correct("reference correct", reference[1], p_ref.shape[0]),
+                   None if reference[2] is None else np.asarray(reference[2], dtype=object).astype(str))
+            constraints["sequence_start"] = "independent labels"
         if groups is None or not self._groupable:
+            self._reference = None if ref is None else (ref[0], ref[1])
             one = self._fit_group(p, correct, delta, err_cost)
             constraints.update(one.pop("constraints", {}))
             routes = _split(p, one["t_automate"], one["t_assist"])
@@ -438,13 +473,28 @@ class RoutingPolicy(BaseEstimator):
         names = sorted(np.unique(labels).tolist())
         certified = names if certify_groups is None else sorted({str(g) for g in certify_groups} & set(names))
         d = (delta / len(certified) if certified else None) if self._splits_delta else delta
+        deltas = {n: d for n in names}
+        if group_deltas is not None and self._splits_delta:
+            given = {str(k): float(v) for k, v in group_deltas.items() if str(k) in certified}
+            if any(v <= 0 for v in given.values()) or sum(given.values()) > delta * (1 + 1e-9):
+                raise ValueError(f"group_deltas must be positive and sum to at most delta={delta:g}, got {given}")
+            missing = sorted(set(certified) - set(given))
+            if missing:
+                raise ValueError(f"group_deltas gives no share of delta to the certified groups {missing}")
+            deltas.update(given)
+            d = given
         constraints.update(group_delta=d, n_groups=len(names), certified_groups=certified)
         routes = np.full(p.shape[0], "manual", dtype=object)
         per: dict[str, dict[str, Any]] = {}
         for name in names:
             m = labels == name
-            g = self._fit_group(p[m], correct[m], d if name in certified or not self._splits_delta else None,
-                                err_cost[m])
+            if ref is None:
+                self._reference = None
+            else:
+                r = np.ones(ref[0].shape[0], bool) if ref[2] is None else ref[2] == name
+                self._reference = (ref[0][r], ref[1][r])
+            g = self._fit_group(p[m], correct[m], deltas[name] if name in certified or not self._splits_delta
+                                else None, err_cost[m])
             g.pop("constraints", None)
             g.pop("rule", None)
             routes[m] = _split(p[m], g["t_automate"], g["t_assist"])
@@ -454,6 +504,7 @@ class RoutingPolicy(BaseEstimator):
                 "t_assist": None if g["t_assist"] is None else float(g["t_assist"]),
                 "feasible": bool(g["feasible"]),
                 "note": g["note"],
+                "reason": g.get("reason", ""),
                 "guarantee": g.get("guarantee"),
                 "n_calibration": int(m.sum()),
                 "n_correct": int(correct[m].sum()),
@@ -501,15 +552,18 @@ class RoutingPolicy(BaseEstimator):
             note = ("no share of delta: the episodes the policy was planned on showed too few correct ones in this "
                     "setting to certify anything, so it automates nothing")
             return {"t_automate": math.inf, "feasible": False, "note": note, "guarantee": None,
-                    "error_free_needed": None, "result": None}
-        res = risk_control(p, correct, alpha, delta, self.method, self.fwer)
-        note = ""
+                    "error_free_needed": None, "result": None,
+                    "reason": "too little evidence: no share of delta (too few correct episodes planned)"}
+        res = risk_control(p, correct, alpha, delta, self.method, self.fwer,
+                           reference=getattr(self, "_reference", None))
+        note = reason = ""
         if not res.feasible:
             n_ok = int(correct.sum())
+            reason = why_nothing_certified(p, correct, alpha, res)
             note = (f"no threshold certifies error <= {alpha:g} at 1 - delta = {1 - delta:.4g} on {p.size} calibration "
                     f"episodes ({n_ok} correct; the first test needs >= {res.error_free_needed} automated episodes "
-                    "without an error): automate nothing")
-        return {"t_automate": res.threshold, "feasible": res.feasible, "note": note,
+                    f"without an error; {reason}): automate nothing")
+        return {"t_automate": res.threshold, "feasible": res.feasible, "note": note, "reason": reason,
                 "guarantee": res.guarantee if res.feasible else None, "error_free_needed": res.error_free_needed,
                 "result": res}
 
@@ -544,7 +598,9 @@ class ChowPolicy(RoutingPolicy):
         return out
 
     def fit(self, p: Any, correct: Any, groups: Any = None, weight_gap: Any = None,
-            certify_groups: Any = None) -> ChowPolicy:
+            certify_groups: Any = None, group_deltas: dict[str, float] | None = None,
+            reference: tuple[Any, Any, Any] | None = None) -> ChowPolicy:
+        # no guarantee, so neither a share of delta nor a sequence start applies
         super().fit(p, correct, None if self._costs().drg_weighted else groups, weight_gap, certify_groups)
         if self.policy_.rule == "expected_cost":
             # routes under the per-episode rule, not the mean-cost thresholds
@@ -780,6 +836,7 @@ def evaluate_policy(
             info = policy.groups.get(name, {})
             g["automated_error_guarantee"] = info.get("guarantee") if g["n_automated"] else None
             g["feasible"] = info.get("feasible", policy.feasible)
+            g["reason"] = info.get("reason", "")
             g["note"] = info.get("note", "" if name in policy.groups or policy.group_by is None
                                  else "setting unseen at calibration: routed to people")
             out["by_group"][name] = g

@@ -41,7 +41,8 @@ SECTIONS = (
 #: Columns of the per-target table shown in the report (all of them are in tables/).
 _TARGET_COLUMNS = ("target", "method", "alpha", "setting", "guaranteed_automation", "oracle_at_alpha",
                    "ratio_to_oracle", "n_automated", "test_error", "test_error_lower", "test_error_upper",
-                   "guarantee", "certified_saving_per_episode", "feasible")
+                   "guarantee", "certified_saving_per_episode", "feasible", "auroc", "ece", "top_k_predicted_error",
+                   "top_k_observed_error", "reason")
 
 
 def _environment() -> jinja2.Environment:
@@ -159,8 +160,8 @@ def _section_tables(tables: dict[str, pd.DataFrame], summary: dict[str, Any] | N
                 shown = df[[c for c in _TARGET_COLUMNS if c in df.columns]]
                 out[table] = html_table(shown, percent_columns={
                     "guaranteed_automation", "oracle_at_alpha", "ratio_to_oracle", "test_error", "test_error_lower",
-                    "test_error_upper", "guarantee", "alpha"}, show=_headline_rows(df, summary),
-                    link=f"tables/{table}.csv")
+                    "test_error_upper", "guarantee", "alpha", "top_k_predicted_error", "top_k_observed_error"},
+                    show=_headline_rows(df, summary), link=f"tables/{table}.csv")
             elif len(df) > 25:
                 out[table] = html_table(df, show=pd.Series(df.index < 15, index=df.index),
                                         link=f"tables/{table}.csv")
