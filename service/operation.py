@@ -89,8 +89,7 @@ class Operation:
         swap it in and deploy its states; with ``go_live``, its certified settings go live."""
         from triage.operation.recertify import recertify
 
-        if go_live and not apply:
-            raise ValueError("go_live needs apply")
+        apply = apply or go_live  # going live deploys the version first
         with holder.lock:
             routing = holder.get()
             if routing is None:
@@ -211,8 +210,10 @@ class Operation:
             recorded = self.ops.record_outcome(row["decision_id"], final_codes, correct)
             return recorded
         alpha = row["decision"].get("policy_alpha")
-        if alpha is None:  # a decision stored before alpha was kept: the version in force's
-            alpha = _constraint(routing, "alpha")
+        if alpha is None and "policy_alpha" not in row["decision"]:
+            alpha = _constraint(routing, "alpha")  # stored before alpha was kept: the version's
+        if alpha is None:  # a policy kind with no error bound (chow, capacity): nothing to watch
+            return self.ops.record_outcome(row["decision_id"], final_codes, correct)
         setting = row["care_setting"]
         delta = self.watch_delta(routing, setting)
         key = (row["model_version"], row["policy_version"], setting)

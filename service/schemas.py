@@ -66,6 +66,16 @@ def _iso_date_only(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
+def _iso_datetime_only(value: Any) -> Any:
+    """A time must be written as an ISO 8601 string: a number (0 -> 1970) is refused."""
+    if isinstance(value, datetime | str):
+        return value
+    raise ValueError("a date-time is written as an ISO 8601 string")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_only)]
 DecisionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 EXAMPLE_SCORES = {"I50.9": 0.93, "I10": 0.88, "N18.3": 0.41, "E11.9": 0.12}
@@ -727,11 +737,12 @@ class RecertifyIn(BaseModel):
 
     alpha: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
     delta: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
-    since: datetime | None = Field(default=None, description="Only decisions made since then.")
-    apply: bool = Field(default=False, description="Deploy the re-certified version (its "
-                                                   "settings start in the initial state).")
-    go_live: bool = Field(default=False, description="With apply: the settings it certifies go "
-                                                     "live at once (reason: recertified).")
+    since: IsoDateTime | None = Field(default=None, description="Only decisions made since then.")
+    apply: StrictBool = Field(default=False, description="Deploy the re-certified version (its "
+                                                         "settings start in the initial state).")
+    go_live: StrictBool = Field(
+        default=False, description="Deploy it (implies apply) and put the settings it certifies "
+        "live at once (reason: recertified).")
 
 
 class RecertifyOut(BaseModel):

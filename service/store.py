@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(t: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (the store writes UTC): make them say so."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
 def new_decision_id() -> str:
     return uuid.uuid4().hex
 
@@ -296,7 +301,13 @@ class DecisionStore:
     def create_all(self) -> None:
         """Create missing tables, and add the columns a newer version added to an existing
         decisions table (all nullable: old rows stay valid), so an upgrade needs no manual step."""
-        self.metadata.create_all(self.engine)
+        for attempt in range(5):  # several workers start at once: one creates, the others see it
+            try:
+                self.metadata.create_all(self.engine)
+                break
+            except (IntegrityError, sa.exc.ProgrammingError):
+                if attempt == 4:
+                    raise
         inspector = sa.inspect(self.engine)
         have = {c["name"] for c in inspector.get_columns(self.decisions.name)}
         missing = [c for c in self.decisions.columns if c.name not in have]
@@ -638,7 +649,8 @@ class OperationStore:
         if policy_version is not None:
             stmt = stmt.where(e.c.policy_version == policy_version)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings()]
+            return [{**r, "created_at": as_utc(r["created_at"])}
+                    for r in conn.execute(stmt).mappings()]
 
     # the watch -----------------------------------------------------------------------------
     def record_outcome(self, decision_id: str, final_codes: list[str], correct: bool, *,
@@ -742,7 +754,7 @@ class OperationStore:
                        d.c.audit == sa.true(), d.c.route == "automate", o.c.decision_id.is_(None))
                 .group_by(d.c.care_setting))
         with self.engine.connect() as conn:
-            return {s: (int(n), t) for s, n, t in conn.execute(stmt)}
+            return {s: (int(n), as_utc(t)) for s, n, t in conn.execute(stmt)}
 
     def watch_rows(self, model_version: str, policy_version: str) -> list[dict[str, Any]]:
         w = self.watch

@@ -55,7 +55,7 @@ def _service(frame: pd.DataFrame, router, tmp_path) -> pd.DataFrame:
     from service.main import create_app
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'svc.db'}", api_keys=f"router:{KEY}",
-                        model_uri="parity")
+                        model_uri="parity", initial_policy_state="live")  # served as decided
     rows = []
     with TestClient(create_app(settings, router_loader=lambda uri: router)) as client:
         for req in _requests(frame):
