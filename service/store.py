@@ -477,15 +477,8 @@ class DecisionStore:
 
     def latest_policy_params(self, model_version: str) -> dict[str, Any] | None:
         """Parameters of the last policy set through the service for this model, if any."""
-        p = self.policies
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(p.c.params)
-                .where(p.c.model_version == model_version)
-                .order_by(p.c.id.desc())
-                .limit(1)
-            ).first()
-        return dict(row[0]) if row else None
+        saved = self.latest_policy(model_version)
+        return dict(saved["params"]) if saved else None
 
     def latest_policy(self, model_version: str) -> dict[str, Any] | None:
         """The last stored policy version of this model: id, policy_version, params, policy."""
@@ -762,21 +755,6 @@ class OperationStore:
                                   w.c.policy_version == policy_version)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
-
-    def put_watch_row(self, model_version: str, policy_version: str, care_setting: str, kind: str,
-                      values: dict[str, Any]) -> None:
-        """Upsert one watch row (the drift watch: written by whoever refreshes it)."""
-        w = self.watch
-        key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
-            w.c.care_setting == care_setting) & (w.c.kind == kind)
-        values = {**values, "updated_at": utcnow()}
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(w.c.kind).where(key).with_for_update()).first() is None:
-                conn.execute(w.insert(), {"model_version": model_version,
-                                          "policy_version": policy_version,
-                                          "care_setting": care_setting, "kind": kind, **values})
-            else:
-                conn.execute(w.update().where(key).values(**values))
 
     def advance_drift(self, model_version: str, policy_version: str, step: Any, *,
                       batch: int = 50_000) -> tuple[dict[str, Any] | None, bool]:
