@@ -27,6 +27,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_service import wait_for  # the one readiness wait of the benchmarks
 
 KEY = "bench-edge-key-012345"
 SPECIALTIES = ["cardiology", "oncology", "respiratory", "renal", "general", "neurology", "orthopaedics"]
@@ -84,15 +86,7 @@ def main() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app",
                              "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-            time.sleep(0.2)
+        wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)  # as long as a slow machine needs
 
         body = b'{"episodes": [' + b",".join(
             [b'{"episode_id": 1, "code_scores": {"I10": 0.9}}'] * 220_000) + b"]}"

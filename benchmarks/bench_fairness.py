@@ -28,6 +28,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_service import wait_for  # the one readiness wait of the benchmarks
 
 HEAVY_KEY, LIGHT_KEY = "bench-fair-heavy-key-0123", "bench-fair-light-key-0123"
 HEAVY_CLIENT = """
@@ -99,15 +101,7 @@ def main() -> None:
                                "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     heavy = []
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.3)
+        wait_for(f"http://127.0.0.1:{port}/readyz", 600, server)  # as long as a slow machine needs
         t0 = time.perf_counter()
         r = httpx.post(f"http://127.0.0.1:{port}/v1/route", content=body.read_bytes(), timeout=600,
                        headers={"X-API-Key": HEAVY_KEY, "content-type": "application/json"})
