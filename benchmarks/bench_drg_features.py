@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from triage.confidence import ConfidenceModel, RoutingFeatures
 from triage.confidence.features import FEATURE_NAMES
 from triage.config import resolve_config
-from triage.pipeline import _correct, load_data, score_episodes, split_pool
+from triage.pipeline import load_data, score_episodes, split_pool
 
 NEW_FEATURES = ("top_dx", "principal_margin", "drg_stable_p", "n_drg_moving_codes", "drg_moving_mass")
 TARGETS = ("principal_drg", "principal", "exact", "audit")
@@ -37,12 +37,11 @@ def main() -> None:
     args = ap.parse_args()
     config = resolve_config(overrides={"seed": args.seed, "data": {"synthetic_episodes": args.episodes}})
     t0 = time.perf_counter()
-    episodes, _, _ = load_data(config)
-    fit, pool, rep, rule, _ = score_episodes(config, episodes)
-    cal, pol, _ = split_pool(config, fit, pool)
-    features = RoutingFeatures(threshold=float(rule.threshold_)).fit(fit.scores, fit.episodes)
-    for s in (fit, cal, rep):
-        s.X = features.transform(s.scores, s.episodes)
+    coding = score_episodes(config, load_data(config).episodes)
+    parts = split_pool(config, coding).parts
+    fit, cal, rep = parts.fitting, parts.probability_calibration, parts.test
+    features = RoutingFeatures(threshold=float(coding.rule.threshold_)).fit(fit.scores, fit.episodes)
+    X_fit, X_cal, X_rep = (features.transform(s.scores, s.episodes) for s in (fit, cal, rep))
     print(f"prepared in {time.perf_counter() - t0:.0f} s; fitting {len(fit.episodes)}, calibration "
           f"{len(cal.episodes)}, test {len(rep.episodes)}")
     variants = {"all features": (), "without the new five": NEW_FEATURES,
@@ -52,13 +51,13 @@ def main() -> None:
                                                  for s in ("all", "day_case", "observation", "inpatient")) + " |")
     print("|---" * 10 + "|")
     for target in TARGETS:
-        y_fit, y_cal, y_rep = (_correct(config, s, target) for s in (fit, cal, rep))
+        y_fit, y_cal, y_rep = (s.correct[target] for s in (fit, cal, rep))
         for name, dropped in variants.items():
             keep = [i for i, f in enumerate(FEATURE_NAMES) if f not in dropped]
             names = [FEATURE_NAMES[i] for i in keep]
             model = ConfidenceModel(kind="lightgbm", random_state=args.seed, cal_fraction=0.0, feature_names=names)
-            model.fit(fit.X[:, keep], y_fit).calibrate(cal.X[:, keep], y_cal)
-            p = model.predict_proba(rep.X[:, keep])[:, 1]
+            model.fit(X_fit[:, keep], y_fit).calibrate(X_cal[:, keep], y_cal)
+            p = model.predict_proba(X_rep[:, keep])[:, 1]
             cells = []
             for setting in ("all", "day_case", "observation", "inpatient"):
                 m = np.ones(p.size, bool) if setting == "all" else settings == setting
