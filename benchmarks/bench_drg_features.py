@@ -16,7 +16,7 @@ import time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from triage.confidence import ConfidenceModel, RoutingFeatures
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput
 from triage.confidence.features import FEATURE_NAMES
 from triage.config import resolve_config
 from triage.pipeline import _correct, load_data, score_episodes, split_pool
@@ -40,7 +40,7 @@ def main() -> None:
     episodes, _, _ = load_data(config)
     fit, pool, rep, rule, _ = score_episodes(config, episodes)
     cal, pol, _ = split_pool(config, fit, pool)
-    features = RoutingFeatures(threshold=float(rule.threshold_)).fit(fit.scores, fit.episodes)
+    features = RoutingFeatures(threshold=float(rule.threshold_)).fit(RoutingInput(fit.scores, fit.episodes))
     for s in (fit, cal, rep):
         s.X = features.transform(s.scores, s.episodes)
     print(f"prepared in {time.perf_counter() - t0:.0f} s; fitting {len(fit.episodes)}, calibration "

@@ -27,7 +27,7 @@ import pandas as pd
 from rich.console import Console
 
 from triage.coder import CodeScores, DecisionRule, TextCoder, load_predictions
-from triage.coder.text import patient_folds
+from triage.data.split import patient_folds, patient_parts
 from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
 from triage.confidence.evaluation import reliability_diagram
 from triage.confidence.targets import REPORTED_TARGETS
@@ -90,18 +90,6 @@ def synthetic_cohort_dir(config: RunConfig) -> Path:
         shutil.rmtree(target)
     tmp.rename(target)
     return target
-
-
-def patient_parts(subject_ids: np.ndarray, shares: tuple[float, ...], seed: int) -> np.ndarray:
-    """Assign each episode a part index by patient, in the given shares (no patient in two parts)."""
-    subjects, inverse = np.unique(np.asarray(subject_ids), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(subjects))
-    edges = np.round(np.cumsum(shares)[:-1] / np.sum(shares) * len(subjects)).astype(int)
-    part_of_subject = np.empty(len(subjects), dtype=np.int64)
-    for part, idx in enumerate(np.split(order, edges)):
-        part_of_subject[idx] = part
-    return part_of_subject[inverse]
 
 
 @dataclass
