@@ -111,9 +111,9 @@ def test_estimators_of_other_inputs_fail_only_the_matrix_checks(name):
 
 def _fitted_cases():
     """(estimator, fit arguments, a call that needs the fitted state) on each one's real input."""
-    from triage.synth.generate import synthesize_episodes
     from triage.coder.scores import CodeScores
     from triage.data import gold_labels
+    from triage.synth.generate import synthesize_episodes
 
     rng = np.random.default_rng(0)
     episodes = synthesize_episodes(60, seed=0, workload="day_case", note_words_scale=0.3)
