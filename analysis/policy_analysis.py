@@ -296,7 +296,7 @@ import math
 
 from triage.allocation import (
     Allocator,
-    RoutingPolicy,
+    SimulatedRouting,
     example_roster,
     load_config,
     simulate_backlog,
@@ -336,25 +336,25 @@ run_name = f"this run ({summary.get('policy_kind', 'chosen policy')})"
 if summary.get("per_setting"):
     # per-setting thresholds do not reduce to one threshold on arrivals without settings: simulate the
     # run's own test automation rate instead
-    run_policy = RoutingPolicy.from_rate(float(summary.get("automation_rate") or 0.0))
+    run_policy = SimulatedRouting.from_rate(float(summary.get("automation_rate") or 0.0))
     run_name = f"this run (per setting, automating {float(summary.get('automation_rate') or 0):.1%})"
 elif t_run is None:
     # The run's router automates nothing; it still sends episodes above t_assist to assisted review.
     print(f"the run's policy has no feasible automation threshold at alpha={summary.get('alpha')}: "
           "simulated as automating nothing, "
           + (f"assisted review for p >= {t_run_assist:.3f}" if t_run_assist is not None else "all coded by hand"))
-    run_policy = RoutingPolicy(run_name, automate_threshold=math.inf,
+    run_policy = SimulatedRouting(run_name, automate_threshold=math.inf,
                                assist_threshold=math.inf if t_run_assist is None else t_run_assist)
 else:
-    run_policy = RoutingPolicy(run_name, automate_threshold=t_run,
+    run_policy = SimulatedRouting(run_name, automate_threshold=t_run,
                                assist_threshold=t_run if t_run_assist is None else min(t_run_assist, t_run))
 print(f"{run_name}: automate {_from(run_policy.automate_threshold)}, assist {_from(run_policy.assist_threshold)}")
 
 backlog_policies = {
-    "all-human": RoutingPolicy.all_human(),
-    "automate 20%": RoutingPolicy.from_rate(0.2),
-    "automate 40%": RoutingPolicy.from_rate(0.4),
-    "p>=0.9 auto, p>=0.5 assist": RoutingPolicy("thresholds", automate_threshold=0.9, assist_threshold=0.5),
+    "all-human": SimulatedRouting.all_human(),
+    "automate 20%": SimulatedRouting.from_rate(0.2),
+    "automate 40%": SimulatedRouting.from_rate(0.4),
+    "p>=0.9 auto, p>=0.5 assist": SimulatedRouting("thresholds", automate_threshold=0.9, assist_threshold=0.5),
     run_name: run_policy,
 }
 simulations = {name: simulate_backlog(roster, DAYS, ARRIVALS_PER_DAY, policy, allocator=allocator,

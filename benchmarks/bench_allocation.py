@@ -12,7 +12,7 @@ import pandas as pd
 
 from triage.allocation import (
     Allocator,
-    RoutingPolicy,
+    SimulatedRouting,
     example_roster,
     simulate_backlog,
     synthetic_arrivals,
@@ -55,7 +55,7 @@ def main() -> None:
     print(f"queue_and_priority: {(time.perf_counter() - t0) / n * 1e6:.1f} us per episode")
 
     arrivals = synthetic_arrivals(90, 500, alloc, seed=0)
-    for policy in (RoutingPolicy.all_human(), RoutingPolicy.from_rate(0.3)):
+    for policy in (SimulatedRouting.all_human(), SimulatedRouting.from_rate(0.3)):
         t0, c0 = time.perf_counter(), time.process_time()
         sim = simulate_backlog(roster, 90, 500, policy, allocator=alloc, arrivals=arrivals, seed=0)
         t_sim, c_sim = time.perf_counter() - t0, time.process_time() - c0

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from triage.codes._lazy import package_file
+from triage.codes._package_files import package_file
 from triage.codes.labels import canonical, label_kind
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
-from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models, correctness
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput, compare_models, correctness
 
 
 def rss_mb() -> float:
@@ -131,12 +131,12 @@ def main() -> None:
 
     # warm the code-system packages so the timings below are per-episode work
     t = time.perf_counter()
-    warm = RoutingFeatures().fit(scores.subset(scores.episode_ids[:5]), episodes)
+    warm = RoutingFeatures().fit(RoutingInput(scores.subset(scores.episode_ids[:5]), episodes))
     warm.transform(scores.subset(scores.episode_ids[:5]), episodes)
     print(f"code-system packages loaded in {time.perf_counter() - t:.1f} s (once per process)")
 
     t0, c0 = time.perf_counter(), time.process_time()
-    feats = RoutingFeatures(n_jobs=-1).fit(scores.subset(scores.episode_ids[tr]), episodes)
+    feats = RoutingFeatures(n_jobs=-1).fit(RoutingInput(scores.subset(scores.episode_ids[tr]), episodes))
     X = feats.transform(scores, episodes)
     t1, c1 = time.perf_counter(), time.process_time()
     model = ConfidenceModel(kind="lightgbm", calibration="auto", random_state=0).fit(
@@ -160,7 +160,7 @@ def main() -> None:
     model.predict_proba(feats.transform(sub, episodes))
     dt, dc = time.perf_counter() - t, time.process_time() - c
     print(f"scoring {n_score:,} episodes (features + model): {dt:.2f} s wall, {dc:.2f} s CPU  [target <= 10 s]")
-    plain = RoutingFeatures(code_systems=False).fit(scores.subset(scores.episode_ids[tr]), episodes)
+    plain = RoutingFeatures(code_systems=False).fit(RoutingInput(scores.subset(scores.episode_ids[tr]), episodes))
     t, c = time.perf_counter(), time.process_time()
     plain.transform(sub, episodes)
     print(f"  of which without DRG/Elixhauser/chapter lookups (code_systems=False), features only: "

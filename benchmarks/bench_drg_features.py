@@ -16,7 +16,7 @@ import time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from triage.confidence import ConfidenceModel, RoutingFeatures
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput
 from triage.confidence.features import FEATURE_NAMES
 from triage.config import resolve_config
 from triage.pipeline import load_data, score_episodes, split_pool
@@ -40,7 +40,7 @@ def main() -> None:
     coding = score_episodes(config, load_data(config).episodes)
     parts = split_pool(config, coding).parts
     fit, cal, rep = parts.fitting, parts.probability_calibration, parts.test
-    features = RoutingFeatures(threshold=float(coding.rule.threshold_)).fit(fit.scores, fit.episodes)
+    features = RoutingFeatures(threshold=float(coding.rule.threshold_)).fit(RoutingInput(fit.scores, fit.episodes))
     X_fit, X_cal, X_rep = (features.transform(s.scores, s.episodes) for s in (fit, cal, rep))
     print(f"prepared in {time.perf_counter() - t0:.0f} s; fitting {len(fit.episodes)}, calibration "
           f"{len(cal.episodes)}, test {len(rep.episodes)}")

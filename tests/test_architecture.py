@@ -24,7 +24,7 @@ PACKAGE = ROOT / "triage"
 #: CLI; the routing core and the episode/decision rows they share with the MLflow model and its
 #: registered signature are their own sub-package, ``decisions``, below both.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("codes", "jsonsafe", "_lazy", "artifacts", "progress"),
+    ("codes", "jsonsafe", "_lazy", "artifacts", "progress", "config_files"),
     ("data",),
     ("coder", "synth"),
     ("metrics", "confidence"),

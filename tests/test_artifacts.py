@@ -58,10 +58,10 @@ def test_bundle_round_trips_with_identical_decisions(router, tmp_path):
 
 @pytest.mark.parametrize("kind", ["lightgbm", "torch-mlp", "product", "min-accepted"])
 def test_confidence_models_round_trip_exactly(kind, tmp_path):
-    from triage.confidence import ConfidenceModel, RoutingFeatures
+    from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput
 
     scores, episodes, _ = synthetic_cohort(500, 3)
-    features = RoutingFeatures(code_systems=False).fit(scores, episodes)
+    features = RoutingFeatures(code_systems=False).fit(RoutingInput(scores, episodes))
     X = features.transform(scores, episodes)
     y = (X[:, 0] > np.median(X[:, 0])).astype(int) ^ (np.arange(len(X)) % 7 == 0)
     for calibration in ("isotonic", "sigmoid", "temperature", "venn-abers", "none"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from triage.config import CostConfig, PolicyConfig
 from triage.confidence.targets import TARGETS
+from triage.config import CostConfig, PolicyConfig
 from triage.policy import FWER_METHODS, KINDS, METHODS, CostModel
 
 
@@ -40,3 +40,75 @@ def test_policy_choices_come_from_the_library():
     assert _literal(PolicyUpdate.model_fields["fwer"].annotation) == set(FWER_METHODS)
     assert {m.value for m in PolicyKind} == set(KINDS) and {t.value for t in Target} == set(TARGETS)
     assert {m.value for m in Method} == set(METHODS) and {f.value for f in Fwer} == set(FWER_METHODS)
+
+
+def _field(model, name: str) -> set:
+    return _literal(model.model_fields[name].annotation)
+
+
+def test_every_config_choice_comes_from_the_library():
+    """Each Literal of the run config is the library's own tuple: a choice added or renamed in the
+    library (or restated in the config) fails here, not in a run."""
+    from triage.coder.choices import DEPLOY_MODES, MODEL_KINDS
+    from triage.coder.decision import KINDS as RULES
+    from triage.confidence.calibration import METHODS as CALIBRATION_METHODS
+    from triage.confidence.models import CALIBRATIONS
+    from triage.confidence.models import KINDS as CONFIDENCE_KINDS
+    from triage.config import CoderConfig, ConfidenceConfig, DataConfig
+    from triage.data.loader import FORMAT_CHOICES, FORMATS
+    from triage.data.schema import ICD_VERSIONS
+    from triage.policy.costs import UNITS
+
+    assert _field(DataConfig, "format") == set(FORMAT_CHOICES) == {"auto", *FORMATS}
+    assert _field(DataConfig, "icd_version") == set(ICD_VERSIONS)
+    assert _field(CoderConfig, "model") == set(MODEL_KINDS)
+    assert _field(CoderConfig, "deploy") == set(DEPLOY_MODES)
+    assert _field(CoderConfig, "decision_rule") == set(RULES)
+    assert _field(ConfidenceConfig, "model") == set(CONFIDENCE_KINDS)
+    assert _field(ConfidenceConfig, "calibration") == set(CALIBRATIONS) == {"auto", *CALIBRATION_METHODS}
+    assert _field(ConfidenceConfig, "compare_models") == set(CONFIDENCE_KINDS)
+    assert _field(CostConfig, "unit") == set(UNITS)
+
+
+def test_no_config_literal_is_left_unchecked():
+    """Every Literal field of every config section is one the test above ties to the library."""
+    from pydantic import BaseModel
+
+    from triage.config import RunConfig
+
+    checked = {("DataConfig", "format"), ("DataConfig", "icd_version"), ("CoderConfig", "model"),
+               ("CoderConfig", "deploy"), ("CoderConfig", "decision_rule"), ("ConfidenceConfig", "target"),
+               ("ConfidenceConfig", "model"), ("ConfidenceConfig", "calibration"),
+               ("ConfidenceConfig", "compare_models"), ("CostConfig", "unit"), ("PolicyConfig", "kind"),
+               ("PolicyConfig", "method"), ("PolicyConfig", "fwer")}
+    found, sections = set(), [RunConfig]
+    while sections:
+        section = sections.pop()
+        for name, field in section.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                sections.append(ann)
+            elif _literal(ann) and all(isinstance(a, (str, int)) for a in _literal(ann)):
+                found.add((section.__name__, name))
+    assert found == checked
+
+
+def test_config_rejects_choices_the_library_lacks():
+    import pytest
+
+    from triage.config import ConfigError, resolve_config
+
+    with pytest.raises(ConfigError, match="compare_models"):
+        resolve_config(overrides={"confidence": {"compare_models": ["lightgbm", "xgboost"]}})
+    with pytest.raises(ConfigError, match="decision_rule"):
+        resolve_config(overrides={"coder": {"decision_rule": "top_p"}})
+
+
+def test_cli_choices_come_from_the_library():
+    from triage.cli.coder import ModelChoice
+    from triage.cli.data import FormatChoice
+    from triage.coder.choices import MODEL_KINDS
+    from triage.data.loader import FORMAT_CHOICES
+
+    assert [m.value for m in ModelChoice] == list(MODEL_KINDS)
+    assert [f.value for f in FormatChoice] == list(FORMAT_CHOICES)

@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     # confidence
     "correctness": "triage.confidence",
     "RoutingFeatures": "triage.confidence",
+    "RoutingInput": "triage.confidence",
     "ConfidenceModel": "triage.confidence",
     # policy: the cost model, the policy estimators (one per kind), the factory, the record
     "CostModel": "triage.policy",

@@ -1,22 +1,27 @@
 """Typed configuration of a `triage run`: every setting in one place, loadable from YAML/TOML.
 
-Precedence: defaults < config file < CLI options. The resolved config
+Precedence: defaults < config file (read by :mod:`triage.config_files`) < CLI options. The resolved config
 is logged with each run so that a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from triage.coder.choices import DEPLOY_MODES
+from triage.coder.choices import MODEL_KINDS as CODER_MODELS
+from triage.coder.decision import KINDS as DECISION_RULES
+from triage.confidence.models import CALIBRATIONS
 from triage.confidence.models import KINDS as CONFIDENCE_KINDS
 from triage.confidence.targets import TARGETS
+from triage.config_files import ConfigError, read_config_file
+from triage.data.loader import FORMAT_CHOICES
 from triage.data.schema import ICD_VERSIONS
 from triage.policy import DEFAULT_FWER, DEFAULT_METHOD, FWER_METHODS, KINDS, METHODS
+from triage.policy.costs import UNITS
 
 
 class _Section(BaseModel):
@@ -25,7 +30,7 @@ class _Section(BaseModel):
 
 class DataConfig(_Section):
     path: Path | None = Field(None, description="MIMIC-III/IV folder or the reference pipeline's files; None = synthetic cohort")
-    format: Literal["auto", "mimic-iv", "mimic-iii", "reference"] = "auto"
+    format: Literal[FORMAT_CHOICES] = "auto"
     icd_version: Literal[ICD_VERSIONS] | None = 10
     split_file: Path | None = None
     synthetic_episodes: int = Field(10_000, ge=200)
@@ -52,13 +57,13 @@ class CoderConfig(_Section):
     predictions: Path | None = Field(None, description="bring-your-own test predictions instead of training")
     val_predictions: Path | None = None
     path: Path | None = Field(None, description="a saved coder to use instead of training one")
-    model: Literal["torch-linear", "torch-mlp", "ovr-logistic"] = "torch-mlp"
+    model: Literal[CODER_MODELS] = "torch-mlp"
     min_count: int = Field(10, ge=1)
     n_folds: int = Field(5, ge=2)
-    deploy: Literal["fold", "full"] = Field(
+    deploy: Literal[DEPLOY_MODES] = Field(
         "fold", description="deployed coder: one cross-fitting fold's model (its out-of-fold scores are then the "
         "kind seen at routing time) or a final model fitted on all training episodes")
-    decision_rule: Literal["global", "per_code", "top_k"] = "global"
+    decision_rule: Literal[DECISION_RULES] = "global"
     threshold: float | None = Field(None, ge=0, lt=1, description="fixed global threshold instead of tuning one")
     top_k: int = Field(15, ge=1)
     params: dict[str, Any] = Field(default_factory=dict, description="extra TextCoder parameters")
@@ -73,8 +78,8 @@ class ConfidenceConfig(_Section):
         "principal_drg", description="what counts as a correct automated episode (the headline target)")
     jaccard_tau: float = Field(0.8, gt=0, le=1)
     model: Literal[CONFIDENCE_KINDS] = "lightgbm"
-    calibration: Literal["auto", "isotonic", "sigmoid", "temperature", "venn-abers", "none"] = "auto"
-    compare_models: list[str] = Field(default_factory=lambda: ["lightgbm", "torch-mlp", "product", "min-accepted"])
+    calibration: Literal[CALIBRATIONS] = "auto"
+    compare_models: list[Literal[CONFIDENCE_KINDS]] = Field(default_factory=lambda: list(CONFIDENCE_KINDS))
     n_jobs: int = Field(-1, description="processes for the MS-DRG/Elixhauser features of large batches (-1: all cores)")
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -91,7 +96,7 @@ class CostConfig(_Section):
     was found).
     """
 
-    unit: Literal["minutes", "money"] = "minutes"
+    unit: Literal[UNITS] = "minutes"
     manual_cost: float = Field(20.0, gt=0, description="coding one episode by hand")
     assist_cost: float | None = Field(8.0, ge=0, description="a coder confirming suggested codes (None: no assisted route)")
     error_cost: float = Field(120.0, ge=0, description="an automated episode that is wrong (rework, denial, audit)")
@@ -137,10 +142,6 @@ class RunConfig(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
 
-class ConfigError(ValueError):
-    """A config file or override that does not fit RunConfig; the message names the file and field."""
-
-
 def _deep_update(base: dict, extra: dict) -> dict:
     out = dict(base)
     for key, value in extra.items():
@@ -149,23 +150,6 @@ def _deep_update(base: dict, extra: dict) -> dict:
         else:
             out[key] = value
     return out
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or TOML config file into a plain dict (errors name the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
-    return data
 
 
 def resolve_config(

@@ -62,7 +62,7 @@ class RouterModel(PythonModel):
         self.router = Router.load(context.artifacts["router"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from triage.decisions.core import score_text_episodes
+        from triage.decisions.batch import score_text_episodes
         from triage.router import InvalidEpisode
 
         episodes = episodes_from_frame(model_input)

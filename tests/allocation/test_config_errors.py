@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from triage.allocation import AllocationConfigError, load_config
-from triage.allocation.config import _read_yaml, _validate, default_config_path
+from triage.allocation.config import _validate, default_config_path
+from triage.config_files import read_config_file
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -40,11 +41,11 @@ def test_malformed_sections_name_the_field_and_value(override, message):
 
 
 def test_a_section_or_key_missing_from_the_merged_file_is_named(tmp_path):
-    raw = _read_yaml(default_config_path())
+    raw = read_config_file(default_config_path())
     del raw["complexity"]["senior_from"]
     with pytest.raises(AllocationConfigError, match=r"^f.yaml: complexity must define 'senior_from'$"):
         _validate(raw, "f.yaml")
-    raw = _read_yaml(default_config_path())
+    raw = read_config_file(default_config_path())
     del raw["capacity"]
     with pytest.raises(AllocationConfigError, match=r"^f.yaml: capacity is missing$"):
         _validate(raw, "f.yaml")

@@ -5,7 +5,7 @@ import pytest
 from triage.allocation import (
     Allocator,
     PolicyFileError,
-    RoutingPolicy,
+    SimulatedRouting,
     compare_policies,
     example_roster,
     load_config,
@@ -40,8 +40,8 @@ def check_invariants(res, arrivals):
 
 def test_simulation_invariants_and_routing_helps():
     arrivals = synthetic_arrivals(12, 60, ALLOC, seed=3)
-    table, results = compare_policies(ROSTER, 12, 60, {"all-human": RoutingPolicy.all_human(),
-                                                        "routed": RoutingPolicy.from_rate(0.4)},
+    table, results = compare_policies(ROSTER, 12, 60, {"all-human": SimulatedRouting.all_human(),
+                                                        "routed": SimulatedRouting.from_rate(0.4)},
                                       allocator=ALLOC, seed=3)
     for res in results.values():
         check_invariants(res, arrivals)
@@ -52,9 +52,9 @@ def test_simulation_invariants_and_routing_helps():
 
 
 def test_same_seed_same_result_and_different_seed_differs():
-    a = simulate_backlog(ROSTER, 5, 40, RoutingPolicy.from_rate(0.2), allocator=ALLOC, seed=7)
-    b = simulate_backlog(ROSTER, 5, 40, RoutingPolicy.from_rate(0.2), allocator=ALLOC, seed=7)
-    c = simulate_backlog(ROSTER, 5, 40, RoutingPolicy.from_rate(0.2), allocator=ALLOC, seed=8)
+    a = simulate_backlog(ROSTER, 5, 40, SimulatedRouting.from_rate(0.2), allocator=ALLOC, seed=7)
+    b = simulate_backlog(ROSTER, 5, 40, SimulatedRouting.from_rate(0.2), allocator=ALLOC, seed=7)
+    c = simulate_backlog(ROSTER, 5, 40, SimulatedRouting.from_rate(0.2), allocator=ALLOC, seed=8)
     pd.testing.assert_frame_equal(a.daily, b.daily)
     assert not a.daily.equals(c.daily)
 
@@ -71,19 +71,19 @@ def test_overloaded_roster_grows_backlog_and_waits():
 def test_threshold_policy_file_and_errors(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("name: sgr\nautomate_threshold: 0.8\nassist_threshold: 0.3\n")
-    pol = RoutingPolicy.from_file(f)
+    pol = SimulatedRouting.from_file(f)
     routes = pol.route(np.array([0.9, 0.5, 0.1]), np.zeros(3))
     assert list(routes) == ["automate", "assist", "manual"]
     f.write_text('{"shares": {"automate": 0.5, "assist": 0.2}}')
     g = tmp_path / "p.json"
     g.write_text(f.read_text())
-    assert RoutingPolicy.from_file(g).automate == 0.5
+    assert SimulatedRouting.from_file(g).automate == 0.5
     g.write_text('{"shares": {"automate": 0.9, "assist": 0.5}}')
     with pytest.raises(ValueError, match="sum to at most 1"):
-        RoutingPolicy.from_file(g)
+        SimulatedRouting.from_file(g)
     g.write_text('{"thresholds": 1}')
     with pytest.raises(PolicyFileError, match="automate_threshold"):
-        RoutingPolicy.from_file(g)
+        SimulatedRouting.from_file(g)
     with pytest.raises(ValueError, match="days"):
         simulate_backlog(ROSTER, 0, 10)
 
@@ -96,11 +96,11 @@ def test_saved_triage_policy_file(tmp_path):
                           constraints={}, expected={})
     f = tmp_path / "policy.json"
     f.write_text(pol.to_json())
-    rp = RoutingPolicy.from_file(f)
+    rp = SimulatedRouting.from_file(f)
     assert list(rp.route(np.array([0.95, 0.5, 0.1]), np.zeros(3))) == ["automate", "assist", "manual"]
     f.write_text(pol.to_json().replace('"t_automate": 0.8', '"t_automate": 0.7'))
     with pytest.raises(ValueError, match="edited|version"):
-        RoutingPolicy.from_file(f)
+        SimulatedRouting.from_file(f)
 
 
 @pytest.mark.slow  # ~2 CPU-s; the bound is the regression guard (90 days measured ~12 CPU-s, note)
@@ -108,7 +108,7 @@ def test_backlog_simulation_cpu_time_is_bounded():
     import resource
 
     from triage.allocation import example_roster
-    from triage.allocation.simulate import RoutingPolicy, compare_policies
+    from triage.allocation.simulate import SimulatedRouting, compare_policies
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -116,7 +116,7 @@ def test_backlog_simulation_cpu_time_is_bounded():
 
     start = cpu()
     table, _ = compare_policies(example_roster(20, hours=7.5), 15, 500,
-                                {"all-human": RoutingPolicy.all_human(), "routed": RoutingPolicy.from_rate(0.2)},
+                                {"all-human": SimulatedRouting.all_human(), "routed": SimulatedRouting.from_rate(0.2)},
                                 seed=0)
     used = cpu() - start
     assert table.loc["routed", "final_backlog"] < table.loc["all-human", "final_backlog"]

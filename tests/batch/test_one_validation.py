@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from triage.decisions import validation as V
-from triage.decisions.core import route_batch
+from triage.decisions.batch import route_batch
 
 KEY = "validation-router-key-0123"
 CS = {"I50.9": 0.93, "I10": 0.81}

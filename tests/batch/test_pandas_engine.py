@@ -12,7 +12,7 @@ from batch_data import SECRET_NOTE, episode_frame, with_bad_rows, write_parquet
 from typer.testing import CliRunner
 
 from triage.batch.pandas_engine import run_pandas
-from triage.decisions import core
+from triage.decisions.batch import route_batch
 from triage.decisions.errors import BatchInputError
 
 
@@ -47,7 +47,7 @@ def test_routes_every_good_row_and_rejects_the_bad_ones(tmp_path, bundle, router
 
 def test_input_is_streamed_in_chunks(tmp_path, bundle, router, monkeypatch):
     seen = []
-    real = core.route_batch
+    real = route_batch
 
     def spy(r, batch, **kw):
         seen.append(batch.num_rows)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from triage.coder import CodeScores, TextCoder, patient_folds
 from triage.data import gold_labels
@@ -96,7 +97,7 @@ def test_bad_inputs_name_the_problem(episodes, tmp_path):
         TextCoder(model="bert", **FAST).fit(episodes)
     with pytest.raises(ValueError, match="min_count=10000"):
         TextCoder(**{**FAST, "min_count": 10_000}).fit(episodes)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         TextCoder().predict_proba(episodes)
     with pytest.raises(FileNotFoundError):
         TextCoder.load(tmp_path / "nothing.npz")

@@ -4,16 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 
 from triage.coder.scores import CodeScores
-from triage.confidence.features import FEATURE_NAMES, RoutingFeatures
+from triage.confidence.features import FEATURE_NAMES, RoutingFeatures, RoutingInput
 
 IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
 
 def test_shape_names_and_transform_one_matches_batch(data):
     scores, episodes, _, _ = data
-    f = RoutingFeatures(top_n=8, code_systems=False).fit(scores, episodes)
+    f = RoutingFeatures(top_n=8, code_systems=False).fit(RoutingInput(scores, episodes))
     X = f.transform(scores, episodes)
     assert X.shape == (len(scores), len(FEATURE_NAMES)) and X.dtype == np.float32
     # each named column holds what its name says: n_accepted counts the codes above the threshold
@@ -29,7 +30,7 @@ def test_shape_names_and_transform_one_matches_batch(data):
 def test_code_system_features_match_between_paths(data):
     scores, episodes, _, _ = data
     sub = scores.subset(scores.episode_ids[:15])
-    f = RoutingFeatures(code_systems=True).fit(sub, episodes)
+    f = RoutingFeatures(code_systems=True).fit(RoutingInput(sub, episodes))
     X = f.transform(sub, episodes)
     assert np.isfinite(X[:, IDX["drg_weight"]]).any()
     assert np.isfinite(X[:, IDX["n_chapters"]]).all()
@@ -44,16 +45,16 @@ def test_worker_processes_give_the_in_process_rows(data, monkeypatch):
 
     scores, episodes, _, _ = data
     sub = scores.subset(scores.episode_ids[:40])
-    X1 = RoutingFeatures(n_jobs=1).fit(sub, episodes).transform(sub, episodes)
+    X1 = RoutingFeatures(n_jobs=1).fit(RoutingInput(sub, episodes)).transform(sub, episodes)
     monkeypatch.setattr(features_mod, "_MIN_ROWS_PER_JOB", 10)  # 40 rows -> 2 processes
-    X2 = RoutingFeatures(n_jobs=2).fit(sub, episodes).transform(sub, episodes)
+    X2 = RoutingFeatures(n_jobs=2).fit(RoutingInput(sub, episodes)).transform(sub, episodes)
     np.testing.assert_array_equal(X1, X2)
     assert np.isfinite(X2[:, IDX["drg_weight"]]).sum() > 10
 
 
 def test_no_gold_leakage(data):
     scores, episodes, _, _ = data
-    f = RoutingFeatures(code_systems=False).fit(scores, episodes)
+    f = RoutingFeatures(code_systems=False).fit(RoutingInput(scores, episodes))
     X = f.transform(scores, episodes)
     changed = episodes.copy()
     changed["diagnoses"] = [["Z000"]] * len(changed)
@@ -67,7 +68,7 @@ def test_hand_example():
         {"episode_id": [1], "diagnoses": [["I10"]], "procedures": [[]], "icd_version": [10]}
     )
     s = CodeScores([1], ["I10."], np.array([[0.9]]))
-    f = RoutingFeatures(threshold=0.5, code_systems=False).fit(s, train)
+    f = RoutingFeatures(threshold=0.5, code_systems=False).fit(RoutingInput(s, train))
     x = f.transform_one({"I10.": 0.9, "E11.9": 0.6, "J18.9": 0.4, "N17.9": 0.1}, {"age": 71})
     assert x[IDX["n_accepted"]] == 2
     assert x[IDX["sum_p"]] == pytest.approx(2.0)
@@ -88,15 +89,15 @@ def test_hand_example():
 def test_bad_inputs_are_named(data):
     scores, episodes, _, _ = data
     f = RoutingFeatures(code_systems=False)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         f.transform(scores, episodes)
-    f.fit(scores, episodes)
+    f.fit(RoutingInput(scores, episodes))
     with pytest.raises(ValueError, match="episode_id"):
         f.transform(scores, episodes.iloc[5:])
     with pytest.raises(ValueError, match="'J18.9'"):
         f.transform_one({"J18.9": 1.5})
     with pytest.raises(ValueError, match="diagnoses"):
-        RoutingFeatures().fit(scores, episodes.drop(columns=["diagnoses"]))
+        RoutingFeatures().fit(RoutingInput(scores, episodes.drop(columns=["diagnoses"])))
 
 
 @pytest.mark.slow  # loads drgpy (~5 s once)
@@ -114,6 +115,26 @@ def test_drg_stability_features_see_codes_that_move_the_ms_drg():
     # the principal margin: best diagnosis score minus the runner-up diagnosis score
     f = RoutingFeatures(code_systems=False, threshold=0.5)
     one = CodeScores(np.array([1]), np.array(["J18.9", "I10."]), sp.csr_matrix(np.array([[0.9, 0.6]], np.float32)))
-    f.fit(one, pd.DataFrame({"episode_id": [1], "diagnoses": [["J189"]], "procedures": [[]]}))
+    f.fit(RoutingInput(one, pd.DataFrame({"episode_id": [1], "diagnoses": [["J189"]], "procedures": [[]]})))
     row = f.transform_one({"J18.9": 0.9, "I10.": 0.6})
     assert row[IDX["principal_margin"]] == pytest.approx(0.3, abs=1e-6) and row[IDX["top_dx"]] == pytest.approx(0.9)
+
+
+def test_one_x_and_the_former_call_give_the_same_features(data):
+    """``X`` is one structure (scikit-learn's fit(X, y=None)); fit(scores, episodes), the former
+    call that put the episodes in y's place, still gives the same features but warns."""
+    from sklearn.base import clone
+
+    scores, episodes, _, _ = data
+    routing_input = RoutingInput(scores, episodes)
+    f = RoutingFeatures(code_systems=False)
+    X = f.fit_transform(routing_input)
+    assert f.get_params() == clone(f).get_params()  # fit changed no parameter
+    with pytest.warns(DeprecationWarning, match="RoutingInput"):
+        old = RoutingFeatures(code_systems=False).fit(scores, episodes)
+    np.testing.assert_array_equal(old.transform(scores, episodes), X)
+    np.testing.assert_array_equal(f.transform((scores, episodes)), X)
+    with pytest.raises(ValueError, match="training episodes"):
+        RoutingFeatures(code_systems=False).fit(RoutingInput(scores))
+    with pytest.raises(TypeError, match="RoutingInput"):
+        RoutingFeatures(code_systems=False).fit(np.zeros((3, 2)))

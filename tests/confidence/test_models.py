@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from triage.confidence.calibration import METHODS, LogitCalibrator, choose_method
 from triage.confidence.evaluation import ece
-from triage.confidence.features import FEATURE_NAMES, RoutingFeatures
+from triage.confidence.features import FEATURE_NAMES, RoutingFeatures, RoutingInput
 from triage.confidence.models import ConfidenceModel
 from triage.confidence.targets import correctness
 
@@ -11,7 +12,7 @@ from triage.confidence.targets import correctness
 @pytest.fixture(scope="module")
 def xy(data):
     scores, episodes, pred, gold = data
-    X = RoutingFeatures(code_systems=False).fit(scores, episodes).transform(scores, episodes)
+    X = RoutingFeatures(code_systems=False).fit(RoutingInput(scores, episodes)).transform(RoutingInput(scores, episodes))
     y = correctness(pred, gold)
     return X, y
 
@@ -102,13 +103,15 @@ def test_bad_inputs_are_named(xy):
         ConfidenceModel(kind="svm").fit(X, y)
     with pytest.raises(ValueError, match="calibration"):
         ConfidenceModel(calibration="beta").fit(X, y)
-    with pytest.raises(ValueError, match="feature columns"):
+    with pytest.raises(ValueError, match="log_p_exact"):  # five unnamed columns lack the baseline's
         fast("product").fit(X[:, :5], y)
+    with pytest.raises(ValueError, match=f"expecting {len(FEATURE_NAMES)} features"):
+        fast("product").fit(X, y).predict_proba(X[:, :5])
     with pytest.raises(ValueError, match="y must"):
         fast("product").fit(X, y * 2 + 1)
     with pytest.raises(ValueError, match="both correct and incorrect"):
         LogitCalibrator("isotonic").fit(np.zeros(5), np.ones(5))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ConfidenceModel().predict_proba(X)
 
 
@@ -118,7 +121,7 @@ def test_cal_fraction_zero_trains_on_everything_and_waits_for_calibrate(xy):
     X, y = xy
     model = fast("lightgbm", cal_fraction=0.0).fit(X[:400], y[:400])
     assert not hasattr(model, "calibrator_")
-    with pytest.raises(RuntimeError, match="calibrate"):
+    with pytest.raises(NotFittedError, match="calibrate"):
         model.predict_proba(X[400:])
     p = model.calibrate(X[400:500], y[400:500]).predict_proba(X[500:])[:, 1]
     assert p.shape == (len(X) - 500,) and ((p >= 0) & (p <= 1)).all()

@@ -122,3 +122,26 @@ def test_cat3_counts_icd9_e_codes_on_four_characters():
     s = dataset_summary(eps)
     assert s["share_episodes_le2_cat3"] == 1.0 and s["share_episodes_1_cat3"] == 0.0  # E879 and 401
     assert s["unique_codes_3"] == 3  # E879. 401. 38.9 (procedure kept apart)
+
+
+def test_patient_parts_is_the_one_patient_grouped_assignment():
+    """The run's roles (shares cut in runs) and the coder's folds (dealt) come from one function:
+    no patient in two parts, the shares kept, folds within one patient of each other, same seed
+    same parts; the pipeline's name is this function."""
+    from triage.coder import patient_folds as coder_folds
+    from triage.data.split import patient_folds, patient_parts
+    from triage.pipeline import patient_parts as pipeline_parts
+
+    assert pipeline_parts is patient_parts and coder_folds is patient_folds
+    subjects = np.repeat(np.arange(200), np.random.default_rng(1).integers(1, 4, 200))
+    parts = patient_parts(subjects, (0.4, 0.3, 0.3), 7)
+    assert (pd.Series(parts).groupby(subjects).nunique() == 1).all()
+    per_patient = pd.Series(parts).groupby(subjects).first().value_counts().sort_index()
+    assert per_patient.tolist() == [80, 60, 60]
+    np.testing.assert_array_equal(parts, patient_parts(subjects, (0.4, 0.3, 0.3), 7))
+    assert not np.array_equal(parts, patient_parts(subjects, (0.4, 0.3, 0.3), 8))
+    folds = patient_folds(subjects, 7, 0)  # 200 patients into 7 folds: 28 or 29 each
+    sizes = pd.Series(folds).groupby(subjects).first().value_counts()
+    assert sorted(sizes.index) == list(range(7)) and sizes.max() - sizes.min() <= 1
+    with pytest.raises(ValueError, match="at least n_folds=5 patients"):
+        patient_folds(np.array([1, 1, 2]), 5, 0)

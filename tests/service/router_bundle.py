@@ -10,7 +10,7 @@ import pandas as pd
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.codes.labels import canonical
-from triage.confidence import ConfidenceModel, RoutingFeatures, correctness
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput, correctness
 from triage.policy import CostModel, make_policy
 from triage.router import Router
 
@@ -69,7 +69,7 @@ def build_router(
     rule = DecisionRule(kind="global", threshold=0.5)  # fixed: no fitting
     pred = rule.predict(scores)
     y = correctness(pred, gold, target=target, episodes=episodes)
-    features = RoutingFeatures(code_systems=code_systems).fit(scores, episodes)
+    features = RoutingFeatures(code_systems=code_systems).fit(RoutingInput(scores, episodes))
     X = features.transform(scores, episodes)
     model = ConfidenceModel(
         kind="lightgbm", calibration="isotonic", n_estimators=40, min_child_samples=10,

@@ -18,7 +18,7 @@ from triage.allocation.queues import QueueMapper
 from triage.allocation.roster import Roster, RosterError, example_roster, make_roster
 from triage.allocation.simulate import (
     PolicyFileError,
-    RoutingPolicy,
+    SimulatedRouting,
     SimulationResult,
     compare_policies,
     simulate_backlog,
@@ -40,7 +40,7 @@ __all__ = [
     "QueueMapper",
     "Roster",
     "RosterError",
-    "RoutingPolicy",
+    "SimulatedRouting",
     "SimulationResult",
     "chapter_of_label",
     "compare_policies",

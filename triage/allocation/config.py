@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,14 +24,17 @@ from pydantic import (
     model_validator,
 )
 
+from triage.config_files import ConfigError, read_config_file
+
 DEFAULT_CONFIG_NAME = "default_allocation.yaml"
 EFFORT_FEATURES = ("intercept", "per_1000_words", "per_code", "per_category")
 HUMAN_ROUTES = ("manual", "assist")
 ROUTES = ("automate", "assist", "manual")
 
 
-class AllocationConfigError(ValueError):
-    """A configuration file or value is invalid; the message names the file and the key."""
+#: A configuration file or value is invalid (the message names the file and the key): the one
+#: settings-file error, :class:`triage.config_files.ConfigError`, under its allocation name.
+AllocationConfigError = ConfigError
 
 
 @dataclass(frozen=True)
@@ -101,20 +103,6 @@ def _deep_merge(base: dict, override: Mapping, path: str, source: str) -> dict:
 
 # Mappings a user file replaces wholesale: merging would keep default entries the user meant to drop.
 _REPLACED_MAPS = {"mdc", "chapters", "levels", "chapter_weights"}
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except FileNotFoundError as exc:
-        raise AllocationConfigError(f"config file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise AllocationConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise AllocationConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    return data
 
 
 def default_config_path() -> Path:
@@ -319,11 +307,11 @@ def _config_error(exc: ValidationError, source: str) -> AllocationConfigError:
 
 def load_config(path: str | Path | None = None, overrides: Mapping | None = None) -> AllocationConfig:
     """Shipped default, with the YAML file at ``path`` and then ``overrides`` merged over it."""
-    raw = _read_yaml(default_config_path())
+    raw = read_config_file(default_config_path())
     source = DEFAULT_CONFIG_NAME
     if path is not None:
         source = str(path)
-        raw = _deep_merge(raw, _read_yaml(Path(path)), "", source)
+        raw = _deep_merge(raw, read_config_file(Path(path)), "", source)
     if overrides:
         raw = _deep_merge(raw, overrides, "", source if path else "overrides")
     return _validate(raw, source)

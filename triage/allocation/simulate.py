@@ -9,7 +9,6 @@ numbers), so differences between policies are the policies', not the dice's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +16,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from triage.allocation.allocator import Allocator
 from triage.allocation.config import ROUTES
 from triage.allocation.roster import Roster, make_roster, pool_roster
+from triage.config_files import ConfigError, read_config_file
 
-
-class PolicyFileError(ValueError):
-    """A routing-policy file is invalid; the message names the file and the field."""
+#: A routing-policy file is invalid (the message names the file and the field): the one
+#: settings-file error, :class:`triage.config_files.ConfigError`, under its simulation name.
+PolicyFileError = ConfigError
 
 
 @dataclass(frozen=True)
-class RoutingPolicy:
+class SimulatedRouting:
     """How a simulation routes arriving episodes.
 
     Either by shares (each episode automated with probability ``automate``, assisted with
@@ -52,30 +51,21 @@ class RoutingPolicy:
             raise ValueError(f"policy {self.name!r}: need assist_threshold <= automate_threshold")
 
     @classmethod
-    def all_human(cls) -> RoutingPolicy:
+    def all_human(cls) -> SimulatedRouting:
         return cls("all-human")
 
     @classmethod
-    def from_rate(cls, automation_rate: float, assist: float | None = None) -> RoutingPolicy:
+    def from_rate(cls, automation_rate: float, assist: float | None = None) -> SimulatedRouting:
         """Automate ``automation_rate`` of arrivals; the rest is assisted unless ``assist`` says otherwise."""
         a = 1.0 - automation_rate if assist is None else assist
         return cls(f"routed (automate {automation_rate:.0%})", automate=automation_rate, assist=a)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RoutingPolicy:
+    def from_file(cls, path: str | Path) -> SimulatedRouting:
         """YAML/JSON with either ``automate_threshold`` [+ ``assist_threshold``] or ``shares``
         (``{automate: r, assist: s}``); optional ``name``. A saved triage Policy with thresholds works too."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise PolicyFileError(f"policy file not found: {path}") from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise PolicyFileError(f"{path}: cannot parse ({exc})") from None
-        if not isinstance(data, Mapping):
-            raise PolicyFileError(f"{path}: expected a mapping at top level")
+        data = read_config_file(path, what="policy")
         name = str(data.get("name", path.stem))
         try:
             if "t_automate" in data:  # a saved triage.policy.Policy (JSON from the policy area)
@@ -97,7 +87,7 @@ class RoutingPolicy:
                               "or 'shares: {automate: r, assist: s}'")
 
     @classmethod
-    def _from_saved_policy(cls, data: Mapping, name: str, path: Path) -> RoutingPolicy:
+    def _from_saved_policy(cls, data: Mapping, name: str, path: Path) -> SimulatedRouting:
         from triage.policy.policies import Policy
 
         policy = Policy.from_dict(dict(data))  # validates (schema, version hash), naming the bad field
@@ -152,7 +142,7 @@ def simulate_backlog(
     roster: pd.DataFrame | list | Roster,
     days: int,
     arrivals_per_day: float,
-    policy: RoutingPolicy | None = None,
+    policy: SimulatedRouting | None = None,
     *,
     allocator: Allocator | None = None,
     arrivals: pd.DataFrame | None = None,
@@ -174,7 +164,7 @@ def simulate_backlog(
     if arrivals_per_day < 0:
         raise ValueError(f"arrivals_per_day must be >= 0, got {arrivals_per_day}")
     alloc = allocator if allocator is not None else Allocator()
-    policy = policy if policy is not None else RoutingPolicy.all_human()
+    policy = policy if policy is not None else SimulatedRouting.all_human()
     r = make_roster(roster, alloc.config)
     if pool_coders:
         r = pool_roster(r)
@@ -266,7 +256,7 @@ def compare_policies(
     roster: pd.DataFrame | list | Roster,
     days: int,
     arrivals_per_day: float,
-    policies: Mapping[str, RoutingPolicy] | list[RoutingPolicy],
+    policies: Mapping[str, SimulatedRouting] | list[SimulatedRouting],
     *,
     allocator: Allocator | None = None,
     seed: int = 0,

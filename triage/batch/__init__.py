@@ -18,7 +18,7 @@ PANDAS_INPUT_FORMATS = ("auto", "parquet", "csv")
 _EXPORTS = {
     "run_pandas": "pandas_engine", "run_spark": "spark_engine", "spark_session": "spark_engine",
     "BatchInputError": "triage.decisions.errors", "Rejected": "triage.decisions.errors",
-    "resolve_bundle": "model", "route_batch": "triage.decisions.core", "output_schema": "triage.decisions.rows",
+    "resolve_bundle": "model", "route_batch": "triage.decisions.batch", "output_schema": "triage.decisions.rows",
 }
 
 __all__ = [

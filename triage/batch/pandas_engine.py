@@ -25,7 +25,7 @@ from triage.batch.io import (
     scan_ids,
 )
 from triage.batch.model import load_batch_router
-from triage.decisions.core import route_batch
+from triage.decisions.batch import route_batch
 from triage.decisions.errors import ERROR_SCHEMA, Rejected, rejected_table
 from triage.decisions.rows import output_schema
 

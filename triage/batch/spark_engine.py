@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from triage.batch.io import COMPLETE, OLD, PARTIAL, RUNNING, format_of, list_inputs, run_marker, writer_alive
-from triage.decisions.core import route_batch
+from triage.decisions.batch import route_batch
 from triage.decisions.episodes import INPUT_COLUMNS, check_columns
 from triage.decisions.errors import BatchInputError, rejected_table
 from triage.decisions.rows import output_schema

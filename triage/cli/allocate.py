@@ -15,7 +15,7 @@ import yaml
 from triage.allocation import (
     Allocator,
     PolicyFileError,
-    RoutingPolicy,
+    SimulatedRouting,
     compare_policies,
     load_config,
 )
@@ -132,11 +132,11 @@ def simulate_cmd(
     if automation_rate is not None and policy is not None:
         fail(ValueError("give either --automation-rate or --policy, not both"))
     try:
-        routed = (RoutingPolicy.from_file(policy) if policy is not None
-                  else RoutingPolicy.from_rate(0.3 if automation_rate is None else automation_rate))
+        routed = (SimulatedRouting.from_file(policy) if policy is not None
+                  else SimulatedRouting.from_rate(0.3 if automation_rate is None else automation_rate))
         alloc = Allocator(load_config(config))
         table, results = compare_policies(read_table(roster, "roster"), days, arrivals_per_day,
-                                          {"all-human": RoutingPolicy.all_human(), "routed": routed},
+                                          {"all-human": SimulatedRouting.all_human(), "routed": routed},
                                           allocator=alloc, seed=seed)
     except (ValueError, RuntimeError, PolicyFileError) as exc:
         fail(exc)

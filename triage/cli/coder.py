@@ -10,14 +10,12 @@ import typer
 
 from triage.cli._episodes import load_episodes_or_fail
 from triage.cli._output import fail
+from triage.coder.choices import MODEL_KINDS
 
 coder_app = typer.Typer(help="Train the baseline automated coder.", no_args_is_help=True)
 
 
-class ModelChoice(str, Enum):
-    mlp = "torch-mlp"
-    linear = "torch-linear"
-    logistic = "ovr-logistic"
+ModelChoice = Enum("ModelChoice", {m: m for m in MODEL_KINDS}, type=str)
 
 
 class CIChoice(str, Enum):
@@ -39,7 +37,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Where to save the coder (a file, or a folder for coder.npz)."),
     split_file: Path | None = typer.Option(None, "--split-file", help="Published split (_id, split)."),
     split: str = typer.Option("train", "--split", help="Split to train on."),
-    model: ModelChoice = typer.Option(ModelChoice.mlp, "--model"),
+    model: ModelChoice = typer.Option(ModelChoice["torch-mlp"], "--model"),
     min_count: int = typer.Option(10, "--min-count", help="Model codes seen at least this often."),
     max_features: int = typer.Option(2**18, "--max-features", help="Hashed n-gram features."),
     hidden_size: int = typer.Option(256, "--hidden-size"),

@@ -10,22 +10,19 @@ from typing import Literal
 import typer
 
 from triage.cli._output import fail
+from triage.data.loader import FORMAT_CHOICES
 from triage.data.schema import ICD_VERSIONS
 
 data_app = typer.Typer(help="Inspect episode data.", no_args_is_help=True)
 
 
-class FormatChoice(str, Enum):
-    auto = "auto"
-    mimic_iv = "mimic-iv"
-    mimic_iii = "mimic-iii"
-    reference = "reference"
+FormatChoice = Enum("FormatChoice", {f: f for f in FORMAT_CHOICES}, type=str)
 
 
 @data_app.command("summary")
 def summary(
     data: Path = typer.Option(..., "--data", help="Dataset folder (MIMIC-IV hosp/+note/, MIMIC-III) or reference .feather."),
-    format: FormatChoice = typer.Option(FormatChoice.auto, "--format", help="Input layout; auto-detected by default."),
+    format: FormatChoice = typer.Option(FormatChoice["auto"], "--format", help="Input layout; auto-detected by default."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
     icd_version: Literal[ICD_VERSIONS] | None = typer.Option(None, "--icd-version", help="Keep only ICD-9 (9) or ICD-10 (10) admissions."),
     strict: bool = typer.Option(False, "--strict", help="Fail instead of excluding episodes without note/codes."),

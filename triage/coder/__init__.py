@@ -11,7 +11,7 @@ _EXPORTS = {
     "PredictionsReport": "predictions",
     "load_predictions": "predictions",
     "TextCoder": "text",
-    "patient_folds": "text",
+    "patient_folds": "triage.data.split",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,6 +26,10 @@ from triage.coder.scores import CodeScores
 from triage.coder.align import align
 
 
+#: The decision rules (see the module docstring).
+KINDS: tuple[str, ...] = ("global", "per_code", "top_k")
+
+
 class DecisionRule(BaseEstimator):
     """Scores -> ordered predicted label lists.
 
@@ -36,7 +40,7 @@ class DecisionRule(BaseEstimator):
 
     def __init__(
         self,
-        kind: Literal["global", "per_code", "top_k"] = "global",
+        kind: Literal[KINDS] = "global",
         threshold: float | None = None,
         k: int = 15,
         grid: Sequence[float] | None = None,
@@ -56,8 +60,8 @@ class DecisionRule(BaseEstimator):
         return np.asarray(np.linspace(0, 1, 100) if self.grid is None else self.grid, dtype=np.float64)
 
     def _validate(self) -> None:
-        if self.kind not in ("global", "per_code", "top_k"):
-            raise ValueError(f"kind must be 'global', 'per_code' or 'top_k', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "top_k" and self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
 

@@ -11,23 +11,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from triage.artifacts import load_state, save_state
 from triage.coder import features
+from triage.coder.choices import MODEL_KINDS, ModelKind
 from triage.coder.scores import CodeScores
 from triage.coder.torch_model import SparseTextNet, predict_top_k, train_network
+from triage.data.split import patient_folds
 from triage.progress import current
 
-ModelKind = Literal["torch-mlp", "torch-linear", "ovr-logistic"]
 #: the pickled format earlier versions wrote (read only by ``from_pickle``)
 _LEGACY_FORMAT_VERSION = 2
 CODER_FILE = "coder.npz"
@@ -42,17 +43,6 @@ def episode_gold_labels(episodes: pd.DataFrame) -> list[list[str]]:
     from triage.data import gold_labels
 
     return gold_labels(episodes)
-
-
-def patient_folds(subject_ids: np.ndarray, n_folds: int, random_state: int | None) -> np.ndarray:
-    """Fold number of each episode; all episodes of a patient share a fold."""
-    subjects, inverse = np.unique(np.asarray(subject_ids), return_inverse=True)
-    if len(subjects) < n_folds:
-        raise ValueError(f"cross-fitting needs at least n_folds={n_folds} patients, got {len(subjects)}")
-    rng = np.random.default_rng(random_state)
-    fold_of_subject = np.empty(len(subjects), dtype=np.int64)
-    fold_of_subject[rng.permutation(len(subjects))] = np.arange(len(subjects)) % n_folds
-    return fold_of_subject[inverse]
 
 
 class TextCoder(BaseEstimator):
@@ -211,7 +201,7 @@ class TextCoder(BaseEstimator):
         return self.hidden_size if self.model == "torch-mlp" else None
 
     def _validate_params(self) -> None:
-        if self.model not in ("torch-mlp", "torch-linear", "ovr-logistic"):
+        if self.model not in MODEL_KINDS:
             raise ValueError(
                 f"model must be 'torch-mlp', 'torch-linear' or 'ovr-logistic', got {self.model!r}"
             )
@@ -222,7 +212,7 @@ class TextCoder(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
-            raise RuntimeError("TextCoder is not fitted: call fit() or load() first")
+            raise NotFittedError("TextCoder is not fitted: call fit() or load() first")
 
     @staticmethod
     def _episode_ids(episodes: pd.DataFrame) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from triage.codes._lazy import package_file
+from triage.codes._package_files import package_file
 from triage.codes.labels import canonical
 
 WEIGHTS_TABLE = "data/cms/drg_weights.txt"

@@ -10,7 +10,7 @@ import csv
 import re
 from functools import cache
 
-from triage.codes._lazy import package_file
+from triage.codes._package_files import package_file
 from triage.codes.labels import canonical
 
 _FORMAT = re.compile(r"^[0-9A-HJ-NP-Z]{7}$")

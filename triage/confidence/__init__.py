@@ -13,6 +13,7 @@ _EXPORTS = {
     "evaluate": "evaluation",
     "FEATURE_NAMES": "features",
     "RoutingFeatures": "features",
+    "RoutingInput": "features",
     "ConfidenceModel": "models",
     "correctness": "targets",
 }

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from triage.coder.scores import CodeScores
 from triage.codes.labels import episode_labels, label_kind, truncate_label
@@ -219,8 +221,27 @@ def _set_rows(label_lists: list[list[str]], versions: np.ndarray, gender: list, 
     return out
 
 
+class RoutingInput(NamedTuple):
+    """What :class:`RoutingFeatures` reads as its one ``X``: the coder's scores and the episode
+    table (matched on ``episode_id`` when it has the column, else by position; None: no metadata)."""
+
+    scores: CodeScores
+    episodes: pd.DataFrame | None = None
+
+
+def _routing_input(X: Any, episodes: pd.DataFrame | None) -> RoutingInput:
+    if isinstance(X, CodeScores):
+        return RoutingInput(X, episodes)
+    if isinstance(X, tuple) and len(X) == 2 and isinstance(X[0], CodeScores) and episodes is None:
+        return RoutingInput(*X)
+    raise TypeError(f"X must be RoutingInput(scores, episodes) (or CodeScores), got {type(X).__name__}")
+
+
 class RoutingFeatures(TransformerMixin, BaseEstimator):
     """Feature matrix (float32, NaN = unknown) from code scores and admission metadata.
+
+    ``X`` is a :class:`RoutingInput` ``(scores, episodes)``: ``fit(RoutingInput(scores, episodes))``
+    then ``transform(RoutingInput(scores, episodes))`` (``transform(scores, episodes)`` too).
 
     Parameters
     ----------
@@ -249,8 +270,19 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
-    def fit(self, scores: CodeScores, episodes: pd.DataFrame, y: Any = None) -> RoutingFeatures:
-        """Learn train label frequencies (from the training episodes' codes) and admission types."""
+    def fit(self, X: RoutingInput, y: None = None, *, episodes: pd.DataFrame | None = None) -> RoutingFeatures:
+        """Learn train label frequencies (from the training episodes' codes) and admission types.
+
+        ``y`` is unused (scikit-learn's convention). The former call ``fit(scores, episodes)``
+        still works, with a DeprecationWarning.
+        """
+        if isinstance(X, CodeScores) and isinstance(y, pd.DataFrame):
+            warnings.warn("RoutingFeatures.fit(scores, episodes) is deprecated: pass "
+                          "RoutingInput(scores, episodes) as X", DeprecationWarning, stacklevel=2)
+            y, episodes = None, y
+        scores, episodes = _routing_input(X, episodes)
+        if episodes is None:
+            raise ValueError("fit needs the training episodes: X = RoutingInput(scores, episodes)")
         if not 0.0 <= float(self.threshold) < 1.0:
             raise ValueError(f"threshold must be in [0, 1), got {self.threshold!r}")
         if int(self.top_n) < 1:
@@ -301,7 +333,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "label_counts_"):
-            raise RuntimeError("RoutingFeatures is not fitted: call fit(scores, episodes) first")
+            raise NotFittedError("RoutingFeatures is not fitted: call fit(RoutingInput(scores, episodes)) first")
 
     def _set_columns(self, label_lists: list[list[str]], versions: np.ndarray, gender: list, died: list,
                      candidates: list[list[tuple[str, float]]]) -> np.ndarray:
@@ -331,9 +363,10 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         return [chars, sections, adm_code, _num(age), _num(los), male, _setting_code(setting, adm)]
 
     # ---------------------------------------------------------- transform
-    def transform(self, scores: CodeScores, episodes: pd.DataFrame | None = None) -> np.ndarray:
-        """(n, len(FEATURE_NAMES)) float32 for every episode of ``scores``."""
+    def transform(self, X: RoutingInput | CodeScores, episodes: pd.DataFrame | None = None) -> np.ndarray:
+        """(n, len(FEATURE_NAMES)) float32 for every episode of the scores."""
         self._check_fitted()
+        scores, episodes = _routing_input(X, episodes)
         eps = self._align(scores, episodes)
         n, k = len(scores), int(self.top_n)
         t = float(self.threshold)

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from triage.artifacts import load_state, save_state
 from triage.confidence.calibration import METHODS, LogitCalibrator, choose_method
@@ -24,6 +27,8 @@ from triage.confidence.features import FEATURE_NAMES
 
 KINDS: tuple[str, ...] = ("lightgbm", "torch-mlp", "product", "min-accepted")
 BASELINES: tuple[str, ...] = ("product", "min-accepted")
+#: ``ConfidenceModel(calibration=...)``: "auto" chooses among METHODS by cross-validated log loss.
+CALIBRATIONS: tuple[str, ...] = ("auto", *METHODS)
 _CLIP = 1e-6
 #: Fewest episodes of the rarer class for which "auto" compares calibration methods by CV.
 MIN_AUTO_CALIBRATION = 10
@@ -42,8 +47,9 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
     kind : "lightgbm" | "torch-mlp" | "product" | "min-accepted".
     calibration : "auto" (lowest cross-validated log loss on the calibration split) or one of
         "isotonic", "sigmoid", "temperature", "venn-abers", "none".
-    feature_names : column names of X (default: :data:`FEATURE_NAMES`); baselines read their
-        column by name.
+    feature_names : column names of X (default: a DataFrame's columns, else :data:`FEATURE_NAMES`
+        when X has that many columns, else ``x0, x1, ...``); baselines read their column by name.
+        ``n_features_in_`` is the width of the X ``fit`` saw.
     cal_fraction : share of (X, y) ``fit`` holds out to calibrate on, for a model used on its own.
         0 trains the ranking on all of (X, y) and leaves the probabilities to :meth:`calibrate`
         on held-out episodes whose scores are of the kind seen at routing time (the pipeline does
@@ -95,21 +101,46 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN = unknown feature (LightGBM and the MLP handle it)
+        tags.classifier_tags.multi_class = False  # y is correct or not
+        return tags
+
     # ------------------------------------------------------------ checks
     def _names(self) -> list[str]:
+        """Feature names of the fitted columns (before fit: the ones the parameters imply)."""
+        names = getattr(self, "feature_names_", None)
+        if names is not None:
+            return list(names)
         return list(self.feature_names) if self.feature_names is not None else list(FEATURE_NAMES)
 
-    def _check_X(self, X: Any, what: str = "X") -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"{what} must be 2-D (episodes x features), got shape {X.shape}")
-        n_expected = getattr(self, "n_features_in_", len(self._names()))
-        if X.shape[1] != n_expected:
-            raise ValueError(f"{what} has {X.shape[1]} feature columns, expected {n_expected}")
+    def _fit_names(self, n: int) -> list[str]:
+        if self.feature_names is not None:
+            names = [str(f) for f in self.feature_names]
+            if len(names) != n:
+                raise ValueError(f"X has {n} feature columns but feature_names names {len(names)}")
+            return names
+        if hasattr(self, "feature_names_in_"):  # a DataFrame's columns
+            return [str(f) for f in self.feature_names_in_]
+        return list(FEATURE_NAMES) if n == len(FEATURE_NAMES) else [f"x{i}" for i in range(n)]
+
+    def _no_infinity(self, X: np.ndarray, what: str) -> np.ndarray:
         if np.isinf(X).any():
             col = int(np.flatnonzero(np.isinf(X).any(axis=0))[0])
             raise ValueError(f"{what} column {self._names()[col]!r} contains infinity")
         return X
+
+    def _check_X(self, X: Any, what: str = "X") -> np.ndarray:
+        """The per-request check (cheaper than scikit-learn's ``validate_data``): 2-D, the fitted
+        width, no infinity."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"{what} must be 2-D (episodes x features), got shape {X.shape}")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{what} has {X.shape[1]} features, but ConfidenceModel is expecting "
+                             f"{self.n_features_in_} features as input")
+        return self._no_infinity(X, what)
 
     @staticmethod
     def _check_y(y: Any, n: int, what: str = "y") -> np.ndarray:
@@ -125,16 +156,21 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         """Train on part of (X, y) and calibrate on the held-out ``cal_fraction`` (baselines: all of it)."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.calibration != "auto" and self.calibration not in METHODS:
-            raise ValueError(f"calibration must be 'auto' or one of {METHODS}, got {self.calibration!r}")
-        names = self._names()
-        self.n_features_in_ = len(names)
-        X = self._check_X(X)
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
+        check_classification_targets(y)
+        if type_of_target(y) == "multiclass":
+            raise ValueError("Only binary classification is supported: y is whether each episode is correct (0/1)")
+        self.feature_names_ = self._fit_names(X.shape[1])
+        X = self._no_infinity(X, "X")
         y = self._check_y(y, len(X))
         self.classes_ = np.array([0, 1])
-        self.feature_names_in_ = np.asarray(names, dtype=object)
         if not 0 <= self.cal_fraction < 1:
             raise ValueError(f"cal_fraction must lie in [0, 1), got {self.cal_fraction!r}")
+        if self.kind not in BASELINES and len(np.unique(y)) < 2:
+            raise ValueError(f"y has one class only ({int(y[0])}): a {self.kind} model needs both correct and "
+                             "incorrect episodes")
         if self.kind in BASELINES:
             X_tr, y_tr, X_cal, y_cal = X, y, X, y  # nothing is trained: all of it calibrates
         elif self.cal_fraction == 0:
@@ -155,8 +191,7 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     def calibrate(self, X_cal, y_cal) -> ConfidenceModel:
         """Re-fit only the probability calibration, on held-out episodes (the ranking stays)."""
-        if not hasattr(self, "n_features_in_"):
-            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+        check_is_fitted(self)
         X_cal = self._check_X(X_cal, "X_cal")
         y_cal = self._check_y(y_cal, len(X_cal), "y_cal")
         return self._fit_calibrator(X_cal, y_cal)
@@ -185,14 +220,13 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray) -> None:
         names = self._names()
-        if self.kind == "product":
-            self._col_ = names.index("log_p_exact")
+        if self.kind in BASELINES:
+            column = "log_p_exact" if self.kind == "product" else "min_accepted"
+            if column not in names:
+                raise ValueError(f"the {self.kind} baseline reads the feature {column!r}, which X's "
+                                 f"{len(names)} columns lack (pass feature_names)")
+            self._col_ = names.index(column)
             return
-        if self.kind == "min-accepted":
-            self._col_ = names.index("min_accepted")
-            return
-        if len(np.unique(y)) < 2:
-            raise ValueError(f"y has only class {int(y[0])}: a {self.kind} model needs both")
         if self.kind == "lightgbm":
             import lightgbm as lgb
 
@@ -222,11 +256,10 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------- predict
     def _check_fitted(self) -> None:
-        if not hasattr(self, "n_features_in_"):
-            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
+        check_is_fitted(self)
         if not hasattr(self, "calibrator_"):
-            raise RuntimeError("ConfidenceModel has no probability calibration (cal_fraction=0): call "
-                               "calibrate(X_cal, y_cal) on held-out episodes first")
+            raise NotFittedError("ConfidenceModel has no probability calibration (cal_fraction=0): call "
+                                 "calibrate(X_cal, y_cal) on held-out episodes first")
 
     def _raw(self, X: np.ndarray, n_threads: int | None = None) -> np.ndarray:
         """Uncalibrated logit, X already checked."""
@@ -243,9 +276,9 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Uncalibrated logit of correctness."""
-        if not hasattr(self, "n_features_in_"):
-            raise RuntimeError("ConfidenceModel is not fitted: call fit(X, y) first")
-        return self._raw(self._check_X(X))
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False, reset=False)
+        return self._raw(self._no_infinity(X, "X"))
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, 2): columns P(incorrect), P(correct)."""

@@ -13,8 +13,10 @@ from triage.codes.labels import episode_labels
 from triage.data.errors import DataError, LoadReport
 from triage.data.split import patient_split, read_split_file
 
-Format = Literal["auto", "mimic-iv", "mimic-iii", "reference"]
-FORMATS = ("mimic-iv", "mimic-iii", "reference")
+#: The layouts ``load_episodes`` reads; ``auto`` (FORMAT_CHOICES) detects one of them.
+FORMATS: tuple[str, ...] = ("mimic-iv", "mimic-iii", "reference")
+FORMAT_CHOICES: tuple[str, ...] = ("auto", *FORMATS)
+Format = Literal[FORMAT_CHOICES]
 
 
 def detect_format(path: str | Path) -> str:
@@ -81,7 +83,7 @@ def load_episodes_with_report(
     file is sorted by ``episode_id``): gathering texts in file order avoids copying the notes.
     """
     path = Path(path)
-    if format not in ("auto", *FORMATS):
+    if format not in FORMAT_CHOICES:
         raise DataError(f"format must be one of auto, {', '.join(FORMATS)}; got {format!r}")
     if icd_version is not None and icd_version not in (9, 10):
         raise DataError(f"icd_version must be 9 or 10, got {icd_version!r}")

@@ -16,7 +16,13 @@ import pyarrow.compute as pc
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
 from triage.data.notes import merge_notes
-from triage.data.tables import find_table, read_code_tables, read_table, require_table
+from triage.data.tables import (
+    find_table,
+    read_admissions,
+    read_code_tables,
+    read_table,
+    require_table,
+)
 
 # MIMIC-III hides ages above 89 by shifting dates of birth ~300 years back; such patients get
 # the commonly used median age of that group instead of an impossible ~300.
@@ -70,28 +76,16 @@ def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArra
 
 
 def _meta(root: Path, report: LoadReport) -> pd.DataFrame | None:
-    adm_path, pat_path = find_table(root, "ADMISSIONS"), find_table(root, "PATIENTS")
-    if adm_path is None:
-        report.warn(f"{root}: no ADMISSIONS table; admission times, type, death and age are empty")
+    meta = read_admissions(root, "ADMISSIONS", report, upper=True)
+    if meta is None:
         return None
-    table, missing = read_table(
-        adm_path,
-        {"SUBJECT_ID": "int", "HADM_ID": "int"},
-        {"ADMITTIME": "time", "DISCHTIME": "time", "ADMISSION_TYPE": "str", "HOSPITAL_EXPIRE_FLAG": "int"},
-    )
-    if missing:
-        report.warn(f"{adm_path}: missing optional columns {sorted(missing)}")
-    meta = table.to_pandas().drop_duplicates("HADM_ID").set_index("HADM_ID")
-    meta.index.name = "episode_id"
-    meta = meta.rename(columns={"ADMITTIME": "admittime", "DISCHTIME": "dischtime", "ADMISSION_TYPE": "admission_type"})
-    if "HOSPITAL_EXPIRE_FLAG" in meta:
-        meta["died"] = meta["HOSPITAL_EXPIRE_FLAG"].astype("Int64") == 1
+    pat_path = find_table(root, "PATIENTS")
     if pat_path is None:
         report.warn(f"{root}: no PATIENTS table; age and gender are empty")
         return meta
     pt, _ = read_table(pat_path, {"SUBJECT_ID": "int"}, {"GENDER": "str", "DOB": "time"})
     pats = pt.to_pandas().drop_duplicates("SUBJECT_ID").set_index("SUBJECT_ID")
-    subj = meta["SUBJECT_ID"]
+    subj = meta["subject_id"]
     if "GENDER" in pats:
         meta["gender"] = subj.map(pats["GENDER"]).to_numpy()
     if "DOB" in pats and "admittime" in meta:

@@ -16,7 +16,13 @@ import pyarrow.compute as pc
 from triage.data.assemble import build_episodes, canonical_codes
 from triage.data.errors import DataError, LoadReport
 from triage.data.notes import merge_notes
-from triage.data.tables import find_table, read_code_tables, read_table, require_table
+from triage.data.tables import (
+    find_table,
+    read_admissions,
+    read_code_tables,
+    read_table,
+    require_table,
+)
 
 CODE_COLUMNS = {"hadm_id": "int", "icd_code": "str", "icd_version": "int"}
 
@@ -61,26 +67,12 @@ def _notes(path: Path, report: LoadReport) -> tuple[pd.DataFrame, pa.ChunkedArra
 
 
 def _meta(hosp: Path, report: LoadReport) -> pd.DataFrame | None:
-    adm_path, pat_path = find_table(hosp, "admissions"), find_table(hosp, "patients")
-    if adm_path is None:
-        report.warn(f"{hosp}: no admissions table; admittime, dischtime, los_days, admission_type, died and age are empty")
-        meta = None
-    else:
-        table, missing = read_table(
-            adm_path,
-            {"subject_id": "int", "hadm_id": "int"},
-            {"admittime": "time", "dischtime": "time", "admission_type": "str", "hospital_expire_flag": "int"},
-        )
-        if missing:
-            report.warn(f"{adm_path}: missing optional columns {sorted(missing)}")
-        meta = table.to_pandas().rename(columns={"hadm_id": "episode_id"}).drop_duplicates("episode_id")
-        meta = meta.set_index("episode_id")
-        if "hospital_expire_flag" in meta:
-            meta["died"] = meta["hospital_expire_flag"].astype("Int64") == 1
+    meta = read_admissions(hosp, "admissions", report)
+    pat_path = find_table(hosp, "patients")
     if pat_path is None:
         report.warn(f"{hosp}: no patients table; age and gender are empty")
         return meta
-    pt, missing = read_table(
+    pt, _ = read_table(
         pat_path, {"subject_id": "int"}, {"gender": "str", "anchor_age": "float", "anchor_year": "int"}
     )
     pats = pt.to_pandas().drop_duplicates("subject_id").set_index("subject_id")

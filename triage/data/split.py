@@ -27,6 +27,35 @@ def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     return f
 
 
+def patient_parts(subject_ids: np.ndarray, shares: Sequence[float], seed: int | None, *,
+                  deal: bool = False) -> np.ndarray:
+    """Part index (0 .. len(shares)-1) of each episode; all episodes of a patient share a part.
+
+    The one patient-grouped assignment (the run's roles, the coder's cross-fitting folds): the
+    patients are put in a seeded random order, then cut into consecutive runs of the given
+    ``shares``, or with ``deal`` (equal parts) dealt out in turn, patient i of the order to part
+    i mod len(shares), so that part sizes differ by at most one patient.
+    """
+    subjects, inverse = np.unique(np.asarray(subject_ids), return_inverse=True)
+    order = np.random.default_rng(seed).permutation(len(subjects))
+    part_of_subject = np.empty(len(subjects), dtype=np.int64)
+    if deal:
+        part_of_subject[order] = np.arange(len(subjects)) % len(shares)
+    else:
+        edges = np.round(np.cumsum(shares)[:-1] / np.sum(shares) * len(subjects)).astype(int)
+        for part, idx in enumerate(np.split(order, edges)):
+            part_of_subject[idx] = part
+    return part_of_subject[inverse]
+
+
+def patient_folds(subject_ids: np.ndarray, n_folds: int, random_state: int | None) -> np.ndarray:
+    """Cross-fitting fold of each episode: :func:`patient_parts` dealing patients into ``n_folds``."""
+    n_subjects = len(np.unique(np.asarray(subject_ids)))
+    if n_subjects < n_folds:
+        raise ValueError(f"cross-fitting needs at least n_folds={n_folds} patients, got {n_subjects}")
+    return patient_parts(subject_ids, (1.0,) * n_folds, random_state, deal=True)
+
+
 def patient_split(
     episodes: pd.DataFrame, fractions: Sequence[float] = (0.75, 0.10, 0.15), seed: int = 0
 ) -> pd.Series:

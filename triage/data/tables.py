@@ -213,6 +213,31 @@ def read_code_tables(folder: Path, dx_table: str, px_table: str, read_codes, rep
     return dx, read_codes(px_path, report)
 
 
+_ADMISSION_COLUMNS = {"admittime": "time", "dischtime": "time", "admission_type": "str",
+                      "hospital_expire_flag": "int"}
+
+
+def read_admissions(folder: Path, name: str, report, upper: bool = False) -> pd.DataFrame | None:
+    """MIMIC's admissions table (III: upper-case ``name`` and columns, IV: lower-case) indexed by
+    episode_id, with subject_id, admittime, dischtime, admission_type and died; None, with a
+    warning, when the folder has no such table."""
+    path = find_table(folder, name)
+    if path is None:
+        report.warn(f"{folder}: no {name} table; admittime, dischtime, los_days, admission_type, died and age "
+                    "are empty")
+        return None
+    spell = str.upper if upper else str
+    table, missing = read_table(path, {spell("subject_id"): "int", spell("hadm_id"): "int"},
+                                {spell(c): kind for c, kind in _ADMISSION_COLUMNS.items()})
+    if missing:
+        report.warn(f"{path}: missing optional columns {sorted(missing)}")
+    meta = table.to_pandas().rename(columns=str.lower).rename(columns={"hadm_id": "episode_id"})
+    meta = meta.drop_duplicates("episode_id").set_index("episode_id")
+    if "hospital_expire_flag" in meta:
+        meta["died"] = meta["hospital_expire_flag"].astype("Int64") == 1
+    return meta
+
+
 def load_procedure_descriptions(path: str | Path) -> dict[str, str]:
     """ICD-9 procedure descriptions from MIMIC-IV ``d_icd_procedures`` or MIMIC-III ``D_ICD_PROCEDURES``.
 

@@ -48,7 +48,7 @@ import pandas as pd
 from triage.coder.decision import DecisionRule
 from triage.coder.scores import CodeScores
 from triage.codes.labels import canonical, label_kind, standard_spelling, to_label
-from triage.confidence import ConfidenceModel, RoutingFeatures, correctness
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput, correctness
 from triage.data.settings import CARE_SETTINGS
 from triage.policy import CostModel, make_policy
 from triage.policy.evidence import certified_settings, evidence_plan
@@ -316,8 +316,9 @@ def fit_replay_router(history: Hospital, *, alpha: float = 0.10, delta: float = 
     role = rng.permutation(n)
     fit_idx, cal_idx, pol_idx = np.split(role, [int(0.5 * n), int(0.7 * n)])
     y = history.correct
-    features = RoutingFeatures(code_systems=False).fit(history.scores, history.frame)
-    X = features.transform(history.scores, history.frame)
+    history_input = RoutingInput(history.scores, history.frame)
+    features = RoutingFeatures(code_systems=False).fit(history_input)
+    X = features.transform(history_input)
     model = ConfidenceModel(kind="lightgbm", calibration="sigmoid", n_estimators=300,
                             min_child_samples=20, random_state=seed)
     model.fit(X[fit_idx], y[fit_idx]).calibrate(X[cal_idx], y[cal_idx])

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from triage.coder import CodeScores, DecisionRule, TextCoder, load_predictions
-from triage.coder.text import patient_folds
 from triage.confidence import correctness
 from triage.confidence.targets import REPORTED_TARGETS
 from triage.config import RunConfig
 from triage.data import gold_labels
 from triage.data.settings import episode_settings
+from triage.data.split import patient_folds, patient_parts
 from triage.policy.evidence import evidence_plan, policy_share_of_pool
 
 T = TypeVar("T")
@@ -37,18 +37,6 @@ DRG_TARGETS = ("drg", "principal_drg")
 
 class PipelineError(RuntimeError):
     """A run that cannot go on; the message says which step and why."""
-
-
-def patient_parts(subject_ids: np.ndarray, shares: tuple[float, ...], seed: int) -> np.ndarray:
-    """Assign each episode a part index by patient, in the given shares (no patient in two parts)."""
-    subjects, inverse = np.unique(np.asarray(subject_ids), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(subjects))
-    edges = np.round(np.cumsum(shares)[:-1] / np.sum(shares) * len(subjects)).astype(int)
-    part_of_subject = np.empty(len(subjects), dtype=np.int64)
-    for part, idx in enumerate(np.split(order, edges)):
-        part_of_subject[idx] = part
-    return part_of_subject[inverse]
 
 
 @dataclass(frozen=True)

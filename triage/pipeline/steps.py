@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from triage.coder import DecisionRule
-from triage.confidence import ConfidenceModel, RoutingFeatures, compare_models
+from triage.confidence import ConfidenceModel, RoutingFeatures, RoutingInput, compare_models
 from triage.confidence.evaluation import reliability_diagram
 from triage.config import RunConfig
 from triage.data import load_episodes_with_report
@@ -234,7 +234,7 @@ def fit_confidence(config: RunConfig, rule: DecisionRule, parts: Parts[Scored], 
     the other model kinds on test."""
     cc = config.confidence
     features = RoutingFeatures(threshold=float(rule.threshold_), n_jobs=cc.n_jobs).fit(
-        parts.fitting.scores, parts.fitting.episodes)
+        RoutingInput(parts.fitting.scores, parts.fitting.episodes))
     X = parts.map(lambda s: features.transform(s.scores, s.episodes))
     fits = {t: fit_target(config, t, parts, X) for t in current().track(list(targets), "targets")}
     head = fits[cc.target]
