@@ -42,7 +42,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("request validation (pydantic)", ("pydantic", "fastapi/_compat", "fastapi/dependencies")),
     ("edge guard (auth, limits)", ("service/api/guard.py", "service/security.py",
                                    "service/api/limits.py")),
-    ("metrics middleware", ("service/metrics.py", "prometheus_client")),
+    ("metrics middleware", ("service/prometheus.py", "prometheus_client")),
     ("routes and spelling", ("service/api/",)),
     ("FastAPI / Starlette", ("fastapi", "starlette", "anyio")),
     ("HTTP server (uvicorn, httptools)", ("uvicorn", "httptools", "h11", "asyncio", "uvloop")),
