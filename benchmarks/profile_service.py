@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_service import API_KEY, child_env, free_port, stop, wait_for  # noqa: E402
+from bench_service import API_KEY, child_env, free_port, stop, wait_for, wait_warm  # noqa: E402
 
 #: (part, substrings of a frame "function (file)" that put a sample in it), first match wins,
 #: looked for from the innermost frame outwards
@@ -86,6 +86,7 @@ def main() -> None:
     raw = work / "samples.txt"
     try:
         wait_for(f"http://127.0.0.1:{port}/readyz", 900, proc)
+        wait_warm(f"http://127.0.0.1:{port}/readyz", 900)  # the code tables load after ready
         done = threading.Event()
         sent = [0]
 
