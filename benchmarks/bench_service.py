@@ -8,8 +8,16 @@ Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopbac
   - throughput of each server, sequential and with 4 concurrent clients, and the ratio;
   - peak RSS of this process and of the servers (resource.getrusage).
 
+With ``--workers 1,2`` it also measures throughput of ``uvicorn --workers N`` on the chosen
+store (``--db pg``: PostgreSQL on 127.0.0.1:5432, database ``test``) driven by ``--clients``
+client processes (each its own API key, keep-alive ``http.client`` connections), and prints the
+ratio of each worker count to one worker. The client processes share the machine's cores with the
+workers: say the core count and load average with the figures.
+
 Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow]
-Targets: p50 <= 2 ms, p99 <= 5 ms, batch(1000) <= 250 ms, throughput >= 5x mlflow's.
+                                                    [--workers 1,2 --db pg --clients 4]
+Targets (issue 27): overhead (HTTP p50 - library p50) <= 0.5 ms, p99 <= 3 ms, batch(1000) <= 1.3x
+route_many, >= 10x mlflow's throughput; 2 workers >= 1.6x one on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
 
 API_KEY = "bench-router-key-0123"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def client_key(i: int) -> str:
+    return f"bench-client-{i:02d}-key-0123"
 
 
 def free_port() -> int:
@@ -241,6 +254,85 @@ def report(name: str, r: dict) -> None:
     print(f"  batch of 1,000         {statistics.median(r['batch']) * 1e3:.0f} ms (median)")
 
 
+def _client_process(port: int, key: str, bodies: list[bytes], start_at: float, out) -> None:
+    """One client: keep-alive http.client (cheaper per request than httpx, so the figure is the
+    server's), all requests sequential; puts (ok, first_send, last_receive) on ``out``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    while time.time() < start_at:
+        time.sleep(0.001)
+    ok, t0 = 0, time.time()
+    for body in bodies:
+        conn.request("POST", "/v1/route", body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        ok += r.status == 200
+    out.put((ok, t0, time.time()))
+    conn.close()
+
+
+def workers_throughput(bundle: Path, work: Path, episodes: list[dict], n: int, workers: int,
+                       db: str, clients: int) -> dict:
+    """Requests per second of ``uvicorn --workers`` under ``clients`` concurrent client processes."""
+    import multiprocessing as mp
+
+    port = free_port()
+    prefix = f"bw{os.getpid()}_{workers}_"
+    url = PG_URL if db == "pg" else f"sqlite:///{work / f'workers{workers}.db'}"
+    keys = [client_key(i) for i in range(clients)]
+    env = child_env(
+        TRIAGE_MODEL_URI=str(bundle), TRIAGE_DATABASE_URL=url, TRIAGE_TABLE_PREFIX=prefix,
+        TRIAGE_API_KEYS=",".join(f"router:{k}" for k in keys), TRIAGE_INITIAL_POLICY_STATE="live",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log"],
+        env=env, cwd=work, start_new_session=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)
+        # every worker warm: readiness is per worker, so ask until enough answers said warm
+        deadline = time.monotonic() + 600
+        warm = 0
+        while warm < 20 * workers and time.monotonic() < deadline:
+            with httpx.Client() as c:  # a new connection each time: the kernel spreads them
+                warm += bool(c.get(f"http://127.0.0.1:{port}/readyz").json().get("warm", True))
+            time.sleep(0.05)
+        bodies = [json.dumps(episodes[i % len(episodes)]).encode() for i in range(n)]
+        for i in range(4 * workers):  # warm each worker's first requests
+            with httpx.Client(headers={"X-API-Key": keys[0]}) as c:
+                c.post(f"http://127.0.0.1:{port}/v1/route", json=episodes[i % len(episodes)])
+        out = mp.get_context("fork").Queue()
+        start_at = time.time() + 1.0
+        procs = [mp.get_context("fork").Process(
+            target=_client_process, args=(port, keys[i], bodies[i::clients], start_at, out))
+            for i in range(clients)]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=1800) for _ in procs]
+        for p in procs:
+            p.join()
+        ok = sum(r[0] for r in results)
+        elapsed = max(r[2] for r in results) - min(r[1] for r in results)
+        return {"workers": workers, "ok": ok, "sent": n, "rate": ok / elapsed}
+    finally:
+        stop(proc)
+        if db == "pg":
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(PG_URL)
+            with engine.begin() as conn:
+                names = conn.execute(sa.text(
+                    "SELECT tablename FROM pg_tables WHERE tablename LIKE :p"),
+                    {"p": prefix + "%"}).scalars().all()
+                for name in names:
+                    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+            engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=2000)  # enough for a stable 4-client rate
@@ -248,6 +340,13 @@ def main() -> None:
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--code-systems", action=argparse.BooleanOptionalAction, default=True,
                     help="router features with Elixhauser/DRG columns (the realistic bundle)")
+    ap.add_argument("--workers", default="",
+                    help="Also measure throughput of uvicorn --workers N for each N (e.g. 1,2).")
+    ap.add_argument("--db", choices=("sqlite", "pg"), default="pg",
+                    help="Store of the --workers measurement.")
+    ap.add_argument("--clients", type=int, default=4, help="Client processes of --workers.")
+    ap.add_argument("--skip-single", action="store_true",
+                    help="Only the --workers measurement (no latency, batch or mlflow runs).")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from router_bundle import build_bundle, sample_episodes
@@ -263,17 +362,34 @@ def main() -> None:
 
     router = load_router(str(bundle))
     lib = in_process(router, episodes, args.requests)
-    t = time.perf_counter()
-    router.route_many([dict(episodes[i % 300], episode_id=i) for i in range(1000)])
-    lib_batch = time.perf_counter() - t
+    lib_batches = []
+    for _ in range(5):  # the median of 5, as the service's batch (the first one warms caches)
+        t = time.perf_counter()
+        router.route_many([dict(episodes[i % 300], episode_id=i) for i in range(1000)])
+        lib_batches.append(time.perf_counter() - t)
+    lib_batch = statistics.median(lib_batches)
     print("library in-process (Router.route_one):")
     print(f"  p50/p99                {pct(lib, 50) * 1e3:.2f} / {pct(lib, 99) * 1e3:.2f} ms")
-    print(f"  route_many(1,000)      {lib_batch * 1e3:.0f} ms")
+    print(f"  route_many(1,000)      {lib_batch * 1e3:.0f} ms (median of 5)")
 
+    if args.workers:
+        rates = [workers_throughput(bundle, work, episodes, args.requests, int(w), args.db,
+                                    args.clients) for w in args.workers.split(",")]
+        base = rates[0]["rate"]
+        print(f"uvicorn --workers on {args.db}, {args.clients} client processes, "
+              f"{args.requests} requests each run ({os.cpu_count()} cores):")
+        for r in rates:
+            print(f"  {r['workers']} worker(s)            {r['rate']:.0f} req/s "
+                  f"({r['ok']}/{r['sent']} ok; {r['rate'] / base:.2f}x {rates[0]['workers']} worker)")
+        print(f"  load average now       {os.getloadavg()[0]:.1f}")
+        if args.skip_single:
+            return
     svc = bench_service(bundle, work, episodes, args.requests)
     report("service (uvicorn, 1 worker)", svc)
     print(f"  service overhead p50   {(pct(svc['lat'], 50) - pct(lib, 50)) * 1e3:.2f} ms "
-          "(HTTP p50 - library p50: validation, auth, JSON, SQLite commit)")
+          "(HTTP p50 - library p50: validation, auth, JSON, SQLite commit, the client)")
+    print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
+          "(target <= 1.3x)")
     if not args.skip_mlflow:
         ml = bench_mlflow(bundle, work, episodes, args.requests)
         report("mlflow models serve (1 worker)", ml)

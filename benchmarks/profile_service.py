@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_service import API_KEY, child_env, free_port, stop, wait_for  # noqa: E402
+from bench_service import API_KEY, child_env, free_port, stop, wait_for, wait_warm  # noqa: E402
 
 #: (part, substrings of a frame "function (file)" that put a sample in it), first match wins,
 #: looked for from the innermost frame outwards
@@ -42,7 +42,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("request validation (pydantic)", ("pydantic", "fastapi/_compat", "fastapi/dependencies")),
     ("edge guard (auth, limits)", ("service/api/guard.py", "service/security.py",
                                    "service/api/limits.py")),
-    ("metrics middleware", ("service/metrics.py", "prometheus_client")),
+    ("metrics middleware", ("service/prometheus.py", "prometheus_client")),
     ("routes and spelling", ("service/api/",)),
     ("FastAPI / Starlette", ("fastapi", "starlette", "anyio")),
     ("HTTP server (uvicorn, httptools)", ("uvicorn", "httptools", "h11", "asyncio", "uvloop")),
@@ -86,6 +86,7 @@ def main() -> None:
     raw = work / "samples.txt"
     try:
         wait_for(f"http://127.0.0.1:{port}/readyz", 900, proc)
+        wait_warm(f"http://127.0.0.1:{port}/readyz", 900)  # the code tables load after ready
         done = threading.Event()
         sent = [0]
 

@@ -33,7 +33,7 @@ from service.api.routes import (
 )
 from service.core.config import Settings
 from service.loading import load_router, warm_up_in_background
-from service.metrics import MetricsMiddleware, ServiceMetrics
+from service.prometheus import MetricsMiddleware, ServiceMetrics
 from service.operation import Operation
 from service.security import ApiKeyRegistry
 from service.store import DecisionStore

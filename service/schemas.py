@@ -122,17 +122,11 @@ def _check_metadata_fields() -> None:
 _check_metadata_fields()
 
 
-class Episode(BaseModel):
-    """One discharged episode: its coder's scores, or its note when the bundle has a coder."""
+class EpisodeFields(BaseModel):
+    """What every episode-shaped body (route, suggest, audit) carries, and its one rule: scores,
+    or a note when the bundle has a coder."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"episode_id": 123, "code_scores": EXAMPLE_SCORES, "metadata": EXAMPLE_METADATA}
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     episode_id: EpisodeId = Field(description="The platform's identifier of the episode.")
     code_scores: dict[CodeStr, Probability] | None = Field(
@@ -148,10 +142,23 @@ class Episode(BaseModel):
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
-    def _not_empty(self) -> Episode:
+    def _not_empty(self) -> EpisodeFields:
         if not self.code_scores and not (self.text and self.text.strip()):
             raise ValueError("episode has neither code_scores nor text")
         return self
+
+
+class Episode(EpisodeFields):
+    """One discharged episode: its coder's scores, or its note when the bundle has a coder."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"episode_id": 123, "code_scores": EXAMPLE_SCORES, "metadata": EXAMPLE_METADATA}
+            ]
+        },
+    )
 
 
 class RouteBatchRequest(BaseModel):
@@ -532,7 +539,7 @@ class Readiness(BaseModel):
 EXAMPLE_CODED = ["I50.9", "I10", "E11.9"]
 
 
-class SuggestIn(BaseModel):
+class SuggestIn(EpisodeFields):
     """An episode routed to a person: what should the coder's form suggest?"""
 
     model_config = ConfigDict(
@@ -540,19 +547,7 @@ class SuggestIn(BaseModel):
         json_schema_extra={"examples": [{"episode_id": 123, "code_scores": EXAMPLE_SCORES, "k": 15}]},
     )
 
-    episode_id: EpisodeId
-    code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=V.MAX_CODES, description="Code -> probability from the automated coder.")
-    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = Field(
-        default=None, description="Discharge summary; scored by the bundle's coder instead of code_scores.")
-    metadata: Metadata | None = None
     k: json_int(ge=1, le=100) = Field(default=15, description="Codes in the suggestion list.")
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> SuggestIn:
-        if not self.code_scores and not (self.text and self.text.strip()):
-            raise ValueError("episode has neither code_scores nor text")
-        return self
 
 
 class SuggestedCode(BaseModel):
@@ -599,8 +594,9 @@ class SuggestOut(BaseModel):
     model_version: str
 
 
-class AuditIn(BaseModel):
-    """A human-coded episode to check (codes in sequence order, principal diagnosis first)."""
+class AuditIn(EpisodeFields):
+    """A human-coded episode to check (codes in sequence order, principal diagnosis first); send a
+    score for every coded code (0 allowed) to have it checked."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -608,19 +604,7 @@ class AuditIn(BaseModel):
                                          "code_scores": EXAMPLE_SCORES, "metadata": EXAMPLE_METADATA}]},
     )
 
-    episode_id: EpisodeId
     coded_codes: list[CodeStr] = Field(min_length=1, max_length=2000)
-    code_scores: dict[CodeStr, Probability] | None = Field(
-        default=None, max_length=V.MAX_CODES,
-        description="The coder's scores; send one for every coded code (0 allowed) to have it checked.")
-    text: Annotated[str, StringConstraints(max_length=V.TEXT_MAX_CHARS)] | None = None
-    metadata: Metadata | None = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> AuditIn:
-        if not self.code_scores and not (self.text and self.text.strip()):
-            raise ValueError("episode has neither code_scores nor text")
-        return self
 
 
 class AuditFlag(BaseModel):

@@ -75,12 +75,18 @@ class ApiKeyRegistry:
 
     def role_for(self, key: str) -> Role | None:
         """Role of a presented key, or None. Compares against every entry in constant time."""
-        presented = hash_key(key).encode("ascii")
+        return self.identify(key)[0]
+
+    def identify(self, key: str) -> tuple[Role | None, str]:
+        """(role or None, the key's fingerprint: the first 12 hex digits of its sha256), from one
+        hash of the presented key, compared against every entry in constant time."""
+        digest = hash_key(key)
+        presented = digest.encode("ascii")
         found: Role | None = None
-        for digest, role in self._entries:
-            if hmac.compare_digest(presented, digest):
+        for entry, role in self._entries:
+            if hmac.compare_digest(presented, entry):
                 found = role
-        return found
+        return found, digest[:12]
 
 
 def _authenticate(request: Request, key: str | None) -> Role:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -174,13 +175,28 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
                 "watch_state": watch_state}
 
 
+def to_json(value: Any) -> str:
+    """The JSON columns' encoder: ``pydantic_core.to_json`` (Rust, ~10x the standard library's
+    speed, the largest cost of writing a batch of decisions), with the standard library's text for
+    non-finite numbers and numpy scalars as their Python values."""
+    return pydantic_core.to_json(value, inf_nan_mode="constants", fallback=_json_fallback).decode()
+
+
+def _json_fallback(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """Engine with SQLite set to WAL (readers never block the writer) and a busy timeout."""
     # hide_parameters: SQL parameters (decision JSON, note text) never appear in a log line or
     # in an exception's message, whatever logging an operator turns on
     if not url.startswith("sqlite"):
         return sa.create_engine(
-            url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
+            url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True,
+            json_serializer=to_json,
         )
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = sa.create_engine(
@@ -188,6 +204,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         connect_args={"check_same_thread": False, "timeout": 30},
         poolclass=StaticPool if memory else None,
         hide_parameters=True,
+        json_serializer=to_json,
     )
 
     @sa.event.listens_for(engine, "connect")

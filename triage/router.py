@@ -183,6 +183,32 @@ class Router:
             return self.coder.predict_proba(frame).row(0), []
         raise InvalidEpisode("code_scores", "the episode has neither code_scores nor text")
 
+    def scores_for(
+        self, code_scores: Mapping[str, Any] | None = None, text: str | None = None
+    ) -> tuple[dict[str, float], list[str]]:
+        """(label -> score, unknown spellings) of one episode: its ``code_scores``
+        (:meth:`split_scores`), else its note scored by the bundle's coder. InvalidEpisode names
+        the field at fault (no scores and no note; a note without a coder)."""
+        return self._scores_for(code_scores, text)
+
+    def describe(self, label: str, version: int | None = None) -> str | None:
+        """A label's description in the code tables (cached; None when they do not know it)."""
+        return _describe(label, self.icd_version if version is None else int(version))
+
+    def resolve_codes(self, codes: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(labels of human-entered codes in the order given, spellings found in no code system
+        of the model's ICD version nor in its vocabulary): unknown codes are listed, never
+        guessed."""
+        known = self.vocabulary()
+        labels: list[str] = []
+        unknown: list[str] = []
+        for code in codes:
+            try:
+                labels.append(lookup_label(code, self.icd_version, known=known))
+            except ValueError:  # UnknownCode, or no code shape at all
+                unknown.append(code)
+        return labels, unknown
+
     # ------------------------------------------------------------------ routing
     def route_one(
         self,
@@ -438,6 +464,20 @@ class Router:
         correct = correctness([list(predicted_labels)], [list(final_codes)], target=self.target,
                               tau=float(self.info.get("jaccard_tau", 0.8)), episodes=episode)
         return bool(correct[0])
+
+    def judge_outcome(self, decision: Mapping[str, Any], final_codes: Iterable[str]
+                      ) -> tuple[bool, list[str]]:
+        """(whether a stored decision's codes were right by the coders' final codes, the final
+        codes found in no code system). The final codes may be in any spelling (an ambiguous one
+        takes the decision's reading); an unknown final code is a disagreement; otherwise
+        :meth:`outcome_correct` judges under the router's own target."""
+        from triage.codes.normalize import final_labels
+
+        predicted = [c["code"] for c in decision.get("codes", [])]
+        labels, unknown = final_labels(set(predicted), list(final_codes))
+        if unknown:
+            return False, unknown
+        return self.outcome_correct(labels, predicted, decision.get("metadata")), unknown
 
     def allocation_episode(self, decision: Mapping[str, Any]) -> dict[str, Any]:
         """The allocator's input for a routed decision (``RoutingDecision.to_dict()``, plus the

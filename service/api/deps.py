@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from service.core.config import Settings
 from service.security import Role, require_admin, require_router
 from service.store import DecisionStore
+from triage.router import Router
 
 
 class RouterHolder:
@@ -87,7 +88,7 @@ def allocator_for(state: Any, routing: Any) -> Any:
     return state.default_allocator
 
 
-async def get_router(request: Request) -> Any:
+async def get_router(request: Request) -> Router:
     """The router this request will use from start to finish."""
     router = request.app.state.router_holder.get()
     if router is None:
@@ -98,6 +99,6 @@ async def get_router(request: Request) -> Any:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[DecisionStore, Depends(get_store)]
 HolderDep = Annotated[RouterHolder, Depends(get_holder)]
-RouterDep = Annotated[Any, Depends(get_router)]
+RouterDep = Annotated[Router, Depends(get_router)]
 RouterRole = Annotated[Role, Depends(require_router)]
 AdminRole = Annotated[Role, Depends(require_admin)]

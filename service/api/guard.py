@@ -24,13 +24,15 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.schemas import BATCH_LIMIT
-from service.security import hash_key, require_admin
+from service.security import require_admin
 
 log = logging.getLogger("service")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 #: Exceptions of Starlette's body-size limit are its own control flow (it answers 413).
 _PASS_THROUGH_MODULES = ("starlette.middleware.body_limit",)
+#: Distinct (path, method) pairs the edge remembers before starting over (paths with ids vary).
+_LOOKUP_CACHE = 4096
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -131,12 +133,26 @@ class EdgeGuard:
         self.app = app
         self.api_app = api_app  # the FastAPI app: its key registry and its routes
         self.prefix = prefix
+        self._seen_table: list[ApiRoute] | None = None
+        self._seen: dict[tuple[str, str], tuple[ApiRoute | None, frozenset[str]]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def _lookup(self, scope: Scope) -> tuple[ApiRoute | None, frozenset[str]]:
-        """(route, methods the path allows): a method-only mismatch gives the path's routes."""
+        """(route, methods the path allows): a method-only mismatch gives the path's routes.
+        Remembered per (path, method) for the app's route table (a bounded cache: every request
+        otherwise matches each route's pattern in turn)."""
         table = api_routes(self.api_app)
-        path, method = scope.get("path", ""), scope.get("method", "")
+        key = (scope.get("path", ""), scope.get("method", ""))
+        if self._seen_table is not table or len(self._seen) >= _LOOKUP_CACHE:
+            self._seen_table, self._seen = table, {}
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self._match(table, *key)
+        return found
+
+    @staticmethod
+    def _match(table: list[ApiRoute], path: str, method: str
+               ) -> tuple[ApiRoute | None, frozenset[str]]:
         partial, allowed = None, set()
         for route in table:
             if route.regex.match(path):
@@ -227,11 +243,11 @@ class EdgeGuard:
         key = self._header(scope, b"x-api-key")
         if not key:
             return 401, "missing API key (X-API-Key header)", challenge
-        role = self.api_app.state.api_keys.role_for(key)
+        role, fingerprint = self.api_app.state.api_keys.identify(key)
         if role is None:
             return 401, "unknown API key", challenge
         state["role"] = role
-        state["key_fingerprint"] = hash_key(key)[:12]
+        state["key_fingerprint"] = fingerprint
         if role != "admin":
             if route is not None and route.admin:
                 return 403, "this endpoint needs an admin key", []

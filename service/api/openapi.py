@@ -26,6 +26,7 @@ ERROR_SCHEMA = {
     "required": ["detail"],
 }
 
+REF_TEMPLATE = "#/components/schemas/{model}"
 _JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _EDGE_RESPONSES = {
     "400": {"description": "The body is not JSON (or not UTF-8)", "content": _JSON_ERROR},
@@ -40,6 +41,26 @@ _EDGE_RESPONSES = {
     "503": {"description": "No model is loaded, or the decision store is unavailable; retry",
             "content": _JSON_ERROR},
 }
+
+
+def _body_components(components: dict[str, Any]) -> None:
+    """The models routes read straight from JSON bytes (:func:`service.api.hotpath.body_doc`):
+    FastAPI does not see them as parameters, so their schemas are added here."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.openapi.models import Schema
+
+    from service.api.hotpath import DOCUMENTED_BODIES
+
+    def as_fastapi(schema: dict[str, Any]) -> dict[str, Any]:  # FastAPI's own normal form
+        return jsonable_encoder(Schema(**schema), by_alias=True, exclude_none=True)
+
+    for name, model in DOCUMENTED_BODIES.items():
+        if name in components:
+            continue
+        body = model.model_json_schema(ref_template=REF_TEMPLATE)
+        for sub, sub_schema in body.pop("$defs", {}).items():
+            components.setdefault(sub, as_fastapi(sub_schema))
+        components[name] = as_fastapi(body)
 
 
 def _needs_admin(app: FastAPI, path: str, method: str) -> bool:
@@ -158,6 +179,7 @@ def build_schema(
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    _body_components(components)
     for path, item in schema.get("paths", {}).items():
         for method, op in item.items():
             responses = op.setdefault("responses", {})

@@ -14,7 +14,7 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "coding-triage.json"
 
 
 def exported_names() -> set[str]:
-    from service.metrics import ServiceMetrics
+    from service.prometheus import ServiceMetrics
 
     m = ServiceMetrics()
     m.requests.labels("GET", "/x", "200").inc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +73,16 @@ class Allocator:
         self.scorer = PriorityScorer(self.config)
 
     # -- per-episode hot path (the service's route responses) ------------------------------------
+    def with_time_limit(self, seconds: float) -> Allocator:
+        """This allocator with its solver held to at most ``seconds`` (itself when it already is):
+        a shallow copy, only the solver settings differ."""
+        solver = dict(self.config.solver)
+        if float(solver.get("time_limit_s", math.inf)) <= seconds:
+            return self
+        limited = copy.copy(self)
+        limited.config = dataclasses.replace(self.config, solver={**solver, "time_limit_s": seconds})
+        return limited
+
     def queue_and_priority(self, episode: Mapping[str, Any], as_of: date | None = None) -> tuple[str, float]:
         """Queue and priority of one routed episode given as a dict (same contract as the table)."""
         d = self.config.defaults

@@ -192,3 +192,38 @@ def describe_label(label: str, version: int = 10, procedure_descriptions: dict[s
     if procedure_descriptions is None:
         raise ValueError(f"no description table for ICD-9 procedure {label!r}: pass procedure_descriptions")
     return icd9.describe_px(label, procedure_descriptions)
+
+
+def _readings(code: str) -> list[str]:
+    """Every existing label a human-entered spelling could denote (ICD-10 first, then ICD-9)."""
+    out = []
+    for version, kind in ((10, None), (10, "dx"), (10, "px"), (9, None), (9, "dx"), (9, "px")):
+        try:
+            label = normalize_label(code, version, kind)
+        except ValueError:
+            continue
+        if label not in out and label_exists(label, version):
+            out.append(label)
+    return out
+
+
+def _same(label: str, code: str) -> bool:
+    """A predicted label (perhaps a retired code the model knows) written another way."""
+    return label.replace(".", "") == "".join(code.split()).replace(".", "").upper()
+
+
+def final_labels(predicted: Container[str] | set[str], final_codes: list[str]) -> tuple[list[str], list[str]]:
+    """(labels of human final codes in the order sent, principal first; unknown spellings): an
+    ambiguous spelling takes the reading the decision used (a label in ``predicted``). A code in
+    no code system is returned as unknown (as sent), never guessed."""
+    labels: list[str] = []
+    unknown: list[str] = []
+    for code in final_codes:
+        readings = _readings(code) or [p for p in predicted if _same(p, code)]
+        if not readings:
+            unknown.append(code)
+            continue
+        label = next((r for r in readings if r in predicted), readings[0])
+        if label not in labels:
+            labels.append(label)
+    return labels, unknown

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import math
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -16,17 +13,6 @@ from triage.allocation import RosterError
 from triage.jsonsafe import finite_json
 
 router = APIRouter(prefix="/v1", tags=["allocation"])
-
-
-def _allocator(request: Request, routing: Any, time_limit_s: float) -> Any:
-    """The model's allocator (or the shipped default), its solver held to ``time_limit_s``."""
-    alloc = allocator_for(request.app.state, routing)
-    solver = dict(alloc.config.solver)
-    if float(solver.get("time_limit_s", math.inf)) <= time_limit_s:
-        return alloc
-    limited = copy.copy(alloc)  # shallow: only the solver settings differ
-    limited.config = dataclasses.replace(alloc.config, solver={**solver, "time_limit_s": time_limit_s})
-    return limited
 
 
 def check_size(n_decisions: int, n_coders: int, settings: Any) -> None:
@@ -90,7 +76,8 @@ def allocate(
     episodes = [routing.allocation_episode({**rows[did]["decision"], "episode_id": did}) for did in ids]
     roster = [c.model_dump() for c in body.roster]
     try:
-        result = _allocator(request, routing, settings.allocate_time_limit_s).allocate(
+        allocator = allocator_for(request.app.state, routing).with_time_limit(settings.allocate_time_limit_s)
+        result = allocator.allocate(
             episodes, roster, as_of=body.as_of.isoformat() if body.as_of else None,
             source="decisions", roster_source="roster",
         ).to_dict()

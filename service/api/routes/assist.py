@@ -12,19 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import pydantic_core
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.api.errors import invalid_episode_error
-from service.api.routes.routing import INLINE_MAX_CODES
+from service.api.hotpath import body_doc, json_response, parse_body, run, runs_inline
 from service.api.spelling import public_code
 from service.schemas import AuditIn, AuditOut, SuggestIn, SuggestOut
-from service.store import new_decision_id, utcnow
+from service.store import DecisionStore, new_decision_id, utcnow
 from triage.assist import Assistant, PrecisionThreshold
-from triage.codes import lookup_label
-from triage.router import InvalidEpisode
+from triage.router import InvalidEpisode, Router
 
 router = APIRouter(prefix="/v1", tags=["assist"])
 
@@ -37,7 +34,7 @@ def _uncalibrated(icd_version: int) -> Assistant:
     return Assistant(nothing, nothing, {}, icd_version)
 
 
-def assistant_for(request: Request, routing: Any) -> tuple[Assistant, bool]:
+def assistant_for(request: Request, routing: Router) -> tuple[Assistant, bool]:
     """The router's assistant (built once per router object), and whether it is calibrated."""
     cached = getattr(request.app.state, "assist_cache", None)
     if cached is not None and cached[0] is routing:
@@ -49,9 +46,9 @@ def assistant_for(request: Request, routing: Any) -> tuple[Assistant, bool]:
     return assistant, calibrated
 
 
-def _scores(routing: Any, body: SuggestIn | AuditIn) -> tuple[dict[str, float], list[str]]:
+def _scores(routing: Router, body: SuggestIn | AuditIn) -> tuple[dict[str, float], list[str]]:
     try:
-        return routing._scores_for(body.code_scores, body.text)
+        return routing.scores_for(body.code_scores, body.text)
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
 
@@ -67,31 +64,20 @@ def _store(store: Any, kind: str, episode_id: Any, model_version: str, record: d
     return record_id
 
 
-def _json(content: dict[str, Any]) -> Response:
-    return Response(pydantic_core.to_json(content), media_type="application/json")
-
-
-async def _run(body: SuggestIn | AuditIn, store: Any, work, *args: Any) -> Any:
-    """Score-only requests on a local store run on the event loop (as POST /v1/route: cheaper than
-    the threadpool hop); a note (the coder runs) or a networked database go to the threadpool."""
-    if body.text is None and store.is_local and len(body.code_scores or ()) <= INLINE_MAX_CODES:
-        return work(*args)
-    return await run_in_threadpool(work, *args)
-
-
-@router.post("/suggest", response_model=SuggestOut, summary="Suggestions for a coder", responses=_ERRORS)
-async def suggest(body: SuggestIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+@router.post("/suggest", response_model=SuggestOut, summary="Suggestions for a coder", responses=_ERRORS,
+             openapi_extra=body_doc(SuggestIn))
+async def suggest(request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
     """The coder's best ``k`` codes grouped by ontology, each with its probability; codes whose
     precision is certified (e.g. >= 95%) come pre-filled, certain categories as partial codes."""
-    return await _run(body, store, _suggest, body, request, routing, store)
+    body = await parse_body(request, SuggestIn)
+    inline = runs_inline(body.code_scores, body.text, store)
+    return await run(inline, _suggest, body, request, routing, store)
 
 
-def _suggest(body: SuggestIn, request: Request, routing: Any, store: Any) -> Response:
+def _suggest(body: SuggestIn, request: Request, routing: Router, store: DecisionStore) -> Response:
     scores, unknown = _scores(routing, body)
     assistant, calibrated = assistant_for(request, routing)
-    from triage.router import _describe
-
-    out = assistant.suggest(scores, k=body.k, describe=_describe)
+    out = assistant.suggest(scores, k=body.k, describe=routing.describe)
     for g in out["groups"]:
         if "category" in g:  # a truncated label (I10.) is internal too: the API says I10
             g["category"] = public_code(g["category"])
@@ -108,36 +94,32 @@ def _suggest(body: SuggestIn, request: Request, routing: Any, store: Any) -> Res
     out.update(episode_id=body.episode_id, calibrated=calibrated, unknown_codes=unknown,
                model_version=model_version)
     out["record_id"] = _store(store, "suggest", body.episode_id, model_version, out)
-    return _json(out)
+    return json_response(out)
 
 
 @router.post(
     "/audit", response_model=AuditOut, summary="Audit a human-coded episode",
     responses={**_ERRORS, 409: {"description": "The model bundle has no audit calibration"}},
+    openapi_extra=body_doc(AuditIn),
 )
-async def audit(body: AuditIn, request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
+async def audit(request: Request, routing: RouterDep, store: StoreDep, _role: RouterRole) -> Any:
     """Flags for codes the model is confident are missing, coded codes it finds unsupported and a
     principal diagnosis it would sequence differently, each above a threshold certified for flag
     precision, with the MS-DRG change accepting it would cause; DRG-changing flags first."""
-    return await _run(body, store, _audit, body, request, routing, store)
+    body = await parse_body(request, AuditIn)
+    inline = runs_inline(body.code_scores, body.text, store)
+    return await run(inline, _audit, body, request, routing, store)
 
 
-def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Response:
+def _audit(body: AuditIn, request: Request, routing: Router, store: DecisionStore) -> Response:
     assistant, calibrated = assistant_for(request, routing)
     if not calibrated or not assistant.audit:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             detail="this model bundle has no audit calibration (Router.info['assist']); "
                                    "re-run `triage run` to write one")
-    version = int(getattr(routing, "icd_version", 10))
     # a coded code in no code system is left out and listed in unknown_codes, as route and
     # suggest treat an unknown scored code (valid by the schema, so never a 422)
-    coded, unknown_coded = [], []
-    known = routing.vocabulary() if hasattr(routing, "vocabulary") else frozenset()
-    for code in body.coded_codes:
-        try:
-            coded.append(lookup_label(code, version, known=known))
-        except ValueError:  # UnknownCode, or no code shape at all
-            unknown_coded.append(code)
+    coded, unknown_coded = routing.resolve_codes(body.coded_codes)
     scores, unknown = _scores(routing, body)
     unknown = list(dict.fromkeys([*unknown_coded, *unknown]))
     md = _metadata(body)
@@ -150,4 +132,4 @@ def _audit(body: AuditIn, request: Request, routing: Any, store: Any) -> Respons
     out = {**result, "episode_id": body.episode_id, "unknown_codes": unknown, "model_version": model_version,
            "guarantee": {t: p.to_dict() for t, p in assistant.audit.items()}}
     out["record_id"] = _store(store, "audit", body.episode_id, model_version, out)
-    return _json(out)
+    return json_response(out)

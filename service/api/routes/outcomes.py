@@ -9,57 +9,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from service.api.deps import RouterDep, RouterRole, StoreDep
 from service.schemas import OutcomeIn, OutcomeOut
 from service.store import OutcomeExists
-from triage.codes.normalize import label_exists, normalize_label
 
 router = APIRouter(prefix="/v1", tags=["outcomes"])
-
-
-def _readings(code: str) -> list[str]:
-    """Every existing label a human-entered spelling could denote (ICD-10 first, then ICD-9)."""
-    out = []
-    for version, kind in ((10, None), (10, "dx"), (10, "px"), (9, None), (9, "dx"), (9, "px")):
-        try:
-            label = normalize_label(code, version, kind)
-        except ValueError:
-            continue
-        if label not in out and label_exists(label, version):
-            out.append(label)
-    return out
-
-
-def final_labels(predicted: set[str], final_codes: list[str]) -> tuple[list[str], list[str]]:
-    """(labels of the final codes in the order sent, principal first; unknown spellings); an
-    ambiguous spelling takes the reading the decision used. A code in no code system is returned
-    as unknown (as sent), never guessed."""
-    labels: list[str] = []
-    unknown: list[str] = []
-    for code in final_codes:
-        readings = [r for r in _readings(code)] or [p for p in predicted if _same(p, code)]
-        if not readings:
-            unknown.append(code)
-            continue
-        label = next((r for r in readings if r in predicted), readings[0])
-        if label not in labels:
-            labels.append(label)
-    return labels, unknown
-
-
-def _same(label: str, code: str) -> bool:
-    """A predicted label (perhaps a retired code the model knows) written another way."""
-    return label.replace(".", "") == "".join(code.split()).replace(".", "").upper()
-
-
-def realised_correct(
-    routing: Any, decision: dict[str, Any], final_codes: list[str]
-) -> tuple[bool, list[str]]:
-    """Whether the decision's codes were right by the human's final codes, judged by the router
-    under its own target (:meth:`triage.router.Router.outcome_correct`: the error the policy
-    guarantees), and the unknown final codes (an unknown final code is a disagreement)."""
-    predicted = [c["code"] for c in decision.get("codes", [])]
-    labels, unknown = final_labels(set(predicted), final_codes)
-    if unknown:
-        return False, unknown
-    return routing.outcome_correct(labels, predicted, decision.get("metadata")), unknown
 
 
 @router.post(
@@ -85,7 +36,7 @@ def record_outcome(
         missing = f"no decision for episode {body.episode_id}"
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=missing)
-    correct, unknown = realised_correct(routing, row["decision"], body.final_codes)
+    correct, unknown = routing.judge_outcome(row["decision"], body.final_codes)
     try:
         recorded_at, step, fell_back = request.app.state.operation.record_outcome(
             routing, row, list(body.final_codes), correct)

@@ -5,24 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pydantic_core
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
+from service.api.hotpath import (
+    body_doc,
+    json_body,
+    json_response,
+    parse_body,
+    run,
+    runs_inline,
+    validate,
+)
 from service.api.spelling import public_decision
+from service.core.config import Settings
 from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
-from service.store import new_decision_id, utcnow
-from triage.router import InvalidEpisode
+from service.store import DecisionStore, new_decision_id, utcnow
+from triage.router import InvalidEpisode, Router
 
 router = APIRouter(prefix="/v1", tags=["routing"])
-#: Scored codes a score-only episode may have and still be routed on the event loop (~0.5 ms);
-#: more (up to triage.decisions.validation.MAX_CODES) run in the threadpool, never stalling others.
-INLINE_MAX_CODES = 64
 
 
 def _call_args(episode: Episode) -> dict[str, Any]:
+    """The router's keyword arguments (the metadata as JSON values, dumped once: the stored row
+    keeps the same dict)."""
     return {
         "episode_id": episode.episode_id,
         "code_scores": episode.code_scores,
@@ -41,17 +49,17 @@ def _storable(text: str) -> str:
 
 
 def _row(
-    decision: dict[str, Any], episode: Episode, store_text: bool, now: datetime, alpha: Any
+    decision: dict[str, Any], episode: Episode, metadata: dict[str, Any] | None, store_text: bool,
+    now: datetime, alpha: Any,
 ) -> dict[str, Any]:
     text = episode.text
     # the policy's alpha travels with the decision: the watch tests its audited outcome against it
     stored = {**decision, "policy_alpha": alpha}
     discharge = None
-    if episode.metadata is not None:
+    if metadata is not None:
         # kept beside the decision, not part of the response: the routing-time metadata the
         # outcome is judged with (POST /v1/outcomes: the MS-DRG targets group with it) and the
         # discharge date POST /v1/allocate weighs (billing urgency)
-        metadata = episode.metadata.model_dump(mode="json", exclude_none=True)
         stored["metadata"] = metadata
         if "discharge_date" in metadata:
             stored["discharge_date"] = metadata["discharge_date"]
@@ -83,26 +91,21 @@ def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
         counter.labels(d["route"], d["model_version"], d["policy_version"]).inc()
 
 
-def _json_response(content: dict[str, Any]) -> Response:
-    """The router already builds the documented shape (tests validate every field against the
-    schema), so FastAPI's second validation pass over it is skipped: ~50 us a decision."""
-    return Response(pydantic_core.to_json(content), media_type="application/json")
-
-
 def _route_and_record(
-    episode: Episode, request: Request, routing: Any, store: Any, store_text: bool
-) -> dict[str, Any]:
+    episode: Episode, request: Request, routing: Router, store: DecisionStore, store_text: bool
+) -> Response:
     decision_id = new_decision_id()
     rule = request.app.state.operation.serve_rule(routing, [decision_id])
+    call = _call_args(episode)
     try:
-        decision = routing.route_one(**_call_args(episode), serve=rule).to_dict()
+        decision = routing.route_one(**call, serve=rule).to_dict()
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
     decision["decision_id"] = decision_id
     alpha = routing.policy.constraints.get("alpha")
-    store.record_decisions([_row(decision, episode, store_text, utcnow(), alpha)])
+    store.record_decisions([_row(decision, episode, call["metadata"], store_text, utcnow(), alpha)])
     _count_routes(request, [decision])
-    return _json_response(public_decision(decision))
+    return json_response(public_decision(decision))
 
 
 @router.post(
@@ -110,9 +113,9 @@ def _route_and_record(
     response_model=Decision,
     summary="Route one episode",
     responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
+    openapi_extra=body_doc(Episode),
 )
 async def route_episode(
-    episode: Episode,
     request: Request,
     routing: RouterDep,
     store: StoreDep,
@@ -120,30 +123,16 @@ async def route_episode(
     _role: RouterRole,
 ) -> Any:
     """Automate, assisted review or manual — with the codes, the confidence and the reasons."""
-    args = (episode, request, routing, store, settings.store_text)
-    # A score-only episode is ~0.5 ms of numpy plus a local SQLite commit: cheaper on the event
-    # loop than the threadpool hop (~0.6 ms measured). An episode with a note (the coder may
-    # run) or a networked database goes to the threadpool so it never stalls other requests.
-    if episode.text is None and store.is_local and len(episode.code_scores or ()) <= INLINE_MAX_CODES:
-        return _route_and_record(*args)
-    return await run_in_threadpool(_route_and_record, *args)
+    episode = await parse_body(request, Episode)
+    inline = runs_inline(episode.code_scores, episode.text, store)
+    return await run(inline, _route_and_record, episode, request, routing, store, settings.store_text)
 
 
-@router.post(
-    "/route/batch",
-    response_model=BatchDecisions,
-    summary="Route many episodes in one call",
-    responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
-)
-def route_batch(
-    batch: RouteBatchRequest,
-    request: Request,
-    routing: RouterDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    _role: RouterRole,
-) -> Any:
-    """Up to the configured batch limit (default 1,000); all decisions or none are stored."""
+def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
+                 settings: Settings) -> Response:
+    """The whole batch in one threadpool hop: validate the list once, route_many once, one
+    group-committed write of every row, one encoding of the answer."""
+    batch = validate(RouteBatchRequest, body)
     n = len(batch.episodes)
     if n > settings.batch_limit:
         raise FieldErrors(
@@ -166,9 +155,28 @@ def route_batch(
     now = utcnow()
     alpha = routing.policy.constraints.get("alpha")
     rows = []
-    for decision, episode, decision_id in zip(decisions, batch.episodes, ids):
+    for decision, episode, call, decision_id in zip(decisions, batch.episodes, calls, ids):
         decision["decision_id"] = decision_id
-        rows.append(_row(decision, episode, settings.store_text, now, alpha))
+        rows.append(_row(decision, episode, call["metadata"], settings.store_text, now, alpha))
     store.record_decisions(rows)
     _count_routes(request, decisions)
-    return _json_response({"decisions": [public_decision(d) for d in decisions]})
+    return json_response({"decisions": [public_decision(d) for d in decisions]})
+
+
+@router.post(
+    "/route/batch",
+    response_model=BatchDecisions,
+    summary="Route many episodes in one call",
+    responses={401: {"description": "No or unknown API key"}, 422: {"description": "Bad input"}},
+    openapi_extra=body_doc(RouteBatchRequest),
+)
+async def route_batch(
+    request: Request,
+    routing: RouterDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    _role: RouterRole,
+) -> Any:
+    """Up to the configured batch limit (default 1,000); all decisions or none are stored."""
+    body = await json_body(request)
+    return await run_in_threadpool(_route_batch, body, request, routing, store, settings)

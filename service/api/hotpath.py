@@ -1,0 +1,126 @@
+"""The request path's three rules, in one place (every route that routes, suggests or audits).
+
+* **Bodies in**: the JSON bytes go straight into the pydantic model (``model_validate_json``: one
+  pass in Rust, no ``json.loads`` to dicts first and no second validation), with the same 422
+  contract as FastAPI's own parsing (``loc`` starts with ``body``; note text and whole bodies are
+  never echoed, :mod:`service.api.errors`). The route declares its body with :func:`body_doc`, so
+  the OpenAPI document still shows the model.
+* **Bodies out**: the router already builds the documented shape (tests validate every field
+  against the schema), so the answer is encoded once by ``pydantic_core.to_json`` (Rust) and
+  FastAPI's second validation pass over it is skipped (~50 us a decision).
+* **Where the work runs**: a score-only episode is ~0.5 ms of numpy plus a local SQLite commit:
+  cheaper on the event loop than the threadpool hop (~0.6 ms measured). An episode with a note
+  (the coder may run), with many codes, or on a networked database goes to the threadpool, so it
+  never stalls other requests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pydantic_core
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+#: Scored codes a score-only episode may have and still be handled on the event loop (~0.5 ms);
+#: more (up to triage.decisions.validation.MAX_CODES) run in the threadpool.
+INLINE_MAX_CODES = 64
+
+#: Models documented as request bodies through :func:`body_doc` (service.api.openapi adds their
+#: JSON schemas to the document's components).
+DOCUMENTED_BODIES: dict[str, type[BaseModel]] = {}
+
+
+def body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its JSON body with :func:`parse_body`."""
+    DOCUMENTED_BODIES[model.__name__] = model
+    return {"requestBody": {
+        "required": required,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }}
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json or application/*+json, parameters ignored (FastAPI's rule, without
+    building an email.message.Message per request)."""
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, sub = media.partition("/")
+    return kind == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _error(loc: tuple[str | int, ...], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "msg": msg, "input": value}
+
+
+def request_error(exc: ValidationError) -> RequestValidationError:
+    """A pydantic error as FastAPI reports a body error (``loc`` from ``body``)."""
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)])
+
+
+def _slow_path(model: type[M], body: bytes) -> M:
+    """What FastAPI did, for a body the strict JSON parser refused: Python's JSON reader (which
+    takes NaN and lone surrogate escapes) then validation, so such a value is refused at its
+    field (``code_scores.I50.9``, ``text``), and a real syntax error at its position."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
+        raise RequestValidationError([_error(("body", pos), "JSON decode error", "json_invalid")]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise request_error(exc) from None
+
+
+async def json_body(request: Request) -> bytes:
+    """The request's body, refused (422 at ``body``) when empty or not sent as JSON."""
+    body = await request.body()
+    if not body:
+        raise RequestValidationError([_error(("body",), "Field required", "missing")])
+    if not _is_json(request.headers.get("content-type")):
+        raise RequestValidationError([_error(
+            ("body",), "Input should be a JSON object sent as application/json", "model_attributes_type")])
+    return body
+
+
+def validate(model: type[M], body: bytes) -> M:
+    """JSON bytes validated into ``model`` in one pass; errors as FastAPI's (see the module doc)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+            return _slow_path(model, body)  # never echoes the body (the JSON error's input)
+        raise request_error(exc) from None
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body validated into ``model`` (:func:`json_body`, :func:`validate`)."""
+    return validate(model, await json_body(request))
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """An answer encoded once (see the module doc)."""
+    return Response(pydantic_core.to_json(content), status_code=status_code,
+                    media_type="application/json")
+
+
+def runs_inline(code_scores: Any, text: Any, store: Any) -> bool:
+    """Whether this episode's work is cheap enough for the event loop (see the module doc)."""
+    return text is None and store.is_local and len(code_scores or ()) <= INLINE_MAX_CODES
+
+
+async def run(inline: bool, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` on the event loop when ``inline``, else in the threadpool."""
+    if inline:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
