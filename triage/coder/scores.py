@@ -67,11 +67,31 @@ class CodeScores:
         return CodeScores(self.episode_ids[pos], self.classes, self.matrix[pos])
 
     def concat(self, other: "CodeScores") -> "CodeScores":
-        """This table's rows followed by ``other``'s (the same coder: same classes, in order)."""
-        if len(self.classes) != len(other.classes) or not np.array_equal(self.classes, other.classes):
-            raise ValueError("CodeScores.concat: the two tables score different classes (different coders?)")
-        return CodeScores(np.concatenate([self.episode_ids, other.episode_ids]), self.classes,
-                          sp.vstack([self.matrix, other.matrix], format="csr"))
+        """This table's rows followed by ``other``'s, over the union of their classes.
+
+        Two prediction files in the long format list only the codes each scored, so their class sets
+        differ; a score not stored is 0 (the module's convention), which makes the union exact."""
+        if len(self.classes) == len(other.classes) and np.array_equal(self.classes, other.classes):
+            classes, a, b = self.classes, self.matrix, other.matrix
+        else:
+            new = pd.Index(other.classes).difference(pd.Index(self.classes), sort=False)
+            classes = np.concatenate([self.classes, np.asarray(new, dtype=object)])
+            a, b = self.with_classes(classes).matrix, other.with_classes(classes).matrix
+        return CodeScores(np.concatenate([self.episode_ids, other.episode_ids]), classes,
+                          sp.vstack([a, b], format="csr"))
+
+    def with_classes(self, classes) -> "CodeScores":
+        """The same scores over ``classes``, a superset of this table's classes, in that order."""
+        classes = np.asarray(classes, dtype=object)
+        pos = pd.Index(classes).get_indexer(self.classes)
+        if (pos < 0).any():
+            missing = self.classes[pos < 0][:10].tolist()
+            raise ValueError(f"CodeScores.with_classes: classes {missing} are not in the new class list")
+        coo = self.matrix.tocoo()
+        mat = sp.csr_matrix((coo.data, (coo.row, pos[coo.col])), shape=(len(self), len(classes)),
+                            dtype=np.float32)
+        mat.sort_indices()
+        return CodeScores(self.episode_ids, classes, mat)
 
     def row(self, i: int) -> dict[str, float]:
         """The stored scores of row ``i`` as label -> score."""
