@@ -105,10 +105,16 @@ def test_config_rejects_choices_the_library_lacks():
 
 
 def test_cli_choices_come_from_the_library():
-    from triage.cli.coder import ModelChoice
+    import typing
+
+    from triage.cli.coder import CIChoice, ModelChoice
     from triage.cli.data import FormatChoice
     from triage.coder.choices import MODEL_KINDS
     from triage.data.loader import FORMAT_CHOICES
+    from triage.metrics.evaluate import CI_METHODS, evaluate
 
     assert [m.value for m in ModelChoice] == list(MODEL_KINDS)
     assert [f.value for f in FormatChoice] == list(FORMAT_CHOICES)
+    assert [c.value for c in CIChoice] == [*CI_METHODS, "none"]
+    ci_hint = typing.get_type_hints(evaluate)["ci"]
+    assert set(typing.get_args(typing.get_args(ci_hint)[0])) == set(CI_METHODS)

@@ -11,6 +11,7 @@ import typer
 from triage.cli._episodes import load_episodes_or_fail
 from triage.cli._output import fail
 from triage.coder.choices import MODEL_KINDS
+from triage.metrics.evaluate import CI_METHODS
 
 coder_app = typer.Typer(help="Train the baseline automated coder.", no_args_is_help=True)
 
@@ -18,10 +19,7 @@ coder_app = typer.Typer(help="Train the baseline automated coder.", no_args_is_h
 ModelChoice = Enum("ModelChoice", {m: m for m in MODEL_KINDS}, type=str)
 
 
-class CIChoice(str, Enum):
-    normal = "normal"
-    bootstrap = "bootstrap"
-    none = "none"
+CIChoice = Enum("CIChoice", {m: m for m in (*CI_METHODS, "none")}, type=str)
 
 
 def _split(episodes, name: str):
@@ -91,7 +89,7 @@ def evaluate_command(
     val_predictions: Path | None = typer.Option(
         None, "--val-predictions", help="Tune the threshold for micro-F1 on these validation predictions."
     ),
-    ci: CIChoice = typer.Option(CIChoice.normal, "--ci", help="Confidence intervals."),
+    ci: CIChoice = typer.Option(CIChoice["normal"], "--ci", help="Confidence intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print every metric as one JSON object."),
 ) -> None:
@@ -135,7 +133,7 @@ def evaluate_command(
     pred = DecisionRule(threshold=threshold).predict(scores)
     result = evaluate(
         pred, gold, scores, threshold=threshold,
-        ci=None if ci is CIChoice.none else ci.value, random_state=seed,
+        ci=None if ci is CIChoice["none"] else ci.value, random_state=seed,
     )
     result["threshold_tuned_on"] = tuned_on
     if as_json:

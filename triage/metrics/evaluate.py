@@ -12,13 +12,16 @@ from triage.coder.scores import CodeScores
 from triage.metrics import hierarchy, intervals, ranking, sequence, sets
 
 
+#: Interval methods of ``evaluate(ci=...)``: a normal approximation or a percentile bootstrap.
+CI_METHODS = ("normal", "bootstrap")
+
 def evaluate(
     pred_labels: Sequence[Sequence[str]],
     gold_labels: Sequence[Sequence[str]],
     scores: CodeScores | None = None,
     *,
     threshold: float | None = None,
-    ci: Literal["normal", "bootstrap"] | None = "normal",
+    ci: Literal[CI_METHODS] | None = "normal",
     ci_level: float = 0.95,
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
@@ -118,7 +121,7 @@ def _intervals(per_ep, counts, method, level, n_boot, random_state) -> dict:
     if method == "normal":
         return {k: intervals.normal_ci(v, level) for k, v in per_ep.items()}
     if method != "bootstrap":
-        raise ValueError(f"ci must be 'normal', 'bootstrap' or None, got {method!r}")
+        raise ValueError(f"ci must be one of {CI_METHODS} or None, got {method!r}")
     n = len(next(iter(per_ep.values())))
     idx = intervals.bootstrap_indices(n, n_boot, random_state)
     res = {k: intervals.bootstrap_ci(v, idx, level) for k, v in per_ep.items()}
