@@ -138,3 +138,28 @@ def test_one_x_and_the_former_call_give_the_same_features(data):
         RoutingFeatures(code_systems=False).fit(RoutingInput(scores))
     with pytest.raises(TypeError, match="RoutingInput"):
         RoutingFeatures(code_systems=False).fit(np.zeros((3, 2)))
+
+
+def test_principal_rate_and_unpredicted_procedures_hand_example():
+    # I10 is coded three times and is the principal once; R07.9 and R55 are principals whenever coded
+    train = pd.DataFrame({"episode_id": [1, 2, 3], "diagnoses": [["R079", "I10"], ["R55", "I10"], ["I10"]],
+                          "procedures": [[], [], []], "icd_version": [10, 10, 10]})
+    s = CodeScores([1, 2, 3], ["I10.", "R07.9", "R55."], np.array([[0.9, 0.6, 0.0], [0.9, 0.0, 0.6], [0.9, 0, 0]]))
+    f = RoutingFeatures(threshold=0.5, code_systems=False).fit(RoutingInput(s, train))
+    prior = 3 / 5  # three principals among five coded diagnoses
+    assert f.principal_prior_ == pytest.approx(prior)
+    rate_i10, rate_r079 = (1 + 5 * prior) / (3 + 5), (1 + 5 * prior) / (1 + 5)
+    note = ("Chief Complaint:\nchest pain\n \nMajor Surgical or Invasive Procedure:\nCardiac catheterization\n"
+            "___\n \nHistory of Present Illness:\nMr. ___ presents with chest pain.\n")
+    x = f.transform_one({"I10.": 0.9, "R07.9": 0.6}, {"text": note})
+    # the predicted principal (the top diagnosis) is a code rarely coded first: a low rate, a thin margin
+    assert x[IDX["principal_rate"]] == pytest.approx(rate_i10)
+    assert x[IDX["principal_rate_margin"]] == pytest.approx(0.9 * rate_i10 - 0.6 * rate_r079, abs=1e-6)
+    assert x[IDX["unpredicted_procedures"]] == 1  # one listed, none predicted
+    x = f.transform_one({"R07.9": 0.9, "I10.": 0.6}, {"text": note.replace("Cardiac catheterization", "None")})
+    assert x[IDX["principal_rate"]] == pytest.approx(rate_r079)
+    assert x[IDX["principal_rate_margin"]] == pytest.approx(0.9 * rate_r079 - 0.6 * rate_i10, abs=1e-6)
+    assert x[IDX["unpredicted_procedures"]] == 0
+    assert math.isnan(f.transform_one({"R07.9": 0.9}, {})[IDX["unpredicted_procedures"]])  # no note
+    # an unseen diagnosis gets the overall rate
+    assert f.transform_one({"J18.9": 0.9}, {})[IDX["principal_rate"]] == pytest.approx(prior)

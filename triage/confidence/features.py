@@ -62,7 +62,17 @@ META_FEATURES = (
     "gender_male",
     "care_setting",
 )
-FEATURE_NAMES: tuple[str, ...] = SCORE_FEATURES + SET_FEATURES + META_FEATURES
+#: What goes wrong in short stays (observation): a comorbidity (I10, E78.5) outscoring the reason
+#: for the stay as the predicted principal, and a procedure the note lists but the coder missed (it
+#: moves the MS-DRG to a surgical one). ``principal_rate``: how often the predicted principal, when
+#: coded, is the principal in the training episodes (smoothed towards the overall rate);
+#: ``principal_rate_margin``: its score x rate over the best other diagnosis's; and
+#: ``unpredicted_procedures``: procedures the note's "Major Surgical or Invasive Procedure" section
+#: lists minus those the coder accepted. Appended last so earlier columns keep their positions.
+EVIDENCE_FEATURES = ("principal_rate", "principal_rate_margin", "unpredicted_procedures")
+#: Weight (in episodes) of the overall principal rate in a code's smoothed principal rate.
+PRINCIPAL_PRIOR_WEIGHT = 5.0
+FEATURE_NAMES: tuple[str, ...] = SCORE_FEATURES + SET_FEATURES + META_FEATURES + EVIDENCE_FEATURES
 
 _EPS = 1e-6
 # A section heading: a short capitalised line ending in a colon ("Discharge Diagnosis:").
@@ -128,6 +138,48 @@ def _score_core(
             margin,
         ]
     )
+
+
+def _principal_core(S: np.ndarray, isdx: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """(principal_rate, principal_rate_margin) of the top-scoring diagnosis (the predicted principal).
+
+    ``rate`` (n, k) is each candidate's smoothed principal rate; rows sorted as in :func:`_score_core`.
+    """
+    n = len(S)
+    if S.shape[1] == 0:
+        return np.full((n, 2), np.nan)
+    any_dx = isdx.any(axis=1)
+    top = np.argmax(np.where(isdx, S, -1.0), axis=1)  # first of equal scores: the sort's tie order
+    rows = np.arange(n)
+    w = np.where(isdx, S * rate, -np.inf)
+    top_w = w[rows, top]
+    w[rows, top] = -np.inf
+    alt = np.maximum(w.max(axis=1), 0.0)
+    return np.column_stack([np.where(any_dx, rate[rows, top], np.nan), np.where(any_dx, top_w - alt, np.nan)])
+
+
+_PROCEDURE_SECTION = re.compile(r"^[ \t]*Major Surgical or Invasive Procedure[ \t]*:", re.MULTILINE | re.IGNORECASE)
+_NO_ITEM = {"none", "___", "n/a", "na", "-"}
+
+
+def _note_procedures(text: Any) -> float:
+    """Items the note's "Major Surgical or Invasive Procedure:" section lists (MIMIC's heading); NaN
+    without a note or that section. An item is a non-empty line before the next section heading,
+    other than "None" or a de-identified blank."""
+    if not isinstance(text, str):
+        return math.nan
+    m = _PROCEDURE_SECTION.search(text)
+    if m is None:
+        return math.nan
+    n = 0
+    for line in text[m.end():].split("\n"):
+        item = line.strip()
+        if not item:
+            continue
+        if _SECTION.match(line):
+            break
+        n += item.lower() not in _NO_ITEM
+    return float(n)
 
 
 def _setting_code(setting: Any, admission_type: Any) -> float:
@@ -237,6 +289,23 @@ def _routing_input(X: Any, episodes: pd.DataFrame | None) -> RoutingInput:
     raise TypeError(f"X must be RoutingInput(scores, episodes) (or CodeScores), got {type(X).__name__}")
 
 
+def _principal_rates(eps: pd.DataFrame, versions: Any) -> tuple[dict[str, float], float]:
+    """Smoothed rate at which each diagnosis, when coded, is the principal (first diagnosis) in the
+    training episodes, and the overall rate it is smoothed towards (PRINCIPAL_PRIOR_WEIGHT episodes)."""
+    coded: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for dx, v in zip(eps["diagnoses"], versions):
+        labels = [lab for lab in episode_labels(list(dx), [], int(v)) if label_kind(lab, int(v)) == "dx"]
+        for lab in set(labels):
+            coded[lab] = coded.get(lab, 0) + 1
+        if labels:
+            first[labels[0]] = first.get(labels[0], 0) + 1
+    total = sum(coded.values())
+    prior = sum(first.values()) / total if total else 0.0
+    m = PRINCIPAL_PRIOR_WEIGHT
+    return {lab: (first.get(lab, 0) + m * prior) / (n + m) for lab, n in coded.items()}, float(prior)
+
+
 class RoutingFeatures(TransformerMixin, BaseEstimator):
     """Feature matrix (float32, NaN = unknown) from code scores and admission metadata.
 
@@ -297,6 +366,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
             for lab in episode_labels(list(dx), list(px), int(v)):
                 counts[lab] = counts.get(lab, 0) + 1
         self.label_counts_ = counts
+        self.principal_rates_, self.principal_prior_ = _principal_rates(eps, versions)
         if "admission_type" in eps.columns:
             types = sorted(str(x) for x in eps["admission_type"].dropna().unique())
         else:
@@ -352,6 +422,20 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         )
         return np.vstack(parts)
 
+    def _rate_matrix(self, classes: np.ndarray, Lc: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Each candidate's smoothed principal rate (the prior for codes the training episodes lack)."""
+        rates = getattr(self, "principal_rates_", {})
+        prior = float(getattr(self, "principal_prior_", math.nan))
+        per_class = np.array([rates.get(c, prior) for c in classes], dtype=np.float64)
+        return np.where(cand, per_class[Lc], 0.0) if per_class.size else np.zeros(Lc.shape)
+
+    @staticmethod
+    def _evidence(S: np.ndarray, isdx: np.ndarray, rate: np.ndarray, core: np.ndarray, texts: list) -> np.ndarray:
+        """EVIDENCE_FEATURES from the sorted candidates, the score columns and the notes."""
+        n_px = core[:, SCORE_FEATURES.index("n_px_accepted")]
+        listed = np.array([_note_procedures(x) for x in texts], dtype=np.float64).reshape(len(S))
+        return np.column_stack([_principal_core(S, isdx, rate), listed - n_px])
+
     def _meta_row(self, text: Any, adm: Any, age: Any, los: Any, gender: Any, setting: Any = None) -> list[float]:
         if isinstance(text, str):
             chars, sections = float(len(text)), float(len(_SECTION.findall(text)))
@@ -402,6 +486,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         isdx = np.where((versions == 10)[:, None], dx10[Lc], dx9[Lc]) & cand
         sum_p = np.asarray(M.sum(axis=1), dtype=np.float64).ravel()
         core = _score_core(S, cand, logf, isdx, sum_p, t, float(self.near))
+        rate = self._rate_matrix(classes, Lc, cand)
 
         acc = cand & (S > t)
         gender = eps["gender"].tolist() if "gender" in eps.columns else [None] * n
@@ -422,7 +507,8 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
             ],
             dtype=np.float64,
         ).reshape(n, len(META_FEATURES))
-        return np.hstack([core, set_rows, meta]).astype(np.float32)
+        evidence = self._evidence(S, isdx, rate, core, col("text"))
+        return np.hstack([core, set_rows, meta, evidence]).astype(np.float32)
 
     def transform_one(self, code_scores: Mapping[str, float], metadata: Mapping[str, Any] | None = None) -> np.ndarray:
         """One episode's feature row (shape (len(FEATURE_NAMES),), float32) from label -> score.
@@ -456,11 +542,17 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         cand[0, :m] = True
         logf[0, :m] = [math.log1p(self.label_counts_.get(lab, 0)) for lab in labels_sorted]
         isdx[0, :m] = [label_kind(lab, version) == "dx" for lab in labels_sorted]
-        core = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))[0]
+        core_rows = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))
+        core = core_rows[0]
+        rates = getattr(self, "principal_rates_", {})
+        prior = float(getattr(self, "principal_prior_", math.nan))
+        rate = np.zeros((1, k))
+        rate[0, :m] = [rates.get(lab, prior) for lab in labels_sorted]
+        evidence = self._evidence(S, isdx, rate, core_rows, [md.get("text")])[0]
         accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
         gender = md.get("gender")
         sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems),
                              list(zip(labels_sorted, S[0, :m].tolist())), t)
         meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender,
                               md.get("care_setting"))
-        return np.concatenate([core, sets, meta]).astype(np.float32)
+        return np.concatenate([core, sets, meta, evidence]).astype(np.float32)
