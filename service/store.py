@@ -189,8 +189,21 @@ def _json_fallback(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+#: SQLite: WAL pages a commit may leave before that commit itself checkpoints them into the
+#: database file (SQLite's default is 1,000). The service checkpoints in the background
+#: (:meth:`DecisionStore.checkpoint`, every ``CHECKPOINT_SECONDS``), so a request never pays for
+#: it; this larger bound only caps the WAL's size when nothing else checkpoints (a CLI process).
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+CHECKPOINT_SECONDS = 1.0
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
-    """Engine with SQLite set to WAL (readers never block the writer) and a busy timeout."""
+    """Engine with SQLite set to WAL (readers never block the writer) and a busy timeout.
+
+    Durability on SQLite: in WAL mode every commit is in the WAL file (the operating system's
+    page cache) before the caller hears of it, so a killed process (kill -9) loses nothing
+    acknowledged whatever ``sqlite_synchronous`` says; NORMAL fsyncs the WAL only at checkpoints
+    (a power loss or kernel crash may lose the last commits), FULL at every commit."""
     # hide_parameters: SQL parameters (decision JSON, note text) never appear in a log line or
     # in an exception's message, whatever logging an operator turns on
     if not url.startswith("sqlite"):
@@ -212,6 +225,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -344,6 +358,26 @@ class DecisionStore:
 
     def drop_all(self) -> None:
         self.metadata.drop_all(self.engine)
+
+    def insert_if_absent(self, table: sa.Table) -> Any:
+        """An INSERT that does nothing (and returns no row) when the primary key is there."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.is_local:
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the store supports SQLite and PostgreSQL
+            return table.insert()
+        return insert(table).on_conflict_do_nothing()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy committed WAL pages into the database file now (PASSIVE: never waits for
+        readers or writers, which go on meanwhile). The service calls it in the background every
+        ``CHECKPOINT_SECONDS``; left to SQLite, the commit that crosses the WAL's page bound
+        does it, fsyncs included (measured: ~15 ms on one request in a hundred, the p99)."""
+        if not self.is_local or self.url in ("sqlite://", "sqlite:///:memory:"):
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -805,9 +839,14 @@ class OperationStore:
                 values["state"]["watermark"] = mark
             values["updated_at"] = utcnow()
             if previous is None:
-                conn.execute(w.insert(), {"model_version": model_version,
-                                          "policy_version": policy_version,
-                                          "care_setting": "all", "kind": "drift", **values})
+                # insert-if-absent: on PostgreSQL two workers' first refreshes both find no row
+                # (FOR UPDATE locks nothing that does not exist); the second waits for the first
+                # one's commit, inserts nothing and leaves the rows to it (counted once)
+                created = conn.execute(self.store.insert_if_absent(w).returning(w.c.kind), {
+                    "model_version": model_version, "policy_version": policy_version,
+                    "care_setting": "all", "kind": "drift", **values}).first()
+                if created is None:
+                    return None, False
             else:
                 conn.execute(w.update().where(key).values(**values))
             if newly:

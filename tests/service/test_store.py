@@ -99,7 +99,54 @@ def test_sqlite_runs_in_wal_mode(sqlite_url):
     with s.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     s.dispose()
+
+
+def test_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
+    """The background checkpoint (off the request path) copies every committed page."""
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    s.record_decisions([_row(episode=f"c{i}") for i in range(50)])
+    s.checkpoint()
+    with s.engine.connect() as conn:
+        busy, log_pages, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log_pages == done  # nothing left to copy
+    assert s.count("decisions") == 50
+    s.dispose()
+
+
+def test_concurrent_first_drift_refreshes_create_the_watch_row_once(store):
+    """Two workers' first drift refreshes of a version both find no watch row: one creates it,
+    the other stands back (no IntegrityError), and every decision is counted once."""
+    store.record_decisions([_row(episode=f"d{i}") for i in range(5)])
+    both_read = threading.Barrier(2, timeout=30)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def step(state, rows):
+        assert state is None  # each saw no row: the race
+        both_read.wait()
+        return {"status": "ok", "n": len(rows), "errors": 0, "state": {}}, False
+
+    def refresh() -> None:
+        try:
+            results.append(store.operation.advance_drift("m1", "p1", step))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    if store.is_local:  # SQLite serialises the two transactions: no race to provoke
+        both_read = threading.Barrier(1)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = [r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift"]
+    assert len(rows) == 1 and rows[0]["n"] == 5
+    written = [values for values, _ in results if values is not None]
+    assert len(written) == 1 and written[0]["n"] == 5
 
 
 def test_concurrent_writers_share_commits_and_each_returns_after_its_own(store):
