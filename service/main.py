@@ -17,6 +17,7 @@ from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.docs import install_offline_docs
 from service.api.guard import EdgeGuard, install_log_filters
+from service.api.hotpath import HotRoutes
 from service.api.limits import KeyConcurrency
 from service.api.openapi import document_edges
 from service.api.routes import (
@@ -166,8 +167,10 @@ def create_app(
 
     errors.install(app)
     # Order (outermost first): metrics, then the guard (request id, key check before the body
-    # is read, the one error handler), the per-key concurrency limit, then FastAPI's own exception
+    # is read, the one error handler), the per-key concurrency limit, the hot routes served
+    # straight from ASGI (POST /v1/route and /v1/route/batch), then FastAPI's own exception
     # handlers and the routes.
+    app.add_middleware(HotRoutes, api_app=app)
     app.add_middleware(KeyConcurrency, api_app=app)  # inside the guard: it reads the caller's key
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
