@@ -588,11 +588,17 @@ class OperationStore:
         s = self.states
         self._select_states = sa.select(s.c.care_setting, s.c.state).where(
             s.c.model_version == sa.bindparam("mv"), s.c.policy_version == sa.bindparam("pv"))
+        # PostgreSQL: the per-request read runs outside a transaction (one statement is its own
+        # snapshot), sparing the BEGIN and ROLLBACK round trips (0.55 -> 0.42 ms measured);
+        # SQLite has no round trips to spare (and an in-memory store shares one connection)
+        self._reads = (self.engine if store.is_local
+                       else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     # states --------------------------------------------------------------------------------
     def current_states(self, model_version: str, policy_version: str) -> dict[str, str]:
-        """care setting -> state of this version (the per-request read: one indexed query)."""
-        with self.engine.connect() as conn:
+        """care setting -> state of this version (the per-request read: one indexed query, the
+        latest committed states, so a fallback holds from the next request on)."""
+        with self._reads.connect() as conn:
             rows = conn.execute(self._select_states, {"mv": model_version, "pv": policy_version})
             return {setting: state for setting, state in rows}
 
