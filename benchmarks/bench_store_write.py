@@ -6,8 +6,8 @@ per row, as a sequential POST /v1/route does, and prints microseconds per row fo
   - ``store``: the service's path (``DecisionStore.record_decisions``: group commit, SQLAlchemy
     Core insert, commit);
   - ``core``: SQLAlchemy Core ``conn.execute(insert, [row])`` + commit, without the group commit;
-  - ``raw``: the floor: a DBAPI ``cursor.execute`` of the compiled INSERT with parameters
-    converted by hand, then ``commit`` on a pooled connection;
+  - ``raw``: the floor: ``service.store.DirectInsert`` (the compiled INSERT on the driver's own
+    cursor, then ``commit``; the store's path on SQLite since issue 27), no group commit;
   - ``encode``: the JSON encoding of the decision column alone (part of every path above);
 
 each on SQLite (WAL, ``synchronous`` NORMAL and FULL; WAL checkpoints between rounds, untimed,
@@ -57,30 +57,14 @@ def decision_rows(n: int) -> list[dict[str, Any]]:
 
 
 def raw_writer(store: Any) -> Any:
-    """The floor: the INSERT compiled once for the dialect, parameters bound by SQLAlchemy's own
-    bind processors but executed straight on the DBAPI cursor."""
-    engine = store.engine
-    compiled = store.decisions.insert().compile(dialect=engine.dialect)
-    sql = str(compiled)
-    processors = compiled._bind_processors
-    names = list(compiled.positiontup) if compiled.positional else None
+    """The floor: ``service.store.DirectInsert`` (the INSERT compiled once, SQLAlchemy's bind
+    processors, the driver's cursor), without the group commit; what SQLite's store path uses."""
+    from service.store import DirectInsert
 
-    def write(row: dict[str, Any]) -> None:
-        params = {k: (processors[k](v) if k in processors and v is not None else v)
-                  for k, v in row.items()}
-        for c in store.decisions.columns:
-            params.setdefault(c.name, None)
-        args: Any = [params[k] for k in names] if names else params
-        raw = engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            cur.execute(sql, args)
-            cur.close()
-            raw.commit()
-        finally:
-            raw.close()
-
-    return write
+    if not store.is_local:  # SQLite only (positional parameters; PostgreSQL's commit dominates)
+        return None
+    write = DirectInsert(store.engine, store.decisions.insert())
+    return lambda row: write([row])
 
 
 def measure(url: str, rows: list[dict[str, Any]], synchronous: str, rounds: int) -> dict:
@@ -110,6 +94,8 @@ def measure(url: str, rows: list[dict[str, Any]], synchronous: str, rounds: int)
         to_json(row["decision"])
 
     paths = {"store": via_store, "core": via_core, "raw": via_raw, "encode": encode}
+    if raw is None:
+        del paths["raw"]
     out: dict[str, list[float]] = {k: [] for k in paths}
     chunk = max(1, len(rows) // rounds)
     try:
@@ -123,11 +109,11 @@ def measure(url: str, rows: list[dict[str, Any]], synchronous: str, rounds: int)
                 store.checkpoint()  # as the service does, in the background, between requests
         with store.engine.connect() as conn:  # every path stored readable rows
             n = conn.execute(sa.select(sa.func.count()).select_from(store.decisions)).scalar_one()
-        assert n == 3 * chunk * rounds, n
+        assert n == (len(paths) - 1) * chunk * rounds, n
     finally:
         store.drop_all()
         store.dispose()
-    return {k: statistics.median(v) for k, v in out.items()}
+    return {k: statistics.median(v) if v else float("nan") for k, v in out.items()}
 
 
 def main() -> None:
@@ -147,7 +133,7 @@ def main() -> None:
     print(f"{'store':34s} {'store':>8s} {'core':>8s} {'raw':>8s} {'encode':>8s}")
     for name, url, sync in runs:
         r = measure(url, rows, sync, args.rounds)
-        print(f"{name:34s} {r['store']:8.0f} {r['core']:8.0f} {r['raw']:8.0f} {r['encode']:8.0f}")
+        print(f"{name:34s} {r['store']:8.0f} {r['core']:8.0f} {r.get('raw', float('nan')):8.0f} {r['encode']:8.0f}")
     print(f"load average now {os.getloadavg()[0]:.1f}")
 
 

@@ -222,3 +222,33 @@ def test_an_outcome_marks_its_decision_coded_and_an_upgrade_backfills_it(store):
     assert again.get_decision(rows[0]["decision_id"])["coded_at"] is not None
     assert again.get_decision(rows[1]["decision_id"])["coded_at"] is None
     again.dispose()
+
+
+def test_direct_insert_writes_what_core_writes(sqlite_url):
+    """SQLite's decision writes skip Core's execution (DirectInsert): every column type reads back
+    as Core's own write of the same row does, and driver errors are SQLAlchemy's."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from service.store import DirectInsert
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    assert s._decision_writes._direct is not None  # the service's SQLite path
+    full = {**_row(), "care_setting": "inpatient", "policy_route": "automate", "mode": "live",
+            "audit": True, "holdout": False, "queue": "cardio", "priority": 0.25,
+            "discharge_date": dt.date(2024, 2, 29), "text": "note",
+            "decision": {"codes": [{"code": "I10.", "p": 0.5}], "nan": float("nan"), "n": None}}
+    direct, core = dict(full), {**full, "decision_id": new_decision_id()}
+    DirectInsert(s.engine, s.decisions.insert())([direct, {**_row(), "episode_id": "sparse"}])
+    with s.engine.begin() as conn:
+        conn.execute(s.decisions.insert(), [core])
+    a, b = s.get_decision(direct["decision_id"]), s.get_decision(core["decision_id"])
+    a.pop("decision_id"), b.pop("decision_id")
+    assert repr(a) == repr(b)  # repr: NaN != NaN
+    assert s.latest_decision_for_episode("sparse")["care_setting"] is None
+    with pytest.raises(sa.exc.IntegrityError):
+        s.record_decisions([direct])
+    s.dispose()
+
