@@ -321,6 +321,42 @@ def wrk_run(wrk: str, port: int, path: str, bodies: list[bytes], keys: list[str]
             "failed": r["status_errors"] + r["socket_errors"]}
 
 
+def cpu_snapshot(server_group: int) -> dict:
+    """CPU seconds so far: the server's process group (uvicorn and its workers), PostgreSQL's
+    processes, this process's children (wrk), and the whole machine's busy and total time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    server = postgres = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(fields[2]) == server_group:  # pgrp
+            server += used
+        elif name.startswith("postgres"):
+            postgres += used
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = cpu[3] + cpu[4]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"server": server, "postgres": postgres, "clients": children.ru_utime + children.ru_stime,
+            "busy": (sum(cpu) - idle) / tick, "total": sum(cpu) / tick}
+
+
+def cpu_use(before: dict, after: dict, requests: int) -> dict:
+    """CPU milliseconds per request of the server, PostgreSQL and the clients; how busy the
+    machine was (share of all cores), and the share the rest of the machine took."""
+    d = {k: after[k] - before[k] for k in before}
+    per = 1000.0 / max(requests, 1)
+    return {"server_ms": d["server"] * per, "postgres_ms": d["postgres"] * per,
+            "clients_ms": d["clients"] * per, "busy": d["busy"] / max(d["total"], 1e-9),
+            "others": (d["busy"] - d["server"] - d["postgres"] - d["clients"]) / max(d["total"], 1e-9)}
+
+
 def _client_process(port: int, key: str, bodies: list[bytes], start_at: float, out) -> None:
     """One client: keep-alive http.client (cheaper per request than httpx, so the figure is the
     server's), all requests sequential; puts (ok, first_send, last_receive) on ``out``."""
@@ -374,8 +410,10 @@ def workers_throughput(bundle: Path, work: Path, episodes: list[dict], n: int, w
             with httpx.Client(headers={"X-API-Key": keys[0]}) as c:
                 c.post(f"http://127.0.0.1:{port}/v1/route", json=episodes[i % len(episodes)])
         if wrk is not None:
-            return {"workers": workers, **wrk_run(wrk, port, "/v1/route", bodies[:300], keys,
-                                                  clients, seconds, work)}
+            before = cpu_snapshot(proc.pid)
+            result = wrk_run(wrk, port, "/v1/route", bodies[:300], keys, clients, seconds, work)
+            return {"workers": workers, **result, **cpu_use(before, cpu_snapshot(proc.pid),
+                                                            result["sent"])}
         out = mp.get_context("fork").Queue()
         start_at = time.time() + 1.0
         procs = [mp.get_context("fork").Process(
@@ -462,6 +500,10 @@ def main() -> None:
             print(f"  {r['workers']} worker(s)            {r['rate']:.0f} req/s "
                   f"({r['ok']}/{r['sent']} ok; {r['rate'] / base:.2f}x {rates[0]['workers']} worker"
                   f"{lat})")
+            if "server_ms" in r:
+                print(f"    CPU per request: server {r['server_ms']:.2f} ms, postgres "
+                      f"{r['postgres_ms']:.2f} ms, wrk {r['clients_ms']:.2f} ms; machine busy "
+                      f"{r['busy']:.0%}, other processes {r['others']:.0%} of all cores")
         print(f"  load average now       {os.getloadavg()[0]:.1f}")
         if args.skip_single:
             return
