@@ -252,3 +252,23 @@ def test_direct_insert_writes_what_core_writes(sqlite_url):
         s.record_decisions([direct])
     s.dispose()
 
+
+
+def test_drift_reads_whether_each_decision_had_unknown_codes(store):
+    """The drift refresh fetches only the decision's unknown codes, on SQLite and PostgreSQL."""
+    import time
+
+    for codes in (["X99.9"], [], None):
+        row = _row()
+        if codes is not None:
+            row["decision"] = {**row["decision"], "unknown_codes": codes}
+        store.record_decisions([row])
+        time.sleep(0.002)  # created_at orders the rows
+    seen = []
+
+    def step(state, rows):
+        seen.extend(bool(r[3]) for r in rows)
+        return {"status": "ok", "n": len(rows), "errors": 0, "state": {}}, False
+
+    store.operation.advance_drift("m1", "p1", step)
+    assert seen == [True, False, False]
