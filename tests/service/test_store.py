@@ -117,8 +117,9 @@ def test_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
 
 
 def test_concurrent_first_drift_refreshes_create_the_watch_row_once(store):
-    """Two workers' first drift refreshes of a version both find no watch row: one creates it,
-    the other stands back (no IntegrityError), and every decision is counted once."""
+    """Two workers' first drift refreshes of a version both find no watch row (the rows are read
+    and stepped without a lock): one creates it, the other stands back (no IntegrityError), and
+    every decision is counted once."""
     store.record_decisions([_row(episode=f"d{i}") for i in range(5)])
     both_read = threading.Barrier(2, timeout=30)
     results: list = []
@@ -136,8 +137,6 @@ def test_concurrent_first_drift_refreshes_create_the_watch_row_once(store):
             errors.append(exc)
 
     threads = [threading.Thread(target=refresh) for _ in range(2)]
-    if store.is_local:  # SQLite serialises the two transactions: no race to provoke
-        both_read = threading.Barrier(1)
     for t in threads:
         t.start()
     for t in threads:
@@ -272,3 +271,24 @@ def test_drift_reads_whether_each_decision_had_unknown_codes(store):
 
     store.operation.advance_drift("m1", "p1", step)
     assert seen == [True, False, False]
+
+
+def test_a_drift_refresh_that_lost_the_race_stores_nothing(store):
+    """Rows are read and stepped without a lock: a refresh whose watch moved on meanwhile (another
+    worker stored first) stores nothing, so no decision is counted twice."""
+    def step(state, rows):
+        n = (state or {}).get("n", 0) + len(rows)
+        return {"status": "ok", "n": n, "errors": 0, "state": {"n": n}}, False
+
+    store.record_decisions([_row(episode="r1")])
+    assert store.operation.advance_drift("m1", "p1", step)[0]["n"] == 1
+    store.record_decisions([_row(episode="r2")])
+
+    def racing_step(state, rows):  # another worker stores the same rows while this one steps
+        store.operation.advance_drift("m1", "p1", step)
+        return step(state, rows)
+
+    assert store.operation.advance_drift("m1", "p1", racing_step) == (None, False)
+    drift = [r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift"][0]
+    assert drift["state"]["n"] == 2
+
