@@ -8,6 +8,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -399,9 +400,13 @@ class DecisionStore:
             try:
                 self.metadata.create_all(self.engine)
                 break
-            except (IntegrityError, sa.exc.ProgrammingError):
+            except (IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
+                # PostgreSQL's duplicate-type/relation errors, SQLite's "table ... already
+                # exists" (an OperationalError): another worker created it between check and
+                # create; a real failure fails every attempt and is raised
                 if attempt == 4:
                     raise
+                time.sleep(0.05 * (attempt + 1))
         inspector = sa.inspect(self.engine)
         have = {c["name"] for c in inspector.get_columns(self.decisions.name)}
         missing = [c for c in self.decisions.columns if c.name not in have]
