@@ -289,6 +289,6 @@ def test_a_drift_refresh_that_lost_the_race_stores_nothing(store):
         return step(state, rows)
 
     assert store.operation.advance_drift("m1", "p1", racing_step) == (None, False)
-    drift = [r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift"][0]
+    drift = next(r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift")
     assert drift["state"]["n"] == 2
 
