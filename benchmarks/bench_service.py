@@ -9,13 +9,19 @@ Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopbac
   - peak RSS of this process and of the servers (resource.getrusage).
 
 With ``--workers 1,2`` it also measures throughput of ``uvicorn --workers N`` on the chosen
-store (``--db pg``: PostgreSQL on 127.0.0.1:5432, database ``test``) driven by ``--clients``
-client processes (each its own API key, keep-alive ``http.client`` connections), and prints the
-ratio of each worker count to one worker. The client processes share the machine's cores with the
-workers: say the core count and load average with the figures.
+store (``--db pg``: PostgreSQL on 127.0.0.1:5432, database ``test``; ``--db sqlite``) driven by
+``--clients`` concurrent clients (each its own API key), and prints the ratio of each worker count
+to one worker. The clients are ``wrk`` (a C load generator: one thread and one keep-alive
+connection per client, a Lua script for the bodies and the key header) when it is installed
+(``apt-get install wrk``; a benchmark tool, not a dependency), else Python client processes
+(``http.client``), which take a good share of the cores they measure: the output says which.
+With ``wrk`` the single-worker run also gets a sequential latency measured by ``wrk`` (one
+connection), the server's time without a Python client's own ~0.3 ms. Say the core count and
+load average with the figures.
 
 Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow]
                                                     [--workers 1,2 --db pg --clients 4]
+                                                    [--seconds 15] [--no-wrk]
 Targets (issue 27): overhead (HTTP p50 - library p50) <= 0.5 ms, p99 <= 3 ms, batch(1000) <= 1.3x
 route_many, >= 10x mlflow's throughput; 2 workers >= 1.6x one on PostgreSQL.
 """
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -126,7 +133,8 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dict:
+def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
+                  wrk: str | None = None, seconds: float = 15.0) -> dict:
     port = free_port()
     env = child_env(
         TRIAGE_MODEL_URI=str(bundle),
@@ -170,7 +178,11 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int) -> dic
             lambda: httpx.Client(base_url=base, headers=headers), csend,
             [episodes[i % len(episodes)] for i in range(n)],
         )
-        return {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
+        out = {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
+        if wrk is not None:
+            bodies = [json.dumps(e).encode() for e in episodes]
+            out["wrk1"] = wrk_run(wrk, port, "/v1/route", bodies, [API_KEY], 1, seconds, work)
+        return out
     finally:
         stop(proc)
 
@@ -254,6 +266,97 @@ def report(name: str, r: dict) -> None:
     print(f"  batch of 1,000         {statistics.median(r['batch']) * 1e3:.0f} ms (median)")
 
 
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local keys = {%(keys)s}
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("id", count)
+end
+function init(args)
+  key = keys[((id - 1) %% #keys) + 1]
+  i = id
+end
+function request()
+  i = i + 1
+  return wrk.format("POST", "%(path)s",
+    {["X-API-Key"] = key, ["Content-Type"] = "application/json"}, bodies[(i %% #bodies) + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests": %%d, "duration_us": %%d, "status_errors": %%d, "socket_errors": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d, "mean_us": %%f}\\n', summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout, latency:percentile(50),
+    latency:percentile(99), latency.mean))
+end
+"""
+
+
+def wrk_path(allowed: bool) -> str | None:
+    return shutil.which("wrk") if allowed else None
+
+
+def wrk_run(wrk: str, port: int, path: str, bodies: list[bytes], keys: list[str],
+            clients: int, seconds: float, work: Path) -> dict:
+    """``wrk`` with one thread and one keep-alive connection per client, client i sending with
+    key i: requests per second (2xx only), latency p50/p99 and the failures."""
+    def lua(text: str) -> str:
+        assert "]==]" not in text
+        return f"[==[{text}]==]"
+
+    script = work / f"wrk-{os.getpid()}-{port}.lua"
+    script.write_text(WRK_SCRIPT % {"bodies": ", ".join(lua(b.decode()) for b in bodies),
+                                    "keys": ", ".join(lua(k) for k in keys), "path": path})
+    out = subprocess.run(
+        [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
+         "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    r = json.loads(line[4:])
+    ok = r["requests"] - r["status_errors"]
+    return {"ok": ok, "sent": r["requests"], "rate": ok / (r["duration_us"] / 1e6),
+            "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3, "mean_ms": r["mean_us"] / 1e3,
+            "failed": r["status_errors"] + r["socket_errors"]}
+
+
+def cpu_snapshot(server_group: int) -> dict:
+    """CPU seconds so far: the server's process group (uvicorn and its workers), PostgreSQL's
+    processes, this process's children (wrk), and the whole machine's busy and total time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    server = postgres = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(fields[2]) == server_group:  # pgrp
+            server += used
+        elif name.startswith("postgres"):
+            postgres += used
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = cpu[3] + cpu[4]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"server": server, "postgres": postgres, "clients": children.ru_utime + children.ru_stime,
+            "busy": (sum(cpu) - idle) / tick, "total": sum(cpu) / tick}
+
+
+def cpu_use(before: dict, after: dict, requests: int) -> dict:
+    """CPU milliseconds per request of the server, PostgreSQL and the clients; how busy the
+    machine was (share of all cores), and the share the rest of the machine took."""
+    d = {k: after[k] - before[k] for k in before}
+    per = 1000.0 / max(requests, 1)
+    return {"server_ms": d["server"] * per, "postgres_ms": d["postgres"] * per,
+            "clients_ms": d["clients"] * per, "busy": d["busy"] / max(d["total"], 1e-9),
+            "others": (d["busy"] - d["server"] - d["postgres"] - d["clients"]) / max(d["total"], 1e-9)}
+
+
 def _client_process(port: int, key: str, bodies: list[bytes], start_at: float, out) -> None:
     """One client: keep-alive http.client (cheaper per request than httpx, so the figure is the
     server's), all requests sequential; puts (ok, first_send, last_receive) on ``out``."""
@@ -274,8 +377,9 @@ def _client_process(port: int, key: str, bodies: list[bytes], start_at: float, o
 
 
 def workers_throughput(bundle: Path, work: Path, episodes: list[dict], n: int, workers: int,
-                       db: str, clients: int) -> dict:
-    """Requests per second of ``uvicorn --workers`` under ``clients`` concurrent client processes."""
+                       db: str, clients: int, wrk: str | None = None, seconds: float = 15.0) -> dict:
+    """Requests per second of ``uvicorn --workers`` under ``clients`` concurrent clients: ``wrk``
+    for ``seconds`` when given, else ``n`` requests from Python client processes."""
     import multiprocessing as mp
 
     port = free_port()
@@ -305,6 +409,11 @@ def workers_throughput(bundle: Path, work: Path, episodes: list[dict], n: int, w
         for i in range(4 * workers):  # warm each worker's first requests
             with httpx.Client(headers={"X-API-Key": keys[0]}) as c:
                 c.post(f"http://127.0.0.1:{port}/v1/route", json=episodes[i % len(episodes)])
+        if wrk is not None:
+            before = cpu_snapshot(proc.pid)
+            result = wrk_run(wrk, port, "/v1/route", bodies[:300], keys, clients, seconds, work)
+            return {"workers": workers, **result, **cpu_use(before, cpu_snapshot(proc.pid),
+                                                            result["sent"])}
         out = mp.get_context("fork").Queue()
         start_at = time.time() + 1.0
         procs = [mp.get_context("fork").Process(
@@ -345,6 +454,10 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="pg",
                     help="Store of the --workers measurement.")
     ap.add_argument("--clients", type=int, default=4, help="Client processes of --workers.")
+    ap.add_argument("--seconds", type=float, default=15.0,
+                    help="How long each wrk measurement runs.")
+    ap.add_argument("--wrk", action=argparse.BooleanOptionalAction, default=True,
+                    help="Use wrk as the load generator when installed (--no-wrk: Python clients).")
     ap.add_argument("--skip-single", action="store_true",
                     help="Only the --workers measurement (no latency, batch or mlflow runs).")
     args = ap.parse_args()
@@ -372,22 +485,37 @@ def main() -> None:
     print(f"  p50/p99                {pct(lib, 50) * 1e3:.2f} / {pct(lib, 99) * 1e3:.2f} ms")
     print(f"  route_many(1,000)      {lib_batch * 1e3:.0f} ms (median of 5)")
 
+    wrk = wrk_path(args.wrk)
     if args.workers:
         rates = [workers_throughput(bundle, work, episodes, args.requests, int(w), args.db,
-                                    args.clients) for w in args.workers.split(",")]
+                                    args.clients, wrk, args.seconds)
+                 for w in args.workers.split(",")]
         base = rates[0]["rate"]
-        print(f"uvicorn --workers on {args.db}, {args.clients} client processes, "
-              f"{args.requests} requests each run ({os.cpu_count()} cores):")
+        how = (f"wrk ({wrk}), {args.clients} connections, {args.seconds:g} s each run" if wrk
+               else f"{args.clients} Python client processes (wrk not found), "
+                    f"{args.requests} requests each run")
+        print(f"uvicorn --workers on {args.db}, {how} ({os.cpu_count()} cores):")
         for r in rates:
+            lat = (f"; p50/p99 {r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms" if "p50_ms" in r else "")
             print(f"  {r['workers']} worker(s)            {r['rate']:.0f} req/s "
-                  f"({r['ok']}/{r['sent']} ok; {r['rate'] / base:.2f}x {rates[0]['workers']} worker)")
+                  f"({r['ok']}/{r['sent']} ok; {r['rate'] / base:.2f}x {rates[0]['workers']} worker"
+                  f"{lat})")
+            if "server_ms" in r:
+                print(f"    CPU per request: server {r['server_ms']:.2f} ms, postgres "
+                      f"{r['postgres_ms']:.2f} ms, wrk {r['clients_ms']:.2f} ms; machine busy "
+                      f"{r['busy']:.0%}, other processes {r['others']:.0%} of all cores")
         print(f"  load average now       {os.getloadavg()[0]:.1f}")
         if args.skip_single:
             return
-    svc = bench_service(bundle, work, episodes, args.requests)
+    svc = bench_service(bundle, work, episodes, args.requests, wrk, args.seconds)
     report("service (uvicorn, 1 worker)", svc)
     print(f"  service overhead p50   {(pct(svc['lat'], 50) - pct(lib, 50)) * 1e3:.2f} ms "
           "(HTTP p50 - library p50: validation, auth, JSON, SQLite commit, the client)")
+    if "wrk1" in svc:
+        w1 = svc["wrk1"]
+        print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
+              f"{w1['rate']:.0f} req/s ({w1['failed']} failed); overhead p50 "
+              f"{w1['p50_ms'] - pct(lib, 50) * 1e3:.2f} ms (no Python client)")
     print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
           "(target <= 1.3x)")
     if not args.skip_mlflow:

@@ -17,6 +17,7 @@ from service.api import errors
 from service.api.deps import RouterHolder
 from service.api.docs import install_offline_docs
 from service.api.guard import EdgeGuard, install_log_filters
+from service.api.hotpath import HotRoutes
 from service.api.limits import KeyConcurrency
 from service.api.openapi import document_edges
 from service.api.routes import (
@@ -36,7 +37,7 @@ from service.loading import load_router, warm_up_in_background
 from service.prometheus import MetricsMiddleware, ServiceMetrics
 from service.operation import Operation
 from service.security import ApiKeyRegistry
-from service.store import DecisionStore
+from service.store import CHECKPOINT_SECONDS, DecisionStore
 
 log = logging.getLogger("service")
 
@@ -75,10 +76,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     else:
         await run_in_threadpool(app.state.operation.deploy, app.state.router_holder.get())
     sync = asyncio.create_task(_policy_sync_loop(app))
+    checkpoints = asyncio.create_task(_checkpoint_loop(store))
     try:
         yield
     finally:
         sync.cancel()
+        checkpoints.cancel()
         store.dispose()
 
 
@@ -101,6 +104,18 @@ async def _policy_sync_loop(app: FastAPI) -> None:
                 await run_in_threadpool(operation.refresh_drift, holder.get())
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the loop
             log.warning("policy sync failed: %s", type(exc).__name__)
+
+
+async def _checkpoint_loop(store: DecisionStore) -> None:
+    """SQLite's WAL checkpoints, off the request path (see DecisionStore.checkpoint)."""
+    if not store.is_local:
+        return
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await run_in_threadpool(store.checkpoint)
+        except Exception as exc:  # noqa: BLE001 - busy or locked: the next round does it
+            log.debug("checkpoint skipped: %s", type(exc).__name__)
 
 
 def _watch_for_metrics(app: FastAPI) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -152,8 +167,10 @@ def create_app(
 
     errors.install(app)
     # Order (outermost first): metrics, then the guard (request id, key check before the body
-    # is read, the one error handler), the per-key concurrency limit, then FastAPI's own exception
+    # is read, the one error handler), the per-key concurrency limit, the hot routes served
+    # straight from ASGI (POST /v1/route and /v1/route/batch), then FastAPI's own exception
     # handlers and the routes.
+    app.add_middleware(HotRoutes, api_app=app)
     app.add_middleware(KeyConcurrency, api_app=app)  # inside the guard: it reads the caller's key
     app.add_middleware(EdgeGuard, api_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -317,7 +317,7 @@ def drift_reference(routing: Any) -> Any:
 def drift_step(state: dict[str, Any] | None, rows: list[Any], reference: Any,
                delta: float) -> tuple[dict[str, Any], bool]:
     """Advance the library's drift test by stored decision rows (p, setting, policy_route,
-    decision JSON, ...): the store calls this with the watch row locked."""
+    the decision's unknown codes, ...): the store calls this with the watch row locked."""
     from triage.operation.drift import StreamDrift
 
     drift = StreamDrift.from_state(state["drift"]) if state else StreamDrift(reference, delta)
@@ -328,7 +328,7 @@ def drift_step(state: dict[str, Any] | None, rows: list[Any], reference: Any,
             [float(r[0]) for r in rows],
             [(r[1] or "inpatient") if grouped else "all" for r in rows],
             [r[2] == "automate" for r in rows],
-            [bool((r[3] or {}).get("unknown_codes")) for r in rows])
+            [bool(r[3]) for r in rows])
     reading = drift.reading()
     stats = reading["statistics"]
     n = max((v["n"] for v in stats.values()), default=0)

@@ -99,7 +99,53 @@ def test_sqlite_runs_in_wal_mode(sqlite_url):
     with s.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     s.dispose()
+
+
+def test_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
+    """The background checkpoint (off the request path) copies every committed page."""
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    s.record_decisions([_row(episode=f"c{i}") for i in range(50)])
+    s.checkpoint()
+    with s.engine.connect() as conn:
+        busy, log_pages, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log_pages == done  # nothing left to copy
+    assert s.count("decisions") == 50
+    s.dispose()
+
+
+def test_concurrent_first_drift_refreshes_create_the_watch_row_once(store):
+    """Two workers' first drift refreshes of a version both find no watch row (the rows are read
+    and stepped without a lock): one creates it, the other stands back (no IntegrityError), and
+    every decision is counted once."""
+    store.record_decisions([_row(episode=f"d{i}") for i in range(5)])
+    both_read = threading.Barrier(2, timeout=30)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def step(state, rows):
+        assert state is None  # each saw no row: the race
+        both_read.wait()
+        return {"status": "ok", "n": len(rows), "errors": 0, "state": {}}, False
+
+    def refresh() -> None:
+        try:
+            results.append(store.operation.advance_drift("m1", "p1", step))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = [r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift"]
+    assert len(rows) == 1 and rows[0]["n"] == 5
+    written = [values for values, _ in results if values is not None]
+    assert len(written) == 1 and written[0]["n"] == 5
 
 
 def test_concurrent_writers_share_commits_and_each_returns_after_its_own(store):
@@ -175,3 +221,74 @@ def test_an_outcome_marks_its_decision_coded_and_an_upgrade_backfills_it(store):
     assert again.get_decision(rows[0]["decision_id"])["coded_at"] is not None
     assert again.get_decision(rows[1]["decision_id"])["coded_at"] is None
     again.dispose()
+
+
+def test_direct_insert_writes_what_core_writes(sqlite_url):
+    """SQLite's decision writes skip Core's execution (DirectInsert): every column type reads back
+    as Core's own write of the same row does, and driver errors are SQLAlchemy's."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from service.store import DirectInsert
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    assert s._decision_writes._direct is not None  # the service's SQLite path
+    full = {**_row(), "care_setting": "inpatient", "policy_route": "automate", "mode": "live",
+            "audit": True, "holdout": False, "queue": "cardio", "priority": 0.25,
+            "discharge_date": dt.date(2024, 2, 29), "text": "note",
+            "decision": {"codes": [{"code": "I10.", "p": 0.5}], "nan": float("nan"), "n": None}}
+    direct, core = dict(full), {**full, "decision_id": new_decision_id()}
+    DirectInsert(s.engine, s.decisions.insert())([direct, {**_row(), "episode_id": "sparse"}])
+    with s.engine.begin() as conn:
+        conn.execute(s.decisions.insert(), [core])
+    a, b = s.get_decision(direct["decision_id"]), s.get_decision(core["decision_id"])
+    a.pop("decision_id"), b.pop("decision_id")
+    assert repr(a) == repr(b)  # repr: NaN != NaN
+    assert s.latest_decision_for_episode("sparse")["care_setting"] is None
+    with pytest.raises(sa.exc.IntegrityError):
+        s.record_decisions([direct])
+    s.dispose()
+
+
+
+def test_drift_reads_whether_each_decision_had_unknown_codes(store):
+    """The drift refresh fetches only the decision's unknown codes, on SQLite and PostgreSQL."""
+    import time
+
+    for codes in (["X99.9"], [], None):
+        row = _row()
+        if codes is not None:
+            row["decision"] = {**row["decision"], "unknown_codes": codes}
+        store.record_decisions([row])
+        time.sleep(0.002)  # created_at orders the rows
+    seen = []
+
+    def step(state, rows):
+        seen.extend(bool(r[3]) for r in rows)
+        return {"status": "ok", "n": len(rows), "errors": 0, "state": {}}, False
+
+    store.operation.advance_drift("m1", "p1", step)
+    assert seen == [True, False, False]
+
+
+def test_a_drift_refresh_that_lost_the_race_stores_nothing(store):
+    """Rows are read and stepped without a lock: a refresh whose watch moved on meanwhile (another
+    worker stored first) stores nothing, so no decision is counted twice."""
+    def step(state, rows):
+        n = (state or {}).get("n", 0) + len(rows)
+        return {"status": "ok", "n": n, "errors": 0, "state": {"n": n}}, False
+
+    store.record_decisions([_row(episode="r1")])
+    assert store.operation.advance_drift("m1", "p1", step)[0]["n"] == 1
+    store.record_decisions([_row(episode="r2")])
+
+    def racing_step(state, rows):  # another worker stores the same rows while this one steps
+        store.operation.advance_drift("m1", "p1", step)
+        return step(state, rows)
+
+    assert store.operation.advance_drift("m1", "p1", racing_step) == (None, False)
+    drift = next(r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift")
+    assert drift["state"]["n"] == 2
+

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
 from service.api.hotpath import (
     body_doc,
+    hot_route,
     json_body,
     json_response,
     parse_body,
@@ -108,6 +109,30 @@ def _route_and_record(
     return json_response(public_decision(decision))
 
 
+def _current(request: Request) -> tuple[Router, DecisionStore, Settings]:
+    """The router this request will use from start to finish (503 when none is loaded), the
+    store and the settings: what the FastAPI declarations below get from their dependencies."""
+    state = request.app.state
+    routing = state.router_holder.get()
+    if routing is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="no model is loaded")
+    return routing, state.store, state.settings
+
+
+@hot_route("POST", "/v1/route")
+async def route_one(request: Request) -> Response:
+    """POST /v1/route, as served (service.api.hotpath.HotRoutes)."""
+    routing, store, settings = _current(request)
+    return await _route_one(request, routing, store, settings)
+
+
+async def _route_one(request: Request, routing: Router, store: DecisionStore,
+                     settings: Settings) -> Response:
+    episode = await parse_body(request, Episode)
+    inline = runs_inline(episode.code_scores, episode.text, store)
+    return await run(inline, _route_and_record, episode, request, routing, store, settings.store_text)
+
+
 @router.post(
     "/route",
     response_model=Decision,
@@ -123,9 +148,9 @@ async def route_episode(
     _role: RouterRole,
 ) -> Any:
     """Automate, assisted review or manual — with the codes, the confidence and the reasons."""
-    episode = await parse_body(request, Episode)
-    inline = runs_inline(episode.code_scores, episode.text, store)
-    return await run(inline, _route_and_record, episode, request, routing, store, settings.store_text)
+    # served by route_one through HotRoutes; this declaration is the OpenAPI document's (and the
+    # path a request takes were HotRoutes not installed)
+    return await _route_one(request, routing, store, settings)
 
 
 def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
@@ -163,6 +188,14 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
     return json_response({"decisions": [public_decision(d) for d in decisions]})
 
 
+@hot_route("POST", "/v1/route/batch")
+async def route_many(request: Request) -> Response:
+    """POST /v1/route/batch, as served (service.api.hotpath.HotRoutes)."""
+    routing, store, settings = _current(request)
+    body = await json_body(request)
+    return await run_in_threadpool(_route_batch, body, request, routing, store, settings)
+
+
 @router.post(
     "/route/batch",
     response_model=BatchDecisions,
@@ -178,5 +211,6 @@ async def route_batch(
     _role: RouterRole,
 ) -> Any:
     """Up to the configured batch limit (default 1,000); all decisions or none are stored."""
+    # served by route_many through HotRoutes (see route_episode)
     body = await json_body(request)
     return await run_in_threadpool(_route_batch, body, request, routing, store, settings)

@@ -1,0 +1,84 @@
+"""The hot operations (POST /v1/route, /v1/route/batch) are served by service.api.hotpath.HotRoutes,
+past FastAPI's routing and dependencies: every answer (successes, 422s, 413, 503) and every metric
+label must be the one FastAPI's own path gives."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.api import hotpath
+
+OVERSIZED = 4096
+
+
+def _cases(episode: dict) -> list[tuple[str, dict]]:
+    """(path, httpx request keyword arguments) covering each way a hot request can end."""
+    batch = {"episodes": [dict(episode, episode_id=i) for i in range(3)]}
+    return [
+        ("/v1/route", {"json": episode}),
+        ("/v1/route", {"content": b'{"episode_id": 1,', "headers": {"content-type": "application/json"}}),
+        ("/v1/route", {"json": {"episode_id": 1}}),  # code_scores missing
+        ("/v1/route", {"json": {**episode, "text": 7}}),
+        ("/v1/route", {"json": {**episode, "code_scores": {"I50.9": 1.5}}}),
+        ("/v1/route", {"content": b'{"episode_id": 1}', "headers": {"content-type": "text/plain"}}),
+        ("/v1/route", {"content": b""}),
+        ("/v1/route", {"json": {**episode, "text": "secret note " * 400}}),  # over the body limit
+        ("/v1/route/batch", {"json": batch}),
+        ("/v1/route/batch", {"json": {"episodes": batch["episodes"] * 2}}),  # over batch_limit 5
+        ("/v1/route/batch", {"json": {"episodes": [{"episode_id": 1}]}}),
+    ]
+
+
+def _answers(client, keys, cases) -> list[tuple[int, str, object]]:
+    out = []
+    for path, kwargs in cases:
+        headers = {**keys["router"], **kwargs.pop("headers", {})}
+        r = client.post(path, headers=headers, **kwargs)
+        body = r.json() if "json" in r.headers.get("content-type", "") else r.text
+        for d in [body, *body.get("decisions", [])] if isinstance(body, dict) else []:
+            d.pop("decision_id", None)  # new for every decision
+        out.append((r.status_code, r.headers.get("content-type"), body))
+    return out
+
+
+def _request_counts(client) -> dict[tuple[str, str], float]:
+    text = client.get("/metrics").text
+    found = re.findall(r'triage_http_requests_total\{method="POST",path="([^"]+)",status="(\d+)"\} '
+                       r"([0-9.]+)", text)
+    return {(p, s): float(n) for p, s, n in found}
+
+
+def test_hot_routes_answer_as_fastapi_does(app_factory, sqlite_url, keys, episode, monkeypatch):
+    client = app_factory(sqlite_url, max_body_bytes=OVERSIZED, batch_limit=5)
+    served = []
+    for key, handler in list(hotpath.HOT_ROUTES.items()):
+        async def counting(request, _handler=handler, _key=key):
+            served.append(_key)
+            return await _handler(request)
+        monkeypatch.setitem(hotpath.HOT_ROUTES, key, counting)
+    hot = _answers(client, keys, _cases(episode))
+    assert len(served) == len(_cases(episode))  # the 413 too: refused as its body is read
+    hot_counts = _request_counts(client)
+
+    monkeypatch.setattr(hotpath, "HOT_ROUTES", {})  # FastAPI's own routing and dependencies
+    fastapi = _answers(client, keys, _cases(episode))
+    assert [a[0] for a in hot] == [200, 422, 422, 422, 422, 422, 422, 413, 200, 422, 422]
+    assert hot == fastapi
+    assert all("secret note" not in str(a[2]) for a in hot)
+    counts = _request_counts(client)
+    assert counts == {k: 2 * n for k, n in hot_counts.items()}  # same labels, counted again
+    assert hot_counts[("/v1/route", "200")] == 1 and hot_counts[("/v1/route/batch", "422")] == 2
+
+
+@pytest.mark.parametrize("hot", [True, False])
+def test_no_model_is_503_on_both_paths(app_factory, sqlite_url, keys, episode, monkeypatch, hot):
+    client = app_factory(sqlite_url)
+    if not hot:
+        monkeypatch.setattr(hotpath, "HOT_ROUTES", {})
+    client.app.state.router_holder.swap(None)
+    for path, body in (("/v1/route", episode), ("/v1/route/batch", {"episodes": [episode]})):
+        r = client.post(path, json=body, headers=keys["router"])
+        assert r.status_code == 503 and r.json() == {"detail": "no model is loaded"}
+    assert client.post("/v1/route", json=episode, headers=keys["unknown"]).status_code == 401
