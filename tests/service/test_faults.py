@@ -321,13 +321,18 @@ def test_disk_full_is_503_and_the_database_stays_intact(bundle_dir, tmp_path, ti
         assert set(load.statuses) <= {"200", "503", "outcome 201", "outcome 503"}, load.statuses
         r = httpx.post(f"{service.url}/v1/route", headers=HEADERS, json={
             "episode_id": "late", "code_scores": {"I10": 0.9}, "text": MARKER})
-        assert r.status_code == 503 and "retry" in r.json()["detail"]
+        # still full: refused with a retry; or the background WAL checkpoint has given pages back since
+        # the load stopped, and then an acknowledged write must be as durable as the others
+        assert r.status_code in (200, 503), r.status_code
+        late = [r.json()["decision_id"]] if r.status_code == 200 else []
+        if r.status_code == 503:
+            assert "retry" in r.json()["detail"]
         service.stop()
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        stored = _stored(url, "d_", load.acked, load.outcomes)
+        stored = _stored(url, "d_", load.acked + late, load.outcomes)
         _report("disk full [sqlite]", load, stored)
-        assert stored == (len(load.acked), len(set(load.outcomes)))
+        assert stored == (len(load.acked) + len(late), len(set(load.outcomes)))
         _clean_output(service)
     finally:
         service.stop(signal.SIGKILL)
