@@ -3,11 +3,17 @@ nothing is certified (issue #22)."""
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from triage.policy import CostModel
 from triage.policy.automation import automation_rows
 from triage.policy.evidence import delta_weights, evidence_plan, setting_deltas
-from triage.policy.guarantees import error_free_needed, risk_control, sequence_start
+from triage.policy.guarantees import (
+    error_free_needed,
+    expected_automation,
+    risk_control,
+    sequence_start,
+)
 from triage.policy.policies import GuaranteedPolicy, why_nothing_certified
 
 
@@ -31,18 +37,43 @@ def test_evidence_plan_shares_delta_by_weight_and_one_start_uses_the_whole_share
     assert two.loc["observation", "delta_per_test"] == pytest.approx(two.loc["observation", "delta_setting"] / 2)
 
 
+def _calibrated_draw(rng, n):
+    """A calibrated confidence model: correct ~ Bernoulli(p)."""
+    p = np.sort(rng.beta(8, 1.5, n))[::-1]
+    return p, rng.random(n) < p
+
+
 def test_sequence_start_moves_below_errors_at_the_top_of_the_reference():
     rng = np.random.default_rng(0)
-    p = np.sort(rng.random(1000))[::-1]
-    p_ref = np.sort(rng.random(600))[::-1]
-    clean = np.ones(600, bool)
+    p, _ = _calibrated_draw(rng, 1000)
+    p_ref, clean = _calibrated_draw(rng, 2000)
     bad_top = clean.copy()
-    bad_top[:30:2] = False  # half of the reference's top 30 wrong
+    bad_top[:100] = rng.random(100) > 0.3  # the reference's 100 most confident: 30% wrong
+    in_bad_top = int((p >= p_ref[99]).sum())
     n_min = error_free_needed(0.1, 0.1)
     clean_start = sequence_start(p, 0.1, 0.1, p_ref, clean)
-    assert n_min <= clean_start < 100  # nothing to avoid: an early start where the first test surely passes
-    assert sequence_start(p, 0.1, 0.1, p_ref, bad_top) > clean_start + 50  # the start goes below the bad top
+    bad_start = sequence_start(p, 0.1, 0.1, p_ref, bad_top)
+    assert n_min <= clean_start < bad_start and bad_start > in_bad_top  # the start goes below the bad top
+    counts = np.arange(n_min, 1001, 10)
+    expected = expected_automation(np.sort(p)[::-1], counts, 0.1, 0.1, p_ref, bad_top)
+    chosen = expected[(bad_start - n_min) // 10]
+    assert expected[0] < 1 and chosen > 10  # starting at the top certifies (almost) nothing; the chosen start does
     assert sequence_start(p, 0.1, 0.1) >= n_min  # no reference: label-free
+    assert bad_start == sequence_start(p, 0.1, 0.1, p_ref, bad_top)  # seeded: same data, same start
+
+
+def test_at_a_large_policy_part_the_start_goes_where_its_first_test_is_near_certain():
+    """12,000 policy episodes (MIMIC-IV size): starting at the 22 most confident would stake everything on
+    them; the planned start lies deeper, where fresh draws of the same model pass its first test."""
+    rng = np.random.default_rng(3)
+    p, _ = _calibrated_draw(rng, 12_000)
+    p_ref, c_ref = _calibrated_draw(rng, 4_000)
+    start = sequence_start(p, 0.1, 0.1, p_ref, c_ref)
+    assert start > 10 * error_free_needed(0.1, 0.1)
+    t = np.sort(p)[::-1][start - 1]
+    k_crit = int(np.flatnonzero(stats.binom.cdf(np.arange(start), start, 0.1) <= 0.1).max())
+    errors = rng.binomial(1, 1 - p[p >= t], size=(500, int((p >= t).sum()))).sum(axis=1)
+    assert (errors <= k_crit).mean() >= 0.95
 
 
 def test_one_start_from_independent_labels_certifies_where_the_top_is_bad():
@@ -85,6 +116,23 @@ def test_the_reason_names_too_little_evidence_or_errors_at_the_top():
     res = risk_control(p, c, 0.05, 0.1)
     assert not res.feasible
     assert why_nothing_certified(p, c, 0.05, res).startswith("errors at the top of the ranking")
+
+
+def test_the_reason_says_whether_any_start_could_have_passed():
+    """Whether a start chosen with hindsight would have passed separates "the plan missed" from "this
+    evidence and ranking cannot certify alpha at all"."""
+    p = np.linspace(1, 0.5, 600)
+    spread = np.ones(600, bool)
+    spread[::12] = False  # 8% wrong everywhere: nothing passes at alpha = 0.05
+    res = risk_control(p, spread, 0.05, 0.1)
+    assert "no number of top policy episodes passes" in why_nothing_certified(p, spread, 0.05, res)
+    top_only = np.ones(600, bool)
+    top_only[:60:4] = False  # 15 errors in the top 60, none below
+    res = risk_control(p, top_only, 0.05, 0.1)
+    assert not res.feasible  # the label-free starts sit inside the bad top
+    reason = why_nothing_certified(p, top_only, 0.05, res)
+    n = int(reason.split("a start at the top ")[1].split()[0])  # the fewest that pass with its 15 errors
+    assert stats.binom.cdf(15, n, 0.05) <= res.delta_per_test < stats.binom.cdf(15, n - 1, 0.05)
 
 
 def test_automation_rows_give_quality_per_setting_and_a_lower_limit_saving():

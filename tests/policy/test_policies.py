@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 

@@ -45,7 +45,7 @@ def delta_weights(expected_automated: dict[str, float], alpha: float) -> dict[st
     names = [n for n, v in expected_automated.items() if v > 0]
     if not names:
         return {}
-    counts = {n: max(1, int(round(expected_automated[n]))) for n in names}
+    counts = {n: max(1, round(expected_automated[n])) for n in names}
     pi = {n: float(stats.binom.cdf(math.floor(alpha / 2 * c + 1e-9), c, alpha)) for n, c in counts.items()}
     total_pi, total_n = sum(pi.values()), float(sum(counts.values()))
     return {n: 0.5 * (pi[n] / total_pi if total_pi > 0 else 1 / len(names)) + 0.5 * counts[n] / total_n

@@ -41,11 +41,15 @@ SEQUENCE_RESOLUTION = 100
 HOLM_GRID_POINTS = 20
 #: Predicted probability that the fixed sequence's first test passes where it starts.
 START_POWER = 0.95
-#: With an independent labelled reference: the quantile of the error rate's posterior the start's
-#: power is computed at (cautious: the reference part is small), and how far below the highest power
-#: the start may be (the fewest top episodes within it).
-START_RATE_QUANTILE = 0.75
-START_POWER_TOLERANCE = 0.01
+#: With an independent labelled reference, the start is planned by simulation (:func:`sequence_start`):
+#: draws of the policy part's errors, the fewest reference episodes each stretch's error rate is
+#: estimated from (neighbouring stretches pooled until there are that many), the seed (same data, same
+#: start) and how far below the highest expected automation (a share of the policy episodes) the
+#: chosen, earliest, start may be.
+START_DRAWS = 400
+START_WINDOW_EPISODES = 20
+START_SEED = 0
+START_TOLERANCE = 0.005
 
 
 def clopper_pearson_upper(k: Any, n: Any, delta: float) -> np.ndarray:
@@ -262,22 +266,24 @@ def fixed_sequences(p: np.ndarray, alpha: float, delta: float, resolution: int =
 
 
 def sequence_start(p: np.ndarray, alpha: float, delta: float, p_reference: np.ndarray | None = None,
-                   correct_reference: np.ndarray | None = None) -> int:
+                   correct_reference: np.ndarray | None = None, resolution: int = SEQUENCE_RESOLUTION) -> int:
     """Where one fixed sequence over ``p`` (the policy part's confidences) starts, as a count of top episodes.
 
-    With a labelled reference sample independent of the tested labels (``p_reference``,
-    ``correct_reference``: the confidence model's calibration part), each count c of top policy
-    episodes gets the power of its test at ``delta`` when errors occur at a cautious estimate of the
-    rate the reference shows above the same threshold (the START_RATE_QUANTILE quantile of the
-    Jeffreys posterior Beta(k + 1/2, n - k + 1/2)); the start is the fewest top episodes whose power is
-    within START_POWER_TOLERANCE of the highest. Errors at the very top of the ranking (a non-monotone
-    selective risk) then move the start below them instead of stopping the sequence at its first
-    test, and a start where the first test is near-certain to pass is not wasted on a shaky one
-    higher up (the sequence walks down from there anyway), so one start replaces the two label-free
-    ones and its tests run at the whole of delta. Without a reference (or an empty one) the start is
-    predicted from the confidences alone. Either way the tested labels are never used, so the
-    sequence is fixed before they are seen (Angelopoulos et al. 2021, Learn-then-Test: any ordering
-    fixed independently of the tested outcomes is valid).
+    A fixed sequence stops for good at its first failed test, so where it starts decides what it can
+    certify: too high and one error among the first few dozen episodes ends it (non-monotone selective
+    risk, or bad luck); too low and it cannot go above its start. With a labelled reference sample
+    independent of the tested labels (``p_reference``, ``correct_reference``: the confidence model's
+    calibration part) the start is planned: the policy ranking is cut into the stretches the sequence
+    steps through; each stretch's error rate gets a Beta posterior from the reference episodes in its
+    confidence range (pooled with its neighbours' up to START_WINDOW_EPISODES, so no calibration is
+    assumed); errors are drawn from it START_DRAWS times (seed START_SEED), every candidate start's sequence is run on each
+    draw, and the start is the earliest whose expected certified automation is within START_TOLERANCE
+    (a share of the policy episodes) of the best. So one start replaces the two label-free ones and its
+    tests run at the whole of delta; at a large policy part the start moves down to where the first
+    test is near-certain to pass, and it moves below errors the reference shows at the very top.
+    Without a reference (or an empty one) the start is predicted from the confidences alone. Either way
+    the tested labels are never used, so the sequence is fixed before they are seen (Angelopoulos et
+    al. 2021, Learn-then-Test: any ordering fixed independently of the tested outcomes is valid).
     """
     p = np.asarray(p, dtype=float)
     m = p.size
@@ -287,15 +293,51 @@ def sequence_start(p: np.ndarray, alpha: float, delta: float, p_reference: np.nd
         return n_min
     if p_reference is None or correct_reference is None or np.asarray(p_reference).size == 0:
         return _sequence_start(desc, alpha, delta, n_min)
-    ref = SelectiveCounts.from_arrays(np.asarray(p_reference, dtype=float), np.asarray(correct_reference, bool))
-    counts = np.arange(n_min, m + 1)
-    n_ref, k_ref = ref.at(desc[counts - 1])
-    rate = stats.beta.ppf(START_RATE_QUANTILE, k_ref + 0.5, n_ref - k_ref + 0.5)
-    # the most errors a test of c automated episodes may see and still pass at delta
+    counts = np.arange(n_min, m + 1, max(1, math.ceil(m / resolution)))
+    expected = expected_automation(desc, counts, alpha, delta, np.asarray(p_reference, dtype=float),
+                                   np.asarray(correct_reference, dtype=bool))
+    return int(counts[np.flatnonzero(expected >= expected.max() - START_TOLERANCE * m)[0]])
+
+
+def expected_automation(desc: np.ndarray, counts: np.ndarray, alpha: float, delta: float,
+                        p_reference: np.ndarray, correct_reference: np.ndarray) -> np.ndarray:
+    """Expected number of top episodes a fixed sequence over ``counts`` certifies, per start in ``counts``.
+
+    ``desc``: the policy confidences, most confident first. Stretch j holds the policy episodes ranked
+    in (counts[j-1], counts[j]]. Its error rate is drawn from Beta(k + 1/2, n - k + 1/2), where the
+    reference has k errors among the n episodes whose confidence falls in the stretch's range, pooled
+    with the nearest stretches (alternately below and above) until n >= START_WINDOW_EPISODES; its errors
+    are drawn binomially. A start's sequence certifies the last count before its first failed test (0
+    if that is the first).
+    """
+    rng = np.random.default_rng(START_SEED)
+    sizes = np.diff(np.concatenate([[0], counts]))
+    # reference episodes per stretch: at or above the stretch's lowest threshold, below the one above it
+    stretch = np.searchsorted(-desc[counts - 1], -p_reference, side="left")
+    n_ref = np.bincount(stretch, minlength=counts.size + 1)
+    k_ref = np.bincount(stretch, weights=~correct_reference, minlength=counts.size + 1)
+    n_win, k_win = np.empty(counts.size), np.empty(counts.size)
+    for j in range(counts.size):
+        lo, hi = j, j + 1
+        while n_ref[lo:hi].sum() < START_WINDOW_EPISODES and (lo > 0 or hi < n_ref.size):
+            if hi < n_ref.size and (hi - j <= j - lo or lo == 0):
+                hi += 1
+            else:
+                lo -= 1
+        n_win[j], k_win[j] = n_ref[lo:hi].sum(), k_ref[lo:hi].sum()
+    rate = rng.beta(k_win + 0.5, n_win - k_win + 0.5, size=(START_DRAWS, counts.size))
+    errors = np.cumsum(rng.binomial(sizes, rate), axis=1)
+    # the most errors a test of c automated episodes may see and still pass at delta (-1: none)
     k_crit = stats.binom.ppf(delta, counts, alpha).astype(np.int64)
     k_crit = np.where(stats.binom.cdf(k_crit, counts, alpha) <= delta, k_crit, k_crit - 1)
-    power = np.where(k_crit >= 0, stats.binom.cdf(np.maximum(k_crit, 0), counts, rate), 0.0)
-    return int(counts[np.flatnonzero(power >= power.max() - START_POWER_TOLERANCE)[0]])
+    passes = errors <= k_crit
+    # first failed test at or after each start (counts.size: none)
+    first_fail = np.full(passes.shape, counts.size)
+    for j in range(counts.size - 1, -1, -1):
+        after = first_fail[:, j + 1] if j + 1 < counts.size else counts.size
+        first_fail[:, j] = np.where(passes[:, j], after, j)
+    certified = np.where(first_fail > np.arange(counts.size), counts[np.maximum(first_fail - 1, 0)], 0)
+    return certified.mean(axis=0)
 
 
 def sequence_from(p: np.ndarray, start: int, resolution: int = SEQUENCE_RESOLUTION) -> np.ndarray:

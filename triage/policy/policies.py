@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -382,7 +383,24 @@ def why_nothing_certified(p: np.ndarray, correct: np.ndarray, alpha: float, resu
     if n0 < needed or k0 == 0:
         return (f"too little evidence: the first test automates {n0} policy episodes ({k0} wrong), while "
                 f"{needed} without an error are the least that can pass")
-    return f"errors at the top of the ranking: {k0} of the {n0} most confident policy episodes wrong at the first test"
+    reason = f"errors at the top of the ranking: {k0} of the {n0} most confident policy episodes wrong at the first test"
+    delta_test = float(getattr(result, "delta_per_test", 0.0) or 0.0)
+    if 0 < delta_test < 1:
+        counts, errors = _top_counts_and_errors(p, correct)
+        passes = stats.binom.cdf(errors, counts, alpha) <= delta_test
+        reason += ("; no number of top policy episodes passes at this level wherever the sequence starts "
+                   "(more evidence or a sharper ranking is needed)" if not passes.any() else
+                   f"; a start at the top {int(counts[passes][0])} would have passed, which only the tested "
+                   "labels show (choosing it from them would void the guarantee)")
+    return reason
+
+
+def _top_counts_and_errors(p: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, errors) of 'automate the top n' for every distinct confidence threshold, most confident first."""
+    order = np.argsort(-p, kind="stable")
+    errors = np.cumsum(~np.asarray(correct, bool)[order])
+    last = np.r_[np.flatnonzero(np.diff(p[order]) != 0), p.size - 1]  # the last episode of each tie group
+    return last + 1, errors[last]
 
 
 class RoutingPolicy(BaseEstimator):
