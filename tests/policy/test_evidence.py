@@ -153,3 +153,15 @@ def test_automation_rows_give_quality_per_setting_and_a_lower_limit_saving():
         if r["n_automated"]:
             expected = r["automation_lower"] * (20 - r["guarantee"] * 120)
             assert r["certified_saving_per_episode"] == pytest.approx(expected)
+
+
+def test_an_ungrouped_row_keeps_the_whole_reason():
+    """One threshold for everyone: the row's reason is the policy's, clauses and all."""
+    p = np.linspace(1, 0.5, 600)
+    correct = np.ones(600, bool)
+    correct[::12] = False  # 8% wrong everywhere: nothing passes at alpha = 0.05
+    rows = automation_rows("t", p, correct, None, p, correct, None, CostModel(), [0.05], 0.1,
+                           methods=[("ltt", "fixed_sequence")])
+    assert rows[0]["setting"] == "all" and rows[0]["n_automated"] == 0
+    assert rows[0]["reason"].startswith("errors at the top of the ranking")
+    assert "no number of top policy episodes passes" in rows[0]["reason"]
