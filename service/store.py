@@ -302,6 +302,10 @@ class GroupCommit:
             w.done = True
 
 
+#: Tries of one drift refresh when other refreshes keep storing first (each try reads on from theirs).
+DRIFT_REFRESH_ATTEMPTS = 5
+
+
 class DirectInsert:
     """An INSERT compiled once and run on the driver's own cursor, in one committed transaction.
 
@@ -891,8 +895,18 @@ class OperationStore:
         Optimistic, so no lock is held while the rows are read and stepped (on SQLite that lock
         would hold up every worker's decision writes: ~1 s stalls measured at 12,000 decisions):
         the values are stored only if, under the lock, the watch still has the watermark they
-        were computed from; else another refresh counted those rows and this one stands back, so
-        no decision is counted twice."""
+        were computed from; else another refresh counted those rows first, and this one reads on
+        from where that one stopped (so no decision is counted twice, and none routed before
+        this call is left uncounted: the reading a caller gets next is up to date)."""
+        for _ in range(DRIFT_REFRESH_ATTEMPTS):
+            values, newly, raced = self._advance_drift_once(model_version, policy_version, step, batch)
+            if not raced:
+                return values, newly
+        return None, False
+
+    def _advance_drift_once(self, model_version: str, policy_version: str, step: Any, batch: int
+                            ) -> tuple[dict[str, Any] | None, bool, bool]:
+        """One optimistic refresh: (values, newly warning, whether another refresh stored first)."""
         w, d = self.watch, self.store.decisions
         key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
             w.c.care_setting == "all") & (w.c.kind == "drift")
@@ -911,7 +925,7 @@ class OperationStore:
                           d.c.decision["unknown_codes"], d.c.created_at, d.c.decision_id)
                 .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
         if not rows and previous is not None:
-            return None, False
+            return None, False, False
         values, newly = step(state, rows)
         if rows:
             values["state"]["watermark"] = [rows[-1][4].isoformat(), rows[-1][5]]
@@ -927,17 +941,17 @@ class OperationStore:
                     "model_version": model_version, "policy_version": policy_version,
                     "care_setting": "all", "kind": "drift", **values}).first()
                 if created is None:
-                    return None, False
+                    return None, False, True
             else:
                 now = conn.execute(sa.select(w.c.state).where(key).with_for_update()).scalar_one()
                 if (now or {}).get("watermark") != mark:
-                    return None, False  # another refresh stored these rows first
+                    return None, False, True  # another refresh stored these rows first
                 conn.execute(w.update().where(key).values(**values))
             if newly:
                 self._event(conn, kind="drift_warning", model_version=model_version,
                             policy_version=policy_version, reason="drift_warning",
                             details={"warning": values["status"], "n": values["n"]})
-        return values, newly
+        return values, newly, False
 
     # re-certification ----------------------------------------------------------------------
     def labelled_stream(self, model_version: str, *, since: datetime | None = None

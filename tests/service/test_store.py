@@ -292,3 +292,32 @@ def test_a_drift_refresh_that_lost_the_race_stores_nothing(store):
     drift = next(r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift")
     assert drift["state"]["n"] == 2
 
+
+
+def test_a_drift_refresh_that_lost_the_race_reads_on_from_the_winner(store):
+    """The loser of a race does not leave decisions routed before it was called uncounted: it reads
+    on from the winner's watermark (the watch's reading seen next is up to date), still counting
+    each decision once."""
+    import time
+
+    def step(state, rows):
+        n = (state or {}).get("n", 0) + len(rows)
+        return {"status": "ok", "n": n, "errors": 0, "state": {"n": n}}, False
+
+    store.record_decisions([_row(episode="r1")])
+    store.operation.advance_drift("m1", "p1", step)
+    time.sleep(0.002)
+    store.record_decisions([_row(episode="r2")])
+    raced = []
+
+    def racing_step(state, rows):
+        if not raced:  # another worker stores r2 while this one steps; then r3 arrives
+            raced.append(store.operation.advance_drift("m1", "p1", step)[0]["n"])
+            time.sleep(0.002)
+            store.record_decisions([_row(episode="r3")])
+        return step(state, rows)
+
+    values, _ = store.operation.advance_drift("m1", "p1", racing_step)
+    assert raced == [2] and values["n"] == 3
+    drift = next(r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift")
+    assert drift["state"]["n"] == 3

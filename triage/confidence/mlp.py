@@ -7,6 +7,7 @@ after standardisation.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 
@@ -30,9 +31,18 @@ class MLPLogit:
         return np.hstack([np.nan_to_num(Z, nan=0.0), miss]).astype(np.float32)
 
     def logit(self, X: np.ndarray) -> np.ndarray:
+        """In float64: float32 kernels pick their summation order by batch size (and CPU), so an
+        episode's logit would move with the rows scored beside it (scikit-learn's
+        check_methods_subset_invariance caught it); in float64 that drift is far below any threshold."""
+        net = getattr(self, "_net64", None)
+        if net is None:
+            net = self._net64 = copy.deepcopy(self.net).double().eval()
         with torch.no_grad():
-            out = self.net(torch.from_numpy(self.inputs(X)))
-        return out.numpy().astype(np.float64).ravel()
+            out = net(torch.from_numpy(self.inputs(X).astype(np.float64)))
+        return out.numpy().ravel()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_net64"}  # rebuilt on first use
 
 
 def fit_mlp(
