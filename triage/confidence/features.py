@@ -217,13 +217,30 @@ def _drg_stability(labels: list[str], drg: str, uncertain: list[tuple[str, float
     (P(no DRG-moving code flips), number of DRG-moving codes, their summed flip probability), the
     flips treated as independent with the coder's scores as their probabilities.
     """
-    from triage.confidence._codes import drg_of
+    from triage.codes.drg import default_grouper
+    from triage.confidence._codes import _is_alive, drg_of_key
 
     stable, n_moving, mass = 1.0, 0.0, 0.0
+    if not uncertain:
+        return [stable, n_moving, mass]
+    grouper = default_grouper()
+    sex, alive = None if gender is pd.NA else gender, _is_alive(died)
+    dx = [x for x in labels if "." in x]  # ICD-10: diagnosis labels are the dotted ones (drg_of)
+    px = [x for x in labels if "." not in x]
+    base = grouper.key(dx, px, sex, alive) if dx else None
     for lab, s in uncertain:
         accepted = s > threshold
-        flipped = [x for x in labels if x != lab] if accepted else [*labels, lab]
-        if drg_of(flipped, gender, died)[0] == drg:
+        # the flipped list's diagnoses and procedures, each in its order, as drg_of splits them
+        if "." in lab:
+            fdx, fpx = ([x for x in dx if x != lab] if accepted else [*dx, lab]), px
+        else:
+            fdx, fpx = dx, ([x for x in px if x != lab] if accepted else [*px, lab])
+        # the grouper's key holds all its MS-DRG depends on: an unchanged key needs no regrouping
+        if fdx:
+            key = grouper.key(fdx, fpx, sex, alive)
+            if key == base or drg_of_key(key)[0] == drg:
+                continue
+        elif not drg:  # no diagnosis left: ungroupable, as drg_of says ("")
             continue
         p_flip = (1.0 - s) if accepted else s
         stable *= 1.0 - p_flip
@@ -578,8 +595,9 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         dist = [abs(s - t) for s in S]
         # entropy, log P(exact) and the accepted log-frequencies: elementwise as the batch path,
         # summed by numpy over the padded top-k row as there
-        Sc = np.clip(np.array(S, dtype=np.float64), _EPS, 1 - _EPS)
-        sc, lg, l1 = Sc.tolist(), np.log(Sc).tolist(), np.log1p(-Sc).tolist()
+        sc = [min(max(s, _EPS), 1 - _EPS) for s in S]  # np.clip's choice, no arithmetic
+        Sc = np.array(sc, dtype=np.float64)
+        lg, l1 = np.log(Sc).tolist(), np.log1p(-Sc).tolist()
         terms = np.zeros((3, k))
         terms[0, :m] = [-(a * b + (1 - a) * c) for a, b, c in zip(sc, lg, l1)]
         terms[1, :m] = [b if ok else c for ok, b, c in zip(acc, lg, l1)]
@@ -587,7 +605,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         sums = terms.sum(axis=1)
         ent, logp = float(sums[0]), float(sums[1])
         acc_f = [f for f, ok in zip(logf, acc) if ok]
-        n_dx_acc = sum(1 for ok, dx in zip(acc, isdx) if ok and dx)
+        n_dx_acc = len([1 for ok, dx in zip(acc, isdx) if ok and dx])
         dx_s = [s for s, dx in zip(S, isdx) if dx]  # descending, as S
         if dx_s:
             j = isdx.index(True)  # the predicted principal: the best-scoring diagnosis
@@ -599,13 +617,13 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         core = [
             float(n_acc), sum_p, sum_p - n_acc, min_acc, max_rej, min_acc - t, t - max_rej,
             min(dist) if m else math.nan,
-            float(sum(1 for d in dist if d < near)),
+            float(len([d for d in dist if d < near])),
             ent, logp, float(np.exp(sums[1])),
             S[0] if m else 0.0,
             float(n_dx_acc), float(n_acc - n_dx_acc),
             min(acc_f) if acc_f else math.nan,
             float(sums[2] / max(n_acc, 1)) if acc_f else math.nan,
-            float(sum(1 for f in acc_f if f == 0)),
+            float(len([f for f in acc_f if f == 0])),
             dx_s[0] if dx_s else math.nan,
             dx_s[0] - (dx_s[1] if len(dx_s) > 1 else 0.0) if dx_s else math.nan,
         ]
