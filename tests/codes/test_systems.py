@@ -165,3 +165,16 @@ def test_drg_cache_is_bounded_and_answers_do_not_change():
     assert len(unbounded._cache) == len(episodes)
     with pytest.raises(ValueError, match="max_cache"):
         DRGGrouper(max_cache=0)
+
+
+def test_grouper_key_holds_what_the_drg_depends_on():
+    """group() is group_key(key()): callers comparing variants of a list (the routing features'
+    flips) regroup only a new key, and the key reads codes in any spelling as group() does."""
+    g = DRGGrouper()
+    dx, px = ["I21.4", "E11.9", "N18.30"], ["02703DZ"]
+    key = g.key(dx, px, "M", True)
+    assert g.key(["i214", "e119", "n1830"], ["02703dz"], " m ", 1) == key
+    assert g.group_key(key) == g.group(dx, px, "M", True) and g.group_key(key).drg == "322"
+    assert g.key(dx, px, "F", True) != key and g.key(dx, px, "M", False) != key
+    with pytest.raises(ValueError, match="principal"):
+        g.key([], px)
