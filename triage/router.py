@@ -9,7 +9,6 @@ the same wherever it is made.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -50,6 +49,11 @@ CODER_FILE = "coder/coder.npz"
 N_SUGGESTIONS = 10
 #: Top feature contributions returned as the decision's reasons.
 N_REASONS = 3
+#: Split_scores' memo of code spellings: at most this many (a sender of endless made-up codes
+#: then pays the look-up each time instead of growing the memo).
+_MAX_SPELLINGS = 200_000
+#: The memo's value for a spelling found in no code system nor the vocabulary.
+_UNKNOWN = "\x00unknown"
 
 
 def bundle_dir(root: str | Path) -> Path:
@@ -160,6 +164,7 @@ class Router:
         unknown: list[str] = []
         vocab = self.vocabulary()
         version = self.icd_version
+        labels = self._spellings()
         for spelling, score in code_scores.items():
             if type(score) is float:  # what JSON gives: no further type checks
                 s = score
@@ -170,9 +175,15 @@ class Router:
             if not 0.0 <= s <= 1.0:  # NaN and infinity fail too
                 raise InvalidEpisode(f"{field_name}.{spelling}",
                                      f"score must be a probability in [0, 1], got {score!r}", score)
-            try:
-                label = lookup_label(str(spelling), version, known=vocab)
-            except ValueError:  # UnknownCode, or no code shape at all
+            label = labels.get(spelling)
+            if label is None:
+                try:
+                    label = lookup_label(str(spelling), version, known=vocab)
+                except ValueError:  # UnknownCode, or no code shape at all
+                    label = _UNKNOWN
+                if len(labels) < _MAX_SPELLINGS:
+                    labels[spelling] = label
+            if label is _UNKNOWN:
                 unknown.append(str(spelling))
                 continue
             if label in out:
@@ -180,6 +191,15 @@ class Router:
                                      f"duplicate code: {spelling!r} is {label}, already given", spelling)
             out[label] = s
         return out, unknown
+
+    def _spellings(self) -> dict[Any, str]:
+        """spelling -> label (or _UNKNOWN) as :func:`lookup_label` read it for this router's ICD
+        version and vocabulary: a request's codes are mostly ones seen before, and a look-up per
+        code per request cost more than the rest of reading the scores (bounded, not saved)."""
+        memo = self.__dict__.get("_spelling_labels")
+        if memo is None:
+            memo = self.__dict__["_spelling_labels"] = {}
+        return memo
 
     def _scores_for(
         self, code_scores: Mapping[str, Any] | None, text: str | None
@@ -319,8 +339,8 @@ class Router:
         suggestions: list[dict[str, Any]] = []
         if route != "automate":  # an automated episode's answer has none (nor an allocator call)
             accepted = set(codes)
-            near = heapq.nlargest(N_SUGGESTIONS, ((s, lab) for lab, s in scores.items()
-                                                  if lab not in accepted and s > 0))
+            near = sorted([(s, lab) for lab, s in scores.items() if lab not in accepted and s > 0],
+                          reverse=True)[:N_SUGGESTIONS]
             suggestions = [
                 {"code": lab, "description": _describe(lab, v), "score": s, "accepted": True}
                 for lab, s in sorted(((lab, scores[lab]) for lab in codes), key=lambda t: -t[1])
