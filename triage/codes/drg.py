@@ -170,6 +170,23 @@ class DRGGrouper:
             kept = secondaries[:1]  # keeps "more than one diagnosis" true; adds no feature
         return (dx[0], *kept), tuple(sorted(px_relevant.intersection(px)))
 
+    def keeps_key(self, key: tuple, code: str, *, diagnosis: bool, added: bool) -> bool:
+        """True when adding ``code`` at the end of its list (``added``), or removing it, provably
+        leaves an episode's :meth:`key` (so its MS-DRG) as it is, by :meth:`_reduce`'s rules: a
+        code without grouper attributes that is neither the principal diagnosis nor the one
+        secondary kept for the "more than one diagnosis" count. False: compute the new key."""
+        c = canonical(code)
+        sdx_relevant, px_relevant = self._relevant_codes()
+        if not diagnosis:
+            return c not in px_relevant  # the key keeps the relevant procedures only
+        principal, *kept = key[0]
+        if c in sdx_relevant or c == principal or not kept:
+            return False  # a feature, the principal, or the first secondary of the episode
+        if kept[0] in sdx_relevant:  # the relevant secondaries, which c is not one of
+            return True
+        # no relevant secondary: the key keeps the first one, which only its removal changes
+        return added or c != kept[0]
+
     def _relevant_codes(self) -> tuple[frozenset[str], frozenset[str]]:
         if self._relevant is None:
             e = self.engine

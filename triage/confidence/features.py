@@ -230,6 +230,8 @@ def _drg_stability(labels: list[str], drg: str, uncertain: list[tuple[str, float
     base = grouper.key(dx, px, sex, alive) if dx else None
     for lab, s in uncertain:
         accepted = s > threshold
+        if base is not None and grouper.keeps_key(base, lab, diagnosis="." in lab, added=not accepted):
+            continue  # the grouper's key, hence the MS-DRG, stays as it is
         # the flipped list's diagnoses and procedures, each in its order, as drg_of splits them
         if "." in lab:
             fdx, fpx = ([x for x in dx if x != lab] if accepted else [*dx, lab]), px
