@@ -1,9 +1,10 @@
 """Routing-time features of an episode: what is known when the router must decide.
 
 Only the coder's scores and admission metadata enter (never the gold codes), so the same
-features exist in production. The batch path (``transform``) and the single-episode path
-(``transform_one``, used by the HTTP service, pure numpy/python) share one numpy core so
-they give the same row.
+features exist in production. The batch path (``transform``: numpy over every episode at once)
+and the single-episode path (``transform_one``, the HTTP service's: plain Python over one
+episode's few candidates, numpy only where the batch path's own numpy calls fix the bits) give
+the same row bit for bit (tests/confidence/test_features.py, tests/test_router.py).
 """
 
 from __future__ import annotations
