@@ -50,6 +50,30 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        # label values -> the metric's child: labels() validates and locks on every call, which
+        # cost more than the increment itself on the per-request path (the label sets are bounded:
+        # route templates, statuses, versions)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._route_children: dict[tuple[str, str, str], Any] = {}
+
+    def request_done(self, method: str, path: str, status: int, seconds: float) -> None:
+        """Count and time one HTTP request."""
+        key = (method, path, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self.requests.labels(method, path, str(status)), self.latency.labels(method, path))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def routed(self, route: str, model_version: str, policy_version: str) -> None:
+        """Count one routed episode."""
+        key = (route, model_version, policy_version)
+        child = self._route_children.get(key)
+        if child is None:
+            child = self._route_children[key] = self.routes.labels(*key)
+        child.inc()
+
     def watch_from(self, read: Any) -> None:
         """Export the store's policy states and watch readings at scrape time, so every worker
         reports the same state (``read()`` -> (states rows, watch rows) of the version in force)."""
@@ -123,5 +147,4 @@ class MetricsMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(method, path).observe(perf_counter() - start)
+            self.metrics.request_done(method, path, status, perf_counter() - start)

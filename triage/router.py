@@ -49,6 +49,11 @@ CODER_FILE = "coder/coder.npz"
 N_SUGGESTIONS = 10
 #: Top feature contributions returned as the decision's reasons.
 N_REASONS = 3
+#: Split_scores' memo of code spellings: at most this many (a sender of endless made-up codes
+#: then pays the look-up each time instead of growing the memo).
+_MAX_SPELLINGS = 200_000
+#: The memo's value for a spelling found in no code system nor the vocabulary.
+_UNKNOWN = "\x00unknown"
 
 
 def bundle_dir(root: str | Path) -> Path:
@@ -106,8 +111,12 @@ class RoutingDecision:
 
     def to_dict(self) -> dict[str, Any]:
         # shallow on purpose: the nested lists are built fresh per decision, and asdict's deep copy
-        # cost more than the decision itself
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        # cost more than the decision itself; the field names are read once (_DECISION_FIELDS)
+        return {name: getattr(self, name) for name in _DECISION_FIELDS}
+
+
+#: RoutingDecision's field names, in order (dataclasses.fields costs more per call than to_dict)
+_DECISION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RoutingDecision))
 
 
 @dataclass
@@ -154,22 +163,43 @@ class Router:
         out: dict[str, float] = {}
         unknown: list[str] = []
         vocab = self.vocabulary()
+        version = self.icd_version
+        labels = self._spellings()
         for spelling, score in code_scores.items():
-            where = f"{field_name}.{spelling}"
-            if isinstance(score, bool) or not isinstance(score, (int, float, np.floating, np.integer)):
-                raise InvalidEpisode(where, f"score must be a number, got {score!r}", score)
-            s = float(score)
-            if not math.isfinite(s) or s < 0.0 or s > 1.0:
-                raise InvalidEpisode(where, f"score must be a probability in [0, 1], got {score!r}", score)
-            try:
-                label = lookup_label(str(spelling), self.icd_version, known=vocab)
-            except ValueError:  # UnknownCode, or no code shape at all
+            if type(score) is float:  # what JSON gives: no further type checks
+                s = score
+            elif isinstance(score, bool) or not isinstance(score, (int, float, np.floating, np.integer)):
+                raise InvalidEpisode(f"{field_name}.{spelling}", f"score must be a number, got {score!r}", score)
+            else:
+                s = float(score)
+            if not 0.0 <= s <= 1.0:  # NaN and infinity fail too
+                raise InvalidEpisode(f"{field_name}.{spelling}",
+                                     f"score must be a probability in [0, 1], got {score!r}", score)
+            label = labels.get(spelling)
+            if label is None:
+                try:
+                    label = lookup_label(str(spelling), version, known=vocab)
+                except ValueError:  # UnknownCode, or no code shape at all
+                    label = _UNKNOWN
+                if len(labels) < _MAX_SPELLINGS:
+                    labels[spelling] = label
+            if label is _UNKNOWN:
                 unknown.append(str(spelling))
                 continue
             if label in out:
-                raise InvalidEpisode(where, f"duplicate code: {spelling!r} is {label}, already given", spelling)
+                raise InvalidEpisode(f"{field_name}.{spelling}",
+                                     f"duplicate code: {spelling!r} is {label}, already given", spelling)
             out[label] = s
         return out, unknown
+
+    def _spellings(self) -> dict[Any, str]:
+        """spelling -> label (or _UNKNOWN) as :func:`lookup_label` read it for this router's ICD
+        version and vocabulary: a request's codes are mostly ones seen before, and a look-up per
+        code per request cost more than the rest of reading the scores (bounded, not saved)."""
+        memo = self.__dict__.get("_spelling_labels")
+        if memo is None:
+            memo = self.__dict__["_spelling_labels"] = {}
+        return memo
 
     def _scores_for(
         self, code_scores: Mapping[str, Any] | None, text: str | None
@@ -233,7 +263,7 @@ class Router:
         codes = self.decision_rule.predict_row(scores)
         x = self.features.transform_one(scores, md)
         p, reasons = self.confidence.predict_one_explained(x, top_k=N_REASONS)
-        route = str(self._route(np.array([p]), [md["care_setting"]])[0])
+        route = self.policy.route_one(p, md["care_setting"] if self.policy.group_by is not None else None)
         served = (lambda r, setting: serve(0, r, setting)) if serve is not None else None
         return self._decision(episode_id, scores, codes, p, route, reasons, md, unknown, served)
 
@@ -306,13 +336,16 @@ class Router:
             if g is not None:
                 drg, mdc = g.drg, g.mdc
                 weight = None if g.weight is None or math.isnan(g.weight) else float(g.weight)
-        accepted = set(codes)
-        near = sorted(((s, lab) for lab, s in scores.items() if lab not in accepted and s > 0), reverse=True)
-        suggestions = [
-            {"code": lab, "description": _describe(lab, v), "score": s, "accepted": True}
-            for lab, s in sorted(((lab, scores[lab]) for lab in codes), key=lambda t: -t[1])
-        ] + [{"code": lab, "description": _describe(lab, v), "score": s, "accepted": False}
-             for s, lab in near[:N_SUGGESTIONS]]
+        suggestions: list[dict[str, Any]] = []
+        if route != "automate":  # an automated episode's answer has none (nor an allocator call)
+            accepted = set(codes)
+            near = sorted([(s, lab) for lab, s in scores.items() if lab not in accepted and s > 0],
+                          reverse=True)[:N_SUGGESTIONS]
+            suggestions = [
+                {"code": lab, "description": _describe(lab, v), "score": s, "accepted": True}
+                for lab, s in sorted(((lab, scores[lab]) for lab in codes), key=lambda t: -t[1])
+            ] + [{"code": lab, "description": _describe(lab, v), "score": s, "accepted": False}
+                 for s, lab in near]
         queue = priority = None
         if self.allocator is not None and route != "automate":
             # one home for the allocator's input: the same dict /v1/allocate builds from a stored decision
@@ -336,7 +369,7 @@ class Router:
             drg=drg,
             mdc=mdc,
             drg_weight=weight,
-            suggestions=suggestions if route != "automate" else [],
+            suggestions=suggestions,
             reasons=[{"feature": f, "contribution": float(c)} for f, c in reasons],
             queue=queue,
             priority=priority,

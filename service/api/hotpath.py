@@ -14,7 +14,7 @@
   matching over every path, no dependency solving, no exception-middleware wrapping (~0.3 ms a
   request under load, measured). The key was checked by the guard already, and every error goes
   through the app's own exception handlers, so answers are the same byte for byte.
-* **Where the work runs**: a score-only episode is ~0.5 ms of numpy plus a local SQLite commit:
+* **Where the work runs**: a score-only episode is ~0.3 ms of Python plus a local SQLite commit:
   cheaper on the event loop than the threadpool hop (~0.6 ms measured). An episode with a note
   (the coder may run), with many codes, or on a networked database goes to the threadpool, so it
   never stalls other requests.
@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-#: Scored codes a score-only episode may have and still be handled on the event loop (~0.5 ms);
+#: Scored codes a score-only episode may have and still be handled on the event loop (~0.3 ms);
 #: more (up to triage.decisions.validation.MAX_CODES) run in the threadpool.
 INLINE_MAX_CODES = 64
 

@@ -165,3 +165,54 @@ def test_drg_cache_is_bounded_and_answers_do_not_change():
     assert len(unbounded._cache) == len(episodes)
     with pytest.raises(ValueError, match="max_cache"):
         DRGGrouper(max_cache=0)
+
+
+def test_grouper_key_holds_what_the_drg_depends_on():
+    """group() is group_key(key()): callers comparing variants of a list (the routing features'
+    flips) regroup only a new key, and the key reads codes in any spelling as group() does."""
+    g = DRGGrouper()
+    dx, px = ["I21.4", "E11.9", "N18.30"], ["02703DZ"]
+    key = g.key(dx, px, "M", True)
+    assert g.key(["i214", "e119", "n1830"], ["02703dz"], " m ", 1) == key
+    assert g.group_key(key) == g.group(dx, px, "M", True) and g.group_key(key).drg == "322"
+    assert g.key(dx, px, "F", True) != key and g.key(dx, px, "M", False) != key
+    with pytest.raises(ValueError, match="principal"):
+        g.key([], px)
+
+
+def test_keeps_key_only_when_the_key_stays():
+    """The routing features skip regrouping a flip keeps_key vouches for: over random episodes
+    and flips (relevant and attribute-free codes, principals, lone secondaries, procedures), every
+    vouched flip leaves the key as computing it anew gives, and many flips are vouched for."""
+    import random
+
+    g = DRGGrouper()
+    sdx, px_rel = g._relevant_codes()
+
+    def dotted(c: str) -> str:
+        return f"{c[:3]}.{c[3:]}"
+
+    rng = random.Random(0)
+    plain_dx = ["Z87.891", "M54.5", "E78.5", "K21.9", "Z79.4", "F32.9", "R07.9", "E03.9", "G47.33",
+                "Z95.1", "I10.", "E11.9", "N39.0", "R33.9"]
+    plain_dx = [c for c in plain_dx if c.replace(".", "") not in sdx]
+    rich_dx = [dotted(c) for c in rng.sample(sorted(sdx), 40)]
+    plain_px = [c for c in ("3E0G76Z", "0DB98ZX", "5A1955Z", "BW03ZZZ", "8E0W4CZ") if c not in px_rel]
+    rich_px = rng.sample(sorted(px_rel), 15)
+    assert len(plain_dx) >= 5 and len(plain_px) >= 2
+    vouched = 0
+    for _ in range(3000):
+        dx = rng.sample(plain_dx + rich_dx, rng.randint(1, 5))
+        px = rng.sample(plain_px + rich_px, rng.randint(0, 3))
+        base = g.key(dx, px, "F", True)
+        diagnosis = rng.random() < 0.7
+        pool, have = (plain_dx + rich_dx, dx) if diagnosis else (plain_px + rich_px, px)
+        added = rng.random() < 0.5 or not have
+        code = rng.choice([c for c in pool if c not in have]) if added else rng.choice(have)
+        flipped = [*have, code] if added else [c for c in have if c != code]
+        if not g.keeps_key(base, code, diagnosis=diagnosis, added=added):
+            continue
+        vouched += 1
+        fdx, fpx = (flipped, px) if diagnosis else (dx, flipped)
+        assert fdx and g.key(fdx, fpx, "F", True) == base, (dx, px, code, added)
+    assert vouched > 300  # ~470 of 3,000 with this seed

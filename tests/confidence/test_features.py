@@ -23,7 +23,12 @@ def test_shape_names_and_transform_one_matches_batch(data):
     np.testing.assert_array_equal(X[:, IDX["n_accepted"]], np.minimum(n_above, f.top_n))
     for i in range(0, len(scores), 7):
         one = f.transform_one(scores.row(i), episodes.iloc[i].to_dict())
-        np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(one, X[i])  # to the bit: the model sees no other row
+    # the feature table is a cache of the fitted state: never saved, rebuilt after a refit
+    assert "_label_rows" in f.__dict__ and "_label_rows" not in f.__getstate__()
+    f.fit(RoutingInput(scores.subset(scores.episode_ids[:50]), episodes))
+    X50 = f.transform(scores, episodes)
+    np.testing.assert_array_equal(f.transform_one(scores.row(0), episodes.iloc[0].to_dict()), X50[0])
 
 
 @pytest.mark.slow  # loads simple-icd-10-cm, elixhauser-ahrq and drgpy (~10 s once)
@@ -36,7 +41,7 @@ def test_code_system_features_match_between_paths(data):
     assert np.isfinite(X[:, IDX["n_chapters"]]).all()
     for i in range(len(sub)):
         one = f.transform_one(sub.row(i), episodes.iloc[i].to_dict())
-        np.testing.assert_allclose(one, X[i], rtol=1e-6, atol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(one, X[i])
 
 
 @pytest.mark.slow  # two worker processes each load the code packages

@@ -127,3 +127,32 @@ def test_cal_fraction_zero_trains_on_everything_and_waits_for_calibrate(xy):
     assert p.shape == (len(X) - 500,) and ((p >= 0) & (p <= 1)).all()
     with pytest.raises(ValueError, match="cal_fraction"):
         fast("lightgbm", cal_fraction=1.0).fit(X, y)
+
+
+def test_single_row_prediction_is_the_batch_prediction_to_the_bit(xy, tmp_path):
+    """The service's path (LightGBM's single-row predictor, set up once) gives what
+    Booster.predict gives, NaN features included; the set-up handle is never saved or copied."""
+    import copy
+
+    X, y = xy
+    m = fast("lightgbm", calibration="isotonic").fit(X, y)
+    rows = X[:150].astype(np.float64).copy()
+    rows[::7, 3] = np.nan
+    rows[::5, FEATURE_NAMES.index("drg_weight")] = np.nan
+    p, reasons = m.predict_explained(rows, top_k=3)
+    for i, row in enumerate(rows):
+        got = m._single_row().contributions(row)
+        np.testing.assert_array_equal(got, m.booster_.predict(row[None, :], pred_contrib=True,
+                                                              num_threads=1)[0])
+        assert m.predict_one_explained(row, top_k=3) == (p[i], reasons[i])
+    assert "_single_row_predictor" in m.__dict__
+    assert "_single_row_predictor" not in m.__getstate__()
+    twin = copy.deepcopy(m)
+    assert twin.predict_one_explained(rows[0], top_k=3) == (p[0], reasons[0])
+    m.save(tmp_path / "m.npz")
+    back = ConfidenceModel.load(tmp_path / "m.npz")
+    assert back.predict_one_explained(rows[1], top_k=3) == (p[1], reasons[1])
+    m.fit(X[::-1], y[::-1])  # a refit: a new booster, a new single-row predictor
+    assert m.predict_one_explained(rows[2])[0] == m.predict_explained(rows[2:3])[0][0]
+    with pytest.raises(ValueError, match="contains infinity"):
+        m.predict_one_explained(np.where(np.arange(X.shape[1]) == 0, np.inf, rows[0]))

@@ -351,3 +351,29 @@ def test_groups_left_out_of_certification_automate_nothing_and_free_delta():
     cm = CostModel(manual_cost=20, assist_cost=8, error_cost=120, assist_error_cost=30)
     three = choose("three_way", p, c, cm, groups=g, alpha=0.1, delta=0.1, certify_groups=["day_case"])
     assert three.groups["inpatient"]["t_automate"] == math.inf
+
+
+def test_route_one_routes_as_route_does():
+    """The per-request route of one p (no arrays) takes route's thresholds and comparisons: equal
+    at and around every threshold, per group, and for a group the policy never saw."""
+    _, p, c, g = _two_settings(4, 1500, hard=(3, 2))
+    grouped = choose("three_way", p, c, CostModel(manual_cost=20, assist_cost=8, error_cost=60),
+                     groups=g, alpha=0.2, delta=0.1)
+    plain = choose("three_way", p, c, CostModel(manual_cost=20, assist_cost=8, error_cost=60),
+                   alpha=0.2, delta=0.1)
+    assert plain.t_assist is not None and grouped.group_by == "care_setting"
+    for pol in (plain, grouped):
+        cuts = [t for grp in (pol.groups.values() if pol.group_by else [vars(pol)])
+                for t in (grp["t_automate"], grp["t_assist"]) if t is not None and math.isfinite(t)]
+        probes = np.r_[p[:300], cuts, np.nextafter(cuts, 0), np.nextafter(cuts, 1), 0.0, 1.0]
+        routes = set()
+        for setting in ("day_case", "inpatient", "observation"):  # observation: never seen
+            groups = [setting] * len(probes) if pol.group_by else None
+            expected = pol.route(probes, groups=groups).tolist()
+            assert [pol.route_one(x, setting if pol.group_by else None) for x in probes] == expected
+            routes |= set(expected)
+        assert {"automate", "assist"} <= routes and ("manual" in routes) == (pol is grouped)
+    with pytest.raises(ValueError, match="groups"):
+        grouped.route_one(0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        plain.route_one(1.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -381,6 +382,13 @@ def test_health_ready_metrics(client, keys, episode):
     assert 'triage_http_requests_total{method="POST",path="/v1/route",status="422"} 1.0' in text
     assert "triage_http_request_duration_seconds_bucket" in text
     assert 'triage_routes_total{model_version="synthetic-test",policy_version=' in text
+    # the series' children are kept per label set (service.prometheus): later requests add to them
+    route = client.post("/v1/route", json=episode, headers=keys["router"]).json()["route"]
+    text = client.get("/metrics").text
+    assert 'triage_http_requests_total{method="POST",path="/v1/route",status="200"} 2.0' in text
+    assert 'triage_http_request_duration_seconds_count{method="POST",path="/v1/route"} 3.0' in text
+    assert re.search(rf'triage_routes_total\{{model_version="synthetic-test",policy_version="[^"]+",'
+                     rf'route="{route}"\}} 2.0', text)
 
 
 def test_readyz_not_ready_without_model_or_database(app_factory, sqlite_url, tmp_path):

@@ -253,6 +253,32 @@ def test_direct_insert_writes_what_core_writes(sqlite_url):
 
 
 
+def test_direct_state_read_sees_what_core_sees_and_another_workers_commit(sqlite_url):
+    """SQLite's per-request read of the policy states skips Core (DirectSelect): the same states
+    as Core's read, and a state another worker (another store on the file) commits is seen on
+    the next read, as the operation loop requires; a statement needing conversion is refused."""
+    import sqlalchemy as sa
+
+    from service.store import DirectSelect
+
+    a, b = DecisionStore(sqlite_url), DecisionStore(sqlite_url)
+    a.create_all()
+    ops = a.operation
+    assert ops._direct_states is not None  # the service's SQLite path
+    ops.ensure_states("m1", "p1", ["inpatient", "day_case"], "shadow")
+    with a.engine.connect() as conn:
+        core = dict(conn.execute(ops._select_states, {"mv": "m1", "pv": "p1"}).all())
+    assert ops.current_states("m1", "p1") == core == {"inpatient": "shadow", "day_case": "shadow"}
+    assert ops.current_states("m1", "other") == {}
+    b.operation.set_state("m1", "p1", "inpatient", "live", kind="state_change", actor_role="admin",
+                          key_fingerprint=None, reason="test")
+    assert ops.current_states("m1", "p1") == {"inpatient": "live", "day_case": "shadow"}
+    with pytest.raises(ValueError, match="conversion"):
+        DirectSelect(a.engine, sa.select(a.decisions.c.created_at))
+    a.dispose()
+    b.dispose()
+
+
 def test_drift_reads_whether_each_decision_had_unknown_codes(store):
     """The drift refresh fetches only the decision's unknown codes, on SQLite and PostgreSQL."""
     import time

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Sequence
 
 import pandas as pd
 
@@ -75,6 +75,8 @@ def drg_info(drg: str) -> DRGInfo | None:
 
 
 def _gender(value: object) -> str:
+    if type(value) is str and value in ("F", "M"):  # the usual spelling, per key: no string work
+        return value
     g = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
     g = g.strip().upper()[:1]
     # drgpy only knows F/M; unknown sex falls back to its own default ("F"), which only
@@ -114,16 +116,31 @@ class DRGGrouper:
         is_alive: bool = True,
     ) -> DRGResult:
         """Group one ICD-10 episode; ``diagnoses[0]`` is the principal diagnosis."""
-        dx = tuple(canonical(c) for c in diagnoses)
+        return self.group_key(self.key(diagnoses, procedures, gender, is_alive))
+
+    def key(
+        self,
+        diagnoses: Sequence[str],
+        procedures: Sequence[str] = (),
+        gender: str | None = None,
+        is_alive: bool = True,
+    ) -> tuple:
+        """What the MS-DRG of an episode depends on (the codes that can change it, see
+        :meth:`_reduce`; sex; alive): two episodes with one key have one MS-DRG, so a caller
+        comparing variants of a list (the routing features' flips) groups only a new key."""
+        dx = tuple(map(canonical, diagnoses))
         if not dx:
             raise ValueError("cannot group an episode without a principal diagnosis")
-        px = tuple(canonical(c) for c in procedures)
-        rdx, rpx = self._reduce(dx, px)
-        key = (rdx, rpx, _gender(gender), bool(is_alive))
+        rdx, rpx = self._reduce(dx, tuple(map(canonical, procedures)))
+        return (rdx, rpx, _gender(gender), bool(is_alive))
+
+    def group_key(self, key: tuple) -> DRGResult:
+        """The MS-DRG of a :meth:`key` (cached)."""
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        drg = str(self.engine.get_drg(list(rdx), list(rpx), gender=key[2], is_alive=key[3]))
+        rdx, rpx, gender, is_alive = key
+        drg = str(self.engine.get_drg(list(rdx), list(rpx), gender=gender, is_alive=is_alive))
         info = drg_info(drg)
         result = DRGResult(
             drg=drg,
@@ -148,10 +165,27 @@ class DRGGrouper:
         sdx_relevant, px_relevant = self._relevant_codes()
         dx = tuple(dict.fromkeys(dx))
         secondaries = dx[1:]
-        kept = tuple(sorted(c for c in secondaries if c in sdx_relevant))
+        kept = sorted(filter(sdx_relevant.__contains__, secondaries))
         if secondaries and not kept:
             kept = secondaries[:1]  # keeps "more than one diagnosis" true; adds no feature
-        return (dx[0], *kept), tuple(sorted({c for c in px if c in px_relevant}))
+        return (dx[0], *kept), tuple(sorted(px_relevant.intersection(px)))
+
+    def keeps_key(self, key: tuple, code: str, *, diagnosis: bool, added: bool) -> bool:
+        """True when adding ``code`` at the end of its list (``added``), or removing it, provably
+        leaves an episode's :meth:`key` (so its MS-DRG) as it is, by :meth:`_reduce`'s rules: a
+        code without grouper attributes that is neither the principal diagnosis nor the one
+        secondary kept for the "more than one diagnosis" count. False: compute the new key."""
+        c = canonical(code)
+        sdx_relevant, px_relevant = self._relevant_codes()
+        if not diagnosis:
+            return c not in px_relevant  # the key keeps the relevant procedures only
+        principal, *kept = key[0]
+        if c in sdx_relevant or c == principal or not kept:
+            return False  # a feature, the principal, or the first secondary of the episode
+        if kept[0] in sdx_relevant:  # the relevant secondaries, which c is not one of
+            return True
+        # no relevant secondary: the key keeps the first one, which only its removal changes
+        return added or c != kept[0]
 
     def _relevant_codes(self) -> tuple[frozenset[str], frozenset[str]]:
         if self._relevant is None:
@@ -209,6 +243,11 @@ def group_episode(
 ) -> DRGResult:
     """MS-DRG of one ordered ICD-10 code list (principal diagnosis first)."""
     return _default_grouper(version).group(diagnoses, procedures, gender, is_alive)
+
+
+def default_grouper(version: str = DEFAULT_VERSION) -> DRGGrouper:
+    """The process's shared grouper of an MS-DRG version (its engine and cache built once)."""
+    return _default_grouper(version)
 
 
 def group_many(episodes: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFrame:

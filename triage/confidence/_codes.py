@@ -29,22 +29,38 @@ def _is_alive(died: object) -> bool:
     return not bool(died)
 
 
+def drg_key(labels: Sequence[str], gender: object, died: object) -> tuple | None:
+    """The grouper's key of an ordered ICD-10 label list (what its MS-DRG depends on; None
+    without a diagnosis): lists with one key have one MS-DRG (:meth:`DRGGrouper.key`)."""
+    from triage.codes.drg import default_grouper
+
+    dx = [lab for lab in labels if "." in lab]  # ICD-10: diagnosis labels are the dotted ones
+    if not dx:
+        return None
+    px = [lab for lab in labels if "." not in lab]
+    return default_grouper().key(dx, px, None if gender is pd.NA else gender, is_alive=_is_alive(died))
+
+
+def drg_of_key(key: tuple | None) -> tuple[str, float, float]:
+    """(MS-DRG, relative weight, MDC as a number; PRE = 0) of a :func:`drg_key`; ("", NaN, NaN)
+    for None or a list drgpy cannot group."""
+    from triage.codes.drg import default_grouper
+
+    if key is None:
+        return "", math.nan, math.nan
+    r = default_grouper().group_key(key)
+    if r.mdc is None:
+        return (r.drg if r.drg != "000" else ""), r.weight, math.nan
+    mdc = 0.0 if r.mdc == "PRE" else float(r.mdc)
+    return r.drg, r.weight, mdc
+
+
 def drg_of(labels: Sequence[str], gender: object, died: object) -> tuple[str, float, float]:
     """(MS-DRG, relative weight, MDC as a number; PRE = 0) of an ordered ICD-10 label list.
 
     Lists without a diagnosis, or that drgpy cannot group, give ("", NaN, NaN).
     """
-    from triage.codes.drg import group_episode
-
-    dx = [lab for lab in labels if "." in lab]  # ICD-10: diagnosis labels are the dotted ones
-    px = [lab for lab in labels if "." not in lab]
-    if not dx:
-        return "", math.nan, math.nan
-    r = group_episode(dx, px, None if gender is pd.NA else gender, is_alive=_is_alive(died))
-    if r.mdc is None:
-        return (r.drg if r.drg != "000" else ""), r.weight, math.nan
-    mdc = 0.0 if r.mdc == "PRE" else float(r.mdc)
-    return r.drg, r.weight, mdc
+    return drg_of_key(drg_key(labels, gender, died))
 
 
 def drg_codes(label_lists: Sequence[Sequence[str]], meta: pd.DataFrame) -> np.ndarray:

@@ -1,13 +1,15 @@
 """Routing-time features of an episode: what is known when the router must decide.
 
 Only the coder's scores and admission metadata enter (never the gold codes), so the same
-features exist in production. The batch path (``transform``) and the single-episode path
-(``transform_one``, used by the HTTP service, pure numpy/python) share one numpy core so
-they give the same row.
+features exist in production. The batch path (``transform``: numpy over every episode at once)
+and the single-episode path (``transform_one``, the HTTP service's: plain Python over one
+episode's few candidates, numpy only where the batch path's own numpy calls fix the bits) give
+the same row bit for bit (tests/confidence/test_features.py, tests/test_router.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import warnings
@@ -216,13 +218,32 @@ def _drg_stability(labels: list[str], drg: str, uncertain: list[tuple[str, float
     (P(no DRG-moving code flips), number of DRG-moving codes, their summed flip probability), the
     flips treated as independent with the coder's scores as their probabilities.
     """
-    from triage.confidence._codes import drg_of
+    from triage.codes.drg import default_grouper
+    from triage.confidence._codes import _is_alive, drg_of_key
 
     stable, n_moving, mass = 1.0, 0.0, 0.0
+    if not uncertain:
+        return [stable, n_moving, mass]
+    grouper = default_grouper()
+    sex, alive = None if gender is pd.NA else gender, _is_alive(died)
+    dx = [x for x in labels if "." in x]  # ICD-10: diagnosis labels are the dotted ones (drg_of)
+    px = [x for x in labels if "." not in x]
+    base = grouper.key(dx, px, sex, alive) if dx else None
     for lab, s in uncertain:
         accepted = s > threshold
-        flipped = [x for x in labels if x != lab] if accepted else [*labels, lab]
-        if drg_of(flipped, gender, died)[0] == drg:
+        if base is not None and grouper.keeps_key(base, lab, diagnosis="." in lab, added=not accepted):
+            continue  # the grouper's key, hence the MS-DRG, stays as it is
+        # the flipped list's diagnoses and procedures, each in its order, as drg_of splits them
+        if "." in lab:
+            fdx, fpx = ([x for x in dx if x != lab] if accepted else [*dx, lab]), px
+        else:
+            fdx, fpx = dx, ([x for x in px if x != lab] if accepted else [*px, lab])
+        # the grouper's key holds all its MS-DRG depends on: an unchanged key needs no regrouping
+        if fdx:
+            key = grouper.key(fdx, fpx, sex, alive)
+            if key == base or drg_of_key(key)[0] == drg:
+                continue
+        elif not drg:  # no diagnosis left: ungroupable, as drg_of says ("")
             continue
         p_flip = (1.0 - s) if accepted else s
         stable *= 1.0 - p_flip
@@ -233,7 +254,7 @@ def _drg_stability(labels: list[str], drg: str, uncertain: list[tuple[str, float
 
 def _uncertain(candidates: list[tuple[str, float]], threshold: float) -> list[tuple[str, float]]:
     """Candidates within DRG_FLIP_BAND of the threshold, closest first (ties by label), at most DRG_FLIP_CODES."""
-    near = [(abs(s - threshold), lab, s) for lab, s in candidates if abs(s - threshold) < DRG_FLIP_BAND]
+    near = [(d, lab, s) for lab, s in candidates if (d := abs(s - threshold)) < DRG_FLIP_BAND]
     near.sort()
     return [(lab, s) for _, lab, s in near[:DRG_FLIP_CODES]]
 
@@ -418,7 +439,7 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         parts = Parallel(n_jobs=jobs)(
             delayed(_set_rows)(label_lists[a:b], versions[a:b], gender[a:b], died[a:b], True, candidates[a:b], t)
-            for a, b in zip(bounds[:-1], bounds[1:])
+            for a, b in itertools.pairwise(bounds)
         )
         return np.vstack(parts)
 
@@ -510,49 +531,110 @@ class RoutingFeatures(TransformerMixin, BaseEstimator):
         evidence = self._evidence(S, isdx, rate, core, col("text"))
         return np.hstack([core, set_rows, meta, evidence]).astype(np.float32)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_label_rows", None)  # a cache of the fitted state, rebuilt on first use
+        return state
+
+    def _row_table(self) -> dict[str, tuple[float, float, bool, bool]]:
+        """label -> (log1p of its training count, smoothed principal rate, ICD-10 dx, ICD-9 dx) of
+        every training label, built once per fit (not saved): the single-episode path looks a
+        label up instead of recomputing these per request. log1p is numpy's, as in the batch path."""
+        counts = self.label_counts_
+        rates = self.__dict__.get("principal_rates_")
+        cached = self.__dict__.get("_label_rows")
+        if cached is not None and cached[0] is counts and cached[1] is rates:
+            return cached[2]
+        prior = float(getattr(self, "principal_prior_", math.nan))
+        labels = list(counts)
+        logf = np.log1p(np.array([counts[lab] for lab in labels], dtype=np.float64)).tolist()
+        table = {lab: (lf, (rates or {}).get(lab, prior), label_kind(lab, 10) == "dx", label_kind(lab, 9) == "dx")
+                 for lab, lf in zip(labels, logf)}
+        self.__dict__["_label_rows"] = (counts, rates, table)
+        return table
+
+    def _label_row(self, label: str) -> tuple[float, float, bool, bool]:
+        """:meth:`_row_table`'s entry for a label the training episodes lack (count 0: log1p 0)."""
+        rates = getattr(self, "principal_rates_", {})
+        prior = float(getattr(self, "principal_prior_", math.nan))
+        return 0.0, rates.get(label, prior), label_kind(label, 10) == "dx", label_kind(label, 9) == "dx"
+
     def transform_one(self, code_scores: Mapping[str, float], metadata: Mapping[str, Any] | None = None) -> np.ndarray:
         """One episode's feature row (shape (len(FEATURE_NAMES),), float32) from label -> score.
 
         ``metadata`` keys (all optional): text, admission_type, age, los_days, gender, died,
-        icd_version. Pure python/numpy: this is the service's per-request path.
+        icd_version. The service's per-request path: plain Python over the episode's few
+        candidates, numpy only where the batch path's own numpy calls fix the bits (logarithms,
+        row sums), so the row equals :meth:`transform`'s bit for bit (tests/confidence).
         """
         self._check_fitted()
         md = metadata or {}
-        t, k = float(self.threshold), int(self.top_n)
-        items = []
-        total = 0.0
-        for lab, s in code_scores.items():
-            s = float(np.float32(s))  # the batch path stores float32
-            if not 0.0 <= s <= 1.0:
-                raise ValueError(f"score of code {lab!r} must be in [0, 1], got {s!r}")
-            total += s
-            if s > 0.0:
-                items.append((-s, str(lab)))
-        items.sort()
-        items = items[:k]
+        t, k, near = float(self.threshold), int(self.top_n), float(self.near)
+        labels = [str(lab) for lab in code_scores]
+        values = np.array(list(code_scores.values()), dtype=np.float32)  # the batch path stores float32
+        if values.size and not (values.min() >= 0.0 and values.max() <= 1.0):  # NaN fails both
+            bad = int(np.flatnonzero(~((values >= 0.0) & (values <= 1.0)))[0])
+            raise ValueError(f"score of code {labels[bad]!r} must be in [0, 1], got {float(values[bad])!r}")
+        # the batch path's row sum (scipy: float32 reduceat over the row's stored scores, in order)
+        sum_p = float(np.add.reduceat(values, [0])[0]) if values.size else 0.0
+        # top-k candidates by score descending, ties by label (the batch path's order)
+        top = sorted([(-s, lab) for lab, s in zip(labels, values.tolist()) if s > 0.0])[:k]
+        S = [-s for s, _ in top]
+        labs = [lab for _, lab in top]
+        m = len(S)
         v = _num(md.get("icd_version", 10))
         version = 10 if math.isnan(v) else int(v)
-        S = np.zeros((1, k))
-        cand = np.zeros((1, k), dtype=bool)
-        logf = np.zeros((1, k))
-        isdx = np.zeros((1, k), dtype=bool)
-        m = len(items)
-        labels_sorted = [lab for _, lab in items]
-        S[0, :m] = [-s for s, _ in items]
-        cand[0, :m] = True
-        logf[0, :m] = [math.log1p(self.label_counts_.get(lab, 0)) for lab in labels_sorted]
-        isdx[0, :m] = [label_kind(lab, version) == "dx" for lab in labels_sorted]
-        core_rows = _score_core(S, cand, logf, isdx, np.array([total]), t, float(self.near))
-        core = core_rows[0]
-        rates = getattr(self, "principal_rates_", {})
-        prior = float(getattr(self, "principal_prior_", math.nan))
-        rate = np.zeros((1, k))
-        rate[0, :m] = [rates.get(lab, prior) for lab in labels_sorted]
-        evidence = self._evidence(S, isdx, rate, core_rows, [md.get("text")])[0]
-        accepted = [lab for lab, s in zip(labels_sorted, S[0, :m]) if s > t]
+        table = self._row_table()
+        rows = [table.get(lab) or self._label_row(lab) for lab in labs]
+        logf = [r[0] for r in rows]
+        rate = [r[1] for r in rows]
+        isdx = [r[2] if version == 10 else r[3] for r in rows]
+        acc = [s > t for s in S]
+        n_acc = sum(acc)
+        acc_s = [s for s, a in zip(S, acc) if a]
+        rej_s = [s for s, a in zip(S, acc) if not a]
+        min_acc = min(acc_s) if acc_s else math.nan
+        max_rej = max(rej_s) if rej_s else 0.0
+        dist = [abs(s - t) for s in S]
+        # entropy, log P(exact) and the accepted log-frequencies: elementwise as the batch path,
+        # summed by numpy over the padded top-k row as there
+        hi = 1 - _EPS
+        sc = [_EPS if s < _EPS else hi if s > hi else s for s in S]  # noqa: FURB136 - np.clip, no call per value
+        Sc = np.array(sc, dtype=np.float64)
+        lg, l1 = np.log(Sc).tolist(), np.log1p(-Sc).tolist()
+        terms = np.zeros((3, k))
+        terms[0, :m] = [-(a * b + (1 - a) * c) for a, b, c in zip(sc, lg, l1)]
+        terms[1, :m] = [b if ok else c for ok, b, c in zip(acc, lg, l1)]
+        terms[2, :m] = [f if ok else 0.0 for ok, f in zip(acc, logf)]
+        sums = terms.sum(axis=1)
+        ent, logp = float(sums[0]), float(sums[1])
+        acc_f = [f for f, ok in zip(logf, acc) if ok]
+        n_dx_acc = len([1 for ok, dx in zip(acc, isdx) if ok and dx])
+        dx_s = [s for s, dx in zip(S, isdx) if dx]  # descending, as S
+        if dx_s:
+            j = isdx.index(True)  # the predicted principal: the best-scoring diagnosis
+            w = [s * r for s, r, dx in zip(S, rate, isdx) if dx]
+            alt = max(max(w[1:], default=-math.inf), 0.0)
+            principal = [rate[j], w[0] - alt]
+        else:
+            principal = [math.nan, math.nan]
+        core = [
+            float(n_acc), sum_p, sum_p - n_acc, min_acc, max_rej, min_acc - t, t - max_rej,
+            min(dist) if m else math.nan,
+            float(len([d for d in dist if d < near])),
+            ent, logp, float(np.exp(sums[1])),
+            S[0] if m else 0.0,
+            float(n_dx_acc), float(n_acc - n_dx_acc),
+            min(acc_f) if acc_f else math.nan,
+            float(sums[2] / max(n_acc, 1)) if acc_f else math.nan,
+            float(len([f for f in acc_f if f == 0])),
+            dx_s[0] if dx_s else math.nan,
+            dx_s[0] - (dx_s[1] if len(dx_s) > 1 else 0.0) if dx_s else math.nan,
+        ]
         gender = md.get("gender")
-        sets = _set_features(accepted, version, gender, md.get("died"), bool(self.code_systems),
-                             list(zip(labels_sorted, S[0, :m].tolist())), t)
+        sets = _set_features([lab for lab, a in zip(labs, acc) if a], version, gender, md.get("died"),
+                             bool(self.code_systems), list(zip(labs, S)), t)
         meta = self._meta_row(md.get("text"), md.get("admission_type"), md.get("age"), md.get("los_days"), gender,
                               md.get("care_setting"))
-        return np.concatenate([core, sets, meta, evidence]).astype(np.float32)
+        evidence = [*principal, _note_procedures(md.get("text")) - (n_acc - n_dx_acc)]
+        return np.array(core + sets + meta + evidence, dtype=np.float32)

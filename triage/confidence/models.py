@@ -298,9 +298,31 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
         return float(self.calibrator_.map(self._raw(x, n_threads=1))[0])
 
     def predict_one_explained(self, x: np.ndarray, top_k: int = 5) -> tuple[float, list[tuple[str, float]]]:
-        """:meth:`predict_one` and :meth:`contributions` of one row in a single model call."""
-        p, reasons = self.predict_explained(np.asarray(x, dtype=np.float64).reshape(1, -1), top_k)
-        return float(p[0]), reasons[0]
+        """:meth:`predict_one` and :meth:`contributions` of one row in a single model call.
+
+        LightGBM: its single-row predictor, set up once (:class:`_SingleRowContributions`), the
+        rest as :meth:`predict_explained` does it, so the answer is the batch's to the bit.
+        """
+        X = self._check_X(np.asarray(x, dtype=np.float64).reshape(1, -1), "X")
+        if self.kind != "lightgbm":
+            p, reasons = self.predict_explained(X, top_k)
+            return float(p[0]), reasons[0]
+        contrib = self._single_row().contributions(X[0]).reshape(1, -1)
+        p = self.calibrator_.map(contrib.sum(axis=1))
+        return float(p[0]), _top_contributions(contrib[:, :-1], self._names(), top_k)[0]
+
+    def _single_row(self) -> _SingleRowContributions:
+        """The booster's single-row predictor, made on first use (not saved; remade for a new booster)."""
+        cached = self.__dict__.get("_single_row_predictor")
+        if cached is None or cached.booster is not self.booster_:
+            cached = _SingleRowContributions(self.booster_, self.n_features_in_)
+            self.__dict__["_single_row_predictor"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_single_row_predictor", None)  # a handle into the booster, made again on first use
+        return state
 
     def predict_explained(self, X, top_k: int = 5) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
         """Calibrated P(correct) and the top contributions of every row, in one model call.
@@ -349,6 +371,65 @@ class ConfidenceModel(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> ConfidenceModel:
         return load_state(path, expect=cls)
+
+
+class _SingleRowContributions:
+    """LightGBM's single-row prediction (``LGBM_BoosterPredictForMatSingleRowFast``) of SHAP
+    contributions: the C++ predictor ``Booster.predict(X, pred_contrib=True, num_threads=1)`` runs,
+    set up once instead of on every call (the Python wrapper's per-call setup costs more than one
+    row's prediction). Same predictor, parameters and iterations, so the same numbers
+    (tests/confidence/test_models.py compares them bit for bit). One call at a time through the
+    shared buffers (LightGBM serialises single-row predictions on a booster anyway)."""
+
+    def __init__(self, booster: Any, n_features: int) -> None:
+        import ctypes
+        import threading
+
+        from lightgbm.basic import (
+            _C_API_DTYPE_FLOAT64,
+            _C_API_PREDICT_CONTRIB,
+            _LIB,
+            _c_str,
+            _param_dict_to_str,
+            _safe_call,
+        )
+
+        self.booster = booster  # the fast config points into it: kept alive with it
+        self._lib = _LIB
+        self._safe_call = _safe_call
+        self._handle = ctypes.c_void_p()
+        # Booster.predict's iterations when none is given (start 0: the best iteration, if any)
+        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            booster._handle, ctypes.c_int(_C_API_PREDICT_CONTRIB), ctypes.c_int(0),
+            ctypes.c_int(booster.best_iteration), ctypes.c_int(_C_API_DTYPE_FLOAT64),
+            ctypes.c_int32(n_features), _c_str(_param_dict_to_str({"num_threads": 1})),
+            ctypes.byref(self._handle)))
+        # a private function object: argtypes set here leave lightgbm's own _LIB entry untouched
+        self._predict = _LIB["LGBM_BoosterPredictForMatSingleRowFast"]
+        self._predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
+                                  ctypes.c_void_p]
+        self._predict.restype = ctypes.c_int
+        self._row = np.empty(n_features, dtype=np.float64)
+        self._out = np.empty(n_features + 1, dtype=np.float64)
+        self._n = ctypes.c_int64(0)
+        self._n_ref = ctypes.byref(self._n)
+        self._row_ptr, self._out_ptr = self._row.ctypes.data, self._out.ctypes.data
+        self._lock = threading.Lock()
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """(n_features + 1,) contributions of one checked row, the bias last."""
+        with self._lock:
+            self._row[:] = x
+            self._safe_call(self._predict(self._handle, self._row_ptr, self._n_ref, self._out_ptr))
+            if self._n.value != self._out.size:
+                raise ValueError(f"LightGBM returned {self._n.value} contributions, expected {self._out.size}")
+            return self._out.copy()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            self._lib.LGBM_FastConfigFree(handle)
+            handle.value = None
 
 
 def _top_contributions(contrib: np.ndarray, names: list[str], top_k: int) -> list[list[tuple[str, float]]]:

@@ -164,6 +164,26 @@ class Policy:
             return np.asarray(names)[idx]
         return _split(p, self.t_automate, self.t_assist)
 
+    def route_one(self, p: float, group: Any = None) -> str:
+        """:meth:`route` of one episode, without arrays (the service's per-request path): the same
+        thresholds and comparisons as :func:`_split`, so the same route."""
+        if self.group_by is None and self.rule == "expected_cost":
+            return str(self.route(np.array([p]), groups=None)[0])  # needs weight_gap: route's error
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            check_probabilities("p", [p])  # raises, naming the value as route does
+        if self.group_by is None:
+            t_auto, t_assist = self.t_automate, self.t_assist
+        elif group is None:
+            raise ValueError(f"this policy routes per {self.group_by}: route(p, groups=...) is required")
+        else:
+            t_auto, t_assist = self.thresholds_for(group)
+        if p >= t_auto:
+            return "automate"
+        if t_assist is not None and p >= t_assist:
+            return "assist"
+        return "manual"
+
     # -- serialisation --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

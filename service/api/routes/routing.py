@@ -87,9 +87,9 @@ def _row(
 
 
 def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
-    counter = request.app.state.metrics.routes
+    metrics = request.app.state.metrics
     for d in decisions:
-        counter.labels(d["route"], d["model_version"], d["policy_version"]).inc()
+        metrics.routed(d["route"], d["model_version"], d["policy_version"])
 
 
 def _route_and_record(
