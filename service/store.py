@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -306,6 +308,30 @@ class GroupCommit:
 DRIFT_REFRESH_ATTEMPTS = 5
 
 
+@contextmanager
+def _driver_cursor(engine: Engine, sql: str) -> Iterator[tuple[Any, Any]]:
+    """(raw connection, cursor) from the pool for :class:`DirectInsert` and :class:`DirectSelect`:
+    closed after use; on an error rolled back, and a driver error raised as SQLAlchemy's exception
+    for it (IntegrityError, OperationalError, ...), as Core raises it, parameters hidden."""
+    dialect = engine.dialect
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            yield raw, cursor
+        finally:
+            cursor.close()
+    except dialect.loaded_dbapi.Error as exc:
+        raw.rollback()
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error,
+                                         hide_parameters=True, dialect=dialect) from exc
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
 class DirectInsert:
     """An INSERT compiled once and run on the driver's own cursor, in one committed transaction.
 
@@ -338,25 +364,9 @@ class DirectInsert:
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
         args = [self.params(r) for r in rows]
-        dialect = self.engine.dialect
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.executemany(self.sql, args)
-            finally:
-                cursor.close()
+        with _driver_cursor(self.engine, self.sql) as (raw, cursor):
+            cursor.executemany(self.sql, args)
             raw.commit()
-        except dialect.loaded_dbapi.Error as exc:
-            raw.rollback()
-            # as Core raises it (IntegrityError, OperationalError, ...), parameters hidden
-            raise sa.exc.DBAPIError.instance(self.sql, None, exc, dialect.loaded_dbapi.Error,
-                                             hide_parameters=True, dialect=dialect) from exc
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
 
 
 class DirectSelect:
@@ -383,20 +393,9 @@ class DirectSelect:
 
     def __call__(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         args = tuple(params[n] for n in self.names)
-        dialect = self.engine.dialect
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(self.sql, args)
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(self.sql, None, exc, dialect.loaded_dbapi.Error,
-                                             hide_parameters=True, dialect=dialect) from exc
-        finally:
-            raw.close()
+        with _driver_cursor(self.engine, self.sql) as (_, cursor):
+            cursor.execute(self.sql, args)
+            return cursor.fetchall()
 
 
 @dataclass(frozen=True)

@@ -49,13 +49,6 @@ def certified_saving(automation_rate: float, guarantee: float | None, costs: Cos
     return float(automation_rate * (costs.manual_cost - guarantee * costs.error_cost))
 
 
-def _reason(expected: dict[str, Any], note: str) -> str:
-    """The reason part of an ungrouped policy's note ("...; <reason>): automate nothing")."""
-    marker = "without an error; "  # the reason follows the first test's evidence and may hold "; " itself
-    inner = note.split(marker, 1)[1] if marker in note else (note.rsplit("; ", 1)[-1] if "; " in note else note)
-    return inner.removesuffix("): automate nothing")
-
-
 def ranking_quality(p: np.ndarray, correct: np.ndarray, k: int = TOP_K) -> dict[str, Any]:
     """How well the confidence ranks and is calibrated on one setting's test episodes.
 
@@ -138,7 +131,7 @@ def automation_rows(
                 if setting == "all":
                     feasible, note, share = policy.feasible, policy.note, 1.0
                     reason = ("; ".join(f"{k}: {g['reason']}" for k, g in sorted(policy.groups.items()) if g.get("reason"))
-                              if grouped else (_reason(policy.expected, policy.note) if not policy.feasible else ""))
+                              if grouped else (policy.expected.get("reason", "") if not policy.feasible else ""))
                 else:
                     feasible, note, share = r.get("feasible"), r.get("note", ""), r.get("share")
                     reason = r.get("reason", "")

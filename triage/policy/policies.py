@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -38,6 +37,7 @@ from triage.policy.guarantees import (
     DEFAULT_FWER,
     DEFAULT_METHOD,
     SelectiveCounts,
+    binomial_p_values,
     check_method,
     check_unit,
     clopper_pearson_interval,
@@ -398,7 +398,8 @@ def why_nothing_certified(p: np.ndarray, correct: np.ndarray, alpha: float, resu
     if tested.size == 0:
         return (f"too little evidence: {int(correct.sum())} correct of {p.size} policy episodes, "
                 f"the first test needs {needed} automated without an error")
-    n0, k0 = SelectiveCounts.from_arrays(p, correct).at(float(np.max(tested)))
+    counts = SelectiveCounts.from_arrays(p, correct)
+    n0, k0 = counts.at(float(np.max(tested)))
     n0, k0 = int(n0), int(k0)
     if n0 < needed or k0 == 0:
         return (f"too little evidence: the first test automates {n0} policy episodes ({k0} wrong), while "
@@ -406,21 +407,14 @@ def why_nothing_certified(p: np.ndarray, correct: np.ndarray, alpha: float, resu
     reason = f"errors at the top of the ranking: {k0} of the {n0} most confident policy episodes wrong at the first test"
     delta_test = float(getattr(result, "delta_per_test", 0.0) or 0.0)
     if 0 < delta_test < 1:
-        counts, errors = _top_counts_and_errors(p, correct)
-        passes = stats.binom.cdf(errors, counts, alpha) <= delta_test
+        # hindsight over every threshold "automate the top n" (never used to choose one)
+        n, k = counts.at(np.unique(p)[::-1])
+        passes = binomial_p_values(k, n, alpha) <= delta_test
         reason += ("; no number of top policy episodes passes at this level wherever the sequence starts "
                    "(more evidence or a sharper ranking is needed)" if not passes.any() else
-                   f"; a start at the top {int(counts[passes][0])} would have passed, which only the tested "
+                   f"; a start at the top {int(n[passes][0])} would have passed, which only the tested "
                    "labels show (choosing it from them would void the guarantee)")
     return reason
-
-
-def _top_counts_and_errors(p: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, errors) of 'automate the top n' for every distinct confidence threshold, most confident first."""
-    order = np.argsort(-p, kind="stable")
-    errors = np.cumsum(~np.asarray(correct, bool)[order])
-    last = np.r_[np.flatnonzero(np.diff(p[order]) != 0), p.size - 1]  # the last episode of each tie group
-    return last + 1, errors[last]
 
 
 class RoutingPolicy(BaseEstimator):
@@ -503,7 +497,7 @@ class RoutingPolicy(BaseEstimator):
             self.groups_ = None
             self.policy_ = self._record(one["t_automate"], one["t_assist"], constraints, routes, p, correct,
                                         weight_gap, one["feasible"], one["note"], one.get("rule", "threshold"),
-                                        guarantee=one.get("guarantee"))
+                                        guarantee=one.get("guarantee"), reason=one.get("reason", ""))
             return self
         labels = np.asarray(groups, dtype=object).astype(str)
         if labels.shape != p.shape:
@@ -565,11 +559,13 @@ class RoutingPolicy(BaseEstimator):
         return self.policy_.route(p, weight_gap=weight_gap, groups=groups)
 
     def _record(self, t_auto, t_assist, constraints, routes, p, correct, weight_gap, feasible, note, rule,
-                guarantee=None, group_by=None, groups=None) -> Policy:
+                guarantee=None, group_by=None, groups=None, reason: str = "") -> Policy:
         expected = summarise_routing(np.asarray(routes).astype(str), correct, self._costs(), p=p,
                                      weight_gap=weight_gap)
         # what the procedure certifies: P(error among automated > guarantee) <= delta
         expected["automated_error_guarantee"] = guarantee if expected["n_automated"] else None
+        if reason:  # why an ungrouped policy certified nothing (grouped: each group's own)
+            expected["reason"] = reason
         return Policy(
             kind=self.kind,
             t_automate=float(t_auto),
