@@ -35,6 +35,8 @@ TABLE_NAMES = (
                            # saving_from_automation_per_episode, certified_saving_per_episode (with the automation
                            # share's lower 95% limit), note, reason (why nothing is automated), auroc, ece,
                            # top_k, top_k_predicted_error, top_k_observed_error[_lower|_upper], headline
+    "unseen_drg_moves",    # setting, n, unseen_code_share, n_grouped, unseen_drg_move_share[_lower|_upper], below:
+                           # MS-DRGs moved by gold codes the coder scored < below (policy + test parts)
     "settings",            # setting, share, n_test, f1_micro, exact_match, jaccard, guaranteed_automation_aNN,
                            # oracle_aNN, test_error[_lower|_upper]_aNN, feasible_aNN, certified_saving_aNN, policy_*
     "evidence",            # setting, policy_share_of_pool, delta_setting, delta_per_test, error_free_needed,

@@ -17,7 +17,7 @@ from triage.results import RunResult, write_tables
 EXPECTED_SECTIONS = {
     "policy": ("policies",),
     "settings": ("settings", "evidence"),
-    "targets": ("automation_by_target",),
+    "targets": ("automation_by_target", "unseen_drg_moves"),
     "dataset": ("dataset_summary",),
     "coder": ("coder_metrics", "coder_metrics_by_setting"),
     "confidence": ("confidence_check", "confidence_models"),

@@ -386,12 +386,16 @@ class Bounds:
     is_policy: np.ndarray
     p: np.ndarray
     correct: np.ndarray
+    #: per care setting over policy + test: MS-DRGs moved by gold codes the coder scored ~0
+    #: (:func:`triage.confidence.unseen.unseen_drg_moves`)
+    unseen_drg_moves: pd.DataFrame
 
 
 def estimate_bounds(config: RunConfig, parts: Parts[Scored], confidence: ConfidenceFits) -> Bounds:
     """Subset bounds (routable subsets with a joint guarantee, gold-defined ones as diagnostics) and
     discovered tractable subsets."""
     from triage.bounds import build_subset_columns, discover_subsets, subset_bounds
+    from triage.confidence.unseen import unseen_drg_moves
 
     pol, test = confidence.on("policy"), confidence.on("test")
     episodes = pd.concat([parts.policy.episodes, parts.test.episodes], ignore_index=True)
@@ -408,7 +412,10 @@ def estimate_bounds(config: RunConfig, parts: Parts[Scored], confidence: Confide
                      columns=confidence.features.feature_names_).fillna(MISSING_FEATURE)
     discovered = discover_subsets(X, correct, find=is_policy, confirm=~is_policy, alpha=pc.alpha,
                                   delta=pc.delta, random_state=config.seed)
-    return Bounds(subsets, table, discovered, is_policy, p, correct)
+    unseen = unseen_drg_moves(parts.policy.gold + parts.test.gold,
+                              parts.policy.scores.concat(parts.test.scores), episodes,
+                              np.concatenate([pol.settings, test.settings]))
+    return Bounds(subsets, table, discovered, is_policy, p, correct, unseen)
 
 
 # ---------------------------------------------------------------------------------- assistance

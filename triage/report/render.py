@@ -27,7 +27,8 @@ TEMPLATE = "report.html.j2"
 SECTIONS = (
     ("policy", "The chosen policy and what it means", ("policies",), ("risk_coverage", "cost_coverage")),
     ("settings", "Care settings: what can be automated where", ("settings", "evidence"), ()),
-    ("targets", "Automation by correctness target and risk-control method", ("automation_by_target",), ()),
+    ("targets", "Automation by correctness target and risk-control method",
+     ("automation_by_target", "unseen_drg_moves"), ()),
     ("dataset", "The data against the seed paper", ("dataset_summary",), ("coverage", "categories_per_episode")),
     ("coder", "The automated coder", ("coder_metrics", "coder_metrics_by_setting"), ()),
     ("confidence", "How far to trust the coder: confidence and calibration",
