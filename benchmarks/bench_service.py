@@ -22,6 +22,7 @@ load average with the figures.
 Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow]
                                                     [--workers 1,2 --db pg --clients 4]
                                                     [--seconds 15] [--no-wrk]
+                                                    [--only-batch]
 Targets (issue 27): overhead (HTTP p50 - library p50) <= 0.5 ms, p99 <= 3 ms, batch(1000) <= 1.3x
 route_many, >= 10x mlflow's throughput; 2 workers >= 1.6x one on PostgreSQL.
 """
@@ -134,7 +135,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
-                  wrk: str | None = None, seconds: float = 15.0) -> dict:
+                  wrk: str | None = None, seconds: float = 15.0, only_batch: bool = False) -> dict:
     port = free_port()
     env = child_env(
         TRIAGE_MODEL_URI=str(bundle),
@@ -162,7 +163,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
                 assert r.status_code == 200, r.text
 
             timed_sequential(send, episodes[:50])  # warm the connection and caches
-            lat = timed_sequential(send, [episodes[i % len(episodes)] for i in range(n)])
+            lat = ([] if only_batch
+                   else timed_sequential(send, [episodes[i % len(episodes)] for i in range(n)]))
             batch = [dict(episodes[i % len(episodes)], episode_id=i) for i in range(1000)]
             batch_times = []
             for _ in range(5):
@@ -170,6 +172,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
                 r = c.post("/v1/route/batch", json={"episodes": batch}, timeout=120)
                 batch_times.append(time.perf_counter() - t)
                 assert r.status_code == 200, r.text
+        if only_batch:
+            return {"startup_s": startup, "lat": lat, "batch": batch_times}
 
         def csend(client, body):
             assert client.post("/v1/route", json=body).status_code == 200
@@ -460,6 +464,9 @@ def main() -> None:
                     help="Use wrk as the load generator when installed (--no-wrk: Python clients).")
     ap.add_argument("--skip-single", action="store_true",
                     help="Only the --workers measurement (no latency, batch or mlflow runs).")
+    ap.add_argument("--only-batch", action="store_true",
+                    help="Only route_many(1,000) and the service's batch of 1,000 (no latency, "
+                         "throughput, wrk, --workers or mlflow runs).")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from router_bundle import build_bundle, sample_episodes
@@ -474,7 +481,7 @@ def main() -> None:
     print(f"episodes: {statistics.mean(len(e['code_scores']) for e in episodes):.1f} scored codes each")
 
     router = load_router(str(bundle))
-    lib = in_process(router, episodes, args.requests)
+    lib = in_process(router, episodes, 50 if args.only_batch else args.requests)
     lib_batches = []
     for _ in range(5):  # the median of 5, as the service's batch (the first one warms caches)
         t = time.perf_counter()
@@ -482,8 +489,17 @@ def main() -> None:
         lib_batches.append(time.perf_counter() - t)
     lib_batch = statistics.median(lib_batches)
     print("library in-process (Router.route_one):")
-    print(f"  p50/p99                {pct(lib, 50) * 1e3:.2f} / {pct(lib, 99) * 1e3:.2f} ms")
+    if not args.only_batch:
+        print(f"  p50/p99                {pct(lib, 50) * 1e3:.2f} / {pct(lib, 99) * 1e3:.2f} ms")
     print(f"  route_many(1,000)      {lib_batch * 1e3:.0f} ms (median of 5)")
+    if args.only_batch:
+        svc = bench_service(bundle, work, episodes, args.requests, only_batch=True)
+        print("service (uvicorn, 1 worker):")
+        print(f"  batch of 1,000         {statistics.median(svc['batch']) * 1e3:.0f} ms (median of 5)")
+        print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
+              "(target <= 1.3x)")
+        print(f"load average during run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        return
 
     wrk = wrk_path(args.wrk)
     if args.workers:

@@ -18,7 +18,17 @@ def public_code(label: str | None) -> str | None:
 
 
 def _rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    return [{**r, "code": standard_spelling(r["code"])} if "code" in r else r for r in rows or []]
+    """A new list of the rows with each code in the standard spelling; a row is copied only when
+    its code is spelt differently (a label with a trailing dot, ~3% of a batch's codes): copying
+    every row was a third of encoding a batch's answer."""
+    out = list(rows or ())
+    for i, r in enumerate(out):
+        if "code" in r:
+            code = r["code"]
+            public = standard_spelling(code)
+            if public is not code:
+                out[i] = {**r, "code": public}
+    return out
 
 
 def public_decision(decision: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
@@ -22,7 +23,14 @@ from service.api.hotpath import (
 )
 from service.api.spelling import public_decision
 from service.core.config import Settings
-from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
+from service.schemas import (
+    BATCH_LIMIT,
+    BatchDecisions,
+    BatchEpisodes,
+    Decision,
+    Episode,
+    RouteBatchRequest,
+)
 from service.store import DecisionStore, new_decision_id, utcnow
 from triage.router import InvalidEpisode, Router
 
@@ -153,11 +161,32 @@ async def route_episode(
     return await _route_one(request, routing, store, settings)
 
 
+def validate_batch(body: bytes) -> BatchEpisodes | RouteBatchRequest:
+    """The batch body validated as :class:`RouteBatchRequest` validates it, in about half the time.
+
+    A batch within the limit is validated straight from the JSON bytes (:class:`BatchEpisodes`).
+    Every other body takes RouteBatchRequest's own path, so its errors (and the count-first
+    refusal of a batch past the limit, before any episode is validated) are exactly that model's:
+    a body with more ``"episode_id"`` keys than the limit allows (a cheap count of the bytes; code
+    keys may add to it, so it only chooses the path), a body the fast model refuses, and one
+    that turns out longer than the limit after all (its keys spelt with JSON escapes: a body
+    within the size limit validated twice, never accepted)."""
+    limit = BATCH_LIMIT.get()
+    if body.count(b'"episode_id"') <= limit:
+        try:
+            batch = BatchEpisodes.model_validate_json(body)
+        except ValidationError:
+            batch = None
+        if batch is not None and len(batch.episodes) <= limit:
+            return batch
+    return validate(RouteBatchRequest, body)
+
+
 def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
                  settings: Settings) -> Response:
     """The whole batch in one threadpool hop: validate the list once, route_many once, one
     group-committed write of every row, one encoding of the answer."""
-    batch = validate(RouteBatchRequest, body)
+    batch = validate_batch(body)
     n = len(batch.episodes)
     if n > settings.batch_limit:
         raise FieldErrors(
