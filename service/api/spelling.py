@@ -31,13 +31,43 @@ def _rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return out
 
 
+#: Keys a stored decision has beside the router's: never in an answer.
+STORED_ONLY = (
+    "discharge_date",  # for allocation only
+    "metadata",  # for judging outcomes only
+    "policy_alpha",  # for the watch only
+)
+
+
 def public_decision(decision: dict[str, Any]) -> dict[str, Any]:
     """A copy of a decision dict with every code in the standard spelling."""
     out = dict(decision)
     out["codes"] = _rows(decision.get("codes"))
     out["suggestions"] = _rows(decision.get("suggestions"))
     out["principal"] = public_code(decision.get("principal"))
-    out.pop("discharge_date", None)  # stored for allocation only
-    out.pop("metadata", None)  # stored for judging outcomes only
-    out.pop("policy_alpha", None)  # stored for the watch only
+    for key in STORED_ONLY:
+        out.pop(key, None)
     return out
+
+
+def _spelt_alike(rows: Any) -> bool:
+    if not isinstance(rows, list):
+        return False  # public_decision answers [] for a missing list
+    for r in rows:
+        if "code" in r:
+            code = r["code"]
+            if standard_spelling(code) is not code:
+                return False
+    return True
+
+
+def spelt_alike(decision: dict[str, Any]) -> bool:
+    """Whether :func:`public_decision` would return an equal dict, keys in the same order: every
+    code already in the standard spelling, nothing stored-only (most decisions: the batch route
+    then encodes one JSON text for both its answer and the store)."""
+    if "principal" not in decision or any(key in decision for key in STORED_ONLY):
+        return False
+    principal = decision["principal"]
+    if principal is not None and standard_spelling(principal) is not principal:
+        return False
+    return _spelt_alike(decision.get("codes")) and _spelt_alike(decision.get("suggestions"))
