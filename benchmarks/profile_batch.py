@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--profile", action="store_true", help="cProfile one _route_batch call")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() after loading (both the library's and the handler's runs)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from fastapi.testclient import TestClient
@@ -74,6 +76,11 @@ def main() -> None:
 
         lib, svc = [], []
         library(), handler()  # warm caches
+        if args.gc_freeze:
+            import gc
+
+            gc.collect()
+            gc.freeze()
         for _ in range(args.repeats):
             t = time.perf_counter()
             library()

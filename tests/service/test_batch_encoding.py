@@ -157,3 +157,63 @@ def test_fast_batch_validation_gives_the_documented_models_results():
     too_long = [o for (k, o), _ in outcomes if k == "error" and "limit is 5" in str(o)]
     assert len(too_long) == 2  # both over-limit bodies refused by the count, however keys are spelt
 
+
+
+# -- the store ------------------------------------------------------------------------------------
+def test_direct_insert_converts_shared_objects_as_each_row_alone(sqlite_url):
+    """params_many converts a value shared with the row before once: the tuples are those of
+    converting every row on its own (None stays None, a new object after a shared one is
+    converted again)."""
+    import datetime as dt
+
+    from service.store import DecisionStore, DirectInsert, utcnow
+
+    s = DecisionStore(sqlite_url)
+    direct = DirectInsert(s.engine, s.decisions.insert())
+    now, later = utcnow(), utcnow() + dt.timedelta(seconds=1)
+    decision = {"codes": [], "x": float("nan")}
+    rows = [{"decision_id": new_decision_id(), "episode_id": "e", "route": "assist",
+             "p_correct": 0.5, "model_version": "m", "policy_version": "p",
+             "decision": decision if i < 2 else {"i": i}, "created_at": now if i < 3 else later,
+             "audit": i % 2 == 0, "holdout": None if i == 1 else False,
+             "discharge_date": dt.date(2026, 1, 1 + i) if i % 2 else None}
+            for i in range(5)]
+
+    def alone(row):
+        return tuple(process(row.get(n)) if process is not None and row.get(n) is not None
+                     else row.get(n) for n, process in zip(direct.names, direct.processors))
+
+    assert repr(direct.params_many(rows)) == repr([alone(r) for r in rows])
+    assert direct.params(rows[3]) == alone(rows[3])
+    s.dispose()
+
+
+def test_encoded_decision_is_stored_as_the_dict_would_be(database_url):
+    """The same column text whether the row carries the dict or its EncodedJSON (SQLite's direct
+    INSERT and PostgreSQL's Core INSERT), and the same dict read back."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from service.store import DecisionStore, utcnow
+
+    s = DecisionStore(database_url, table_prefix=f"e{uuid.uuid4().hex[:8]}_")
+    s.create_all()
+    try:
+        decision = {"codes": [{"code": "I10.", "score": 0.25}], "policy_alpha": None,
+                    "metadata": {"age": 70.0}, "drg_weight": 1.25, "é": "\u2603 \"q\""}
+        base = {"episode_id": "e", "route": "assist", "p_correct": 0.5, "model_version": "m",
+                "policy_version": "p", "created_at": utcnow()}
+        plain = {**base, "decision_id": new_decision_id(), "decision": decision}
+        encoded = {**base, "decision_id": new_decision_id(),
+                   "decision": EncodedJSON(to_json(decision))}
+        s.record_decisions([plain, encoded])
+        d = s.decisions
+        with s.engine.connect() as conn:
+            text = dict(conn.execute(sa.select(d.c.decision_id, sa.cast(d.c.decision, sa.Text))).all())
+        assert text[plain["decision_id"]] == text[encoded["decision_id"]]
+        a, b = s.get_decision(plain["decision_id"]), s.get_decision(encoded["decision_id"])
+        assert repr(a["decision"]) == repr(b["decision"])
+    finally:
+        s.drop_all()
+        s.dispose()
