@@ -38,8 +38,6 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--profile", action="store_true", help="cProfile one _route_batch call")
     ap.add_argument("--top", type=int, default=30)
-    ap.add_argument("--gc-freeze", action="store_true",
-                    help="gc.freeze() after loading (both the library's and the handler's runs)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from fastapi.testclient import TestClient
@@ -76,11 +74,6 @@ def main() -> None:
 
         lib, svc = [], []
         library(), handler()  # warm caches
-        if args.gc_freeze:
-            import gc
-
-            gc.collect()
-            gc.freeze()
         for _ in range(args.repeats):
             t = time.perf_counter()
             library()
@@ -98,7 +91,7 @@ def main() -> None:
             prof = cProfile.Profile()
             prof.runcall(handler)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
-        store.drop_all()
+    store.drop_all()  # after the app's background loops stopped
 
 
 if __name__ == "__main__":
