@@ -379,7 +379,8 @@ class DirectInsert:
     def params_many(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """The driver's parameter tuples, converted a column at a time; a value that is the same
         object as the row before's is converted once (a batch's rows share their ``created_at``
-        and their booleans: ~1/4 of the conversion time of 1,000 decisions, measured)."""
+        and their booleans: the conversions other than JSON of 1,000 decisions took 3.1 ms a row
+        at a time, 1.1 ms so, measured)."""
         columns = []
         for name, process in zip(self.names, self.processors):
             values = [r.get(name) for r in rows]

@@ -214,7 +214,8 @@ def validate_batch(body: bytes) -> BatchEpisodes | RouteBatchRequest:
 def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
                  settings: Settings) -> Response:
     """The whole batch in one threadpool hop: validate the list once, route_many once, one
-    group-committed write of every row, one encoding of the answer."""
+    group-committed write of every row, the answer sent after it; each decision encoded once for
+    both its answer and its row where they agree (:func:`encode_decision`)."""
     batch = validate_batch(body)
     n = len(batch.episodes)
     if n > settings.batch_limit:
