@@ -161,6 +161,18 @@ class Episode(EpisodeFields):
     )
 
 
+class BatchEpisodes(BaseModel):
+    """RouteBatchRequest without its count-first check, for the batch route's fast path: a
+    ``mode="before"`` validator makes pydantic hand the whole list to Python and validate it in
+    Python mode (~1.7x the time of validating straight from the JSON bytes, measured on 1,000
+    episodes). The route counts first its own way and falls back to RouteBatchRequest for every
+    error, so answers are the documented model's (service.api.routes.routing.validate_batch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: list[Episode] = Field(min_length=1)
+
+
 class RouteBatchRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

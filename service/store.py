@@ -178,11 +178,29 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
                 "watch_state": watch_state}
 
 
+class EncodedJSON:
+    """A JSON column's value already encoded by :func:`json_bytes`, written as is (:func:`to_json`
+    passes its text through): the batch route encodes each decision for its answer anyway, and
+    stores the same bytes instead of encoding the decision a second time."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def json_bytes(value: Any) -> bytes:
+    """``pydantic_core.to_json`` (Rust, ~10x the standard library's speed, the largest cost of
+    writing a batch of decisions), with the standard library's text for non-finite numbers and
+    numpy scalars as their Python values."""
+    return pydantic_core.to_json(value, inf_nan_mode="constants", fallback=_json_fallback)
+
+
 def to_json(value: Any) -> str:
-    """The JSON columns' encoder: ``pydantic_core.to_json`` (Rust, ~10x the standard library's
-    speed, the largest cost of writing a batch of decisions), with the standard library's text for
-    non-finite numbers and numpy scalars as their Python values."""
-    return pydantic_core.to_json(value, inf_nan_mode="constants", fallback=_json_fallback).decode()
+    """The JSON columns' encoder (:func:`json_bytes`; an :class:`EncodedJSON` is written as is)."""
+    if type(value) is EncodedJSON:
+        return value.text
+    return json_bytes(value).decode()
 
 
 def _json_fallback(value: Any) -> Any:
@@ -356,14 +374,29 @@ class DirectInsert:
         self.processors = [types[n].dialect_impl(dialect).bind_processor(dialect) for n in self.names]
 
     def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        out = []
+        return self.params_many([row])[0]
+
+    def params_many(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """The driver's parameter tuples, converted a column at a time; a value that is the same
+        object as the row before's is converted once (a batch's rows share their ``created_at``
+        and their booleans: the conversions other than JSON of 1,000 decisions took 3.1 ms a row
+        at a time, 1.1 ms so, measured)."""
+        columns = []
         for name, process in zip(self.names, self.processors):
-            value = row.get(name)
-            out.append(process(value) if process is not None and value is not None else value)
-        return tuple(out)
+            values = [r.get(name) for r in rows]
+            if process is not None:
+                last, done = None, None
+                for i, value in enumerate(values):
+                    if value is None:
+                        continue
+                    if value is not last:
+                        last, done = value, process(value)
+                    values[i] = done
+            columns.append(values)
+        return list(zip(*columns))
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
-        args = [self.params(r) for r in rows]
+        args = self.params_many(rows)
         with _driver_cursor(self.engine, self.sql) as (raw, cursor):
             cursor.executemany(self.sql, args)
             raw.commit()

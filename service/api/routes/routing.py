@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
@@ -20,10 +21,17 @@ from service.api.hotpath import (
     runs_inline,
     validate,
 )
-from service.api.spelling import public_decision
+from service.api.spelling import public_decision, spelt_alike
 from service.core.config import Settings
-from service.schemas import BatchDecisions, Decision, Episode, RouteBatchRequest
-from service.store import DecisionStore, new_decision_id, utcnow
+from service.schemas import (
+    BATCH_LIMIT,
+    BatchDecisions,
+    BatchEpisodes,
+    Decision,
+    Episode,
+    RouteBatchRequest,
+)
+from service.store import DecisionStore, EncodedJSON, json_bytes, new_decision_id, utcnow
 from triage.router import InvalidEpisode, Router
 
 router = APIRouter(prefix="/v1", tags=["routing"])
@@ -49,14 +57,11 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _row(
-    decision: dict[str, Any], episode: Episode, metadata: dict[str, Any] | None, store_text: bool,
-    now: datetime, alpha: Any,
-) -> dict[str, Any]:
-    text = episode.text
+def _stored(decision: dict[str, Any], metadata: dict[str, Any] | None, alpha: Any) -> dict[str, Any]:
+    """The decision as stored (its ``decision`` column): the answer's fields in the router's
+    labels, and what is kept beside them (service.api.spelling.STORED_ONLY)."""
     # the policy's alpha travels with the decision: the watch tests its audited outcome against it
     stored = {**decision, "policy_alpha": alpha}
-    discharge = None
     if metadata is not None:
         # kept beside the decision, not part of the response: the routing-time metadata the
         # outcome is judged with (POST /v1/outcomes: the MS-DRG targets group with it) and the
@@ -64,7 +69,39 @@ def _row(
         stored["metadata"] = metadata
         if "discharge_date" in metadata:
             stored["discharge_date"] = metadata["discharge_date"]
-            discharge = episode.metadata.discharge_date
+    return stored
+
+
+def encode_decision(decision: dict[str, Any], metadata: dict[str, Any] | None, alpha: Any,
+                    alpha_json: bytes | None = None) -> tuple[bytes, EncodedJSON]:
+    """(the decision's answer, its stored ``decision`` column) as JSON: the bytes of
+    ``json_bytes(public_decision(decision))`` and the text of ``json_bytes(_stored(...))``, with
+    one encoding for both when they share the answer's fields (:func:`spelt_alike`: every code
+    spelt alike, ~2/3 of decisions): the stored text is then the answer's with the stored-only
+    keys appended (``alpha_json``: ``json_bytes(alpha)``, encoded once per batch)."""
+    if not spelt_alike(decision):
+        return (json_bytes(public_decision(decision)),
+                EncodedJSON(json_bytes(_stored(decision, metadata, alpha)).decode()))
+    answer = json_bytes(decision)
+    tail = [b',"policy_alpha":', json_bytes(alpha) if alpha_json is None else alpha_json]
+    if metadata is not None:
+        tail += [b',"metadata":', json_bytes(metadata)]
+        if "discharge_date" in metadata:
+            tail += [b',"discharge_date":', json_bytes(metadata["discharge_date"])]
+    # answer is an object with at least one key ({"episode_id": ...}): its closing brace goes last
+    return answer, EncodedJSON(b"".join([answer[:-1], *tail, b"}"]).decode())
+
+
+def _row(
+    decision: dict[str, Any], episode: Episode, metadata: dict[str, Any] | None, store_text: bool,
+    now: datetime, alpha: Any, stored: EncodedJSON | None = None,
+) -> dict[str, Any]:
+    """The decision's row (``stored``: its ``decision`` column encoded already, else
+    :func:`_stored`'s dict)."""
+    text = episode.text
+    discharge = None
+    if metadata is not None and "discharge_date" in metadata:
+        discharge = episode.metadata.discharge_date
     return {
         "decision_id": decision["decision_id"],
         "episode_id": str(decision["episode_id"]),
@@ -72,7 +109,7 @@ def _row(
         "p_correct": float(decision["p_correct"]),
         "model_version": decision["model_version"],
         "policy_version": decision["policy_version"],
-        "decision": stored,
+        "decision": _stored(decision, metadata, alpha) if stored is None else stored,
         "text": _storable(text) if (store_text and text) else None,
         "created_at": now,
         "care_setting": decision.get("care_setting"),
@@ -153,11 +190,33 @@ async def route_episode(
     return await _route_one(request, routing, store, settings)
 
 
+def validate_batch(body: bytes) -> BatchEpisodes | RouteBatchRequest:
+    """The batch body validated as :class:`RouteBatchRequest` validates it, in about half the time.
+
+    A batch within the limit is validated straight from the JSON bytes (:class:`BatchEpisodes`).
+    Every other body takes RouteBatchRequest's own path, so its errors (and the count-first
+    refusal of a batch past the limit, before any episode is validated) are exactly that model's:
+    a body with more ``"episode_id"`` keys than the limit allows (a cheap count of the bytes; code
+    keys may add to it, so it only chooses the path), a body the fast model refuses, and one
+    that turns out longer than the limit after all (its keys spelt with JSON escapes: a body
+    within the size limit validated twice, never accepted)."""
+    limit = BATCH_LIMIT.get()
+    if body.count(b'"episode_id"') <= limit:
+        try:
+            batch = BatchEpisodes.model_validate_json(body)
+        except ValidationError:
+            batch = None
+        if batch is not None and len(batch.episodes) <= limit:
+            return batch
+    return validate(RouteBatchRequest, body)
+
+
 def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
                  settings: Settings) -> Response:
     """The whole batch in one threadpool hop: validate the list once, route_many once, one
-    group-committed write of every row, one encoding of the answer."""
-    batch = validate(RouteBatchRequest, body)
+    group-committed write of every row, the answer sent after it; each decision encoded once for
+    both its answer and its row where they agree (:func:`encode_decision`)."""
+    batch = validate_batch(body)
     n = len(batch.episodes)
     if n > settings.batch_limit:
         raise FieldErrors(
@@ -179,13 +238,19 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
         raise invalid_episode_error(exc) from None
     now = utcnow()
     alpha = routing.policy.constraints.get("alpha")
-    rows = []
+    alpha_json = json_bytes(alpha)
+    rows, answers = [], []
     for decision, episode, call, decision_id in zip(decisions, batch.episodes, calls, ids):
         decision["decision_id"] = decision_id
-        rows.append(_row(decision, episode, call["metadata"], settings.store_text, now, alpha))
+        metadata = call["metadata"]
+        answer, stored = encode_decision(decision, metadata, alpha, alpha_json)
+        rows.append(_row(decision, episode, metadata, settings.store_text, now, alpha, stored))
+        answers.append(answer)
     store.record_decisions(rows)
     _count_routes(request, decisions)
-    return json_response({"decisions": [public_decision(d) for d in decisions]})
+    # json_response({"decisions": [public_decision(d) ...]})'s bytes, of the answers encoded above
+    return Response(b"".join([b'{"decisions":[', b",".join(answers), b"]}"]),
+                    media_type="application/json")
 
 
 @hot_route("POST", "/v1/route/batch")
