@@ -530,6 +530,8 @@ def main() -> None:
         print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
               f"{w1['rate']:.0f} req/s ({w1['failed']} failed); overhead p50 "
               f"{w1['p50_ms'] - pct(lib, 50) * 1e3:.2f} ms (no Python client)")
+        print(f"  wrk tail               p90 {w1['p90_ms']:.2f}, p99.9 {w1['p999_ms']:.2f}, "
+              f"max {w1['max_ms']:.1f} ms")
     print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
           "(target <= 1.3x)")
     if not args.skip_mlflow:
