@@ -19,7 +19,7 @@ With ``wrk`` the single-worker run also gets a sequential latency measured by ``
 connection), the server's time without a Python client's own ~0.3 ms. Say the core count and
 load average with the figures.
 
-Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow]
+Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow] [--sqlite-dir /dev/shm]
                                                     [--workers 1,2 --db pg --clients 4]
                                                     [--seconds 15] [--no-wrk]
                                                     [--only-batch]
@@ -135,11 +135,13 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
-                  wrk: str | None = None, seconds: float = 15.0, only_batch: bool = False) -> dict:
+                  wrk: str | None = None, seconds: float = 15.0, only_batch: bool = False,
+                  sqlite_dir: Path | None = None) -> dict:
     port = free_port()
+    db = (sqlite_dir or work) / f"decisions-{os.getpid()}-{port}.db"
     env = child_env(
         TRIAGE_MODEL_URI=str(bundle),
-        TRIAGE_DATABASE_URL=f"sqlite:///{work / 'decisions.db'}",
+        TRIAGE_DATABASE_URL=f"sqlite:///{db}",
         TRIAGE_API_KEYS=f"router:{API_KEY}",
         # the policy's decisions served (a live deployment), each read of the state included
         TRIAGE_INITIAL_POLICY_STATE="live",
@@ -200,6 +202,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
         return out
     finally:
         stop(proc)
+        for suffix in ("", "-wal", "-shm"):  # /dev/shm is memory: leave nothing behind
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def mlflow_record(ep: dict) -> dict:
@@ -208,7 +212,8 @@ def mlflow_record(ep: dict) -> dict:
             **{k: (float(v) if k in ("age", "los_days") else v) for k, v in md.items()}}
 
 
-def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int) -> dict:
+def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int, wrk: str | None = None,
+                 seconds: float = 15.0) -> dict:
     import mlflow
 
     from triage.tracking.registry import log_router_model
@@ -253,7 +258,11 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int) -> dict
             lambda: httpx.Client(base_url=base, timeout=600), csend,
             [records[i % len(records)] for i in range(n)],
         )
-        return {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
+        out = {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
+        if wrk is not None:  # the same C client as the service's wrk1: no Python client in either
+            bodies = [json.dumps({"dataframe_records": [r]}).encode() for r in records]
+            out["wrk1"] = wrk_run(wrk, port, "/invocations", bodies, ["unused"], 1, seconds, work)
+        return out
     finally:
         stop(proc)
 
@@ -302,9 +311,10 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WRK {"requests": %%d, "duration_us": %%d, "status_errors": %%d, "socket_errors": %%d, ' ..
-    '"p50_us": %%d, "p99_us": %%d, "mean_us": %%f}\\n', summary.requests, summary.duration,
-    e.status, e.connect + e.read + e.write + e.timeout, latency:percentile(50),
-    latency:percentile(99), latency.mean))
+    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "p999_us": %%d, "max_us": %%d, "mean_us": %%f}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+    latency.max, latency.mean))
 end
 """
 
@@ -332,7 +342,8 @@ def wrk_run(wrk: str, port: int, path: str, bodies: list[bytes], keys: list[str]
     r = json.loads(line[4:])
     ok = r["requests"] - r["status_errors"]
     return {"ok": ok, "sent": r["requests"], "rate": ok / (r["duration_us"] / 1e6),
-            "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3, "mean_ms": r["mean_us"] / 1e3,
+            "p50_ms": r["p50_us"] / 1e3, "p90_ms": r["p90_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3,
+            "p999_ms": r["p999_us"] / 1e3, "max_ms": r["max_us"] / 1e3, "mean_ms": r["mean_us"] / 1e3,
             "failed": r["status_errors"] + r["socket_errors"]}
 
 
@@ -473,6 +484,9 @@ def main() -> None:
                     help="How long each wrk measurement runs.")
     ap.add_argument("--wrk", action=argparse.BooleanOptionalAction, default=True,
                     help="Use wrk as the load generator when installed (--no-wrk: Python clients).")
+    ap.add_argument("--sqlite-dir", type=Path, default=None,
+                    help="Directory of the single-worker run's SQLite store (default: the temporary work "
+                         "directory on disk; /dev/shm separates the service's own tail from the disk's).")
     ap.add_argument("--skip-single", action="store_true",
                     help="Only the --workers measurement (no latency, batch or mlflow runs).")
     ap.add_argument("--only-batch", action="store_true",
@@ -537,7 +551,8 @@ def main() -> None:
         print(f"  load average now       {os.getloadavg()[0]:.1f}")
         if args.skip_single:
             return
-    svc = bench_service(bundle, work, episodes, args.requests, wrk, args.seconds)
+    svc = bench_service(bundle, work, episodes, args.requests, wrk, args.seconds, sqlite_dir=args.sqlite_dir)
+    print(f"service store: SQLite in {args.sqlite_dir or work}")
     report("service (uvicorn, 1 worker)", svc)
     print(f"  service overhead p50   {(pct(svc['lat'], 50) - pct(lib, 50)) * 1e3:.2f} ms "
           "(HTTP p50 - library p50: validation, auth, JSON, SQLite commit, the client)")
@@ -546,16 +561,26 @@ def main() -> None:
         print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
               f"{w1['rate']:.0f} req/s ({w1['failed']} failed); overhead p50 "
               f"{w1['p50_ms'] - pct(lib, 50) * 1e3:.2f} ms (no Python client)")
+        print(f"  wrk tail               p90 {w1['p90_ms']:.2f}, p99.9 {w1['p999_ms']:.2f}, "
+              f"max {w1['max_ms']:.1f} ms")
     print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
           "(target <= 1.3x)")
     raw = statistics.median(svc["batch_raw"])
     print(f"  body encoded before    {raw * 1e3:.0f} ms, {raw / lib_batch:.2f}x route_many "
           "(without the client's json.dumps)")
     if not args.skip_mlflow:
-        ml = bench_mlflow(bundle, work, episodes, args.requests)
+        ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds)
         report("mlflow models serve (1 worker)", ml)
+        if "wrk1" in ml:
+            w1 = ml["wrk1"]
+            print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
+                  f"{w1['rate']:.0f} req/s ({w1['failed']} failed)")
         print("ratio service / mlflow:")
-        print(f"  sequential throughput  {statistics.mean(ml['lat']) / statistics.mean(svc['lat']):.1f}x")
+        print(f"  sequential throughput  {statistics.mean(ml['lat']) / statistics.mean(svc['lat']):.1f}x "
+              "(httpx client, ~1 ms of its own per request on each side)")
+        if "wrk1" in ml and "wrk1" in svc:
+            print(f"  sequential, wrk        {svc['wrk1']['rate'] / ml['wrk1']['rate']:.1f}x "
+                  "(the same C client, 1 connection, on each side)")
         print(f"  4-client throughput    {svc['rate4'] / ml['rate4']:.1f}x")
         print(f"  batch of 1,000 time    {statistics.median(ml['batch']) / statistics.median(svc['batch']):.1f}x faster")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
