@@ -21,6 +21,7 @@ from triage.pipeline.steps import (
     fit_confidence,
     load_data,
     policy_sweep,
+    unseen_moves,
 )
 from triage.pipeline.summary import build_summary, write_summary
 from triage.pipeline.tables import run_tables
@@ -54,14 +55,15 @@ def run_pipeline(config: RunConfig, console: Console | None = None, log_to_mlflo
         confidence = fit_confidence(config, coding.rule, split.parts, coding.targets)
     with steps("policy", "Routing policies"):
         choice = choose_policies(config, confidence, split.evidence)
-        automation = automation_by_target(config, confidence)
+        unseen = unseen_moves(split.parts)
+        automation = automation_by_target(config, confidence, unseen)
         sweep = policy_sweep(config, confidence)
     with steps("bounds", "Upper bounds on subsets"):
         bounds = estimate_bounds(config, split.parts, confidence)
     with steps("assist", "Suggestions and audit for coders (seed paper section 4)"):
         assist = evaluate_assist(config, split.parts)
     run = RunSteps(data=data, statistics=statistics, coding=coding, evaluation=evaluation, split=split,
-                   confidence=confidence, choice=choice, automation=automation, sweep=sweep, bounds=bounds,
+                   confidence=confidence, choice=choice, automation=automation, unseen=unseen, sweep=sweep, bounds=bounds,
                    assist=assist)
 
     router = build_router(config, run)

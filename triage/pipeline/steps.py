@@ -21,6 +21,7 @@ from triage.confidence.evaluation import reliability_diagram
 from triage.config import RunConfig
 from triage.data import load_episodes_with_report
 from triage.pipeline.roles import (
+    DRG_TARGETS,
     CoderScoring,
     Parts,
     PipelineError,
@@ -352,8 +353,44 @@ def policy_sweep(config: RunConfig, confidence: ConfidenceFits) -> tuple[SweepPo
     return tuple(points)
 
 
-def automation_by_target(config: RunConfig, confidence: ConfidenceFits) -> pd.DataFrame:
-    """Guaranteed automation, oracle at alpha, test error and saving per target, method, alpha and setting."""
+def unseen_moves(parts: Parts[Scored]) -> pd.DataFrame:
+    """``tables/unseen_drg_moves`` over the policy and test parts: per care setting, the episodes
+    whose MS-DRG gold codes the coder scored ~0 move (what no score-based confidence can see)."""
+    from triage.confidence.unseen import unseen_drg_moves
+
+    pol, test = parts.policy, parts.test
+    return unseen_drg_moves(pol.gold + test.gold, pol.scores.concat(test.scores),
+                            pd.concat([pol.episodes, test.episodes], ignore_index=True),
+                            np.concatenate([pol.settings, test.settings]))
+
+
+def with_unseen_reasons(automation: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
+    """The automation table with, for the MS-DRG targets where a setting certifies nothing, how
+    many of its episodes have an MS-DRG moved by codes the coder did not score (the errors at the
+    top of a ranking no confidence can avoid)."""
+    share = dict(zip(unseen["setting"], unseen["unseen_drg_move_share"]))
+    below = float(unseen["below"].iloc[0]) if len(unseen) else None
+    out = automation.copy()
+    # a per-setting policy's "all" row joins its settings' reasons, each of which says its own share
+    joined = set(automation["setting"]) != {"all"}
+
+    def reason(r: pd.Series) -> str:
+        s = share.get(r["setting"])
+        text = r["reason"] if isinstance(r["reason"], str) else ""
+        if (r["target"] not in DRG_TARGETS or r["guaranteed_automation"] > 0 or not text or s is None
+                or pd.isna(s) or (joined and r["setting"] == "all")):
+            return text
+        return (f"{text}; the MS-DRG of {s:.1%} of these episodes is moved by gold codes the coder "
+                f"scored below {below:g} (tables/unseen_drg_moves)")
+
+    out["reason"] = out.apply(reason, axis=1) if len(out) else out["reason"]
+    return out
+
+
+def automation_by_target(config: RunConfig, confidence: ConfidenceFits,
+                         unseen: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Guaranteed automation, oracle at alpha, test error and saving per target, method, alpha and
+    setting (with :func:`with_unseen_reasons` when ``unseen`` is given)."""
     pc = config.policy
     settings = confidence.settings if pc.per_setting else Parts(None, None, None, None)
     per_target = {
@@ -365,7 +402,8 @@ def automation_by_target(config: RunConfig, confidence: ConfidenceFits) -> pd.Da
         for t, f in confidence.by_target.items()
     }
     alphas = sorted(set(pc.report_alphas) | {pc.alpha})
-    return automation_table(per_target, cost_model(config), alphas, pc.delta)
+    table = automation_table(per_target, cost_model(config), alphas, pc.delta)
+    return table if unseen is None else with_unseen_reasons(table, unseen)
 
 
 def headline_method(config: RunConfig) -> str:
@@ -386,16 +424,12 @@ class Bounds:
     is_policy: np.ndarray
     p: np.ndarray
     correct: np.ndarray
-    #: per care setting over policy + test: MS-DRGs moved by gold codes the coder scored ~0
-    #: (:func:`triage.confidence.unseen.unseen_drg_moves`)
-    unseen_drg_moves: pd.DataFrame
 
 
 def estimate_bounds(config: RunConfig, parts: Parts[Scored], confidence: ConfidenceFits) -> Bounds:
     """Subset bounds (routable subsets with a joint guarantee, gold-defined ones as diagnostics) and
     discovered tractable subsets."""
     from triage.bounds import build_subset_columns, discover_subsets, subset_bounds
-    from triage.confidence.unseen import unseen_drg_moves
 
     pol, test = confidence.on("policy"), confidence.on("test")
     episodes = pd.concat([parts.policy.episodes, parts.test.episodes], ignore_index=True)
@@ -412,10 +446,7 @@ def estimate_bounds(config: RunConfig, parts: Parts[Scored], confidence: Confide
                      columns=confidence.features.feature_names_).fillna(MISSING_FEATURE)
     discovered = discover_subsets(X, correct, find=is_policy, confirm=~is_policy, alpha=pc.alpha,
                                   delta=pc.delta, random_state=config.seed)
-    unseen = unseen_drg_moves(parts.policy.gold + parts.test.gold,
-                              parts.policy.scores.concat(parts.test.scores), episodes,
-                              np.concatenate([pol.settings, test.settings]))
-    return Bounds(subsets, table, discovered, is_policy, p, correct, unseen)
+    return Bounds(subsets, table, discovered, is_policy, p, correct)
 
 
 # ---------------------------------------------------------------------------------- assistance
@@ -459,6 +490,8 @@ class RunSteps:
     confidence: ConfidenceFits
     choice: PolicyChoice
     automation: pd.DataFrame
+    #: :func:`unseen_moves` (tables/unseen_drg_moves)
+    unseen: pd.DataFrame
     sweep: tuple[SweepPoint, ...]
     bounds: Bounds
     assist: AssistResult

@@ -47,7 +47,7 @@ def run_tables(config: RunConfig, run: RunSteps) -> dict[str, pd.DataFrame]:
         "policies": policies_table(config, choice),
         "policy_sweep": sweep_table(run.sweep),
         "automation_by_target": automation_table_with_headline(config, run.automation),
-        "unseen_drg_moves": run.bounds.unseen_drg_moves,
+        "unseen_drg_moves": run.unseen,
         "settings": settings_table(config, run.automation, run.evaluation.by_setting, choice.evaluation),
         "evidence": run.split.evidence,
         "bounds": bounds[bounds["kind"] == "routable"].reset_index(drop=True),
