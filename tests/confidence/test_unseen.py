@@ -67,8 +67,14 @@ def test_shares_per_setting_with_exact_intervals():
     assert table.loc["a", ["unseen_drg_move_lower", "unseen_drg_move_upper"]].tolist() == pytest.approx([float(lo), float(hi)])
 
 
+def test_without_sex_or_discharge_status_it_still_groups():
+    scores, episodes = _data()
+    _, moved = unseen_drg_moved(GOLD, scores, episodes.drop(columns=["gender", "died"]))
+    assert moved[:4].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
 @pytest.mark.parametrize("change, message", [
-    (lambda s, e: (s, e.drop(columns="died")), "died"),
+    (lambda s, e: (s, e.drop(columns="episode_id")), "episode_id"),
     (lambda s, e: (CodeScores(np.array([11, 12, 13, 14, 99]), CLASSES, SCORES), e), "episode_id 15"),
 ])
 def test_bad_input_names_what_is_wrong(change, message):

@@ -36,25 +36,27 @@ def unseen_drg_moved(gold: Sequence[Sequence[str]], scores: CodeScores, episodes
                      *, below: float = UNSEEN_SCORE) -> tuple[np.ndarray, np.ndarray]:
     """Per episode: (has a gold secondary code scored < ``below``, those codes move its MS-DRG).
 
-    ``episodes`` holds ``episode_id`` (matched to ``scores.episode_ids``), ``gender`` and ``died``
-    (the grouper's sex and discharge status) and optionally ``icd_version``; ICD-9 episodes have
+    ``episodes`` holds ``episode_id`` (matched to ``scores.episode_ids``) and optionally ``gender``
+    and ``died`` (the grouper's sex and discharge status) and ``icd_version``; ICD-9 episodes have
     no MS-DRG here: their move is NaN. Gold lists are ordered, principal first.
     """
     if not 0.0 < below <= 1.0:
         raise ValueError(f"below must lie in (0, 1], got {below!r}")
     if len(gold) != len(episodes):
         raise ValueError(f"gold has {len(gold)} lists for {len(episodes)} episodes")
-    for column in ("episode_id", "gender", "died"):
-        if column not in episodes.columns:
-            raise ValueError(f"episodes lack the column {column!r}")
+    if "episode_id" not in episodes.columns:
+        raise ValueError("episodes lack the column 'episode_id'")
     row_of = {int(e): i for i, e in enumerate(scores.episode_ids)}
     M, classes = scores.matrix, scores.classes
     versions = (pd.to_numeric(episodes["icd_version"], errors="coerce").fillna(10).to_numpy()
                 if "icd_version" in episodes.columns else np.full(len(gold), 10))
     unseen = np.zeros(len(gold), dtype=bool)
     moved = np.where(versions == 10, 0.0, np.nan)
-    for i, (labels, eid, sex, died) in enumerate(zip(gold, episodes["episode_id"], episodes["gender"],
-                                                     episodes["died"])):
+    # without sex or discharge status the grouper groups as the routing features do (unknown, alive)
+    n = len(gold)
+    sexes = episodes["gender"].tolist() if "gender" in episodes.columns else [None] * n
+    deaths = episodes["died"].tolist() if "died" in episodes.columns else [None] * n
+    for i, (labels, eid, sex, died) in enumerate(zip(gold, episodes["episode_id"], sexes, deaths)):
         r = row_of.get(int(eid))
         if r is None:
             raise ValueError(f"episode_id {int(eid)} has no row in the coder's scores")
