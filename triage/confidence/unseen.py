@@ -47,7 +47,6 @@ def unseen_drg_moved(gold: Sequence[Sequence[str]], scores: CodeScores, episodes
     if "episode_id" not in episodes.columns:
         raise ValueError("episodes lack the column 'episode_id'")
     row_of = {int(e): i for i, e in enumerate(scores.episode_ids)}
-    M, classes = scores.matrix, scores.classes
     versions = (pd.to_numeric(episodes["icd_version"], errors="coerce").fillna(10).to_numpy()
                 if "icd_version" in episodes.columns else np.full(len(gold), 10))
     unseen = np.zeros(len(gold), dtype=bool)
@@ -60,8 +59,7 @@ def unseen_drg_moved(gold: Sequence[Sequence[str]], scores: CodeScores, episodes
         r = row_of.get(int(eid))
         if r is None:
             raise ValueError(f"episode_id {int(eid)} has no row in the coder's scores")
-        lo, hi = M.indptr[r], M.indptr[r + 1]
-        scored = dict(zip(classes[M.indices[lo:hi]], M.data[lo:hi]))
+        scored = scores.row(r)
         labels = list(labels)
         seen = labels[:1] + [c for c in labels[1:] if scored.get(c, 0.0) >= below]
         unseen[i] = len(seen) < len(labels)
