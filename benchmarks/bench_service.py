@@ -2,9 +2,12 @@
 
 Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopback) and with
 `mlflow models serve` (one worker, the router logged as the MLflow pyfunc), and prints:
-  - POST /v1/route latency p50/p99 with ~35 scored codes (sequential client), vs the library's
+  - POST /v1/route latency p50/p99 with ~35 scored codes (sequential clients: httpx, and a lean
+    bare-socket keep-alive connection for ``--lean-seconds``, each request's own time), vs the library's
     own route_one time in-process (the service's overhead is the difference);
-  - POST /v1/route/batch with 1,000 episodes;
+  - POST /v1/route/batch with 1,000 episodes, against route_many in-process: the two alternate
+    in rounds and the ratio is the median of the rounds' ratios (this machine's speed drifts
+    between minutes);
   - throughput of each server, sequential and with 4 concurrent clients, and the ratio;
   - peak RSS of this process and of the servers (resource.getrusage).
 
@@ -21,7 +24,7 @@ load average with the figures.
 
 Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow] [--sqlite-dir /dev/shm]
                                                     [--workers 1,2 --db pg --clients 4]
-                                                    [--seconds 15] [--no-wrk]
+                                                    [--seconds 15] [--lean-seconds 31] [--no-wrk]
                                                     [--only-batch]
 Targets (issue 27): overhead (HTTP p50 - library p50) <= 0.5 ms, p99 <= 3 ms, batch(1000) <= 1.3x
 route_many, >= 10x mlflow's throughput; 2 workers >= 1.6x one on PostgreSQL.
@@ -50,6 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # the synthetic router builder
 
 API_KEY = "bench-router-key-0123"
+#: rounds of the batch measurement; each round runs the library's route_many, then the service's
+#: two batches, so every ratio is of a pair measured on the same machine state
+BATCH_ROUNDS = 7
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -112,6 +118,41 @@ def timed_sequential(send, bodies: list) -> list[float]:
     return out
 
 
+def lean_sequential(port: int, path: str, bodies: list[bytes], headers: dict[str, str],
+                    seconds: float) -> dict:
+    """One keep-alive connection on a bare socket (HTTP/1.1 written and read by hand: a few
+    microseconds of client per request, where http.client takes ~0.3 ms and httpx ~1 ms), one
+    request at a time for ``seconds``: each request's own latency, send to last byte. Unlike
+    wrk's figures, no coordinated-omission correction: a sequential client's p99."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Type": "application/json"}.items())
+    requests = [f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {len(b)}\r\n\r\n"
+                .encode() + b for b in bodies]
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stream = sock.makefile("rb")
+    lat: list[float] = []
+    end = time.perf_counter() + seconds
+    i = 0
+    try:
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            sock.sendall(requests[i % len(requests)])
+            status = stream.readline()
+            length = 0
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            stream.read(length)
+            lat.append(time.perf_counter() - t)
+            assert status.split()[1] == b"200", status
+            i += 1
+    finally:
+        stream.close()
+        sock.close()
+    return {"lat": lat, "rate": len(lat) / sum(lat)}
+
+
 def concurrent_rate(make_client, send, bodies: list, threads: int = 4) -> float:
     chunks = [bodies[i::threads] for i in range(threads)]
 
@@ -136,7 +177,8 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
                   wrk: str | None = None, seconds: float = 15.0, only_batch: bool = False,
-                  sqlite_dir: Path | None = None) -> dict:
+                  sqlite_dir: Path | None = None, library_batch=None,
+                  lean_seconds: float = 31.0) -> dict:
     port = free_port()
     db = (sqlite_dir or work) / f"decisions-{os.getpid()}-{port}.db"
     env = child_env(
@@ -173,8 +215,10 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
             # bytes ready (any non-Python client, a proxy) sees it; the two alternate, so neither
             # gets the store's warmer later writes
             raw = json.dumps({"episodes": batch}).encode()
-            batch_times, raw_times = [], []
-            for _ in range(5):
+            batch_times, raw_times, lib_times = [], [], []
+            for _ in range(BATCH_ROUNDS):
+                if library_batch is not None:  # the library's run in the same round: a pair
+                    lib_times.append(library_batch())
                 t = time.perf_counter()
                 r = c.post("/v1/route/batch", json={"episodes": batch}, timeout=120)
                 batch_times.append(time.perf_counter() - t)
@@ -185,7 +229,8 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
                 raw_times.append(time.perf_counter() - t)
                 assert r.status_code == 200, r.text
         if only_batch:
-            return {"startup_s": startup, "lat": lat, "batch": batch_times, "batch_raw": raw_times}
+            return {"startup_s": startup, "lat": lat, "batch": batch_times, "batch_raw": raw_times,
+                    "batch_lib": lib_times}
 
         def csend(client, body):
             assert client.post("/v1/route", json=body).status_code == 200
@@ -195,9 +240,11 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
             [episodes[i % len(episodes)] for i in range(n)],
         )
         out = {"startup_s": startup, "lat": lat, "batch": batch_times, "batch_raw": raw_times,
-               "rate4": rate4}
+               "batch_lib": lib_times, "rate4": rate4}
+        bodies = [json.dumps(e).encode() for e in episodes]
+        if lean_seconds > 0:
+            out["lean"] = lean_sequential(port, "/v1/route", bodies, headers, lean_seconds)
         if wrk is not None:
-            bodies = [json.dumps(e).encode() for e in episodes]
             out["wrk1"] = wrk_run(wrk, port, "/v1/route", bodies, [API_KEY], 1, seconds, work)
         return out
     finally:
@@ -287,7 +334,20 @@ def report(name: str, r: dict) -> None:
           f"(mean {statistics.mean(lat) * 1e3:.2f} ms)")
     print(f"  sequential throughput  {1 / statistics.mean(lat):.0f} req/s")
     print(f"  4-client throughput    {r['rate4']:.0f} req/s")
-    print(f"  batch of 1,000         {statistics.median(r['batch']) * 1e3:.0f} ms (median)")
+    print(f"  batch of 1,000         {statistics.median(r['batch']) * 1e3:.0f} ms (median of "
+          f"{len(r['batch'])})")
+
+
+def report_batch(svc: dict) -> None:
+    """The batch of 1,000 against route_many, as ratios of pairs measured in the same round (the
+    machine's speed drifts between minutes; within a round it is the same for both)."""
+    lib, sent, raw = svc["batch_lib"], svc["batch"], svc["batch_raw"]
+    print(f"  route_many(1,000)      {statistics.median(lib) * 1e3:.0f} ms in-process (median of "
+          f"{len(lib)} rounds)")
+    print(f"  batch / route_many     {statistics.median(s / l for s, l in zip(sent, lib)):.2f}x "
+          f"(median of the rounds' ratios; {statistics.median(sent) * 1e3:.0f} ms; target <= 1.3x)")
+    print(f"  body encoded before    {statistics.median(r / l for r, l in zip(raw, lib)):.2f}x "
+          f"route_many ({statistics.median(raw) * 1e3:.0f} ms; without the client's json.dumps)")
 
 
 WRK_SCRIPT = """
@@ -480,6 +540,9 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="pg",
                     help="Store of the --workers measurement.")
     ap.add_argument("--clients", type=int, default=4, help="Client processes of --workers.")
+    ap.add_argument("--lean-seconds", type=float, default=31.0,
+                    help="How long the lean sequential client runs (default: one drift refresh "
+                         "period and a second, so the tail includes the service's periodic work).")
     ap.add_argument("--seconds", type=float, default=15.0,
                     help="How long each wrk measurement runs.")
     ap.add_argument("--wrk", action=argparse.BooleanOptionalAction, default=True,
@@ -507,25 +570,23 @@ def main() -> None:
 
     router = load_router(str(bundle))
     lib = in_process(router, episodes, 50 if args.only_batch else args.requests)
-    lib_batches = []
-    for _ in range(5):  # the median of 5, as the service's batch (the first one warms caches)
+    batch_calls = [dict(episodes[i % 300], episode_id=i) for i in range(1000)]
+
+    def library_batch() -> float:
+        calls = [dict(c) for c in batch_calls]
         t = time.perf_counter()
-        router.route_many([dict(episodes[i % 300], episode_id=i) for i in range(1000)])
-        lib_batches.append(time.perf_counter() - t)
-    lib_batch = statistics.median(lib_batches)
+        router.route_many(calls)
+        return time.perf_counter() - t
+
+    library_batch()  # warm
     print("library in-process (Router.route_one):")
     if not args.only_batch:
         print(f"  p50/p99                {pct(lib, 50) * 1e3:.2f} / {pct(lib, 99) * 1e3:.2f} ms")
-    print(f"  route_many(1,000)      {lib_batch * 1e3:.0f} ms (median of 5)")
     if args.only_batch:
-        svc = bench_service(bundle, work, episodes, args.requests, only_batch=True)
+        svc = bench_service(bundle, work, episodes, args.requests, only_batch=True,
+                            library_batch=library_batch)
         print("service (uvicorn, 1 worker):")
-        print(f"  batch of 1,000         {statistics.median(svc['batch']) * 1e3:.0f} ms (median of 5)")
-        print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
-              "(target <= 1.3x)")
-        raw = statistics.median(svc["batch_raw"])
-        print(f"  body encoded before    {raw * 1e3:.0f} ms, {raw / lib_batch:.2f}x route_many "
-              "(without the client's json.dumps)")
+        report_batch(svc)
         print(f"load average during run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return
 
@@ -551,23 +612,30 @@ def main() -> None:
         print(f"  load average now       {os.getloadavg()[0]:.1f}")
         if args.skip_single:
             return
-    svc = bench_service(bundle, work, episodes, args.requests, wrk, args.seconds, sqlite_dir=args.sqlite_dir)
+    svc = bench_service(bundle, work, episodes, args.requests, wrk, args.seconds,
+                        sqlite_dir=args.sqlite_dir, library_batch=library_batch,
+                        lean_seconds=args.lean_seconds)
     print(f"service store: SQLite in {args.sqlite_dir or work}")
     report("service (uvicorn, 1 worker)", svc)
-    print(f"  service overhead p50   {(pct(svc['lat'], 50) - pct(lib, 50)) * 1e3:.2f} ms "
-          "(HTTP p50 - library p50: validation, auth, JSON, SQLite commit, the client)")
+    print(f"  httpx overhead p50     {(pct(svc['lat'], 50) - pct(lib, 50)) * 1e3:.2f} ms "
+          "(httpx p50 - library p50: the service's work and httpx's own)")
+    if "lean" in svc:
+        lean = svc["lean"]["lat"]
+        print(f"  lean client            p50/p99 {pct(lean, 50) * 1e3:.2f} / {pct(lean, 99) * 1e3:.2f} ms, "
+              f"p99.9 {pct(lean, 99.9) * 1e3:.2f}, max {max(lean) * 1e3:.1f} ms; "
+              f"{svc['lean']['rate']:.0f} req/s over {len(lean)} requests, {args.lean_seconds:g} s "
+              "(a bare socket, one keep-alive connection, each request's own time)")
+        print(f"  service overhead p50   {(pct(lean, 50) - pct(lib, 50)) * 1e3:.2f} ms "
+              "(lean client p50 - library p50: validation, auth, JSON, SQLite commit)")
     if "wrk1" in svc:
         w1 = svc["wrk1"]
         print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
               f"{w1['rate']:.0f} req/s ({w1['failed']} failed); overhead p50 "
               f"{w1['p50_ms'] - pct(lib, 50) * 1e3:.2f} ms (no Python client)")
         print(f"  wrk tail               p90 {w1['p90_ms']:.2f}, p99.9 {w1['p999_ms']:.2f}, "
-              f"max {w1['max_ms']:.1f} ms")
-    print(f"  batch / route_many     {statistics.median(svc['batch']) / lib_batch:.2f}x "
-          "(target <= 1.3x)")
-    raw = statistics.median(svc["batch_raw"])
-    print(f"  body encoded before    {raw * 1e3:.0f} ms, {raw / lib_batch:.2f}x route_many "
-          "(without the client's json.dumps)")
+              f"max {w1['max_ms']:.1f} ms (wrk corrects for coordinated omission: each stall "
+              "also counts the requests an open-loop client would have sent meanwhile)")
+    report_batch(svc)
     if not args.skip_mlflow:
         ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds)
         report("mlflow models serve (1 worker)", ml)

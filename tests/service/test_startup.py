@@ -3,13 +3,17 @@ readiness wait fails fast when the server died."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 
 import pytest
 from conftest import make_settings
 from fastapi.testclient import TestClient
 from live import wait_ready
+
+from service.loading import freeze_long_lived
 
 
 def test_default_loader_is_ready_before_warm_and_warms_in_background(bundle_dir, sqlite_url):
@@ -21,6 +25,34 @@ def test_default_loader_is_ready_before_warm_and_warms_in_background(bundle_dir,
         assert first["status"] == "ready" and first["model_loaded"]
         assert app.state.warm.wait(timeout=600), "warm-up never finished"
         assert client.get("/readyz").json()["warm"] is True
+        # warm means frozen too: the router's and the tables' objects are out of the collector's
+        # generations, so a full collection no longer walks them (the service's latency tail)
+        assert gc.get_freeze_count() > 100_000
+    gc.unfreeze()
+
+
+def test_freeze_long_lived_reclaims_garbage_then_freezes_the_living():
+    """What an earlier freeze held and has since become garbage (a replaced router's cycles) is
+    collected first; what is alive is frozen: no generation the collector walks holds it."""
+
+    class Node:
+        pass
+
+    dead = Node()
+    dead.cycle = dead
+    gone = weakref.ref(dead)
+    gc.freeze()  # as a previous start-up or reload left it
+    del dead
+    alive = Node()
+    alive.cycle = alive
+    try:
+        freeze_long_lived()
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+        assert not any(o is alive for o in gc.get_objects())  # only the permanent generation has it
+    finally:
+        gc.unfreeze()
+    assert any(o is alive for o in gc.get_objects())
 
 
 def test_injected_router_counts_as_warm(sqlite_client):

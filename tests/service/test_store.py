@@ -116,6 +116,96 @@ def test_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
     s.dispose()
 
 
+def _wal_frames(store) -> int:
+    """Frames in the WAL now (a PASSIVE checkpoint's report: it copies, never resets)."""
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1]
+
+
+def test_checkpoint_empties_the_wal_while_writes_go_on(sqlite_url):
+    """Under steady load a PASSIVE checkpoint leaves frames behind (those committed while it
+    copied), so the WAL is never started over and grows to the autocheckpoint bound, where a
+    request pays for the checkpoint. Here, deterministically: a reader's snapshot keeps the first
+    round from copying what another connection committed just before it; after the background
+    checkpoint the WAL is still started over, so the next decision's write is all it holds."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    s.record_decisions([_row(episode=f"w{i}") for i in range(200)])
+    path = sqlite_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE side (x INTEGER)")
+    reader = sqlite3.connect(path, isolation_level=None)
+    first = [True]
+
+    @sa.event.listens_for(s.engine, "before_cursor_execute")
+    def commit_behind(conn, cursor, statement, *args):
+        if statement == "PRAGMA wal_checkpoint(PASSIVE)" and first[0]:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM side").fetchone()  # snapshot before the write
+            writer.execute("INSERT INTO side VALUES (1)")
+
+    @sa.event.listens_for(s.engine, "after_cursor_execute")
+    def reader_done(conn, cursor, statement, *args):
+        if statement == "PRAGMA wal_checkpoint(PASSIVE)" and first[0]:
+            first[0] = False
+            reader.execute("COMMIT")
+
+    s.checkpoint()
+    sa.event.remove(s.engine, "before_cursor_execute", commit_behind)
+    sa.event.remove(s.engine, "after_cursor_execute", reader_done)
+    assert not first[0]
+    s.record_decisions([_row(episode="next")])
+    assert _wal_frames(s) <= 30  # one decision's pages, not the 200 decisions' before it
+    assert s.count("decisions") == 201
+    writer.close()
+    reader.close()
+    s.dispose()
+
+
+def test_checkpoint_holds_decision_writes_only_while_restarting(sqlite_url):
+    """While the checkpoint holds the group-commit lock, a decision write waits for it (so
+    RESTART finds no writer); it goes through once the lock is released."""
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    done = threading.Event()
+    with s._decision_writes.held():
+        t = threading.Thread(target=lambda: (s.record_decisions([_row()]), done.set()))
+        t.start()
+        assert not done.wait(0.3)
+    assert done.wait(30)
+    t.join()
+    assert s.count("decisions") == 1
+    s.dispose()
+
+
+def test_checkpoint_does_not_wait_for_a_reader_on_an_old_snapshot(sqlite_url, tmp_path):
+    """A reader holding an old snapshot (a long dashboard query) would make RESTART wait the
+    whole busy timeout (30 s) with the writers held off; it gives up at once instead, and the
+    connection's busy timeout is back to 30 s afterwards."""
+    import sqlite3
+    import time
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    s.record_decisions([_row(episode="old")])
+    reader = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute(f"SELECT count(*) FROM {s.decisions.name}").fetchone()  # snapshot held
+    s.record_decisions([_row(episode="new")])
+    started = time.monotonic()
+    s.checkpoint()
+    assert time.monotonic() - started < 5
+    reader.execute("COMMIT")
+    reader.close()
+    with s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    s.dispose()
+
+
 def test_concurrent_first_drift_refreshes_create_the_watch_row_once(store):
     """Two workers' first drift refreshes of a version both find no watch row (the rows are read
     and stepped without a lock): one creates it, the other stands back (no IntegrityError), and

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 
 from service.api.deps import AdminRole, HolderDep, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error
-from service.loading import reload_target
+from service.loading import freeze_long_lived, load_router, reload_target
 from service.schemas import ReloadIn, ReloadOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -113,10 +113,14 @@ def reload_model(
         )
         holder.install(loaded, new, generation, model_uri=uri)
         request.app.state.operation.deploy(new)
+    previous = old.model_version if old is not None else None
+    del old, loaded
+    if loader is load_router:  # the real loader: a whole new bundle's tables now live
+        freeze_long_lived()
     request.app.state.metrics.reloads.inc()
     return {
         "model_uri": uri,
         "model_version": new.model_version,
         "policy_version": new.policy.version,
-        "previous_model_version": old.model_version if old is not None else None,
+        "previous_model_version": previous,
     }
