@@ -6,9 +6,12 @@ with ``service.operation.drift_step``), in a threadpool thread while the event l
 requests: whatever of it holds the interpreter (the GIL) delays them.
 
 Stores ``--rows`` decisions (POST /v1/route's rows of a real synthetic router, copied with fresh
-ids; four share each ``created_at``, as a batch's do; 2% with unknown codes; care settings
-60/25/15%) in a temporary SQLite store, with ``--history`` older decisions already counted, and
-times one ``advance_drift`` over them, alternating (A B A B ...) between
+ids; four share each ``created_at``, as a batch's do; 0.5% with unknown codes; care settings
+60/25/15%, automated when their confidence reaches the policy's threshold for the setting) in a
+temporary SQLite store, with ``--history`` older decisions already counted, and
+times one ``advance_drift`` over them with a grouped policy's drift reference calibrated on the
+same confidences and settings (the usual case: no drift; ``--shifted``: calibrated on other
+confidences, a stream the test warns on, whose e-values rise), alternating (A B A B ...) between
 
   - ``core``: the read through SQLAlchemy Core (PostgreSQL's path, SQLite's before ``DriftRead``);
   - ``direct``: SQLite's ``DriftRead`` (the driver's own cursor; ``created_at`` as stored text);
@@ -41,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 SETTINGS = ("inpatient", "observation", "day_case")
+THRESHOLDS = {"inpatient": 0.9, "observation": 0.85, "day_case": None}  # the policy's automate
 
 
 class Probe:
@@ -75,27 +79,31 @@ def decisions(n: int, start: Any, seed: int) -> list[dict[str, Any]]:
     base = decision_rows(200)
     rng = np.random.default_rng(seed)
     settings = rng.choice(SETTINGS, n, p=[0.6, 0.25, 0.15])
-    unknown = rng.random(n) < 0.02
+    unknown = rng.random(n) < 0.005
     rows = []
     for i in range(n):
         row = dict(base[i % len(base)])
         row["decision_id"] = new_decision_id()
         row["created_at"] = start + timedelta(microseconds=1400 * (i // 4))
         row["care_setting"] = str(settings[i])
+        t = THRESHOLDS[row["care_setting"]]
+        row["policy_route"] = "automate" if t is not None and row["p_correct"] >= t else "assist"
         if unknown[i]:
             row["decision"] = {**row["decision"], "unknown_codes": ["X99.9"]}
         rows.append(row)
     return rows
 
 
-def reference(seed: int) -> Any:
-    """A grouped policy's drift reference: three settings, two of them automating."""
+def reference(rows: list[dict[str, Any]], seed: int, shifted: bool = False) -> Any:
+    """A grouped policy's drift reference (three settings, two of them automating), calibrated on
+    2,000 draws of the rows' confidences and settings, or (``shifted``) on Beta(5, 2) ones."""
     from triage.operation.drift import DriftReference
 
     rng = np.random.default_rng(seed)
     settings = rng.choice(SETTINGS, 2000, p=[0.6, 0.25, 0.15])
-    return DriftReference.from_calibration(rng.beta(5, 2, settings.size), settings,
-                                           {"inpatient": 0.9, "observation": 0.85, "day_case": None})
+    p = (rng.beta(5, 2, settings.size) if shifted
+         else rng.choice([r["p_correct"] for r in rows], settings.size))
+    return DriftReference.from_calibration(p, settings, THRESHOLDS)
 
 
 def main() -> None:
@@ -103,6 +111,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--history", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--shifted", action="store_true")
     args = ap.parse_args()
 
     import sqlalchemy as sa
@@ -116,16 +125,17 @@ def main() -> None:
     store.create_all()
     core = DecisionStore(url)  # the same tables, read through Core
     core.operation._drift_read = None
-    ref = reference(3)
     start = utcnow() - timedelta(hours=1)
     old = decisions(args.history, start - timedelta(hours=1), seed=1) if args.history else []
     new = decisions(args.rows, start, seed=2)
+    ref = reference(new, 3, args.shifted)
     mv, pv = new[0]["model_version"], new[0]["policy_version"]
     for rows in (old, new):
         for i in range(0, len(rows), 1000):
             store.record_decisions(rows[i:i + 1000])
-        if rows is old and old:
-            store.operation.advance_drift(mv, pv, lambda s, r: drift_step(s, r, ref, 0.01))
+        while rows is old and old and store.operation.advance_drift(  # 50,000 a refresh at most
+                mv, pv, lambda s, r: drift_step(s, r, ref, 0.01))[0] is not None:
+            pass
     store.checkpoint()
     w = store.watch_state
     with store.engine.connect() as conn:
@@ -138,8 +148,11 @@ def main() -> None:
             if counted:
                 conn.execute(w.insert(), [dict(r) for r in counted])
 
+    status = {}
+
     def refresh(s: DecisionStore) -> int:
         values, _ = s.operation.advance_drift(mv, pv, lambda st, r: drift_step(st, r, ref, 0.01))
+        status[values["status"]] = status.get(values["status"], 0) + 1
         return values["n"]
 
     def read(s: DecisionStore) -> int:
@@ -151,8 +164,8 @@ def main() -> None:
             return len(ops._drift_rows(conn, mv, pv, mark, 50_000))
 
     def sql(s: DecisionStore) -> int:
-        """The read's SQL alone: its ORDER BY has SQLite compute every row before the first
-        (the interpreter is free meanwhile); the rest of a read is Python's."""
+        """The read's SQL alone, every row computed and counted in SQLite (the interpreter free
+        meanwhile); the rest of a read is Python's."""
         mark = counted[0]["state"]["watermark"] if counted else None
         ops = s.operation
         select = ops._drift_read._after if mark else ops._drift_read._first
@@ -163,8 +176,9 @@ def main() -> None:
         raw = s.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute(select.sql, tuple(params[n] for n in select.names))
-            cursor.fetchone()
+            cursor.execute(f"SELECT count(*), count(nullif_1), max(created_at) FROM ({select.sql})",
+                           tuple(params[n] for n in select.names))
+            assert cursor.fetchone()[0] == args.rows
         finally:
             raw.close()
         return args.rows
@@ -197,7 +211,7 @@ def main() -> None:
     for name, values in out.items():
         ms, waits, late = (statistics.median(v) for v in zip(*values))
         print(f"{name:16s} {ms:8.0f} {waits:9.0f} {late:12.0f}")
-    print(f"same drift state and watermark from both reads: {same}")
+    print(f"same drift state and watermark from both reads: {same}; the refreshes said {status}")
     store.dispose()
     core.dispose()
     for f in work.iterdir():

@@ -410,5 +410,11 @@ def test_sqlite_direct_drift_read_steps_as_core_read(tmp_path):
     last = max((r for r in rows if r["model_version"] == "m1"),
                key=lambda r: (r["created_at"], r["decision_id"]))
     assert mark == [last["created_at"].replace(tzinfo=None).isoformat(), last["decision_id"]]
+    after = direct.operation._drift_read._after  # walks created_at on from the watermark, not
+    args = {"mv": "m1", "pv": "p1", "at": "x", "id": "y", "limit": 9, **after.fixed}  # the version
+    with direct.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {after.sql}",
+                                    tuple(args[n] for n in after.names)).all()
+    assert "decisions_created" in str(plan) and "decisions_versions" not in str(plan)
     for s in (direct, core):
         s.dispose()
