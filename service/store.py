@@ -7,6 +7,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -429,12 +430,82 @@ class DirectSelect:
             raise ValueError("DirectSelect: a parameter or column needs conversion; use Core")
         self.sql = str(compiled)
         self.names = list(compiled.positiontup)
+        # parameters with a value of their own (a literal; SQLite's OFFSET 0 after a LIMIT)
+        self.fixed = {n: compiled.binds[n].effective_value for n in self.names
+                      if not compiled.binds[n].required}
 
     def __call__(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self.fixed:
+            params = {**self.fixed, **params}
         args = tuple(params[n] for n in self.names)
         with _driver_cursor(self.engine, self.sql) as (_, cursor):
             cursor.execute(self.sql, args)
             return cursor.fetchall()
+
+
+def _unindexed(column: sa.Column, dialect: Any) -> Any:
+    """SQLite's ``+column``: its value, in a term the planner serves with no index."""
+    name = dialect.identifier_preparer.format_column(column, use_table=True)
+    return sa.literal_column(f"+{name}", type_=column.type)
+
+
+class DriftRead:
+    """SQLite: the drift refresh's read of a version's decisions after a watermark, on the
+    driver's own cursor (:class:`DirectSelect`), with Core's read's columns, filter, order and
+    limit.
+
+    Core's read spent most of its time in Python, holding the interpreter the event loop serves
+    requests with: per row it parsed ``created_at`` into a datetime and decoded the unknown codes'
+    JSON. Here ``created_at`` comes back as the text SQLite stores and only the last row's is
+    parsed, by SQLAlchemy's own processor, so the watermark is the one Core's read gives; the
+    unknown codes come back NULL when they are ``[]`` or absent (nearly every decision; SQL's
+    NULLIF on the same JSON text Core decodes) and are decoded otherwise, so each row's
+    ``bool(r[3])`` is Core's."""
+
+    def __init__(self, store: DecisionStore) -> None:
+        d, dialect = store.decisions, store.engine.dialect
+        codes = sa.func.json_quote(sa.func.json_extract(  # what Core's decision["unknown_codes"] reads
+            d.c.decision, sa.literal_column("'$.\"unknown_codes\"'")))
+        none = sa.func.nullif(sa.func.nullif(codes, sa.literal_column("'[]'")),
+                              sa.literal_column("'null'"))
+        select = (sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route, none,
+                            sa.type_coerce(d.c.created_at, sa.String), d.c.decision_id)
+                  .order_by(d.c.created_at, d.c.decision_id)
+                  .limit(sa.bindparam("limit", type_=sa.Integer)))
+        after = sa.tuple_(d.c.created_at, d.c.decision_id) > sa.tuple_(
+            sa.bindparam("at", type_=sa.String), sa.bindparam("id", type_=sa.String))
+        mv, pv = d.c.model_version, d.c.policy_version
+        self._first = DirectSelect(store.engine, select.where(
+            mv == sa.bindparam("mv"), pv == sa.bindparam("pv")))
+        # after a watermark, the created_at index from the watermark on (the version's terms kept
+        # out of the plan): the version's index would visit every decision it ever routed to
+        # keep the new ones (200,000 before: 433 -> 180 ms), a cost growing with its age
+        mv, pv = (_unindexed(c, dialect) for c in (mv, pv))
+        self._after = DirectSelect(store.engine, select.where(
+            mv == sa.bindparam("mv"), pv == sa.bindparam("pv"), after))
+        # the text SQLite stores a time as, and back: SQLAlchemy's own conversions, as Core's
+        self._time_text = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+        self._text_time = d.c.created_at.type.dialect_impl(dialect).result_processor(dialect, None)
+        self._decode = dialect._json_deserializer or json.loads
+
+    def __call__(self, model_version: str, policy_version: str, mark: list[str] | None,
+                 limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` rows (p_correct, care_setting, policy_route, the unknown codes or None,
+        created_at as stored, decision_id) after ``mark``, in (created_at, decision_id) order."""
+        params = {"mv": model_version, "pv": policy_version, "limit": limit}
+        if mark:
+            params.update(at=self._time_text(datetime.fromisoformat(mark[0])), id=mark[1])
+            rows = self._after(params)
+        else:
+            rows = self._first(params)
+        if any(r[3] is not None for r in rows):
+            decode = self._decode
+            rows = [r if r[3] is None else (*r[:3], decode(r[3]), *r[4:]) for r in rows]
+        return rows
+
+    def watermark(self, row: tuple[Any, ...]) -> list[str]:
+        """The row's [created_at, decision_id] as Core's read gives it (ISO time, no zone)."""
+        return [self._text_time(row[4]).isoformat(), row[5]]
 
 
 @dataclass(frozen=True)
@@ -762,6 +833,8 @@ class OperationStore:
                        else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         # SQLite: the read straight on the driver (~60 us of Core's work a request, measured)
         self._direct_states = DirectSelect(self.engine, self._select_states) if store.is_local else None
+        # SQLite: the drift refresh's read with little Python work a row (see DriftRead)
+        self._drift_read = DriftRead(store) if store.is_local else None
 
     # states --------------------------------------------------------------------------------
     def current_states(self, model_version: str, policy_version: str) -> dict[str, str]:
@@ -988,7 +1061,10 @@ class OperationStore:
     def advance_drift(self, model_version: str, policy_version: str, step: Any, *,
                       batch: int = 50_000) -> tuple[dict[str, Any] | None, bool]:
         """Feed the decisions of this version routed since the drift watch last read (in the order
-        they were stored) to ``step(previous_state, rows) -> (values, newly_warning)``. Returns
+        they were stored) to ``step(previous_state, rows) -> (values, newly_warning)``; a row is
+        (p_correct, care_setting, policy_route, the decision's unknown codes, created_at,
+        decision_id), where of the unknown codes only their truth is given alike by every read
+        (SQLite's :class:`DriftRead` gives None for ``[]``) and created_at is the read's own. Returns
         (the stored values, whether it newly warned), or (None, False) when there was nothing new
         or another refresh stored first.
 
@@ -1004,31 +1080,42 @@ class OperationStore:
                 return values, newly
         return None, False
 
+    def _drift_rows(self, conn: Any, model_version: str, policy_version: str,
+                    mark: list[str] | None, batch: int) -> list[Any]:
+        """Core's read of the decisions after ``mark`` (PostgreSQL's; SQLite's is :class:`DriftRead`)."""
+        d = self.store.decisions
+        where = [d.c.model_version == model_version, d.c.policy_version == policy_version]
+        if mark:
+            where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
+                         > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
+                                     sa.literal(mark[1])))
+        # the decision's unknown codes, not its whole JSON (12,000 decisions: 0.98 -> 0.23 s)
+        return conn.execute(
+            sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route,
+                      d.c.decision["unknown_codes"], d.c.created_at, d.c.decision_id)
+            .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
+
     def _advance_drift_once(self, model_version: str, policy_version: str, step: Any, batch: int
                             ) -> tuple[dict[str, Any] | None, bool, bool]:
         """One optimistic refresh: (values, newly warning, whether another refresh stored first)."""
-        w, d = self.watch, self.store.decisions
+        w = self.watch
         key = (w.c.model_version == model_version) & (w.c.policy_version == policy_version) & (
             w.c.care_setting == "all") & (w.c.kind == "drift")
         with self.engine.connect() as conn:
             previous = conn.execute(sa.select(w.c.state).where(key)).first()
             state = previous[0] if previous else None
             mark = (state or {}).get("watermark")
-            where = [d.c.model_version == model_version, d.c.policy_version == policy_version]
-            if mark:
-                where.append(sa.tuple_(d.c.created_at, d.c.decision_id)
-                             > sa.tuple_(sa.literal(datetime.fromisoformat(mark[0])),
-                                         sa.literal(mark[1])))
-            # the decision's unknown codes, not its whole JSON (12,000 decisions: 0.98 -> 0.23 s)
-            rows = conn.execute(
-                sa.select(d.c.p_correct, d.c.care_setting, d.c.policy_route,
-                          d.c.decision["unknown_codes"], d.c.created_at, d.c.decision_id)
-                .where(*where).order_by(d.c.created_at, d.c.decision_id).limit(batch)).all()
+            if self._drift_read is None:
+                rows = self._drift_rows(conn, model_version, policy_version, mark, batch)
+        if self._drift_read is not None:  # SQLite (a read outside a transaction, as Core's)
+            rows = self._drift_read(model_version, policy_version, mark, batch)
         if not rows and previous is not None:
             return None, False, False
         values, newly = step(state, rows)
         if rows:
-            values["state"]["watermark"] = [rows[-1][4].isoformat(), rows[-1][5]]
+            values["state"]["watermark"] = (
+                [rows[-1][4].isoformat(), rows[-1][5]] if self._drift_read is None
+                else self._drift_read.watermark(rows[-1]))
         elif mark:
             values["state"]["watermark"] = mark
         values["updated_at"] = utcnow()

@@ -45,6 +45,69 @@ def test_a_batch_update_equals_one_outcome_at_a_time():
     assert one.violated_at is not None
 
 
+def _log_e_at_every_error(x, w, n0=0, k0=0):
+    """log E at each error of ``x`` (a stream begun after n0 outcomes with k0 errors and no
+    restart before them), computed for every event with no pruning: (n, log E)."""
+    from triage.operation.watch import _log_e_values
+
+    cum = k0 + np.concatenate([[0], np.cumsum(x)])
+    n = n0 + np.flatnonzero(x) + 1
+    b = (n // w.block)[:, None] - w.max_components + 1 + np.arange(w.max_components)[None, :]
+    start_k = np.where(b * w.block > n0, cum[np.clip(b * w.block - n0, 0, len(x))], k0)
+    spec = {"a": w._a, "c": w._c, "block": w.block, "max_components": w.max_components,
+            "start_weight": w.start_weight}
+    return n, _log_e_values(n, cum[n - n0], np.where(b >= 1, start_k, 0), **spec)
+
+
+@pytest.mark.parametrize("alpha, rates, kw", [
+    (0.92, (0.9, 0.9), {"block": 40, "max_components": 5}),    # the drift test's lower side
+    (0.126, (0.1, 0.1), {}),                                     # its upper side, a null stream
+    (0.1, (0.08, 0.25), {"block": 30, "max_components": 4}),     # a jump: E rises, then crosses
+])
+def test_the_watch_records_the_maximum_and_crossing_of_e_over_every_error(alpha, rates, kw):
+    """A batch update computes E only where a cheap upper bound says it may reach the running
+    maximum or the threshold: what it records is still the maximum and the first crossing of E
+    over every error, to the last bit, and the bound is above E at every one of them."""
+    from triage.operation.watch import _log_e_bound
+
+    rng = np.random.default_rng(11)
+    x = (rng.random(6000) < np.where(np.arange(6000) < 3000, *rates)).astype(int)
+    w = RiskWatch(alpha, 0.01, **kw).update(x)
+    n, log_e = _log_e_at_every_error(x, w)
+    assert w.log_max_e == max(0.0, float(log_e.max()))
+    crossed = n[log_e >= math.log(1 / 0.01)]
+    assert w.violated_at == (int(crossed[0]) if crossed.size else None)
+    boundary = np.cumsum(x)[np.arange(w.block, x.size + 1, w.block) - 1]
+    spec = {"a": w._a, "c": w._c, "block": w.block, "max_components": w.max_components,
+            "start_weight": w.start_weight}
+    k = np.cumsum(x)[n - 1]
+    assert np.all(_log_e_bound(n, k, boundary, 1, **spec) >= log_e)
+
+
+def test_the_bound_on_e_holds_far_along_a_stream():
+    """Billions of outcomes in, the terms of log E are large and rounding grows with them: the
+    bound is padded for it."""
+    from triage.operation.watch import _log_e_bound
+
+    rng = np.random.default_rng(12)
+    for alpha, rate in ((0.92, 0.9), (0.1, 0.1), (0.05, 0.051)):
+        w = RiskWatch(alpha, 0.01, block=50, max_components=16)
+        n0 = 3_000_000_000
+        k0 = int(n0 * rate)
+        x = (rng.random(4000) < rate).astype(int)
+        n, log_e = _log_e_at_every_error(x, w, n0, k0)
+        cum = k0 + np.concatenate([[0], np.cumsum(x)])
+        b_first = n0 // w.block + 1  # restarts from the stream's start on (none before it kept)
+        boundary = cum[np.arange(b_first * w.block, n0 + x.size + 1, w.block) - n0]
+        spec = {"a": w._a, "c": w._c, "block": w.block, "max_components": w.max_components,
+                "start_weight": w.start_weight}
+        b = (n // w.block)[:, None] - w.max_components + 1 + np.arange(w.max_components)[None, :]
+        keep = (b.min(axis=1) >= b_first)  # events whose kept restarts all began in the stream
+        bound = _log_e_bound(n[keep], cum[n[keep] - n0], boundary, b_first, **spec)
+        assert keep.sum() > 100 and np.all(bound >= log_e[keep])
+        assert np.all(bound - log_e[keep] < 0.01)  # E itself, rewritten, and padded for rounding
+
+
 def test_the_e_value_is_the_mixture_of_likelihood_ratios_without_restarts():
     """With no restarts kept, E_n = w0 * mean_r LR_r(n, k) + (1 - w0) / (n // block + 1)."""
     w = RiskWatch(0.1, 0.05, max_components=0, start_weight=0.5, odds_ratios=(1.5, 3.0), block=50)

@@ -437,3 +437,74 @@ def test_a_drift_refresh_that_lost_the_race_reads_on_from_the_winner(store):
     assert raced == [2] and values["n"] == 3
     drift = next(r for r in store.operation.watch_rows("m1", "p1") if r["kind"] == "drift")
     assert drift["state"]["n"] == 3
+
+
+def test_sqlite_direct_drift_read_steps_as_core_read(tmp_path):
+    """SQLite's drift read on the driver's cursor (DriftRead) feeds the drift test the rows Core's
+    read feeds it, refresh after refresh: same rows in the same order, the same truth of each
+    decision's unknown codes (whatever JSON they hold), the same drift state and watermark, also
+    when a refresh's limit falls inside decisions sharing one created_at."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from service.operation import drift_step
+    from triage.operation.drift import DriftReference
+
+    rng = np.random.default_rng(5)
+    settings = rng.choice(["inpatient", "observation", "day_case"], 200)
+    ref = DriftReference.from_calibration(rng.beta(5, 2, 200), settings,
+                                          {"inpatient": 0.8, "observation": 0.7, "day_case": None})
+    direct, core = (DecisionStore(f"sqlite:///{tmp_path / f'{name}.db'}") for name in ("d", "c"))
+    core.operation._drift_read = None  # the path PostgreSQL takes
+    assert direct.operation._drift_read is not None
+    for s in (direct, core):
+        s.create_all()
+    start = utcnow().replace(microsecond=0)  # every other time's ISO text has no fraction
+    codes = [[], ["X99.9"], "absent", None, {}, {"a": 1}, "", "x", 0, 0.0, 2, False, True, [[]]]
+    rows = []
+    for i in range(40):
+        row = _row(route="automate" if i % 3 else "manual", mv="m1" if i % 7 else "m2")
+        row["p_correct"] = float(rng.random())
+        row["care_setting"] = [None, "inpatient", "observation", "day_case", ""][i % 5]
+        row["policy_route"] = "automate" if i % 2 else None
+        row["created_at"] = start + timedelta(milliseconds=500 * (i // 3))  # three to a time
+        if codes[i % len(codes)] != "absent":
+            row["decision"] = {**row["decision"], "unknown_codes": codes[i % len(codes)]}
+        rows.append(row)
+
+    def refresh(s, seen, batch):
+        def step(state, got):
+            seen.append([(r[0], r[1], r[2], bool(r[3]), r[5]) for r in got])
+            return drift_step(state, got, ref, 0.01)
+        return s.operation.advance_drift("m1", "p1", step, batch=batch)
+
+    seen_direct, seen_core, marks = [], [], []
+    for part, batches in ((rows[:24], (4, 4, 50)), (rows[24:], (2, 50, 50))):
+        for s in (direct, core):
+            s.record_decisions(part)
+        for batch in batches:  # 4 and 2 end a read inside a tie (three rows to a created_at)
+            (a, warned_a), (b, warned_b) = (refresh(direct, seen_direct, batch),
+                                            refresh(core, seen_core, batch))
+            assert (a is None) == (b is None) and warned_a == warned_b
+            if a is not None:
+                assert a["state"] == b["state"] and a["n"] == b["n"] and a["status"] == b["status"]
+                marks.append(a["state"]["watermark"])
+    assert seen_direct == seen_core
+    counted = [r for batch in seen_direct for r in batch]
+    assert len(counted) == sum(r["model_version"] == "m1" for r in rows)  # each decision once
+    assert len({r[4] for r in counted}) == len(counted)
+    assert {r[3] for r in counted} == {True, False}
+    assert any("." not in m[0] for m in marks) and any("." in m[0] for m in marks)
+    mark = next(r for r in direct.operation.watch_rows("m1", "p1"))["state"]["watermark"]
+    last = max((r for r in rows if r["model_version"] == "m1"),
+               key=lambda r: (r["created_at"], r["decision_id"]))
+    assert mark == [last["created_at"].replace(tzinfo=None).isoformat(), last["decision_id"]]
+    after = direct.operation._drift_read._after  # walks created_at on from the watermark, not
+    args = {"mv": "m1", "pv": "p1", "at": "x", "id": "y", "limit": 9, **after.fixed}  # the version
+    with direct.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {after.sql}",
+                                    tuple(args[n] for n in after.names)).all()
+    assert "decisions_created" in str(plan) and "decisions_versions" not in str(plan)
+    for s in (direct, core):
+        s.dispose()

@@ -151,6 +151,37 @@ def _log_sum(terms: np.ndarray) -> np.ndarray:
     return top + np.log(np.cumsum(np.exp(terms - top), axis=0)[-1])
 
 
+def _log_e_bound(n: np.ndarray, k: np.ndarray, boundary: np.ndarray, b_first: int, *, a: np.ndarray,
+                 c: np.ndarray, block: int, max_components: int, start_weight: float) -> np.ndarray:
+    """An upper bound on log E_n at each (n, k) of one stream, from J + 1 terms an event where E_n
+    takes (K + 1) J + 1 (``boundary[i]``: the errors counted when restart ``b_first + i`` began).
+
+    Within a block the kept restarts and their start errors are fixed, and the log of every bet
+    with odds ratio j is a constant of its own plus ``k a_j + (n - k) c_j``; so
+    ``log E_n = logsumexp_j(H_j + k a_j + (n - k) c_j, tail)``, H_j the log-sum of those constants
+    (one per block). Computed in another order than E_n, it is padded by far more than the
+    rounding of either (a few units in the last place of ``n max |a|, |c|``).
+    """
+    b_now = n // block
+    blocks, of_block = np.unique(b_now, return_inverse=True)
+    b = blocks[:, None] - max_components + 1 + np.arange(max_components)[None, :]          # (U, K)
+    valid = b >= 1
+    bb = np.where(valid, b, 1)
+    sk = np.where(valid, boundary[np.clip(b - b_first, 0, None)] if boundary.size else 0, 0)
+    log_w = np.where(valid, np.log(_restart_weight(bb, start_weight)), -np.inf)
+    # restart b's bet: log_w + (k - sk) a + (n - b block - (k - sk)) c = its constant + k a + (n - k) c
+    own = log_w[:, :, None] - sk[:, :, None] * a + (sk - bb * block)[:, :, None] * c          # (U, K, J)
+    cumulative = np.full((blocks.size, 1, a.size), math.log(start_weight))
+    consts = np.concatenate([cumulative, own], axis=1)
+    top = consts.max(axis=1)                                                                 # (U, J)
+    h = top + np.log(np.exp(consts - top[:, None, :]).sum(axis=1)) - math.log(a.size)
+    terms = np.concatenate([h[of_block] + k[:, None] * a + (n - k)[:, None] * c,           # (m, J + 1)
+                            np.log((1.0 - start_weight) / (b_now + 1.0))[:, None]], axis=1)
+    top = terms.max(axis=1)
+    bound = top + np.log(np.exp(terms - top[:, None]).sum(axis=1))
+    return bound + 1e-9 + 1e-12 * n * max(float(np.abs(a).max()), float(np.abs(c).max()))
+
+
 def _log_e_values(n, k, start_k, **spec) -> np.ndarray:
     """log E_n for m streams at once (the one computation behind RiskWatch and first_crossing)."""
     return _log_sum(_log_terms(np.asarray(n, dtype=np.int64), np.asarray(k, dtype=np.int64), start_k, **spec))
@@ -274,23 +305,24 @@ class RiskWatch:
                                    cum[b_new * self.block - n0 - 1]]) if self.max_components else np.zeros(0, np.int64)
         at = np.flatnonzero(x)
         threshold = math.log(1.0 / self.delta)
+        spec = {"a": self._a, "c": self._c, "block": self.block, "max_components": self.max_components,
+                "start_weight": self.start_weight}
         for lo in range(0, at.size, 8192):  # E rises only at an error: the maximum and the crossing are there
             idx = at[lo:lo + 8192]
-            n = n0 + idx + 1
-            b = (n // self.block)[:, None] - self.max_components + 1 + np.arange(self.max_components)[None, :]
-            start_k = np.where(b >= 1, boundary[np.clip(b - b_first, 0, None)] if boundary.size else 0, 0)
-            terms = _log_terms(n, cum[idx], start_k, a=self._a, c=self._c, block=self.block,
-                               max_components=self.max_components, start_weight=self.start_weight)
-            # log E <= max term + log(number of terms): only an event whose bound reaches the running
-            # maximum (or the threshold) can change what the watch records, so only those are summed
-            bound = terms.max(axis=0) + math.log(terms.shape[0]) + 1e-9
-            maybe = np.flatnonzero(bound >= min(self.log_max_e, threshold))
+            n, k = n0 + idx + 1, cum[idx]
+            # only an event whose log E can reach the running maximum (or the threshold) can change
+            # what the watch records: a cheap upper bound picks those out, and only they are computed
+            maybe = np.flatnonzero(_log_e_bound(n, k, boundary, b_first, **spec)
+                                   >= min(self.log_max_e, threshold))
             if maybe.size:
-                log_e = _log_sum(terms[:, maybe])
+                n, k = n[maybe], k[maybe]
+                b = (n // self.block)[:, None] - self.max_components + 1 + np.arange(self.max_components)[None, :]
+                start_k = np.where(b >= 1, boundary[np.clip(b - b_first, 0, None)] if boundary.size else 0, 0)
+                log_e = _log_sum(_log_terms(n, k, start_k, **spec))
                 self.log_max_e = max(self.log_max_e, float(log_e.max()))
                 hit = np.flatnonzero(log_e >= threshold)
                 if self.violated_at is None and hit.size:
-                    self.violated_at = int(n[maybe[hit[0]]])
+                    self.violated_at = int(n[hit[0]])
         self.n, self.errors = n_end, int(cum[-1])
         self._start_k = [int(v) for v in boundary[-self.max_components:]] if self.max_components else []
         return self
