@@ -1072,8 +1072,15 @@ class OperationStore:
         would hold up every worker's decision writes: ~1 s stalls measured at 12,000 decisions):
         the values are stored only if, under the lock, the watch still has the watermark they
         were computed from; else another refresh counted those rows first, and this one reads on
-        from where that one stopped (so no decision is counted twice, and none routed before
-        this call is left uncounted: the reading a caller gets next is up to date)."""
+        from where that one stopped (so no decision is counted twice, and every decision committed
+        before this call with a later ``created_at`` than the watermark is counted).
+
+        Not exact: ``created_at`` is stamped before the decision's commit, so a decision stamped
+        earlier that commits after a refresh has read a later-stamped one (another worker's, or
+        the next group commit's) falls behind the watermark and is never counted. The drift test
+        then watches a subsequence of the stream that leaves out a few decisions for reasons
+        unrelated to their values; a watermark in commit order (SQLite's rowid; no counterpart
+        on PostgreSQL) would close it."""
         for _ in range(DRIFT_REFRESH_ATTEMPTS):
             values, newly, raced = self._advance_drift_once(model_version, policy_version, step, batch)
             if not raced:
