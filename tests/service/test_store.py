@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 
@@ -367,6 +368,57 @@ def test_direct_state_read_sees_what_core_sees_and_another_workers_commit(sqlite
         DirectSelect(a.engine, sa.select(a.decisions.c.created_at))
     a.dispose()
     b.dispose()
+
+
+def test_direct_statements_keep_their_connections_out_of_the_pool(sqlite_url):
+    """SQLite's direct INSERT and state read run on connections kept between calls (no pool
+    checkout per request), still with the engine's pragmas; one that failed is rolled back and
+    reused, a concurrent caller gets its own, and dispose closes them all."""
+    import sqlalchemy as sa
+
+    from service.store import DriverConnections
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    kept = DriverConnections.of(s.engine)
+    assert kept is not None and DriverConnections.of(s.engine) is kept
+    checkouts = []
+    sa.event.listen(s.engine, "checkout", lambda *a: checkouts.append(1))
+    first = _row()
+    s.record_decisions([first])
+    assert len(checkouts) == 1 and len(kept._opened) == 1  # opened once, through the pool
+    (raw,) = kept._opened
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # the connect event's pragma
+    for _ in range(5):
+        s.record_decisions([_row()])
+        s.operation.current_states("m1", "p1")
+    with pytest.raises(sa.exc.IntegrityError):  # as Core raises it
+        s.record_decisions([first])
+    s.record_decisions([_row()])  # the failed one was rolled back and serves again
+    assert len(checkouts) == 1 and kept._opened == [raw] and not raw.in_transaction
+    assert s.count("decisions") == 7
+    busy = kept.take()  # another caller holds one: the next call opens a second
+    s.record_decisions([_row()])
+    assert len(kept._opened) == 2
+    kept.give_back(busy)
+    s.dispose()
+    assert kept._opened == [] and kept._idle == []
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        raw.execute("SELECT 1")
+    s.record_decisions([_row()])  # a store used after dispose opens a new one
+    assert s.count("decisions") == 9
+    s.dispose()
+
+
+def test_an_in_memory_store_keeps_the_pool():
+    from service.store import DriverConnections
+
+    s = DecisionStore("sqlite://")
+    s.create_all()
+    assert DriverConnections.of(s.engine) is None
+    s.record_decisions([_row()])
+    assert s.count("decisions") == 1
+    s.dispose()
 
 
 def test_drift_reads_whether_each_decision_had_unknown_codes(store):

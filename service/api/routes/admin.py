@@ -28,10 +28,12 @@ def sync_policy(holder: Any, store: Any) -> bool:
     current = holder.get()
     if current is None or holder.base is None:
         return False
+    # the id alone first: the stored row of a re-certified policy carries its labelled outcomes
+    # (thousands of numbers), read and decoded only when it changed, not every second
+    if store.latest_policy_id(current.model_version) == holder.generation:
+        return False
     saved = store.latest_policy(current.model_version)
     generation = saved["id"] if saved else None
-    if generation == holder.generation:
-        return False
     with holder.lock:
         if holder.generation == generation:
             return False

@@ -15,7 +15,6 @@ from service.api.hotpath import (
     body_doc,
     hot_route,
     json_body,
-    json_response,
     parse_body,
     run,
     runs_inline,
@@ -141,9 +140,11 @@ def _route_and_record(
         raise invalid_episode_error(exc) from None
     decision["decision_id"] = decision_id
     alpha = routing.policy.constraints.get("alpha")
-    store.record_decisions([_row(decision, episode, call["metadata"], store_text, utcnow(), alpha)])
+    metadata = call["metadata"]
+    answer, stored = encode_decision(decision, metadata, alpha)  # one encoding for both, mostly
+    store.record_decisions([_row(decision, episode, metadata, store_text, utcnow(), alpha, stored)])
     _count_routes(request, [decision])
-    return json_response(public_decision(decision))
+    return Response(answer, media_type="application/json")
 
 
 def _current(request: Request) -> tuple[Router, DecisionStore, Settings]:
