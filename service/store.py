@@ -42,6 +42,14 @@ def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
+#: Indexes of the decisions table an earlier version created and no read uses: every read with
+#: a care setting or a route also fixes the version (served by ``decisions_versions`` or
+#: ``decisions_policy_setting``), and the dashboard's windows range on ``created_at`` alone
+#: (PostgreSQL's plans on 1,000,000 decisions, ``benchmarks/bench_dashboard.py``: no page
+#: slower without them). :meth:`DecisionStore.create_all` drops them from an existing store.
+OBSOLETE_DECISION_INDEXES = ("decisions_setting_created", "decisions_route_created")
+
+
 def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     md = sa.MetaData()
     decisions = sa.Table(
@@ -69,11 +77,11 @@ def _tables(prefix: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         # set in the transaction that records the decision's outcome: "not yet coded" is then
         # a partial-index read, not an anti-join of every decision with every outcome
         sa.Column("coded_at", sa.DateTime(timezone=True), nullable=True),
+        # every index is kept up by every decision's INSERT (a page written to the WAL per index,
+        # per commit): only those a read uses (OBSOLETE_DECISION_INDEXES: the ones no read used)
         sa.Index(f"ix_{prefix}decisions_versions", "model_version", "policy_version"),
         sa.Index(f"ix_{prefix}decisions_created", "created_at"),
-        sa.Index(f"ix_{prefix}decisions_setting_created", "care_setting", "created_at"),
         sa.Index(f"ix_{prefix}decisions_policy_setting", "policy_version", "care_setting"),
-        sa.Index(f"ix_{prefix}decisions_route_created", "route", "created_at"),
         sa.Index(f"ix_{prefix}decisions_waiting", "route", "queue", "priority", "discharge_date",
                  "created_at",
                  postgresql_where=sa.text("coded_at IS NULL AND route <> 'automate'"),
@@ -615,6 +623,7 @@ class DecisionStore:
     ) -> None:
         self.url = url
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.prefix = table_prefix
         self.metadata, t = _tables(table_prefix)
         self.decisions, self.outcomes = t["decisions"], t["outcomes"]
         self.policies, self.audit = t["policies"], t["audit"]
@@ -663,6 +672,12 @@ class DecisionStore:
                         o.c.decision_id == d.c.decision_id).scalar_subquery()))
             for index in self.decisions.indexes:  # the indexes on the added columns
                 index.create(self.engine, checkfirst=True)
+        obsolete = {f"ix_{self.prefix}{name}" for name in OBSOLETE_DECISION_INDEXES}
+        stale = [i["name"] for i in inspector.get_indexes(self.decisions.name) if i["name"] in obsolete]
+        if stale:  # an upgraded store stops paying for them on every write
+            with self.engine.begin() as conn:
+                for name in stale:
+                    conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
     def drop_all(self) -> None:
         self.metadata.drop_all(self.engine)

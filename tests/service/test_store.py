@@ -410,6 +410,35 @@ def test_direct_statements_keep_their_connections_out_of_the_pool(sqlite_url):
     s.dispose()
 
 
+def test_create_all_drops_the_indexes_no_read_uses(database_url):
+    """A store an earlier version created keeps its data and loses the decisions indexes no read
+    uses (each cost every decision's INSERT a page); a new store never has them."""
+    import sqlalchemy as sa
+
+    from service.store import OBSOLETE_DECISION_INDEXES
+
+    prefix = f"x{uuid.uuid4().hex[:8]}_"
+    s = DecisionStore(database_url, table_prefix=prefix)
+    s.create_all()
+    names = {i["name"] for i in sa.inspect(s.engine).get_indexes(s.decisions.name)}
+    assert not {f"ix_{prefix}{n}" for n in OBSOLETE_DECISION_INDEXES} & names
+    assert {f"ix_{prefix}decisions_versions", f"ix_{prefix}decisions_created"} <= names
+    with s.engine.begin() as conn:  # as the earlier version left it
+        conn.execute(sa.text(f"CREATE INDEX ix_{prefix}decisions_setting_created "
+                             f"ON {s.decisions.name} (care_setting, created_at)"))
+        conn.execute(sa.text(f"CREATE INDEX ix_{prefix}decisions_route_created "
+                             f"ON {s.decisions.name} (route, created_at)"))
+    s.record_decisions([_row()])
+    again = DecisionStore(database_url, table_prefix=prefix)
+    again.create_all()
+    assert {i["name"] for i in sa.inspect(again.engine).get_indexes(s.decisions.name)} == names
+    assert again.count("decisions") == 1
+    again.create_all()  # idempotent
+    again.drop_all()
+    again.dispose()
+    s.dispose()
+
+
 def test_an_in_memory_store_keeps_the_pool():
     from service.store import DriverConnections
 
