@@ -18,8 +18,10 @@ to one worker. The clients are ``wrk`` (a C load generator: one thread and one k
 connection per client, a Lua script for the bodies and the key header) when it is installed
 (``apt-get install wrk``; a benchmark tool, not a dependency), else Python client processes
 (``http.client``), which take a good share of the cores they measure: the output says which.
-With ``wrk`` the single-worker run also gets a sequential latency measured by ``wrk`` (one
-connection), the server's time without a Python client's own ~0.3 ms. Say the core count and
+With ``wrk`` the single-worker run (and mlflow's) also gets a sequential latency measured by
+``wrk`` (one connection), the server's time without a Python client's own ~0.3 ms, and the rate
+with 4 connections from the same C client (the 4-client ratio without Python client threads
+taking the cores they measure). Say the core count and
 load average with the figures.
 
 Usage: .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--skip-mlflow] [--sqlite-dir /dev/shm]
@@ -184,7 +186,7 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
     env = child_env(
         TRIAGE_MODEL_URI=str(bundle),
         TRIAGE_DATABASE_URL=f"sqlite:///{db}",
-        TRIAGE_API_KEYS=f"router:{API_KEY}",
+        TRIAGE_API_KEYS=",".join(f"router:{k}" for k in [API_KEY] + [client_key(i) for i in range(1, 4)]),
         # the policy's decisions served (a live deployment), each read of the state included
         TRIAGE_INITIAL_POLICY_STATE="live",
     )
@@ -246,6 +248,10 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
             out["lean"] = lean_sequential(port, "/v1/route", bodies, headers, lean_seconds)
         if wrk is not None:
             out["wrk1"] = wrk_run(wrk, port, "/v1/route", bodies, [API_KEY], 1, seconds, work)
+            # 4 connections from one C client: the concurrent rate without Python clients' own
+            # CPU on the 2 cores (each connection its own key: the per-key limit is per caller)
+            keys = [API_KEY] + [client_key(i) for i in range(1, 4)]
+            out["wrk4"] = wrk_run(wrk, port, "/v1/route", bodies, keys, 4, seconds, work)
         return out
     finally:
         stop(proc)
@@ -309,6 +315,7 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int, wrk: st
         if wrk is not None:  # the same C client as the service's wrk1: no Python client in either
             bodies = [json.dumps({"dataframe_records": [r]}).encode() for r in records]
             out["wrk1"] = wrk_run(wrk, port, "/invocations", bodies, ["unused"], 1, seconds, work)
+            out["wrk4"] = wrk_run(wrk, port, "/invocations", bodies, ["unused"] * 4, 4, seconds, work)
         return out
     finally:
         stop(proc)
@@ -635,6 +642,10 @@ def main() -> None:
         print(f"  wrk tail               p90 {w1['p90_ms']:.2f}, p99.9 {w1['p999_ms']:.2f}, "
               f"max {w1['max_ms']:.1f} ms (wrk corrects for coordinated omission: each stall "
               "also counts the requests an open-loop client would have sent meanwhile)")
+    if "wrk4" in svc:
+        w4 = svc["wrk4"]
+        print(f"  wrk, 4 connections     {w4['rate']:.0f} req/s, p50/p99 {w4['p50_ms']:.2f} / "
+              f"{w4['p99_ms']:.2f} ms ({w4['failed']} failed)")
     report_batch(svc)
     if not args.skip_mlflow:
         ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds)
@@ -643,13 +654,20 @@ def main() -> None:
             w1 = ml["wrk1"]
             print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
                   f"{w1['rate']:.0f} req/s ({w1['failed']} failed)")
+        if "wrk4" in ml:
+            w4 = ml["wrk4"]
+            print(f"  wrk, 4 connections     {w4['rate']:.0f} req/s, p50/p99 {w4['p50_ms']:.2f} / "
+                  f"{w4['p99_ms']:.2f} ms ({w4['failed']} failed)")
         print("ratio service / mlflow:")
         print(f"  sequential throughput  {statistics.mean(ml['lat']) / statistics.mean(svc['lat']):.1f}x "
               "(httpx client, ~1 ms of its own per request on each side)")
         if "wrk1" in ml and "wrk1" in svc:
             print(f"  sequential, wrk        {svc['wrk1']['rate'] / ml['wrk1']['rate']:.1f}x "
                   "(the same C client, 1 connection, on each side)")
-        print(f"  4-client throughput    {svc['rate4'] / ml['rate4']:.1f}x")
+        print(f"  4-client throughput    {svc['rate4'] / ml['rate4']:.1f}x (httpx threads)")
+        if "wrk4" in ml and "wrk4" in svc:
+            print(f"  4 connections, wrk     {svc['wrk4']['rate'] / ml['wrk4']['rate']:.1f}x "
+                  f"({svc['wrk4']['rate']:.0f} vs {ml['wrk4']['rate']:.0f} req/s, one worker each)")
         print(f"  batch of 1,000 time    {statistics.median(ml['batch']) / statistics.median(svc['batch']):.1f}x faster")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
