@@ -589,3 +589,54 @@ def test_sqlite_direct_drift_read_steps_as_core_read(tmp_path):
     assert "decisions_created" in str(plan) and "decisions_versions" not in str(plan)
     for s in (direct, core):
         s.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_pings_a_connection_only_after_it_sat_idle(monkeypatch):
+    """No ping for a connection used a moment ago (the per-request reads and writes); one idle
+    longer than PING_IDLE_SECONDS is pinged, and replaced before use when the server dropped it;
+    a dropped connection used a moment ago fails its statement once, and the next works."""
+    import time
+
+    import sqlalchemy as sa
+    from conftest import POSTGRES_URL, postgres_available
+
+    import service.store as store_module
+
+    if not postgres_available():
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+    s = DecisionStore(POSTGRES_URL, table_prefix=f"g{uuid.uuid4().hex[:8]}_")
+    s.create_all()
+    pings = []
+    real_ping = s.engine.dialect.do_ping
+    monkeypatch.setattr(s.engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+
+    def backend() -> int:
+        with s.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+
+    def terminate(pid: int) -> None:
+        with sa.create_engine(POSTGRES_URL).connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+
+    first = backend()
+    for _ in range(20):  # the request path: a checkout at a time, each a moment after the last
+        s.record_decisions([_row()])
+        s.operation.current_states("m1", "p1")
+    assert pings == [] and backend() == first
+    monkeypatch.setattr(store_module, "PING_IDLE_SECONDS", 0.05)
+    time.sleep(0.1)
+    assert backend() == first and pings == [1]  # idle: pinged, alive, kept
+    terminate(first)
+    time.sleep(0.1)
+    second = backend()  # idle and dropped: replaced before use, no error
+    assert second != first and len(pings) == 2
+    monkeypatch.setattr(store_module, "PING_IDLE_SECONDS", 3600.0)
+    terminate(second)
+    with pytest.raises(sa.exc.OperationalError):  # used a moment ago: its statement fails (a 503)
+        backend()
+    assert backend() not in (first, second)  # and the pool serves a new one
+    s.record_decisions([_row()])
+    assert s.count("decisions") == 21
+    s.drop_all()
+    s.dispose()
