@@ -390,7 +390,8 @@ class DriverConnections:
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        # weakly: the registry's value must not keep its key (the engine) alive
+        self._engine = weakref.ref(engine)
         self._idle: list[Any] = []
         self._opened: list[Any] = []
         self._mutex = threading.Lock()
@@ -411,7 +412,10 @@ class DriverConnections:
             return self._idle.pop()  # atomic under the interpreter lock
         except IndexError:
             pass
-        fairy = self.engine.raw_connection()
+        engine = self._engine()
+        if engine is None:  # pragma: no cover - a caller holds the engine
+            raise RuntimeError("the engine of these connections is gone")
+        fairy = engine.raw_connection()
         raw = fairy.driver_connection
         fairy.detach()
         with self._mutex:

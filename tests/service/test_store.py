@@ -439,6 +439,24 @@ def test_create_all_drops_the_indexes_no_read_uses(database_url):
     s.dispose()
 
 
+def test_a_store_left_without_dispose_closes_its_kept_connections(tmp_path):
+    """The registry of kept connections holds its engine weakly: a store dropped without
+    dispose takes its engine and its driver connections with it (no file handle left open)."""
+    import gc
+    import weakref
+
+    from service.store import DriverConnections
+
+    s = DecisionStore(f"sqlite:///{tmp_path / 'gone.db'}")
+    s.create_all()
+    s.record_decisions([_row()])
+    kept = weakref.ref(DriverConnections.of(s.engine))
+    engine = weakref.ref(s.engine)
+    del s
+    gc.collect()
+    assert engine() is None and kept() is None
+
+
 def test_an_in_memory_store_keeps_the_pool():
     from service.store import DriverConnections
 
