@@ -6,30 +6,62 @@ same 1,000 episodes (median of ``--repeats``):
   - ``Router.route_many`` alone (the library's time, the target's denominator);
   - ``_route_batch`` whole (the service's handler, no HTTP: validation, routing, rows, the
     committed write, the encoded answer), and the difference: the service's own work;
-with ``--profile``, a cProfile of ``_route_batch`` (top functions by cumulative time).
+with ``--profile``, a cProfile of ``_route_batch`` (top functions by cumulative time); with
+``--against REV``, the handler at git revision REV too, in alternating rounds with today's (the
+machine's load drifts alike over both: their medians and the median of the paired differences
+compare them). REV's handler is its ``service/api/routes/routing.py`` writing through its
+``service/store.py``'s DecisionStore (on the same tables); the other modules are today's.
 No HTTP, so the figures are the handler's alone; bench_service.py measures through uvicorn.
 
 Usage: .venv/bin/python benchmarks/profile_batch.py [--repeats 9] [--db sqlite|pg] [--profile]
+       [--against main]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib.util
 import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def module_at(rev: str, path: str, work: Path, imports: dict[str, Any] | None = None):
+    """The module ``path`` (in the repository) at git revision ``rev``, imported under a name of
+    its own, with ``imports`` (module name -> module) in place of today's while it imports (the
+    hot-route table a routes module registers into is put back as it was)."""
+    from service.api import hotpath
+
+    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    name = f"at_rev_{Path(path).stem}"
+    (work / f"{name}.py").write_text(source)
+    routes = dict(hotpath.HOT_ROUTES)
+    today = {m: sys.modules[m] for m in imports or {}}
+    sys.modules.update(imports or {})
+    try:
+        spec = importlib.util.spec_from_file_location(name, work / f"{name}.py")
+        module = sys.modules[name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.update(today)
+        hotpath.HOT_ROUTES.clear()
+        hotpath.HOT_ROUTES.update(routes)
+    return module
 
 
 def main() -> None:
@@ -38,6 +70,7 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--profile", action="store_true", help="cProfile one _route_batch call")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--against", metavar="REV", help="also time routing.py's handler at REV")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from fastapi.testclient import TestClient
@@ -60,6 +93,13 @@ def main() -> None:
                         model_uri="profile", table_prefix=f"pb{uuid.uuid4().hex[:8]}_",
                         initial_policy_state="live")
     app = create_app(settings, router_loader=lambda _uri: router)
+    old_route_batch = old_store = None
+    if args.against:
+        store_at = module_at(args.against, "service/store.py", work)
+        old_route_batch = module_at(args.against, "service/api/routes/routing.py", work,
+                                    {"service.store": store_at})._route_batch
+        old_store = store_at.DecisionStore(url, table_prefix=settings.table_prefix,
+                                           sqlite_synchronous=settings.sqlite_synchronous)
     with TestClient(app):
         state = app.state
         routing, store = state.router_holder.get(), state.store
@@ -68,29 +108,47 @@ def main() -> None:
         def library() -> None:
             routing.route_many([dict(e) for e in batch])
 
-        def handler() -> None:
-            response = _route_batch(body, request, routing, store, settings)
+        def handler(route_batch=_route_batch, writes_to=store) -> None:
+            response = route_batch(body, request, routing, writes_to, settings)
             assert response.status_code == 200
 
-        lib, svc = [], []
+        def old() -> None:
+            handler(old_route_batch, old_store)
+
+        lib, svc, alt = [], [], []
         library(), handler()  # warm caches
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            library()
-            lib.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            handler()
-            svc.append(time.perf_counter() - t)
+        if old_route_batch is not None:
+            old()
+        load = os.getloadavg()[0]
+        for i in range(args.repeats):
+            timed = [(library, lib), (handler, svc)]
+            if old_route_batch is not None:  # which handler goes first alternates too
+                timed.insert(1 + i % 2, (old, alt))
+            for fn, times in timed:
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
         lib_ms, svc_ms = statistics.median(lib) * 1e3, statistics.median(svc) * 1e3
-        print(f"store {args.db}; 1,000 episodes, median of {args.repeats}; "
-              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"store {args.db}; 1,000 episodes, median of {args.repeats}; load average "
+              f"{load:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         print(f"  route_many             {lib_ms:7.1f} ms")
         print(f"  _route_batch           {svc_ms:7.1f} ms ({svc_ms / lib_ms:.2f}x)")
         print(f"  service's own work     {svc_ms - lib_ms:7.1f} ms")
+        if old_route_batch is not None:
+            alt_ms = statistics.median(alt) * 1e3
+            paired = statistics.median(a - b for a, b in zip(alt, svc)) * 1e3
+            ratios = statistics.median(b / a for a, b in zip(lib, alt))
+            print(f"  _route_batch at {args.against:6s} {alt_ms:7.1f} ms ({alt_ms / lib_ms:.2f}x; "
+                  f"own work {alt_ms - lib_ms:.1f} ms)")
+            print(f"  paired: at {args.against} minus today, median {paired:+.1f} ms; "
+                  f"median round ratios {ratios:.2f}x (at {args.against}), "
+                  f"{statistics.median(b / a for a, b in zip(lib, svc)):.2f}x (today)")
         if args.profile:
             prof = cProfile.Profile()
             prof.runcall(handler)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
+    if old_store is not None:
+        old_store.dispose()
     store.drop_all()  # after the app's background loops stopped
 
 
