@@ -8,6 +8,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -40,6 +41,22 @@ def as_utc(t: datetime | None) -> datetime | None:
 
 def new_decision_id() -> str:
     return uuid.uuid4().hex
+
+
+# uuid.UUID(version=4)'s bits: the version nibble (4) atop byte 6, the variant bits (10) atop byte 8
+_UUID4_BYTE6 = bytes((b & 0x0F) | 0x40 for b in range(256))
+_UUID4_BYTE8 = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+
+def new_decision_ids(n: int) -> list[str]:
+    """``n`` ids as :func:`new_decision_id` makes them (``uuid4().hex``: 16 bytes of os.urandom,
+    the version and variant bits set as uuid.UUID sets them, lower-case hex), from one random
+    read: a batch's 1,000 uuid4() calls took ~2 ms, this ~0.15 ms."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = raw[6::16].translate(_UUID4_BYTE6)
+    raw[8::16] = raw[8::16].translate(_UUID4_BYTE8)
+    text = raw.hex()
+    return [text[i:i + 32] for i in range(0, 32 * n, 32)]
 
 
 #: Indexes of the decisions table an earlier version created and no read uses: every read with

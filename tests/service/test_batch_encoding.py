@@ -217,3 +217,25 @@ def test_encoded_decision_is_stored_as_the_dict_would_be(database_url):
     finally:
         s.drop_all()
         s.dispose()
+
+
+# -- decision ids and rows -----------------------------------------------------------------------
+def test_batch_decision_ids_are_uuid4_hex_as_uuid4_writes_them(monkeypatch):
+    """One random read for a batch's ids: each is uuid.UUID(bytes=<its 16 bytes>, version=4).hex,
+    so a valid, distinct uuid4 in the same spelling as new_decision_id's."""
+    import uuid
+
+    import service.store as store_module
+    from service.store import new_decision_ids
+
+    ids = new_decision_ids(1000)
+    assert len(set(ids)) == 1000
+    for i in ids:
+        u = uuid.UUID(hex=i)
+        assert u.version == 4 and u.variant == uuid.RFC_4122 and u.hex == i and len(i) == 32
+    assert len(new_decision_id()) == 32 and new_decision_ids(0) == []
+    raw = bytes(range(256)) * 2  # every byte value at the version and variant positions
+    monkeypatch.setattr(store_module.os, "urandom", lambda n: raw[:n])
+    assert new_decision_ids(32) == [uuid.UUID(bytes=raw[16 * k:16 * k + 16], version=4).hex
+                                    for k in range(32)]
+

@@ -30,7 +30,14 @@ from service.schemas import (
     Episode,
     RouteBatchRequest,
 )
-from service.store import DecisionStore, EncodedJSON, json_bytes, new_decision_id, utcnow
+from service.store import (
+    DecisionStore,
+    EncodedJSON,
+    json_bytes,
+    new_decision_id,
+    new_decision_ids,
+    utcnow,
+)
 from triage.router import InvalidEpisode, Router
 
 router = APIRouter(prefix="/v1", tags=["routing"])
@@ -231,7 +238,7 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
             ]
         )
     calls = [_call_args(e) for e in batch.episodes]
-    ids = [new_decision_id() for _ in calls]
+    ids = new_decision_ids(len(calls))
     rule = request.app.state.operation.serve_rule(routing, ids)
     try:
         decisions = [d.to_dict() for d in routing.route_many(calls, serve=rule)]
