@@ -10,11 +10,13 @@ with ``--profile``, a cProfile of ``_route_batch`` (top functions by cumulative 
 ``--against REV``, the handler at git revision REV too, in alternating rounds with today's (the
 machine's load drifts alike over both: their medians and the median of the paired differences
 compare them). REV's handler is its ``service/api/routes/routing.py`` writing through its
-``service/store.py``'s DecisionStore (on the same tables); the other modules are today's.
+``service/store.py``'s DecisionStore (on the same tables); the other modules are today's. With
+``--prefill N`` (SQLite), the decisions table holds N rows or more before the timed rounds (the
+first batch's rows copied with random ids): a write's cost grows with the table's indexes.
 No HTTP, so the figures are the handler's alone; bench_service.py measures through uvicorn.
 
 Usage: .venv/bin/python benchmarks/profile_batch.py [--repeats 9] [--db sqlite|pg] [--profile]
-       [--against main]
+       [--against main] [--prefill 200000]
 """
 
 from __future__ import annotations
@@ -64,6 +66,20 @@ def module_at(rev: str, path: str, work: Path, imports: dict[str, Any] | None = 
     return module
 
 
+def prefill(store: Any, n: int) -> None:
+    """Copy the stored decisions, each with a new random id, until there are ``n`` or more."""
+    import sqlalchemy as sa
+
+    d = store.decisions
+    others = [c.name for c in d.columns if c.name != "decision_id"]
+    copy = sa.text(f"INSERT INTO {d.name} (decision_id, {', '.join(others)}) "
+                   f"SELECT lower(hex(randomblob(16))), {', '.join(others)} FROM {d.name}")
+    with store.engine.begin() as conn:
+        while conn.execute(sa.select(sa.func.count()).select_from(d)).scalar_one() < n:
+            conn.execute(copy)
+    store.checkpoint()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
@@ -71,6 +87,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile one _route_batch call")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--against", metavar="REV", help="also time routing.py's handler at REV")
+    ap.add_argument("--prefill", type=int, default=0, metavar="N",
+                    help="SQLite: at least N decisions stored before the timed rounds")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from fastapi.testclient import TestClient
@@ -116,18 +134,23 @@ def main() -> None:
             handler(old_route_batch, old_store)
 
         lib, svc, alt = [], [], []
+        cpu: dict[str, list[float]] = {"svc": [], "alt": []}  # this thread's CPU time
         library(), handler()  # warm caches
+        if args.prefill and args.db == "sqlite":
+            prefill(store, args.prefill)
         if old_route_batch is not None:
             old()
         load = os.getloadavg()[0]
         for i in range(args.repeats):
-            timed = [(library, lib), (handler, svc)]
+            timed = [(library, lib, None), (handler, svc, cpu["svc"])]
             if old_route_batch is not None:  # which handler goes first alternates too
-                timed.insert(1 + i % 2, (old, alt))
-            for fn, times in timed:
-                t = time.perf_counter()
+                timed.insert(1 + i % 2, (old, alt, cpu["alt"]))
+            for fn, times, cpu_times in timed:
+                t, c = time.perf_counter(), time.thread_time()
                 fn()
                 times.append(time.perf_counter() - t)
+                if cpu_times is not None:
+                    cpu_times.append(time.thread_time() - c)
         lib_ms, svc_ms = statistics.median(lib) * 1e3, statistics.median(svc) * 1e3
         print(f"store {args.db}; 1,000 episodes, median of {args.repeats}; load average "
               f"{load:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
@@ -140,7 +163,9 @@ def main() -> None:
             ratios = statistics.median(b / a for a, b in zip(lib, alt))
             print(f"  _route_batch at {args.against:6s} {alt_ms:7.1f} ms ({alt_ms / lib_ms:.2f}x; "
                   f"own work {alt_ms - lib_ms:.1f} ms)")
-            print(f"  paired: at {args.against} minus today, median {paired:+.1f} ms; "
+            cpu_paired = statistics.median(a - b for a, b in zip(cpu["alt"], cpu["svc"])) * 1e3
+            print(f"  paired: at {args.against} minus today, median {paired:+.1f} ms "
+                  f"({cpu_paired:+.1f} ms of this thread's CPU time); "
                   f"median round ratios {ratios:.2f}x (at {args.against}), "
                   f"{statistics.median(b / a for a, b in zip(lib, svc)):.2f}x (today)")
         if args.profile:
