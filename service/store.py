@@ -244,6 +244,15 @@ def _json_fallback(value: Any) -> Any:
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 CHECKPOINT_SECONDS = 0.25
 
+#: SQLite: a decision write of at least ``LARGE_WRITE_ROWS`` rows (a batch) runs with a page cache
+#: of ``LARGE_WRITE_CACHE_KIB``, put back after it: its table and index pages outgrow SQLite's
+#: default cache (2,000 KiB), which then evicts pages the same write reads again (measured on
+#: the batch route's handler, 1,000 episodes, alternating rounds on one store: ~6-7 ms less
+#: CPU time on a new table, ~8 ms at 200,000 decisions). Only for the write (one at a time per
+#: database), so the connections keep the default's memory.
+LARGE_WRITE_ROWS = 100
+LARGE_WRITE_CACHE_KIB = 16_384
+
 
 #: A pooled connection idle longer than this is pinged before use (see :func:`_ping_when_idle`).
 PING_IDLE_SECONDS = 1.0
@@ -553,8 +562,20 @@ class DirectInsert:
     def __call__(self, rows: list[dict[str, Any]]) -> None:
         args = self.params_many(rows)
         with _driver_cursor(self.engine, self.sql) as (raw, cursor):
-            cursor.executemany(self.sql, args)
-            raw.commit()
+            if len(args) < LARGE_WRITE_ROWS:
+                cursor.executemany(self.sql, args)
+                raw.commit()
+                return
+            (previous,) = cursor.execute("PRAGMA cache_size").fetchone()
+            cursor.execute(f"PRAGMA cache_size=-{LARGE_WRITE_CACHE_KIB}")
+            try:
+                cursor.executemany(self.sql, args)
+                raw.commit()
+            finally:
+                # a failure here must not hide the write's own outcome (committed, or its error):
+                # at worst this connection keeps the larger cache
+                with suppress(self.engine.dialect.loaded_dbapi.Error):
+                    cursor.execute(f"PRAGMA cache_size={int(previous)}")
 
 
 class DirectSelect:

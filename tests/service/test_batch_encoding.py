@@ -239,3 +239,169 @@ def test_batch_decision_ids_are_uuid4_hex_as_uuid4_writes_them(monkeypatch):
     assert new_decision_ids(32) == [uuid.UUID(bytes=raw[16 * k:16 * k + 16], version=4).hex
                                     for k in range(32)]
 
+
+def _old_row(decision, episode, metadata, store_text, now, alpha):
+    """The row as the batch route built it before encode_decision (verbatim: the stored dict,
+    encoded by the store)."""
+    text = episode.text
+    discharge = None
+    if metadata is not None and "discharge_date" in metadata:
+        discharge = episode.metadata.discharge_date
+    return {
+        "decision_id": decision["decision_id"],
+        "episode_id": str(decision["episode_id"]),
+        "route": decision["route"],
+        "p_correct": float(decision["p_correct"]),
+        "model_version": decision["model_version"],
+        "policy_version": decision["policy_version"],
+        "decision": _old_stored(decision, metadata, alpha),
+        "text": (text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+                 if (store_text and text) else None),
+        "created_at": now,
+        "care_setting": decision.get("care_setting"),
+        "policy_route": decision.get("policy_route"),
+        "mode": decision.get("mode"),
+        "audit": bool(decision.get("audit")),
+        "holdout": bool(decision.get("holdout")),
+        "queue": decision.get("queue"),
+        "priority": decision.get("priority"),
+        "discharge_date": discharge,
+    }
+
+
+def test_batch_rows_are_stored_byte_for_byte_as_the_old_rows(app_factory, sqlite_url, keys,
+                                                              monkeypatch):
+    """The batch route's rows (the decision column from the answer's encoding, written on the
+    driver with a larger page cache) are stored as the old dict rows written through Core are:
+    every column's SQLite value and type, read back raw (quote()), in the same order."""
+    import sqlite3
+
+    from service.api.routes import routing
+    from service.store import DecisionStore
+
+    client = app_factory(sqlite_url, store_text=True)
+    seen = []
+    row = routing._row
+    monkeypatch.setattr(routing, "_row", lambda *a: (seen.append(a), row(*a))[1])
+    episodes = sample_episodes(60, seed=14)
+    for i, ep in enumerate(episodes):
+        ep["episode_id"] = i if i % 2 else f"ep-{i}"
+        if i % 4 == 0:
+            ep["metadata"]["discharge_date"] = "2026-11-20"
+        if i % 7 == 0:
+            ep.pop("metadata")
+        if i % 3 == 0:
+            ep["text"] = "Discharge note \u00e9\x00 with a NUL" if i % 2 else "note"
+    r = client.post("/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
+    assert r.status_code == 200, r.text
+    assert len(seen) == 60
+    old = DecisionStore(sqlite_url, table_prefix="old_")
+    old.create_all()
+    with old.engine.begin() as conn:
+        conn.execute(old.decisions.insert(), [_old_row(*a[:6]) for a in seen])
+    old.dispose()
+    new = client.app.state.store.decisions.name
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
+        names = [c[1] for c in db.execute(f"PRAGMA table_info({new})")]
+        select = ", ".join(f"quote({n}), typeof({n})" for n in names)
+        got, want = (db.execute(f"SELECT {select} FROM {t} ORDER BY rowid").fetchall()
+                     for t in (new, "old_decisions"))
+    assert len(got) == 60 and got == want
+    texts = [row[2 * names.index("text")] for row in got]
+    assert any(t != "NULL" for t in texts) and "NULL" in texts
+    dated = sum("discharge_date" in (ep.get("metadata") or {}) for ep in episodes)
+    assert sum(row[2 * names.index("discharge_date")] != "NULL" for row in got) == dated > 0
+
+
+def _on_new_connections(engine, setup) -> None:
+    """``setup(driver connection)`` on each connection the engine opens from now on; the kept
+    driver connections (service.store.DriverConnections) are closed, so the next write opens one."""
+    import sqlalchemy as sa
+
+    from service.store import DriverConnections
+
+    sa.event.listen(engine, "checkout", lambda dbapi, _record, _proxy: setup(dbapi))
+    DriverConnections.close_for(engine)
+
+
+def _traced(engine, statements: list[str]) -> None:
+    """Every SQL statement the engine's SQLite connections run from now on, into ``statements``."""
+    _on_new_connections(engine, lambda dbapi: dbapi.set_trace_callback(statements.append))
+
+
+def _count(store) -> int:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(store.decisions)).scalar_one()
+
+
+def test_a_large_decision_write_runs_with_a_larger_cache_and_puts_it_back(sqlite_url):
+    """SQLite: a write of LARGE_WRITE_ROWS rows or more runs with LARGE_WRITE_CACHE_KIB of page
+    cache and puts the connection's own back after its commit; a smaller write runs as before."""
+    from service.store import LARGE_WRITE_CACHE_KIB, LARGE_WRITE_ROWS, DecisionStore, utcnow
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    with s.engine.connect() as conn:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    statements: list[str] = []
+    _traced(s.engine, statements)
+    row = {"episode_id": "e", "route": "assist", "p_correct": 0.5, "model_version": "m",
+           "policy_version": "p", "decision": {"codes": []}, "created_at": utcnow()}
+    s.record_decisions([{**row, "decision_id": new_decision_id()}
+                        for _ in range(LARGE_WRITE_ROWS - 1)])
+    assert statements and not any("cache_size" in t for t in statements)
+    statements.clear()
+    s.record_decisions([{**row, "decision_id": new_decision_id()} for _ in range(LARGE_WRITE_ROWS)])
+    raised, put_back = f"PRAGMA cache_size=-{LARGE_WRITE_CACHE_KIB}", f"PRAGMA cache_size={default}"
+    first_insert = next(i for i, t in enumerate(statements) if t.startswith("INSERT"))
+    assert statements.index(raised) < first_insert < statements.index("COMMIT")
+    assert statements[-1] == put_back
+    assert _count(s) == 2 * LARGE_WRITE_ROWS - 1
+    s.dispose()
+
+
+@pytest.mark.parametrize("failure", ["duplicate", "full"])
+def test_a_failed_batch_stores_nothing_and_puts_the_cache_back(sqlite_client, keys, failure,
+                                                               monkeypatch):
+    """A batch whose write fails (its last decision id already stored; the database full) stores
+    none of its decisions, answers as before (500; 503 with a retry), and puts the connection's
+    page cache back; the next batch is stored whole."""
+    from fastapi.testclient import TestClient
+
+    from service.api.routes import routing
+    from service.store import LARGE_WRITE_CACHE_KIB, DriverConnections
+
+    store = sqlite_client.app.state.store
+    episodes = sample_episodes(120, seed=15)
+    r = sqlite_client.post("/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
+    assert r.status_code == 200
+    before = _count(store)
+    with store.engine.connect() as conn:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    statements: list[str] = []
+    _traced(store.engine, statements)
+    limit = [pages + 8]  # full: room for a few pages, not for the batch's
+    if failure == "duplicate":
+        ids, taken = routing.new_decision_ids, r.json()["decisions"][-1]["decision_id"]
+        monkeypatch.setattr(routing, "new_decision_ids", lambda n: [*ids(n - 1), taken])
+    else:
+        _on_new_connections(store.engine,
+                            lambda dbapi: dbapi.execute(f"PRAGMA max_page_count={limit[0]}"))
+    failed = TestClient(sqlite_client.app, raise_server_exceptions=False).post(
+        "/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
+    if failure == "duplicate":
+        assert failed.status_code == 500
+    else:
+        assert failed.status_code == 503 and "retry" in failed.json()["detail"]
+    raised, put_back = f"PRAGMA cache_size=-{LARGE_WRITE_CACHE_KIB}", f"PRAGMA cache_size={default}"
+    write = statements[statements.index(raised):statements.index(put_back)]
+    assert any(t.startswith("INSERT") for t in write) and "COMMIT" not in write
+    assert _count(store) == before
+    monkeypatch.undo()
+    limit[0] = 1073741823  # SQLite's own bound
+    DriverConnections.close_for(store.engine)
+    again = sqlite_client.post("/v1/route/batch", json={"episodes": episodes}, headers=keys["router"])
+    assert again.status_code == 200 and _count(store) == before + 120
