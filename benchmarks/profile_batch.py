@@ -97,7 +97,7 @@ def main() -> None:
 
     from service.api.routes.routing import _route_batch
     from service.core.config import Settings
-    from service.loading import load_router
+    from service.loading import freeze_long_lived, load_router
     from service.main import create_app
 
     work = Path(tempfile.mkdtemp(prefix="profile-batch-"))
@@ -140,6 +140,7 @@ def main() -> None:
             prefill(store, args.prefill)
         if old_route_batch is not None:
             old()
+        freeze_long_lived()  # as the service does once its router is warm: no full GC of it
         load = os.getloadavg()[0]
         for i in range(args.repeats):
             timed = [(library, lib, None), (handler, svc, cpu["svc"])]
