@@ -7,6 +7,7 @@ single INSERT per decision (one executemany per batch) on Core tables, no ORM ob
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -353,16 +354,22 @@ class GroupCommit:
         self.commits = 0  # how many transactions carried the writes (a benchmark reads it)
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        mine = _Write(rows)
+        error = self.write_each([rows])[0]
+        if error is not None:
+            raise error
+
+    def write_each(self, writes: list[list[dict[str, Any]]]) -> list[BaseException | None]:
+        """Several callers' writes at once (:class:`LoopCommit`): each one's error (None: its
+        rows are committed), as :meth:`write` would raise it for that caller alone."""
+        mine = [_Write(rows) for rows in writes]
         with self._queue:
-            self._pending.append(mine)
+            self._pending.extend(mine)
         with self._leader:
-            if not mine.done:
+            if not all(w.done for w in mine):
                 with self._queue:
                     batch, self._pending = self._pending, []
                 self._commit(batch)
-        if mine.error is not None:
-            raise mine.error
+        return [w.error for w in mine]
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -394,6 +401,48 @@ class GroupCommit:
                         w.error = own
         for w in batch:
             w.done = True
+
+
+class LoopCommit:
+    """Decision writes of the requests served on the event loop, committed together.
+
+    A request served on the event loop (:func:`service.api.hotpath.runs_inline`) used to commit
+    its row itself, so concurrent requests never shared a commit there: the loop runs one
+    handler at a time. Here a handler queues its rows and awaits; the first queued write
+    schedules one flush for the loop's next pass, by which time every request whose bytes
+    arrived with it has routed and queued too, and one :meth:`GroupCommit.write_each` commits
+    them all (measured with 4 connections: ~1 commit per 2-4 requests). Each handler resumes only
+    after the commit holding its rows, with its own write's error, as before. A lone request
+    pays one pass of the loop (a few microseconds)."""
+
+    def __init__(self, writes: GroupCommit) -> None:
+        self._writes = writes
+        self._queued: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self.flushes = 0  # how many commits carried the queued writes (tests read it)
+
+    def write(self, rows: list[dict[str, Any]]) -> asyncio.Future[None]:
+        """A future done once ``rows`` are committed (or failed with the write's error)."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._flush)
+        self._queued.append((rows, done))
+        return done
+
+    def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        try:
+            errors = self._writes.write_each([rows for rows, _ in queued])
+        except BaseException as exc:  # noqa: BLE001 - write_each reports per write; never strand a caller
+            errors = [exc] * len(queued)
+        self.flushes += 1
+        for (_, done), error in zip(queued, errors, strict=True):
+            if done.cancelled():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 #: Tries of one drift refresh when other refreshes keep storing first (each try reads on from theirs).
@@ -710,6 +759,8 @@ class DecisionStore:
         self._insert_outcome = self.outcomes.insert()
         self._decision_writes = GroupCommit(self.engine, self._insert_decision,
                                             direct=self.is_local)
+        self._loop_writes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopCommit] = (
+            weakref.WeakKeyDictionary())  # made on each loop's first write
 
     @property
     def is_local(self) -> bool:
@@ -812,6 +863,17 @@ class DecisionStore:
         them has committed. Concurrent callers share one commit (group commit)."""
         if rows:
             self._decision_writes.write(rows)
+
+    async def record_decisions_on_loop(self, rows: list[dict[str, Any]]) -> None:
+        """:meth:`record_decisions` for a handler running on the event loop: returns once a
+        transaction holding the rows has committed, shared with the other requests on the loop
+        (:class:`LoopCommit`)."""
+        if rows:
+            loop = asyncio.get_running_loop()
+            writes = self._loop_writes.get(loop)  # one per loop: its futures are that loop's
+            if writes is None:
+                writes = self._loop_writes.setdefault(loop, LoopCommit(self._decision_writes))
+            await writes.write(rows)
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -15,9 +15,10 @@
   request under load, measured). The key was checked by the guard already, and every error goes
   through the app's own exception handlers, so answers are the same byte for byte.
 * **Where the work runs**: a score-only episode is ~0.3 ms of Python plus a local SQLite commit:
-  cheaper on the event loop than the threadpool hop (~0.6 ms measured). An episode with a note
-  (the coder may run), with many codes, or on a networked database goes to the threadpool, so it
-  never stalls other requests.
+  cheaper on the event loop than the threadpool hop (~0.6 ms measured); its commit is shared with
+  the requests routed in the same pass of the loop (``service.store.LoopCommit``). An episode
+  with a note (the coder may run), with many codes, or on a networked database goes to the
+  threadpool, so it never stalls other requests.
 """
 
 from __future__ import annotations

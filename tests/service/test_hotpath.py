@@ -82,3 +82,70 @@ def test_no_model_is_503_on_both_paths(app_factory, sqlite_url, keys, episode, m
         r = client.post(path, json=body, headers=keys["router"])
         assert r.status_code == 503 and r.json() == {"detail": "no model is loaded"}
     assert client.post("/v1/route", json=episode, headers=keys["unknown"]).status_code == 401
+
+
+def test_requests_on_the_event_loop_share_commits(app_factory, sqlite_url, keys, episode):
+    """Score-only requests served on the event loop commit together: 24 concurrent requests take
+    fewer commits than requests, each answered only after the commit holding its row (every
+    answered decision is stored), and a lone request still gets its own commit."""
+    import asyncio
+
+    import httpx
+
+    client = app_factory(sqlite_url, max_concurrent_per_key=64)
+    app, store = client.app, client.app.state.store
+    assert hotpath.runs_inline(episode["code_scores"], None, store)
+    writes = store._decision_writes
+
+    async def send(n: int) -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            answers = await asyncio.gather(*[
+                c.post("/v1/route", json=dict(episode, episode_id=i), headers=keys["router"])
+                for i in range(n)])
+        assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+        return [r.json()["decision_id"] for r in answers]
+
+    commits = writes.commits
+    ids = client.portal.call(send, 24)
+    shared = writes.commits - commits
+    (loop_writes,) = store._loop_writes.values()  # the app's one event loop
+    assert 1 <= shared < 24 and loop_writes.flushes == shared
+    assert all(store.get_decision(i) is not None for i in ids)
+    commits = writes.commits
+    client.portal.call(send, 1)
+    assert writes.commits - commits == 1
+
+
+def test_a_failed_write_on_the_loop_fails_only_its_own_request():
+    """LoopCommit: writes queued in one pass of the loop share one commit; one that cannot be
+    stored (a duplicate id) gets its own error, the others are committed."""
+    import asyncio
+    import uuid
+
+    from service.store import DecisionStore, new_decision_id, utcnow
+
+    store = DecisionStore("sqlite://", table_prefix=f"l{uuid.uuid4().hex[:8]}_")
+    store.create_all()
+
+    def row(decision_id: str) -> dict:
+        return {"decision_id": decision_id, "episode_id": "e", "route": "manual", "p_correct": 0.5,
+                "model_version": "m", "policy_version": "p", "decision": {}, "text": None,
+                "created_at": utcnow()}
+
+    taken = new_decision_id()
+    store.record_decisions([row(taken)])
+
+    async def together() -> tuple[list[BaseException | None], int]:
+        outcomes = await asyncio.gather(
+            store.record_decisions_on_loop([row(new_decision_id())]),
+            store.record_decisions_on_loop([row(taken)]),
+            store.record_decisions_on_loop([row(new_decision_id()), row(new_decision_id())]),
+            return_exceptions=True)
+        return outcomes, store._loop_writes[asyncio.get_running_loop()].flushes
+
+    outcomes, flushes = asyncio.run(together())
+    assert outcomes[0] is None and outcomes[2] is None
+    assert "IntegrityError" in type(outcomes[1]).__name__
+    assert flushes == 1 and store.count("decisions") == 4
+    store.dispose()

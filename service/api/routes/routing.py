@@ -16,7 +16,6 @@ from service.api.hotpath import (
     hot_route,
     json_body,
     parse_body,
-    run,
     runs_inline,
     validate,
 )
@@ -138,6 +137,16 @@ def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
 def _route_and_record(
     episode: Episode, request: Request, routing: Router, store: DecisionStore, store_text: bool
 ) -> Response:
+    """Route one episode, commit its row, answer (in the threadpool: see :func:`_route_one`)."""
+    decision, row, answer = _decide(episode, request, routing, store_text)
+    store.record_decisions([row])
+    _count_routes(request, [decision])
+    return Response(answer, media_type="application/json")
+
+
+def _decide(episode: Episode, request: Request, routing: Router,
+            store_text: bool) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """(the decision, its row, its answer's bytes): the router's judgement, nothing stored yet."""
     decision_id = new_decision_id()
     rule = request.app.state.operation.serve_rule(routing, [decision_id])
     call = _call_args(episode)
@@ -149,9 +158,7 @@ def _route_and_record(
     alpha = routing.policy.constraints.get("alpha")
     metadata = call["metadata"]
     answer, stored = encode_decision(decision, metadata, alpha)  # one encoding for both, mostly
-    store.record_decisions([_row(decision, episode, metadata, store_text, utcnow(), alpha, stored)])
-    _count_routes(request, [decision])
-    return Response(answer, media_type="application/json")
+    return decision, _row(decision, episode, metadata, store_text, utcnow(), alpha, stored), answer
 
 
 def _current(request: Request) -> tuple[Router, DecisionStore, Settings]:
@@ -174,8 +181,14 @@ async def route_one(request: Request) -> Response:
 async def _route_one(request: Request, routing: Router, store: DecisionStore,
                      settings: Settings) -> Response:
     episode = await parse_body(request, Episode)
-    inline = runs_inline(episode.code_scores, episode.text, store)
-    return await run(inline, _route_and_record, episode, request, routing, store, settings.store_text)
+    if not runs_inline(episode.code_scores, episode.text, store):
+        return await run_in_threadpool(_route_and_record, episode, request, routing, store,
+                                       settings.store_text)
+    # on the event loop: the row is committed with those of the requests routed beside it
+    decision, row, answer = _decide(episode, request, routing, settings.store_text)
+    await store.record_decisions_on_loop([row])
+    _count_routes(request, [decision])
+    return Response(answer, media_type="application/json")
 
 
 @router.post(
