@@ -247,10 +247,15 @@ def test_sqlite_disk_or_lock_failure_is_503(app_factory, sqlite_url, keys, episo
         raise sa.exc.OperationalError("INSERT ...", {"text": MARKER},
                                       sqlite3.OperationalError("database or disk is full"))
 
-    monkeypatch.setattr(store, "record_decisions", full)
-    r = TestClient(c.app).post("/v1/route", json=episode, headers=keys["router"])
-    assert r.status_code == 503 and r.headers["retry-after"] == "5"
-    assert MARKER not in r.text
+    # the write itself fails, whichever path carried it (the event loop's shared commit for a
+    # score-only episode, the threadpool's for one with a note, the batch's)
+    monkeypatch.setattr(store._decision_writes, "_insert", full)
+    for path, body in [("/v1/route", episode), ("/v1/route", {**episode, "text": "a note"}),
+                       ("/v1/route/batch", {"episodes": [episode]})]:
+        r = TestClient(c.app).post(path, json=body, headers=keys["router"])
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", (path, r.status_code)
+        assert MARKER not in r.text
+    assert store.count("decisions") == 0
 
 
 def test_access_log_drops_query_strings(caplog):
