@@ -4,7 +4,9 @@ Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopbac
 `mlflow models serve` (one worker, the router logged as the MLflow pyfunc), and prints:
   - POST /v1/route latency p50/p99 with ~35 scored codes (sequential clients: httpx, and a lean
     bare-socket keep-alive connection for ``--lean-seconds``, each request's own time), vs the library's
-    own route_one time in-process (the service's overhead is the difference);
+    own route_one time in-process (the service's overhead is the difference), split into the HTTP
+    floor (the same lean client against ``http_floor.py``, a bare ASGI app under the same uvicorn)
+    and the app's own work, with the app's mean time from its own duration histogram;
   - POST /v1/route/batch with 1,000 episodes, against route_many in-process: the two alternate
     in rounds and the ratio is the median of the rounds' ratios (this machine's speed drifts
     between minutes);
@@ -155,6 +157,48 @@ def lean_sequential(port: int, path: str, bodies: list[bytes], headers: dict[str
     return {"lat": lat, "rate": len(lat) / sum(lat)}
 
 
+def server_seconds(base: str, path: str = "/v1/route") -> tuple[float, int]:
+    """(sum of seconds, count) of POST ``path`` in the service's own request-duration histogram
+    (GET /metrics: measured by its outermost middleware, from the request's start to the end of
+    its answer; uvicorn's parsing and the loopback are outside it)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("triage_http_request_duration_seconds_") and f'path="{path}"' in line \
+                and 'method="POST"' in line:
+            name = line.split("{", 1)[0].rsplit("_", 1)[1]
+            if name in ("sum", "count"):
+                found[name] = float(line.rsplit(" ", 1)[1])
+    return found.get("sum", 0.0), int(found.get("count", 0))
+
+
+def http_floor(work: Path, bodies: list[bytes], answer_bytes: int, seconds: float) -> dict:
+    """The lean client against ``benchmarks/http_floor.py`` under the same uvicorn flags: the
+    HTTP part of a request's time (uvicorn, loopback, client) with no app work."""
+    port = free_port()
+    env = child_env(FLOOR_ANSWER_BYTES=str(answer_bytes))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "http_floor:app", "--host", "127.0.0.1", "--port",
+         str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=ROOT / "benchmarks", start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the HTTP floor's server exited with {proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the HTTP floor's server did not start") from None
+                time.sleep(0.1)
+        lean_sequential(port, "/v1/route", bodies, {"X-API-Key": API_KEY}, 1.0)  # warm
+        return lean_sequential(port, "/v1/route", bodies, {"X-API-Key": API_KEY}, seconds)
+    finally:
+        stop(proc)
+
+
 def concurrent_rate(make_client, send, bodies: list, threads: int = 4) -> float:
     chunks = [bodies[i::threads] for i in range(threads)]
 
@@ -245,7 +289,12 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
                "batch_lib": lib_times, "rate4": rate4}
         bodies = [json.dumps(e).encode() for e in episodes]
         if lean_seconds > 0:
+            before = server_seconds(base)
             out["lean"] = lean_sequential(port, "/v1/route", bodies, headers, lean_seconds)
+            after = server_seconds(base)
+            out["lean_server_s"] = (after[0] - before[0]) / max(after[1] - before[1], 1)
+            with httpx.Client(base_url=base, headers=headers) as c:
+                out["answer_bytes"] = len(c.post("/v1/route", json=episodes[0]).content)
         if wrk is not None:
             out["wrk1"] = wrk_run(wrk, port, "/v1/route", bodies, [API_KEY], 1, seconds, work)
             # 4 connections from one C client: the concurrent rate without Python clients' own
@@ -634,6 +683,17 @@ def main() -> None:
               "(a bare socket, one keep-alive connection, each request's own time)")
         print(f"  service overhead p50   {(pct(lean, 50) - pct(lib, 50)) * 1e3:.2f} ms "
               "(lean client p50 - library p50: validation, auth, JSON, SQLite commit)")
+        floor = http_floor(work, [json.dumps(e).encode() for e in episodes], svc["answer_bytes"],
+                           min(args.lean_seconds, 10.0))["lat"]
+        server = svc["lean_server_s"]
+        print(f"  HTTP floor             p50/p99 {pct(floor, 50) * 1e3:.2f} / {pct(floor, 99) * 1e3:.2f} ms "
+              f"(the lean client against a bare ASGI app answering {svc['answer_bytes']:,} fixed "
+              "bytes under the same uvicorn: uvicorn, loopback and client, no app work)")
+        print(f"  in the app, mean       {server * 1e3:.2f} ms a request (the service's own duration "
+              f"histogram over the lean run; lean client mean {statistics.mean(lean) * 1e3:.2f} ms)")
+        print(f"  overhead, split        {(pct(lean, 50) - pct(lib, 50)) * 1e3:.2f} ms = HTTP floor "
+              f"{pct(floor, 50) * 1e3:.2f} + the app's own work and the rest "
+              f"{(pct(lean, 50) - pct(lib, 50) - pct(floor, 50)) * 1e3:.2f} ms (p50s)")
     if "wrk1" in svc:
         w1 = svc["wrk1"]
         print(f"  wrk, 1 connection      p50/p99 {w1['p50_ms']:.2f} / {w1['p99_ms']:.2f} ms, "
