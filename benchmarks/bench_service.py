@@ -161,15 +161,16 @@ def server_seconds(base: str, path: str = "/v1/route") -> tuple[float, int]:
     """(sum of seconds, count) of POST ``path`` in the service's own request-duration histogram
     (GET /metrics: measured by its outermost middleware, from the request's start to the end of
     its answer; uvicorn's parsing and the loopback are outside it)."""
-    text = httpx.get(f"{base}/metrics", timeout=10).text
-    found = {}
-    for line in text.splitlines():
-        if line.startswith("triage_http_request_duration_seconds_") and f'path="{path}"' in line \
-                and 'method="POST"' in line:
-            name = line.split("{", 1)[0].rsplit("_", 1)[1]
-            if name in ("sum", "count"):
-                found[name] = float(line.rsplit(" ", 1)[1])
-    return found.get("sum", 0.0), int(found.get("count", 0))
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {"sum": 0.0, "count": 0.0}
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=10).text):
+        if family.name == "triage_http_request_duration_seconds":
+            for sample in family.samples:
+                kind = sample.name.rsplit("_", 1)[1]
+                if kind in found and sample.labels == {"method": "POST", "path": path}:
+                    found[kind] = sample.value
+    return found["sum"], int(found["count"])
 
 
 def http_floor(work: Path, bodies: list[bytes], answer_bytes: int, seconds: float) -> dict:
@@ -182,17 +183,7 @@ def http_floor(work: Path, bodies: list[bytes], answer_bytes: int, seconds: floa
          str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
         env=env, cwd=ROOT / "benchmarks", start_new_session=True)
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the HTTP floor's server exited with {proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the HTTP floor's server did not start") from None
-                time.sleep(0.1)
+        wait_for(f"http://127.0.0.1:{port}/", 600, proc)  # it answers 200 to anything
         lean_sequential(port, "/v1/route", bodies, {"X-API-Key": API_KEY}, 1.0)  # warm
         return lean_sequential(port, "/v1/route", bodies, {"X-API-Key": API_KEY}, seconds)
     finally:
@@ -293,8 +284,9 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
             out["lean"] = lean_sequential(port, "/v1/route", bodies, headers, lean_seconds)
             after = server_seconds(base)
             out["lean_server_s"] = (after[0] - before[0]) / max(after[1] - before[1], 1)
-            with httpx.Client(base_url=base, headers=headers) as c:
-                out["answer_bytes"] = len(c.post("/v1/route", json=episodes[0]).content)
+            out["answer_bytes"] = len(httpx.post(f"{base}/v1/route", content=bodies[0], headers={
+                **headers, "content-type": "application/json"}).content)
+            out["bodies"] = bodies
         if wrk is not None:
             out["wrk1"] = wrk_run(wrk, port, "/v1/route", bodies, [API_KEY], 1, seconds, work)
             # 4 connections from one C client: the concurrent rate without Python clients' own
@@ -683,7 +675,7 @@ def main() -> None:
               "(a bare socket, one keep-alive connection, each request's own time)")
         print(f"  service overhead p50   {(pct(lean, 50) - pct(lib, 50)) * 1e3:.2f} ms "
               "(lean client p50 - library p50: validation, auth, JSON, SQLite commit)")
-        floor = http_floor(work, [json.dumps(e).encode() for e in episodes], svc["answer_bytes"],
+        floor = http_floor(work, svc["bodies"], svc["answer_bytes"],
                            min(args.lean_seconds, 10.0))["lat"]
         server = svc["lean_server_s"]
         print(f"  HTTP floor             p50/p99 {pct(floor, 50) * 1e3:.2f} / {pct(floor, 99) * 1e3:.2f} ms "
