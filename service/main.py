@@ -41,6 +41,9 @@ from service.store import CHECKPOINT_SECONDS, DecisionStore
 
 log = logging.getLogger("service")
 
+#: FastAPI's ``telemetry`` setting with every signal off (its documented way to turn them off).
+OPENTELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
 DESCRIPTION = """Decides who codes each discharged episode: the automated coder alone
 (**automate**), a human checking the coder's suggestions (**assist**), or a human from scratch
 (**manual**). Every call needs an `X-API-Key` header; roles are `router` and `admin`."""
@@ -148,6 +151,9 @@ def create_app(
         docs_url=None,  # served from installed assets, see service/api/docs.py
         redoc_url=None,
         max_body_size=settings.max_body_bytes,
+        # FastAPI's native OpenTelemetry looks up the global providers on every request (~3 us
+        # where none is configured): only when the operator asks for it (TRIAGE_OPENTELEMETRY)
+        telemetry=None if settings.opentelemetry else OPENTELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.api_keys = api_keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter as _Counter
 from time import perf_counter
 from typing import Any
 
@@ -66,13 +67,24 @@ class ServiceMetrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def routed(self, route: str, model_version: str, policy_version: str) -> None:
-        """Count one routed episode."""
+    def routed(self, route: str, model_version: str, policy_version: str, n: int = 1) -> None:
+        """Count ``n`` routed episodes."""
         key = (route, model_version, policy_version)
         child = self._route_children.get(key)
         if child is None:
             child = self._route_children[key] = self.routes.labels(*key)
-        child.inc()
+        child.inc(n)
+
+    def routed_decisions(self, decisions: list[dict[str, Any]]) -> None:
+        """Count routed decisions, one increment per route and version (a batch's 1,000 one at a
+        time took ~1 ms, each increment taking the metric's lock)."""
+        if len(decisions) == 1:
+            d = decisions[0]
+            self.routed(d["route"], d["model_version"], d["policy_version"])
+            return
+        counts = _Counter((d["route"], d["model_version"], d["policy_version"]) for d in decisions)
+        for key, n in counts.items():
+            self.routed(*key, n=n)
 
     def watch_from(self, read: Any) -> None:
         """Export the store's policy states and watch readings at scrape time, so every worker

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,19 +163,25 @@ class EdgeGuard:
         return partial, frozenset(allowed)
 
     @staticmethod
-    def _header(scope: Scope, name: bytes) -> str | None:
+    def _headers(scope: Scope) -> tuple[str | None, str | None]:
+        """(X-Request-ID, X-API-Key) as sent (the first of each), in one pass over the headers."""
+        given = key = None
         for k, v in scope.get("headers", ()):
-            if k == name:
-                return v.decode("latin-1")
-        return None
+            if k == b"x-api-key":
+                if key is None:
+                    key = v.decode("latin-1")
+            elif k == b"x-request-id" and given is None:
+                given = v.decode("latin-1")
+        return given, key
 
     # -- the middleware ------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = self._header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        given, key = self._headers(scope)
+        # 16 random hex digits: os.urandom, not uuid4 (which builds a UUID object: ~4x the time)
+        request_id = given if given and _REQUEST_ID.match(given) else os.urandom(8).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         BATCH_LIMIT.set(self.api_app.state.settings.batch_limit)  # checked before items validate
@@ -192,7 +198,7 @@ class EdgeGuard:
         path = scope.get("path", "")
         route, allowed = self._lookup(scope)
         if path == self.prefix or path.startswith(self.prefix + "/"):
-            refusal = self._authenticate(scope, state, route)
+            refusal = self._authenticate(key, state, route)
             if refusal is not None:
                 if route is not None:
                     scope["route"] = route  # metrics label the refusal by route template
@@ -237,10 +243,9 @@ class EdgeGuard:
             for message in _json(status, body, request_id, extra):
                 await send(message)
 
-    def _authenticate(self, scope: Scope, state: dict[str, Any], route: ApiRoute | None):
+    def _authenticate(self, key: str | None, state: dict[str, Any], route: ApiRoute | None):
         """None when the caller may go on (its role in ``state``); else (status, detail, headers)."""
         challenge = [(b"www-authenticate", b"APIKey")]
-        key = self._header(scope, b"x-api-key")
         if not key:
             return 401, "missing API key (X-API-Key header)", challenge
         role, fingerprint = self.api_app.state.api_keys.identify(key)

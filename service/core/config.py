@@ -122,6 +122,13 @@ class Settings(BaseSettings):
         default=64, ge=0, le=100_000,
         description="Requests of one API key that may wait for a turn; past it 429 with Retry-After.",
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry spans, metrics and log records for every request, "
+        "sent to the OpenTelemetry providers the process has configured (e.g. under "
+        "opentelemetry-instrument). Off by default: the service exports its own Prometheus metrics "
+        "at /metrics, and with this on FastAPI looks up the global providers on every request.",
+    )
     model_root: str = Field(
         default="models",
         description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "

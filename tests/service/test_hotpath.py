@@ -149,3 +149,38 @@ def test_a_failed_write_on_the_loop_fails_only_its_own_request():
     assert "IntegrityError" in type(outcomes[1]).__name__
     assert flushes == 1 and store.count("decisions") == 4
     store.dispose()
+
+
+def test_a_cancelled_leader_still_commits_the_writes_queued_behind_it():
+    """LoopCommit: the first writer of a pass commits for the others; cancelled in its pass (its
+    client went away), it still commits them (and its own rows), so no follower waits forever."""
+    import asyncio
+    import uuid
+
+    from service.store import DecisionStore, new_decision_id, utcnow
+
+    store = DecisionStore("sqlite://", table_prefix=f"l{uuid.uuid4().hex[:8]}_")
+    store.create_all()
+
+    def row() -> dict:
+        return {"decision_id": new_decision_id(), "episode_id": "e", "route": "manual",
+                "p_correct": 0.5, "model_version": "m", "policy_version": "p", "decision": {},
+                "text": None, "created_at": utcnow()}
+
+    async def scenario() -> tuple[bool, object]:
+        leader = asyncio.create_task(store.record_decisions_on_loop([row()]))
+        follower = asyncio.create_task(store.record_decisions_on_loop([row(), row()]))
+        await asyncio.sleep(0)  # the leader queued and yielded; the follower queued behind it
+        leader.cancel()
+        followed = await asyncio.wait_for(follower, 5)
+        cancelled = False
+        try:
+            await leader
+        except asyncio.CancelledError:
+            cancelled = True
+        return cancelled, followed
+
+    cancelled, followed = asyncio.run(scenario())
+    assert cancelled and followed is None
+    assert store.count("decisions") == 3
+    store.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 
 import pytest
 import sqlalchemy as sa
@@ -389,6 +390,15 @@ def test_health_ready_metrics(client, keys, episode):
     assert 'triage_http_request_duration_seconds_count{method="POST",path="/v1/route"} 3.0' in text
     assert re.search(rf'triage_routes_total\{{model_version="synthetic-test",policy_version="[^"]+",'
                      rf'route="{route}"\}} 2.0', text)
+    # a batch counts each of its episodes under its own route
+    batch = [dict(episode, episode_id=i) for i in range(7)]
+    routes = Counter(d["route"] for d in client.post(
+        "/v1/route/batch", json={"episodes": batch}, headers=keys["router"]).json()["decisions"])
+    text = client.get("/metrics").text
+    for name, n in routes.items():
+        before = 2 if name == route else 0
+        assert re.search(rf'triage_routes_total\{{model_version="synthetic-test",policy_version="[^"]+",'
+                         rf'route="{name}"\}} {before + n}.0', text), (name, n)
 
 
 def test_readyz_not_ready_without_model_or_database(app_factory, sqlite_url, tmp_path):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
@@ -27,6 +27,7 @@ from service.schemas import (
     BatchEpisodes,
     Decision,
     Episode,
+    Metadata,
     RouteBatchRequest,
 )
 from service.store import (
@@ -42,19 +43,28 @@ from triage.router import InvalidEpisode, Router
 router = APIRouter(prefix="/v1", tags=["routing"])
 
 
-def _call_args(episode: Episode) -> dict[str, Any]:
-    """The router's keyword arguments (the metadata as JSON values, dumped once: the stored row
-    keeps the same dict)."""
-    return {
-        "episode_id": episode.episode_id,
-        "code_scores": episode.code_scores,
-        "text": episode.text,
-        "metadata": (
-            episode.metadata.model_dump(mode="json", exclude_none=True)
-            if episode.metadata is not None
-            else None
-        ),
-    }
+def _call_args(episode: Episode, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """The router's keyword arguments, ``metadata`` being the episode's as JSON values (dumped
+    once: the stored row keeps the same dict)."""
+    return {"episode_id": episode.episode_id, "code_scores": episode.code_scores,
+            "text": episode.text, "metadata": metadata}
+
+
+def _metadata_json(episode: Episode) -> dict[str, Any] | None:
+    if episode.metadata is None:
+        return None
+    return episode.metadata.model_dump(mode="json", exclude_none=True)
+
+
+#: A batch's metadata dumped in one call (a model_dump per episode took ~2.7x as long).
+_METADATA_LIST = TypeAdapter(list[Metadata | None])
+
+
+def _batch_call_args(episodes: list[Episode]) -> list[dict[str, Any]]:
+    """:func:`_call_args` of every episode of a batch."""
+    metadata = _METADATA_LIST.dump_python([e.metadata for e in episodes], mode="json",
+                                          exclude_none=True)
+    return [_call_args(e, m) for e, m in zip(episodes, metadata, strict=True)]
 
 
 def _storable(text: str) -> str:
@@ -129,9 +139,7 @@ def _row(
 
 
 def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
-    metrics = request.app.state.metrics
-    for d in decisions:
-        metrics.routed(d["route"], d["model_version"], d["policy_version"])
+    request.app.state.metrics.routed_decisions(decisions)
 
 
 def _route_and_record(
@@ -149,7 +157,7 @@ def _decide(episode: Episode, request: Request, routing: Router,
     """(the decision, its row, its answer's bytes): the router's judgement, nothing stored yet."""
     decision_id = new_decision_id()
     rule = request.app.state.operation.serve_rule(routing, [decision_id])
-    call = _call_args(episode)
+    call = _call_args(episode, _metadata_json(episode))
     try:
         decision = routing.route_one(**call, serve=rule).to_dict()
     except InvalidEpisode as exc:
@@ -250,7 +258,7 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
                 )
             ]
         )
-    calls = [_call_args(e) for e in batch.episodes]
+    calls = _batch_call_args(batch.episodes)
     ids = new_decision_ids(len(calls))
     rule = request.app.state.operation.serve_rule(routing, ids)
     try:
