@@ -4,8 +4,8 @@ figure on a busy machine and an idle one.
 The wall-clock benchmarks (bench_service.py, profile_batch.py) read the service's own work in
 tenths of a millisecond on machines whose speed drifts by a third between minutes, so a change
 worth 10-30 us is lost in them. Callgrind counts the instructions the process executes instead:
-the same count for the same code, inputs and seed (checked: two runs of one checkout differ by
-under 0.05%), whatever else the machine does. It counts no cache misses (a cold cache costs the
+the same count for the same code, inputs and seed (checked: runs of one checkout differ by
+0.1-0.2%), whatever else the machine does. It counts no cache misses (a cold cache costs the
 service's SQLite write about as much again as a warm one, measured), so it ranks changes to the
 Python on the request path; bench_service.py still gives the milliseconds.
 

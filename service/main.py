@@ -150,7 +150,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from installed assets, see service/api/docs.py
         redoc_url=None,
-        max_body_size=settings.max_body_bytes,
+        # no max_body_size: the edge guard enforces TRIAGE_MAX_BODY_BYTES (service.api.guard)
         # FastAPI's native OpenTelemetry looks up the global providers on every request (~3 us
         # where none is configured): only when the operator asks for it (TRIAGE_OPENTELEMETRY)
         telemetry=None if settings.opentelemetry else OPENTELEMETRY_OFF,

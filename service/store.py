@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -41,7 +40,12 @@ def as_utc(t: datetime | None) -> datetime | None:
 
 
 def new_decision_id() -> str:
-    return uuid.uuid4().hex
+    """``uuid.uuid4().hex``'s value and spelling (16 bytes of os.urandom, the version and variant
+    bits set as uuid.UUID sets them) without building a UUID object (~1/3 of the time)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 # uuid.UUID(version=4)'s bits: the version nibble (4) atop byte 6, the variant bits (10) atop byte 8

@@ -238,6 +238,9 @@ def test_batch_decision_ids_are_uuid4_hex_as_uuid4_writes_them(monkeypatch):
     monkeypatch.setattr(store_module.os, "urandom", lambda n: raw[:n])
     assert new_decision_ids(32) == [uuid.UUID(bytes=raw[16 * k:16 * k + 16], version=4).hex
                                     for k in range(32)]
+    for k in range(32):  # a lone id alike
+        monkeypatch.setattr(store_module.os, "urandom", lambda n, k=k: raw[16 * k:16 * k + n])
+        assert new_decision_id() == uuid.UUID(bytes=raw[16 * k:16 * k + 16], version=4).hex
 
 
 def _old_row(decision, episode, metadata, store_text, now, alpha):

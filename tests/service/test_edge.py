@@ -316,3 +316,21 @@ def test_every_answer_speaks_the_standard_spelling(sqlite_client, keys):
         seen += list(codes(r.json()))
     assert "I10" in seen and "B2111ZZ" in seen
     assert not [c for c in seen if c.endswith(".")], seen
+
+
+@pytest.mark.parametrize("path, headers", [
+    ("/v1/route", {"X-API-Key": "router-key-abc-0123"}),
+    ("/v1/route", {}),  # no key: the size is refused first, as Starlette's limit did
+    ("/healthz", {}),
+])
+def test_a_body_over_the_limit_is_413_before_a_byte_is_read(app_factory, sqlite_url, keys, path,
+                                                            headers):
+    """service.api.guard: a Content-Length past TRIAGE_MAX_BODY_BYTES is refused at the edge
+    (413, Starlette's text), whatever the route or the key, and counted under its route."""
+    client = app_factory(sqlite_url, max_body_bytes=2048)
+    headers = {**headers, **({"X-API-Key": keys["router"]["X-API-Key"]} if headers else {})}
+    code, reads, payload = _raw_call(client.app, "POST", path, headers, b"x" * 2049)
+    assert (code, reads, payload) == (413, 0, b"Content Too Large")
+    code, _, _ = _raw_call(client.app, "POST", path, headers, b"x" * 2048)
+    assert code != 413  # at the limit: judged by the key, the route and the body itself
+    assert f'path="{path}",status="413"}} 1.0' in client.get("/metrics").text
