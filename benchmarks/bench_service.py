@@ -9,7 +9,8 @@ Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopbac
     and the app's own work, with the app's mean time from its own duration histogram;
   - POST /v1/route/batch with 1,000 episodes, against route_many in-process: the two alternate
     in rounds and the ratio is the median of the rounds' ratios (this machine's speed drifts
-    between minutes);
+    between minutes); mlflow's batch alike, in rounds of its own, so the two servers' batches,
+    measured minutes apart, are compared through their ratios to route_many;
   - throughput of each server, sequential and with 4 concurrent clients, and the ratio;
   - peak RSS of this process and of the servers (resource.getrusage).
 
@@ -307,7 +308,7 @@ def mlflow_record(ep: dict) -> dict:
 
 
 def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int, wrk: str | None = None,
-                 seconds: float = 15.0) -> dict:
+                 seconds: float = 15.0, library_batch=None) -> dict:
     import mlflow
 
     from triage.tracking.registry import log_router_model
@@ -338,8 +339,10 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int, wrk: st
             startup = time.perf_counter() - t0
             lat = timed_sequential(send, [records[i % len(records)] for i in range(n)])
             batch = [dict(records[i % len(records)], episode_id=i) for i in range(1000)]
-            batch_times = []
-            for _ in range(3):
+            batch_times, lib_times = [], []
+            for _ in range(BATCH_ROUNDS):
+                if library_batch is not None:  # paired with route_many, as the service's rounds
+                    lib_times.append(library_batch())
                 t = time.perf_counter()
                 r = c.post("/invocations", json={"dataframe_records": batch})
                 batch_times.append(time.perf_counter() - t)
@@ -352,7 +355,8 @@ def bench_mlflow(bundle: Path, work: Path, episodes: list[dict], n: int, wrk: st
             lambda: httpx.Client(base_url=base, timeout=600), csend,
             [records[i % len(records)] for i in range(n)],
         )
-        out = {"startup_s": startup, "lat": lat, "batch": batch_times, "rate4": rate4}
+        out = {"startup_s": startup, "lat": lat, "batch": batch_times, "batch_lib": lib_times,
+               "rate4": rate4}
         if wrk is not None:  # the same C client as the service's wrk1: no Python client in either
             bodies = [json.dumps({"dataframe_records": [r]}).encode() for r in records]
             out["wrk1"] = wrk_run(wrk, port, "/invocations", bodies, ["unused"], 1, seconds, work)
@@ -700,7 +704,8 @@ def main() -> None:
               f"{w4['p99_ms']:.2f} ms ({w4['failed']} failed)")
     report_batch(svc)
     if not args.skip_mlflow:
-        ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds)
+        ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds,
+                          library_batch=library_batch)
         report("mlflow models serve (1 worker)", ml)
         if "wrk1" in ml:
             w1 = ml["wrk1"]
@@ -720,7 +725,14 @@ def main() -> None:
         if "wrk4" in ml and "wrk4" in svc:
             print(f"  4 connections, wrk     {svc['wrk4']['rate'] / ml['wrk4']['rate']:.1f}x "
                   f"({svc['wrk4']['rate']:.0f} vs {ml['wrk4']['rate']:.0f} req/s, one worker each)")
-        print(f"  batch of 1,000 time    {statistics.median(ml['batch']) / statistics.median(svc['batch']):.1f}x faster")
+        # the two servers run minutes apart on a machine whose speed drifts: each side's batch is
+        # compared with route_many in-process in its own paired rounds, and those ratios compared
+        svc_ratio = statistics.median(s / l for s, l in zip(svc["batch"], svc["batch_lib"]))
+        ml_ratio = statistics.median(m / l for m, l in zip(ml["batch"], ml["batch_lib"]))
+        print(f"  batch of 1,000         the service takes {svc_ratio / ml_ratio:.2f}x mlflow's time "
+              f"(each side's median ratio to route_many in its own paired rounds: {svc_ratio:.2f}x "
+              f"vs {ml_ratio:.2f}x; medians {statistics.median(svc['batch']) * 1e3:.0f} vs "
+              f"{statistics.median(ml['batch']) * 1e3:.0f} ms)")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: this process {own:.0f} MB, largest server {kids:.0f} MB")

@@ -189,3 +189,45 @@ def test_a_cancelled_leader_still_commits_the_writes_queued_behind_it():
     assert cancelled and followed is None
     assert store.count("decisions") == 3
     store.dispose()
+
+
+def test_read_body_and_json_answer_are_starlettes():
+    """hotpath.read_body gives what Request.body() gives (several chunks, a disconnect), and
+    JSONAnswer sends the messages Response(body, media_type="application/json") sends."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import Response
+
+    def receiver(messages):
+        messages = list(messages)
+
+        async def receive():
+            return messages.pop(0)
+        return receive
+
+    chunks = [{"type": "http.request", "body": b'{"a":', "more_body": True},
+              {"type": "http.request", "body": b"", "more_body": True},
+              {"type": "http.request", "body": b"1}", "more_body": False}]
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+
+    async def bodies():
+        ours = Request(scope, receiver(chunks))
+        theirs = Request(scope, receiver(chunks))
+        got = await hotpath.read_body(ours)
+        assert got == await theirs.body() == await ours.body() == b'{"a":1}'
+        for read in (hotpath.read_body, Request.body):
+            with pytest.raises(ClientDisconnect):
+                await read(Request(scope, receiver([chunks[0], {"type": "http.disconnect"}])))
+
+    async def answers():
+        sent = {"ours": [], "theirs": []}
+        for name, answer in (("ours", hotpath.JSONAnswer(b'{"x":1}')),
+                             ("theirs", Response(b'{"x":1}', media_type="application/json"))):
+            async def send(message, name=name):
+                sent[name].append(message)
+            await answer(scope, None, send)
+        assert sent["ours"] == sent["theirs"]
+
+    asyncio.run(bodies())
+    asyncio.run(answers())

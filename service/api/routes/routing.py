@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import RouterDep, RouterRole, SettingsDep, StoreDep
 from service.api.errors import FieldErrors, field_error, invalid_episode_error
 from service.api.hotpath import (
+    JSONAnswer,
     body_doc,
     hot_route,
     json_body,
@@ -149,7 +150,7 @@ def _route_and_record(
     decision, row, answer = _decide(episode, request, routing, store_text)
     store.record_decisions([row])
     _count_routes(request, [decision])
-    return Response(answer, media_type="application/json")
+    return JSONAnswer(answer)
 
 
 def _decide(episode: Episode, request: Request, routing: Router,
@@ -196,7 +197,7 @@ async def _route_one(request: Request, routing: Router, store: DecisionStore,
     decision, row, answer = _decide(episode, request, routing, settings.store_text)
     await store.record_decisions_on_loop([row])
     _count_routes(request, [decision])
-    return Response(answer, media_type="application/json")
+    return JSONAnswer(answer)
 
 
 @router.post(
@@ -278,8 +279,7 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
     store.record_decisions(rows)
     _count_routes(request, decisions)
     # json_response({"decisions": [public_decision(d) ...]})'s bytes, of the answers encoded above
-    return Response(b"".join([b'{"decisions":[', b",".join(answers), b"]}"]),
-                    media_type="application/json")
+    return JSONAnswer(b"".join([b'{"decisions":[', b",".join(answers), b"]}"]))
 
 
 @hot_route("POST", "/v1/route/batch")
