@@ -365,6 +365,17 @@ class GroupCommit:
     def write_each(self, writes: list[list[dict[str, Any]]]) -> list[BaseException | None]:
         """Several callers' writes at once (:class:`LoopCommit`): each one's error (None: its
         rows are committed), as :meth:`write` would raise it for that caller alone."""
+        if self._leader.acquire(blocking=False):  # no commit under way: lead at once
+            try:
+                with self._queue:
+                    waiting, self._pending = self._pending, []
+                if not waiting:  # nobody queued behind an earlier commit: no record to share
+                    return self._commit_writes(writes)
+                mine = [_Write(rows) for rows in writes]
+                self._commit(waiting + mine)
+                return [w.error for w in mine]
+            finally:
+                self._leader.release()
         mine = [_Write(rows) for rows in writes]
         with self._queue:
             self._pending.extend(mine)
@@ -390,21 +401,29 @@ class GroupCommit:
             conn.execute(self.statement, rows)
 
     def _commit(self, batch: list[_Write]) -> None:
-        try:
-            self._insert([r for w in batch for r in w.rows])
-            self.commits += 1
-        except Exception as exc:  # noqa: BLE001 - each caller gets its own write's outcome
-            if len(batch) == 1:
-                batch[0].error = exc
-            else:
-                for w in batch:
-                    try:
-                        self._insert(w.rows)
-                        self.commits += 1
-                    except Exception as own:  # noqa: BLE001
-                        w.error = own
-        for w in batch:
+        for w, error in zip(batch, self._commit_writes([w.rows for w in batch]), strict=True):
+            w.error = error
             w.done = True
+
+    def _commit_writes(self, writes: list[list[dict[str, Any]]]) -> list[BaseException | None]:
+        """Commit the writes in one transaction; if it fails, each in its own, so one bad write
+        never fails another's rows. Each write's error (None: committed)."""
+        try:
+            self._insert(writes[0] if len(writes) == 1 else [r for rows in writes for r in rows])
+            self.commits += 1
+            return [None] * len(writes)
+        except Exception as exc:  # noqa: BLE001 - each caller gets its own write's outcome
+            if len(writes) == 1:
+                return [exc]
+        errors: list[BaseException | None] = []
+        for rows in writes:
+            try:
+                self._insert(rows)
+                self.commits += 1
+                errors.append(None)
+            except Exception as own:  # noqa: BLE001
+                errors.append(own)
+        return errors
 
 
 class LoopCommit:
