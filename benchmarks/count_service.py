@@ -46,7 +46,7 @@ API_KEY = "count-service-key-0123456789"
 #: --parts: name -> what the child replaces with a no-op (see :func:`_ablate`)
 PARTS = {
     "metrics middleware": "metrics",
-    "edge guard (request id, key check)": "guard",
+    "edge guard (request id, body size, key)": "guard",
     "per-key concurrency limit": "limit",
     "policy-state read (one per request)": "states",
     "decision write (group commit, SQLite)": "write",
@@ -108,8 +108,9 @@ def _counting(on: bool) -> None:
 
 def child(bundle: str, n: int, library: bool, part: str) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import service.main
     from router_bundle import sample_episodes
+
+    import service.main
     from service.core.config import Settings
     from service.loading import freeze_long_lived, load_router
 
