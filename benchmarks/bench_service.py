@@ -11,6 +11,9 @@ Fits a router on a synthetic cohort, serves it with uvicorn (one worker, loopbac
     in rounds and the ratio is the median of the rounds' ratios (this machine's speed drifts
     between minutes); mlflow's batch alike, in rounds of its own, so the two servers' batches,
     measured minutes apart, are compared through their ratios to route_many;
+  - where the app's time goes, phase by phase (the body's validation, the policy-state read, the
+    router, the JSON encoding, the committed write), for single requests and for batches, from
+    the service's Server-Timing header in a run of its own with ``TRIAGE_SERVER_TIMING=true``;
   - throughput of each server, sequential and with 4 concurrent clients, and the ratio;
   - peak RSS of this process and of the servers (resource.getrusage).
 
@@ -136,6 +139,7 @@ def lean_sequential(port: int, path: str, bodies: list[bytes], headers: dict[str
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     stream = sock.makefile("rb")
     lat: list[float] = []
+    timings: list[str] = []  # Server-Timing values, when the service sends them
     end = time.perf_counter() + seconds
     i = 0
     try:
@@ -146,8 +150,11 @@ def lean_sequential(port: int, path: str, bodies: list[bytes], headers: dict[str
             length = 0
             while (line := stream.readline()) not in (b"\r\n", b""):
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"server-timing":
+                    timings.append(value.strip().decode("ascii"))
             stream.read(length)
             lat.append(time.perf_counter() - t)
             assert status.split()[1] == b"200", status
@@ -155,7 +162,7 @@ def lean_sequential(port: int, path: str, bodies: list[bytes], headers: dict[str
     finally:
         stream.close()
         sock.close()
-    return {"lat": lat, "rate": len(lat) / sum(lat)}
+    return {"lat": lat, "rate": len(lat) / sum(lat), "timings": timings}
 
 
 def server_seconds(base: str, path: str = "/v1/route") -> tuple[float, int]:
@@ -172,6 +179,72 @@ def server_seconds(base: str, path: str = "/v1/route") -> tuple[float, int]:
                 if kind in found and sample.labels == {"method": "POST", "path": path}:
                     found[kind] = sample.value
     return found["sum"], int(found["count"])
+
+
+def phases(bundle: Path, work: Path, episodes: list[dict], library_batch, seconds: float) -> dict:
+    """Where the app's time goes, phase by phase (the Server-Timing header, service.api.timing),
+    in a service run of its own with ``TRIAGE_SERVER_TIMING=true`` (the measured runs keep it off):
+    the lean client's single requests for ``seconds``, then BATCH_ROUNDS batches of 1,000 (the
+    body encoded before), each paired with a route_many in-process."""
+    from service.api.timing import read_header
+
+    port = free_port()
+    db = work / f"decisions-phases-{port}.db"
+    env = child_env(TRIAGE_MODEL_URI=str(bundle), TRIAGE_DATABASE_URL=f"sqlite:///{db}",
+                    TRIAGE_API_KEYS=f"router:{API_KEY}", TRIAGE_INITIAL_POLICY_STATE="live",
+                    TRIAGE_SERVER_TIMING="true")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
+         "--no-access-log"],
+        env=env, cwd=work, start_new_session=True,
+    )
+    headers = {"X-API-Key": API_KEY}
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)
+        wait_warm(f"http://127.0.0.1:{port}/readyz", 600)
+        bodies = [json.dumps(e).encode() for e in episodes]
+        lean_sequential(port, "/v1/route", bodies[:50], headers, 2.0)  # warm
+        single = lean_sequential(port, "/v1/route", bodies, headers, seconds)
+        raw = json.dumps({"episodes": [dict(episodes[i % len(episodes)], episode_id=i)
+                                       for i in range(1000)]}).encode()
+        batch, lib, client = [], [], []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as c:
+            for _ in range(BATCH_ROUNDS):
+                lib.append(library_batch())
+                t = time.perf_counter()
+                r = c.post("/v1/route/batch", content=raw, timeout=120,
+                           headers={"content-type": "application/json"})
+                client.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
+                batch.append(read_header(r.headers["server-timing"]))
+    finally:
+        stop(proc)
+    return {"single": [read_header(v) for v in single["timings"]], "single_lat": single["lat"],
+            "batch": batch, "batch_lib": lib, "batch_client": client}
+
+
+def report_phases(split: dict, lib_p50: float) -> None:
+    """Medians of each phase (ms), beside the library's in-process time."""
+    def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+        return {name: statistics.median(r[name] for r in runs) for name in runs[0]}
+
+    def line(found: dict[str, float]) -> str:
+        return ", ".join(f"{name} {ms:.3f}" for name, ms in found.items())
+
+    single, batch = medians(split["single"]), medians(split["batch"])
+    print(f"where the app's time goes (Server-Timing medians, ms; a separate run with "
+          f"TRIAGE_SERVER_TIMING=true; {len(split['single'])} single requests, "
+          f"{len(split['batch'])} batches):")
+    print(f"  single                 {line(single)}")
+    print(f"                         library in-process p50 {lib_p50 * 1e3:.3f}; lean client p50 "
+          f"{pct(split['single_lat'], 50) * 1e3:.3f}")
+    print(f"  batch of 1,000         {line(batch)}")
+    lib = statistics.median(split["batch_lib"]) * 1e3
+    own = batch["total"] - batch["route"]
+    print(f"                         route_many in-process {lib:.1f}; client "
+          f"{statistics.median(split['batch_client']) * 1e3:.1f}; the app's total minus its route "
+          f"{own:.1f} ({own / lib:.2f}x route_many)")
 
 
 def http_floor(work: Path, bodies: list[bytes], answer_bytes: int, seconds: float) -> dict:
@@ -639,6 +712,7 @@ def main() -> None:
                             library_batch=library_batch)
         print("service (uvicorn, 1 worker):")
         report_batch(svc)
+        report_phases(phases(bundle, work, episodes, library_batch, 5.0), pct(lib, 50))
         print(f"load average during run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return
 
@@ -703,6 +777,8 @@ def main() -> None:
         print(f"  wrk, 4 connections     {w4['rate']:.0f} req/s, p50/p99 {w4['p50_ms']:.2f} / "
               f"{w4['p99_ms']:.2f} ms ({w4['failed']} failed)")
     report_batch(svc)
+    report_phases(phases(bundle, work, episodes, library_batch, min(args.lean_seconds, 10.0)),
+                  pct(lib, 50))
     if not args.skip_mlflow:
         ml = bench_mlflow(bundle, work, episodes, args.requests, wrk, args.seconds,
                           library_batch=library_batch)

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         "opentelemetry-instrument). Off by default: the service exports its own Prometheus metrics "
         "at /metrics, and with this on FastAPI looks up the global providers on every request.",
     )
+    server_timing: bool = Field(
+        default=False,
+        description="A Server-Timing header on every routing answer: the milliseconds its body's "
+        "validation, the policy-state read, the router, the JSON encoding and the committed write "
+        "took inside the service (service.api.timing). Off by default: durations are a timing side "
+        "channel.",
+    )
     model_root: str = Field(
         default="models",
         description="Folder an admin's POST /v1/admin/reload may load bundles from (besides the "
