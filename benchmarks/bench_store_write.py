@@ -10,6 +10,8 @@ per row, as a sequential POST /v1/route does, and prints microseconds per row fo
     cursor, then ``commit``; the store's path on SQLite since issue 27), no group commit;
   - ``encode``: the JSON encoding of the decision column alone (part of every path above);
 
+and how many WAL frames (pages) one single-row commit writes on SQLite: the floor of the write;
+
 each on SQLite (WAL, ``synchronous`` NORMAL and FULL; WAL checkpoints between rounds, untimed,
 as the service runs them in the background) and, with ``--pg``, PostgreSQL
 (127.0.0.1:5432, database ``test``). Alternating rounds, medians: ratios hold on a loaded
@@ -116,6 +118,37 @@ def measure(url: str, rows: list[dict[str, Any]], synchronous: str, rounds: int)
     return {k: statistics.median(v) if v else float("nan") for k, v in out.items()}
 
 
+def wal_frames(path: Path, rows: list[dict[str, Any]]) -> tuple[float, int]:
+    """(WAL frames a single-row commit writes, the page size) on SQLite, from the WAL file's
+    growth over one-row commits after a truncating checkpoint (half the rows stored first, so the
+    tables and indexes have depth): a frame is one page written, which no code of ours can make
+    smaller; the schema's B-trees decide how many."""
+    import sqlalchemy as sa
+
+    from service.store import DecisionStore, new_decision_id
+
+    store = DecisionStore(f"sqlite:///{path}", table_prefix="frames_")
+    store.create_all()
+    try:
+        half = len(rows) // 2
+        store.record_decisions([{**r, "decision_id": new_decision_id()} for r in rows[:half]])
+        with store.engine.connect() as conn:
+            page = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        wal = Path(f"{path}-wal")
+        before = wal.stat().st_size if wal.exists() else 0
+        for row in rows[half:]:
+            store.record_decisions([{**row, "decision_id": new_decision_id()}])
+        grown = wal.stat().st_size - before
+        with store.engine.connect() as conn:  # every row stored
+            n = conn.execute(sa.select(sa.func.count()).select_from(store.decisions)).scalar_one()
+        assert n == len(rows), n
+    finally:
+        store.drop_all()
+        store.dispose()
+    return grown / (page + 24) / (len(rows) - half), page  # a frame: 24-byte header + page
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=2000)
@@ -134,6 +167,9 @@ def main() -> None:
     for name, url, sync in runs:
         r = measure(url, rows, sync, args.rounds)
         print(f"{name:34s} {r['store']:8.0f} {r['core']:8.0f} {r.get('raw', float('nan')):8.0f} {r['encode']:8.0f}")
+    frames, page = wal_frames(work / "frames.db", rows[:1000])
+    print(f"SQLite WAL frames per single-row commit: {frames:.1f} ({page:,}-byte pages; 500 rows "
+          "stored first, WAL growth over 500 one-row commits)")
     print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
