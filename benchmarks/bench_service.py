@@ -103,6 +103,17 @@ def wait_warm(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} not warm after {timeout:.0f} s")
 
 
+def start_service(work: Path, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen:
+    """``uvicorn service.main:create_app`` on ``port`` (the service as deployed: the same flags for
+    every measurement), in its own session so :func:`stop` ends its workers too."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log"],
+        env=env, cwd=work, start_new_session=True,
+    )
+
+
 def stop(proc: subprocess.Popen) -> None:
     """End the server and its children (mlflow runs uvicorn as a child): its own session."""
     try:
@@ -193,12 +204,7 @@ def phases(bundle: Path, work: Path, episodes: list[dict], library_batch, second
     env = child_env(TRIAGE_MODEL_URI=str(bundle), TRIAGE_DATABASE_URL=f"sqlite:///{db}",
                     TRIAGE_API_KEYS=f"router:{API_KEY}", TRIAGE_INITIAL_POLICY_STATE="live",
                     TRIAGE_SERVER_TIMING="true")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-         "--no-access-log"],
-        env=env, cwd=work, start_new_session=True,
-    )
+    proc = start_service(work, port, env)
     headers = {"X-API-Key": API_KEY}
     try:
         wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)
@@ -299,12 +305,7 @@ def bench_service(bundle: Path, work: Path, episodes: list[dict], n: int,
         # the policy's decisions served (a live deployment), each read of the state included
         TRIAGE_INITIAL_POLICY_STATE="live",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-         "--no-access-log"],
-        env=env, cwd=work, start_new_session=True,
-    )
+    proc = start_service(work, port, env)
     try:
         t0 = time.perf_counter()
         wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)
@@ -601,12 +602,7 @@ def workers_throughput(bundle: Path, work: Path, episodes: list[dict], n: int, w
         TRIAGE_MODEL_URI=str(bundle), TRIAGE_DATABASE_URL=url, TRIAGE_TABLE_PREFIX=prefix,
         TRIAGE_API_KEYS=",".join(f"router:{k}" for k in keys), TRIAGE_INITIAL_POLICY_STATE="live",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log"],
-        env=env, cwd=work, start_new_session=True,
-    )
+    proc = start_service(work, port, env, workers)
     try:
         wait_for(f"http://127.0.0.1:{port}/readyz", 600, proc)
         # every worker warm: readiness is per worker, so ask until enough answers said warm

@@ -3,7 +3,7 @@ inside the app, phase by phase, for a coding platform's engineers (browsers' dev
 it) and for ``benchmarks/bench_service.py``'s split of the service's overhead.
 
 Off unless ``TRIAGE_SERVER_TIMING=true``: durations are a timing side channel, and a request that
-is not timed pays one attribute check. Phases, in the order they happen (a phase a request does not
+is not timed gets :data:`UNTIMED`, whose laps do nothing (no clock read, no header). Phases, in the order they happen (a phase a request does not
 take is absent):
 
 * ``read``: a batch's body received (a single episode's is read within ``parse``);
@@ -42,12 +42,36 @@ class PhaseTimer:
         self.phases.append((name, now - self._last))
         self._last = now
 
-    def header(self) -> tuple[bytes, bytes]:
+    def header(self) -> tuple[bytes, bytes] | None:
         """The ``Server-Timing`` header: every phase and ``total``, in milliseconds."""
         total = perf_counter() - self._start
         parts = [f"{name};dur={seconds * 1e3:.3f}" for name, seconds in self.phases]
         parts.append(f"total;dur={total * 1e3:.3f}")
         return HEADER, ", ".join(parts).encode("ascii")
+
+
+class _Untimed(PhaseTimer):
+    """The timer of a request that is not timed: every lap a no-op, no header."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no clock read
+        pass
+
+    def lap(self, name: str) -> None:
+        pass
+
+    def header(self) -> None:
+        return None
+
+
+#: The one timer of every untimed request (it keeps no state).
+UNTIMED: PhaseTimer = _Untimed()
+
+
+def timer_for(enabled: bool) -> PhaseTimer:
+    """A new :class:`PhaseTimer` started now when ``enabled`` (the setting), else :data:`UNTIMED`."""
+    return PhaseTimer() if enabled else UNTIMED
 
 
 def read_header(value: str) -> dict[str, float]:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from service.api.timing import PhaseTimer, read_header
+from service.api.timing import UNTIMED, PhaseTimer, read_header, timer_for
 from service.store import DecisionStore
 from triage.router import Router
 
@@ -103,3 +103,12 @@ def test_each_phase_is_charged_its_own_time(app_factory, sqlite_url, keys, episo
         assert phases["write"] >= 40.0
         others = {name: ms for name, ms in phases.items() if name not in ("route", "write", "total")}
         assert all(ms < 40.0 for ms in others.values()), others
+
+
+def test_untimed_requests_share_one_timer_that_records_nothing():
+    untimed = timer_for(False)
+    untimed.lap("parse")
+    assert untimed is UNTIMED and untimed.header() is None
+    assert not hasattr(untimed, "phases")  # keeps no state: one object for every request
+    timed = timer_for(True)
+    assert timed is not timer_for(True) and timed.header()[0] == b"server-timing"

@@ -21,7 +21,7 @@ from service.api.hotpath import (
     validate,
 )
 from service.api.spelling import public_decision, spelt_alike
-from service.api.timing import PhaseTimer
+from service.api.timing import UNTIMED, PhaseTimer, timer_for
 from service.core.config import Settings
 from service.schemas import (
     BATCH_LIMIT,
@@ -145,50 +145,46 @@ def _count_routes(request: Request, decisions: list[dict[str, Any]]) -> None:
     request.app.state.metrics.routed_decisions(decisions)
 
 
-def _answer(body: bytes, timer: PhaseTimer | None) -> Response:
+def _answer(body: bytes, timer: PhaseTimer) -> Response:
     """The answer, with its Server-Timing header when the request is timed (service.api.timing)."""
     response = JSONAnswer(body)
-    if timer is not None:
-        response.raw_headers.append(timer.header())
+    header = timer.header()
+    if header is not None:
+        response.raw_headers.append(header)
     return response
 
 
 def _route_and_record(
     episode: Episode, request: Request, routing: Router, store: DecisionStore, store_text: bool,
-    timer: PhaseTimer | None = None,
+    timer: PhaseTimer = UNTIMED,
 ) -> Response:
     """Route one episode, commit its row, answer (in the threadpool: see :func:`_route_one`)."""
-    if timer is not None:
-        timer.lap("wait")
+    timer.lap("wait")
     decision, row, answer = _decide(episode, request, routing, store_text, timer)
     store.record_decisions([row])
-    if timer is not None:
-        timer.lap("write")
+    timer.lap("write")
     _count_routes(request, [decision])
     return _answer(answer, timer)
 
 
 def _decide(episode: Episode, request: Request, routing: Router, store_text: bool,
-            timer: PhaseTimer | None = None) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+            timer: PhaseTimer = UNTIMED) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     """(the decision, its row, its answer's bytes): the router's judgement, nothing stored yet."""
     decision_id = new_decision_id()
     rule = request.app.state.operation.serve_rule(routing, [decision_id])
     call = _call_args(episode, _metadata_json(episode))
-    if timer is not None:
-        timer.lap("policy")
+    timer.lap("policy")
     try:
         decision = routing.route_one(**call, serve=rule).to_dict()
     except InvalidEpisode as exc:
         raise invalid_episode_error(exc) from None
-    if timer is not None:
-        timer.lap("route")
+    timer.lap("route")
     decision["decision_id"] = decision_id
     alpha = routing.policy.constraints.get("alpha")
     metadata = call["metadata"]
     answer, stored = encode_decision(decision, metadata, alpha)  # one encoding for both, mostly
     row = _row(decision, episode, metadata, store_text, utcnow(), alpha, stored)
-    if timer is not None:
-        timer.lap("encode")
+    timer.lap("encode")
     return decision, row, answer
 
 
@@ -211,18 +207,16 @@ async def route_one(request: Request) -> Response:
 
 async def _route_one(request: Request, routing: Router, store: DecisionStore,
                      settings: Settings) -> Response:
-    timer = PhaseTimer() if settings.server_timing else None
+    timer = timer_for(settings.server_timing)
     episode = await parse_body(request, Episode)
-    if timer is not None:
-        timer.lap("parse")
+    timer.lap("parse")
     if not runs_inline(episode.code_scores, episode.text, store):
         return await run_in_threadpool(_route_and_record, episode, request, routing, store,
                                        settings.store_text, timer)
     # on the event loop: the row is committed with those of the requests routed beside it
     decision, row, answer = _decide(episode, request, routing, settings.store_text, timer)
     await store.record_decisions_on_loop([row])
-    if timer is not None:
-        timer.lap("write")
+    timer.lap("write")
     _count_routes(request, [decision])
     return _answer(answer, timer)
 
@@ -269,12 +263,11 @@ def validate_batch(body: bytes) -> BatchEpisodes | RouteBatchRequest:
 
 
 def _route_batch(body: bytes, request: Request, routing: Router, store: DecisionStore,
-                 settings: Settings, timer: PhaseTimer | None = None) -> Response:
+                 settings: Settings, timer: PhaseTimer = UNTIMED) -> Response:
     """The whole batch in one threadpool hop: validate the list once, route_many once, one
     group-committed write of every row, the answer sent after it; each decision encoded once for
     both its answer and its row where they agree (:func:`encode_decision`)."""
-    if timer is not None:
-        timer.lap("wait")
+    timer.lap("wait")
     batch = validate_batch(body)
     n = len(batch.episodes)
     if n > settings.batch_limit:
@@ -288,19 +281,16 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
                 )
             ]
         )
-    if timer is not None:
-        timer.lap("parse")
+    timer.lap("parse")
     calls = _batch_call_args(batch.episodes)
     ids = new_decision_ids(len(calls))
     rule = request.app.state.operation.serve_rule(routing, ids)
-    if timer is not None:
-        timer.lap("policy")
+    timer.lap("policy")
     try:
         decisions = [d.to_dict() for d in routing.route_many(calls, serve=rule)]
     except InvalidEpisode as exc:  # field is "episodes[i].<field>": the loc names the episode
         raise invalid_episode_error(exc) from None
-    if timer is not None:
-        timer.lap("route")
+    timer.lap("route")
     now = utcnow()
     alpha = routing.policy.constraints.get("alpha")
     alpha_json = json_bytes(alpha)
@@ -313,11 +303,9 @@ def _route_batch(body: bytes, request: Request, routing: Router, store: Decision
         answers.append(answer)
     # json_response({"decisions": [public_decision(d) ...]})'s bytes, of the answers encoded above
     answer = b"".join([b'{"decisions":[', b",".join(answers), b"]}"])
-    if timer is not None:
-        timer.lap("encode")
+    timer.lap("encode")
     store.record_decisions(rows)
-    if timer is not None:
-        timer.lap("write")
+    timer.lap("write")
     _count_routes(request, decisions)
     return _answer(answer, timer)
 
@@ -331,10 +319,9 @@ async def route_many(request: Request) -> Response:
 
 async def _serve_batch(request: Request, routing: Router, store: DecisionStore,
                        settings: Settings) -> Response:
-    timer = PhaseTimer() if settings.server_timing else None
+    timer = timer_for(settings.server_timing)
     body = await json_body(request)
-    if timer is not None:
-        timer.lap("read")
+    timer.lap("read")
     return await run_in_threadpool(_route_batch, body, request, routing, store, settings, timer)
 
 
