@@ -512,6 +512,8 @@ class DriverConnections:
         self._engine = weakref.ref(engine)
         self._idle: list[Any] = []
         self._opened: list[Any] = []
+        #: connections in use when :meth:`close` ran: closed as their callers give them back
+        self._retired: set[Any] = set()
         self._mutex = threading.Lock()
 
     @classmethod
@@ -526,10 +528,9 @@ class DriverConnections:
         return found
 
     def take(self) -> Any:
-        try:
-            return self._idle.pop()  # atomic under the interpreter lock
-        except IndexError:
-            pass
+        with self._mutex:  # never one that close() is closing
+            if self._idle:
+                return self._idle.pop()
         engine = self._engine()
         if engine is None:  # pragma: no cover - a caller holds the engine
             raise RuntimeError("the engine of these connections is gone")
@@ -541,20 +542,33 @@ class DriverConnections:
         return raw
 
     def give_back(self, raw: Any) -> None:
-        self._idle.append(raw)
+        with self._mutex:
+            if raw not in self._retired:
+                self._idle.append(raw)
+                return
+            self._retired.discard(raw)
+            self._opened.remove(raw)
+        raw.close()  # the store was disposed while this one was in use
 
     def discard(self, raw: Any) -> None:
         with self._mutex:
             if raw in self._opened:
                 self._opened.remove(raw)
+            self._retired.discard(raw)
         with suppress(Exception):  # closing a broken connection is best effort
             raw.close()
 
     def close(self) -> None:
-        """Close every connection (the store's dispose): a later call opens new ones."""
+        """Close every idle connection now and each one in use as its caller gives it back (the
+        store's dispose): closing a SQLite connection while another thread runs a statement on
+        it crashes the process (a drift read still running at shutdown did, in a test run).
+        A later call opens new ones."""
         with self._mutex:
-            opened, self._opened, self._idle = self._opened, [], []
-        for raw in opened:
+            idle, self._idle = self._idle, []
+            closing = set(idle)
+            self._opened = [raw for raw in self._opened if raw not in closing]  # in use
+            self._retired.update(self._opened)
+        for raw in idle:
             with suppress(Exception):  # best effort at shutdown
                 raw.close()
 

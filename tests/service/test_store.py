@@ -410,6 +410,33 @@ def test_direct_statements_keep_their_connections_out_of_the_pool(sqlite_url):
     s.dispose()
 
 
+def test_dispose_closes_a_connection_in_use_only_once_it_is_given_back(sqlite_url):
+    """A statement still running at dispose (the drift read's thread at shutdown) keeps its
+    connection until it gives it back: closing it under the statement crashed the process."""
+    from service.store import DriverConnections
+
+    s = DecisionStore(sqlite_url)
+    s.create_all()
+    s.record_decisions([_row()])
+    kept = DriverConnections.of(s.engine)
+    (idle,) = kept._opened
+    busy = kept.take()  # the idle one, taken by a caller still at work
+    assert busy is idle
+    spare = kept.take()  # opened for a second caller, then given back: idle at dispose
+    kept.give_back(spare)
+    s.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):  # the idle one: closed at once
+        spare.execute("SELECT 1")
+    assert busy.execute("SELECT count(*) FROM triage_decisions").fetchone() == (1,)  # still usable
+    kept.give_back(busy)
+    with pytest.raises(sqlite3.ProgrammingError):  # closed as it came back
+        busy.execute("SELECT 1")
+    assert kept._opened == [] and kept._idle == [] and not kept._retired
+    s.record_decisions([_row()])  # a store used after dispose opens a new one
+    assert s.count("decisions") == 2
+    s.dispose()
+
+
 def test_create_all_drops_the_indexes_no_read_uses(database_url):
     """A store an earlier version created keeps its data and loses the decisions indexes no read
     uses (each cost every decision's INSERT a page); a new store never has them."""
